@@ -1,0 +1,1 @@
+"""BERT-vs-GPT pretraining suite."""

@@ -1,0 +1,48 @@
+"""BERT: a bidirectional encoder with masked-LM and next-sentence heads (Devlin et al. 2018, arXiv:1810.04805)."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from pretrain.blocks.config import TransformerConfig
+from pretrain.models.heads import MaskedLMHead, Pooler
+from pretrain.models.init import init_weights
+from pretrain.models.outputs import BertOutput
+from pretrain.models.stack import TransformerStack
+
+
+class BertModel(nn.Module):
+    def __init__(self, config: TransformerConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.encoder = TransformerStack(config, causal=False)
+        self.mlm_head = MaskedLMHead(config, self.encoder.embeddings.tokens)
+        self.pooler = Pooler(config)
+        self.nsp_head = nn.Linear(config.d_model, 2)
+        init_weights(self, config)
+
+    def forward(
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor | None = None,
+        token_type_ids: Tensor | None = None,
+        *,
+        masked_positions: Tensor | None = None,
+        need_weights: bool = False,
+    ) -> BertOutput:
+        """input_ids, attention_mask, token_type_ids: (B, T).
+
+        `masked_positions` (B, T) bool selects where MLM logits are computed: (N, V) instead of
+        (B, T, V). Pretraining passes `labels != -100`, skipping ~85% of the vocabulary matmul.
+        """
+        body = self.encoder(
+            input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, need_weights=need_weights
+        )
+        hidden = body.hidden_states  # (B, T, D)
+        mlm_input = hidden if masked_positions is None else hidden[masked_positions]  # (B, T, D) | (N, D)
+        return BertOutput(
+            mlm_logits=self.mlm_head(mlm_input),
+            nsp_logits=self.nsp_head(self.pooler(hidden)),
+            hidden_states=hidden,
+            attentions=body.attentions,
+        )

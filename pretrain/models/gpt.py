@@ -1,0 +1,69 @@
+"""GPT: a causal decoder with a tied language-model head (Radford et al. 2018, 2019)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from pretrain.blocks.config import TransformerConfig
+from pretrain.blocks.kv_cache import KVCache
+from pretrain.models.generation import GenerationConfig, generate
+from pretrain.models.heads import LMHead
+from pretrain.models.init import init_weights
+from pretrain.models.outputs import LMOutput
+from pretrain.models.stack import TransformerStack
+
+
+class GptModel(nn.Module):
+    def __init__(self, config: TransformerConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.decoder = TransformerStack(config, causal=True)
+        self.lm_head = LMHead(config, self.decoder.embeddings.tokens)
+        init_weights(self, config)
+
+    def forward(
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor | None = None,
+        *,
+        position_ids: Tensor | None = None,
+        document_ids: Tensor | None = None,
+        cache: KVCache | None = None,
+        need_weights: bool = False,
+    ) -> LMOutput:
+        """input_ids (B, T) -> logits (B, T, V). Logit t predicts token t + 1; the loss shifts."""
+        body = self.decoder(
+            input_ids, attention_mask=attention_mask, position_ids=position_ids, document_ids=document_ids,
+            cache=cache, need_weights=need_weights,
+        )
+        return LMOutput(
+            logits=self.lm_head(body.hidden_states), hidden_states=body.hidden_states,
+            attentions=body.attentions, cache=cache,
+        )
+
+    @torch.no_grad()
+    def generate(
+        self, input_ids: Tensor, config: GenerationConfig, attention_mask: Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """Continue each prompt (B, T); prompts of different lengths are left-padded with a mask.
+
+        Returns the new tokens only (B, <= max_new_tokens), padded with `config.pad_token_id`
+        after EOS.
+        """
+        cache = KVCache(self.config.n_layers)
+        state = {"mask": attention_mask if attention_mask is not None else torch.ones_like(input_ids)}
+
+        def step(tokens: Tensor) -> Tensor:
+            if cache.length:
+                state["mask"] = torch.cat((state["mask"], state["mask"].new_ones(tokens.shape)), dim=1)
+            mask = state["mask"]
+            # Left padding shifts real tokens right; positions count real tokens only.
+            positions = (mask.cumsum(dim=1) - 1).clamp(min=0)[:, -tokens.shape[1]:]
+            return self(tokens, mask, position_ids=positions, cache=cache).logits[:, -1]  # (B, V)
+
+        def reorder(index: Tensor) -> None:
+            state["mask"] = state["mask"].index_select(0, index)
+
+        return generate(step, input_ids, cache, config, generator, on_reorder=reorder)

@@ -1,0 +1,128 @@
+"""Embeddings + a stack of TransformerBlocks: the body of BERT, GPT and both halves of an encoder-decoder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from pretrain.blocks.block import TransformerBlock
+from pretrain.blocks.config import TransformerConfig
+from pretrain.blocks.embeddings import Embeddings
+from pretrain.blocks.kv_cache import KVCache
+from pretrain.blocks.norms import build_norm
+from pretrain.blocks.positions import RotaryEmbedding
+
+
+@dataclass
+class StackOutput:
+    hidden_states: Tensor  # (B, T, D), after the final norm if any
+    attentions: list[Tensor] | None  # per layer (B, H, T, S), only when asked
+
+
+class TransformerStack(nn.Module):
+    """Bidirectional (encoder) or causal (decoder) stack; a decoder may cross-attend to a context."""
+
+    def __init__(self, config: TransformerConfig, *, causal: bool, cross_attention: bool = False) -> None:
+        super().__init__()
+        self.config = config
+        self.causal = causal
+        self.embeddings = Embeddings(config)
+        self.rotary = RotaryEmbedding(config.head_dim, config.rope_base) if config.position == "rope" else None
+        self.blocks = nn.ModuleList(
+            TransformerBlock(config, cross_attention=cross_attention) for _ in range(config.n_layers)
+        )
+        self.final_norm = build_norm(config) if config.final_norm else None
+
+    def forward(
+        self,
+        input_ids: Tensor,
+        *,
+        attention_mask: Tensor | None = None,
+        token_type_ids: Tensor | None = None,
+        position_ids: Tensor | None = None,
+        document_ids: Tensor | None = None,
+        context: Tensor | None = None,
+        context_mask: Tensor | None = None,
+        cache: KVCache | None = None,
+        need_weights: bool = False,
+    ) -> StackOutput:
+        """input_ids (B, T). attention_mask (B, S) is 1 for real tokens and 0 for padding, where
+        S = cached + T; document_ids (B, T) restricts attention to tokens of the same document;
+        context (B, S_ctx, D) with context_mask (B, S_ctx) feeds cross-attention."""
+        offset = cache.length if cache is not None else 0
+        self._check_inputs(input_ids, token_type_ids, offset)
+        B, T = input_ids.shape
+        if position_ids is None:
+            position_ids = torch.arange(offset, offset + T, device=input_ids.device).unsqueeze(0)  # (1, T)
+        x = self.embeddings(input_ids, position_ids, token_type_ids)
+        rope = self.rotary(position_ids) if self.rotary is not None else None
+        mask, is_causal = self._self_attention_mask(attention_mask, document_ids, T, offset)
+        cross_mask = None if context_mask is None else context_mask.bool()[:, None, None, :]  # (B, 1, 1, S_ctx)
+        attentions: list[Tensor] | None = [] if need_weights else None
+        for layer, block in enumerate(self.blocks):
+            x, weights = block(
+                x, mask=mask, is_causal=is_causal, rope=rope, context=context, context_mask=cross_mask,
+                cache=cache, layer=layer, need_weights=need_weights,
+            )
+            if attentions is not None and weights is not None:
+                attentions.append(weights)
+        if self.final_norm is not None:
+            x = self.final_norm(x)
+        return StackOutput(hidden_states=x, attentions=attentions)
+
+    def _check_inputs(self, input_ids: Tensor, token_type_ids: Tensor | None, offset: int) -> None:
+        """Fail with a readable message before an embedding lookup fails with an index error."""
+        config = self.config
+        if input_ids.dim() != 2:
+            raise ValueError(f"input_ids must have shape (batch, seq_len), got {tuple(input_ids.shape)}")
+        length = offset + input_ids.shape[1]
+        if length > config.max_positions:
+            raise ValueError(
+                f"sequence length {length} exceeds max_positions={config.max_positions}; "
+                "truncate the input or use a config with more positions"
+            )
+        if input_ids.numel():
+            low, high = int(input_ids.min()), int(input_ids.max())
+            if low < 0 or high >= config.vocab_size:
+                bad = high if high >= config.vocab_size else low
+                raise ValueError(f"token id {bad} is outside the vocabulary [0, vocab_size={config.vocab_size})")
+        if token_type_ids is not None and token_type_ids.numel():
+            high = int(token_type_ids.max())
+            if high >= max(config.type_vocab_size, 1) or (config.type_vocab_size == 0 and high > 0):
+                raise ValueError(
+                    f"token_type_ids value {high} is outside [0, type_vocab_size={config.type_vocab_size})"
+                )
+
+    def _self_attention_mask(
+        self, attention_mask: Tensor | None, document_ids: Tensor | None, T: int, offset: int
+    ) -> tuple[Tensor | None, bool]:
+        """Boolean mask (B or 1, 1, T, S), True = may attend; or None plus SDPA's causal flag.
+
+        The common cases (no padding, no cache) use SDPA's built-in causal path, which never
+        materialises a mask. Otherwise padding, causality and document boundaries are combined
+        into one mask built once and shared by all layers.
+        """
+        if attention_mask is not None and bool(attention_mask.all()):
+            attention_mask = None
+        if attention_mask is None and document_ids is None:
+            if not self.causal or T == 1:
+                return None, False
+            if offset == 0:
+                return None, True
+        S = offset + T
+        device = (attention_mask if attention_mask is not None else document_ids).device  # type: ignore[union-attr]
+        mask = torch.ones(1, 1, T, S, dtype=torch.bool, device=device)
+        if self.causal:
+            mask = mask.tril(diagonal=offset)  # query i sits at position offset + i
+        if attention_mask is not None:
+            mask = mask & attention_mask.bool()[:, None, None, :]
+        if document_ids is not None:
+            same_document = document_ids[:, :, None] == document_ids[:, None, :]  # (B, T, T)
+            mask = mask & same_document[:, None]
+        # A query whose keys are all padding would softmax over nothing (NaN); letting every
+        # token see itself keeps padded rows finite without changing any real token's output.
+        positions = torch.arange(S, device=device)
+        diagonal = positions[None, :] == positions[offset:, None]  # (T, S): key j is query i itself
+        return mask | diagonal, False
