@@ -1,0 +1,68 @@
+"""Cache locations, stable hashes and all-or-nothing writes shared by the data layer.
+
+Every cache entry is keyed by a hash of *what* produced it (corpus fingerprint,
+settings, code version), so a changed input can never be served a stale file, and
+every entry is written to a temporary path first and renamed into place, so an
+interrupted run never leaves a half-written cache behind (DESIGN.md section 6).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+CACHE_ENV_VAR = "PRETRAIN_CACHE_DIR"
+
+
+def default_cache_dir() -> Path:
+    """Where data caches live when the caller gives no directory: $PRETRAIN_CACHE_DIR or ~/.cache/pretrain."""
+    return Path(os.environ.get(CACHE_ENV_VAR, Path.home() / ".cache" / "pretrain"))
+
+
+def resolve_cache_dir(cache_dir: str | Path | None) -> Path:
+    path = default_cache_dir() if cache_dir is None else Path(cache_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def stable_hash(*parts: object, length: int = 16) -> str:
+    """A short hex digest of JSON-serialisable parts; identical across runs and machines."""
+    payload = json.dumps(parts, sort_keys=True, default=str).encode("utf-8")
+    return hashlib.sha256(payload).hexdigest()[:length]
+
+
+@contextmanager
+def atomic_directory(target: Path) -> Iterator[Path]:
+    """Yield a temporary directory that replaces ``target`` only if the block finishes without error."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        yield tmp
+        if target.exists():
+            # Another process (e.g. a second DDP rank) finished first; its result is identical by construction.
+            shutil.rmtree(tmp)
+        else:
+            os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def atomic_write(target: Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp_path)`` and rename the result onto ``target``."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix, dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
