@@ -110,6 +110,7 @@ def bert_from_hf(hf_model: BertForPreTraining) -> BertModel:
 def bert_to_hf(model: BertModel) -> BertForPreTraining:
     """transformers.BertForPreTraining with our weights (same dtype and train/eval mode)."""
     config = model.config
+    hf_config = bert_config_to_hf(config)  # validates before any copying
     ours = model.state_dict()
     state = renamed(ours, _renames(config.n_layers), to_ours=False)
     state["cls.predictions.decoder.bias"] = ours["mlm_head.bias"]  # HF ties it to cls.predictions.bias
@@ -124,6 +125,6 @@ def bert_to_hf(model: BertModel) -> BertForPreTraining:
         for kind in ("weight", "bias"):
             q, k, v = ours[f"encoder.blocks.{i}.attn.qkv_proj.{kind}"].chunk(3, dim=0)
             state.update({f"{prefix}.query.{kind}": q, f"{prefix}.key.{kind}": k, f"{prefix}.value.{kind}": v})
-    hf_model = BertForPreTraining(bert_config_to_hf(config))
+    hf_model = BertForPreTraining(hf_config)
     load_exactly(hf_model, state)
     return hf_model.to(parameter_dtype(model)).train(model.training)
