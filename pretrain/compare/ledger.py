@@ -1,0 +1,79 @@
+"""The run ledger: which runs of a plan finished, failed or are pending, so a re-run resumes.
+
+One JSON file per experiment (runs/<experiment>/ledger.json), rewritten atomically
+after every change, so a crash or Ctrl-C mid-plan loses at most the run in progress.
+A finished run is skipped on re-run; a failed one is retried (its previous error is
+kept in the record until it succeeds).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pretrain.data.caching import atomic_write
+
+STATUSES = ("done", "failed", "skipped")
+
+
+@dataclass
+class RunRecord:
+    run_id: str
+    status: str  # done | failed | skipped (a dependency failed)
+    meta: dict[str, Any] = field(default_factory=dict)  # what the run is: stage, family, task, seed, ...
+    wall_s: float = 0.0
+    result: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+    finished_at: str = ""
+
+
+class Ledger:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.records: dict[str, RunRecord] = {}
+        if path.exists():
+            try:
+                raw = json.loads(path.read_text())
+                self.records = {k: RunRecord(**v) for k, v in raw["runs"].items()}
+            except (json.JSONDecodeError, KeyError, TypeError) as error:
+                raise ValueError(
+                    f"{path}: not a readable run ledger ({error}); move it away to start the plan over"
+                ) from None
+
+    def done(self, run_id: str) -> bool:
+        record = self.records.get(run_id)
+        return record is not None and record.status == "done"
+
+    def get(self, run_id: str) -> RunRecord | None:
+        return self.records.get(run_id)
+
+    def run(self, run_id: str, fn: Callable[[], dict[str, Any]], meta: dict[str, Any]) -> RunRecord:
+        """Run `fn` unless `run_id` already finished; record success or failure and never raise
+        (except KeyboardInterrupt, which stops the plan with the ledger intact)."""
+        if self.done(run_id):
+            return self.records[run_id]
+        start = time.perf_counter()
+        try:
+            result = fn()
+            record = RunRecord(run_id, "done", meta, time.perf_counter() - start, result)
+        except Exception as error:  # one failed run must not stop the plan (issue 6, section 5)
+            detail = "".join(traceback.format_exception_only(type(error), error)).strip()
+            record = RunRecord(run_id, "failed", meta, time.perf_counter() - start, error=detail)
+        record.finished_at = time.strftime("%Y-%m-%dT%H:%M:%S")
+        self._save(record)
+        return record
+
+    def skip(self, run_id: str, reason: str, meta: dict[str, Any]) -> RunRecord:
+        record = RunRecord(run_id, "skipped", meta, error=reason, finished_at=time.strftime("%Y-%m-%dT%H:%M:%S"))
+        self._save(record)
+        return record
+
+    def _save(self, record: RunRecord) -> None:
+        self.records[record.run_id] = record
+        payload = {"runs": {k: asdict(v) for k, v in self.records.items()}}
+        atomic_write(self.path, lambda tmp: tmp.write_text(json.dumps(payload, indent=2, default=str)))

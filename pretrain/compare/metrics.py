@@ -1,0 +1,55 @@
+"""Which logged metric decides each comparison, which way is better, and its trivial baseline.
+
+Key names follow the suite's `split/name` convention (DESIGN.md section 6).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    key: str  # as logged, e.g. "test/entity_f1"
+    label: str  # for tables and plots
+    higher_is_better: bool
+    baseline_key: str | None = None  # the trivial baseline's key in the same results, if any
+
+
+# The headline metric per fine-tuning task, first; further metrics are reported but not judged.
+TASK_METRICS: dict[str, tuple[MetricSpec, ...]] = {
+    "classification": (
+        MetricSpec("test/accuracy", "accuracy", True, "baseline/majority_accuracy"),
+        MetricSpec("test/macro_f1", "macro F1", True, "baseline/majority_macro_f1"),
+    ),
+    "ner": (
+        MetricSpec("test/entity_f1", "entity F1", True, "baseline/unigram_tagger_f1"),
+    ),
+    "generation": (
+        MetricSpec("test/rougeL", "ROUGE-L", True, "baseline/copy_rougeL"),
+        MetricSpec("test/rouge1", "ROUGE-1", True, "baseline/copy_rouge1"),
+        MetricSpec("test/bleu", "BLEU", True, None),
+    ),
+}
+
+# Pretraining: each family against its own trivial baseline (their objectives differ, so their losses
+# are not directly comparable; bits per byte is, for the causal LM only).
+PRETRAIN_METRICS: dict[str, tuple[MetricSpec, ...]] = {
+    "bert": (
+        MetricSpec("val/mlm_acc", "MLM accuracy (fixed 15% mask)", True, "val/baseline_mlm_acc"),
+        MetricSpec("val/nsp_acc", "NSP accuracy", True, None),
+        MetricSpec("val/mlm_loss", "MLM loss", False, None),
+    ),
+    "gpt": (
+        MetricSpec("val/ppl", "perplexity", False, "val/baseline_ppl"),
+        MetricSpec("val/bits_per_byte", "bits per byte", False, None),
+        MetricSpec("val/loss", "LM loss", False, None),
+    ),
+}
+
+# The pretraining loss of each family, plotted against tokens seen.
+TRAIN_LOSS_KEYS: dict[str, tuple[str, ...]] = {
+    "bert": ("train/loss", "train/mlm_loss"),
+    "gpt": ("train/loss",),
+}
+VAL_LOSS_KEYS: dict[str, tuple[str, ...]] = {"bert": ("val/loss", "val/mlm_loss"), "gpt": ("val/loss",)}

@@ -1,0 +1,194 @@
+"""A compare plan: what to pretrain, for how long, and what to fine-tune on, validated before any training.
+
+Plans are YAML files read by jsonargparse (the suite's one config system), so
+``scripts/compare.py --help`` and ``--print_config`` show every setting and any of
+them can be overridden on the command line (``--pretrain.tokens 200000``).
+"""
+
+from __future__ import annotations
+
+import re
+from argparse import ArgumentError
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from jsonargparse import ActionConfigFile, ArgumentParser
+
+from pretrain.compare.datasets import DataSource, resolve
+
+TASKS = ("classification", "ner", "generation")
+FAMILIES = ("bert", "gpt")
+WANDB_MODES = ("offline", "online", "disabled")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+@dataclass
+class PretrainPlan:
+    """Pretraining, identical for both families except the objective (DESIGN.md section 5)."""
+
+    data: str = "builtin"  # a name from pretrain.compare.datasets.REGISTRY["pretrain"] or a local file/glob
+    tokens: int = 1_000_000  # training tokens each family sees (batch_size * seq_len * steps)
+    seq_len: int = 128
+    batch_size: int = 32
+    lr: float = 1e-3
+    warmup_steps: int = 10
+    vocab_size: int = 8192
+    shared_tokenizer: bool = True  # one tokenizer for both families isolates the objective
+    seed: int = 0
+    probes: int = 1  # fine-tune at this many evenly spaced checkpoints (1 = the final one only)
+    val_check_interval: int = 50  # validate every this many steps: the points of the loss-vs-tokens curve
+    trainer: str = "configs/trainer/cpu.yaml"
+
+    @property
+    def tokens_per_step(self) -> int:
+        return self.batch_size * self.seq_len
+
+    @property
+    def max_steps(self) -> int:
+        return max(1, self.tokens // self.tokens_per_step)
+
+    def probe_steps(self) -> list[int]:
+        """Steps at which a checkpoint is fine-tuned, ending with the last one."""
+        return sorted({max(1, round(self.max_steps * (i + 1) / self.probes)) for i in range(self.probes)})
+
+
+@dataclass
+class FinetunePlan:
+    """Fine-tuning, identical for both families; several seeds give the spread."""
+
+    tasks: list[str] = field(default_factory=lambda: list(TASKS))
+    classification_data: str = "builtin"
+    ner_data: str = "builtin"
+    generation_data: str = "builtin"
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    max_steps: int = 100
+    batch_size: int = 32
+    lr: float = 1e-3
+    max_length: int = 128
+    trainer: str = "configs/trainer/cpu.yaml"
+
+    def data_name(self, task: str) -> str:
+        return getattr(self, f"{task}_data")
+
+
+@dataclass
+class WandbPlan:
+    project: str = "bert-vs-gpt"
+    mode: str = "offline"  # offline | online | disabled; online falls back to offline without credentials
+
+
+@dataclass
+class ComparePlan:
+    experiment: str = "default"  # W&B group and the report folder name
+    bert_model: str = "bert-mini"  # a preset in configs/model/ (file stem) or a YAML path
+    gpt_model: str = "gpt-mini"
+    pretrain: PretrainPlan = field(default_factory=PretrainPlan)
+    finetune: FinetunePlan = field(default_factory=FinetunePlan)
+    wandb: WandbPlan = field(default_factory=WandbPlan)
+    runs_dir: str = "runs"  # checkpoints, logs and the run ledger: runs/<experiment>/
+    reports_dir: str = "reports"  # report.md, results.json, plots: reports/<experiment>/
+    model_dir: str = "configs/model"
+    param_tolerance: float = 0.1  # max relative gap in non-embedding parameters between the families
+
+    def run_dir(self) -> Path:
+        return Path(self.runs_dir) / self.experiment
+
+    def report_dir(self) -> Path:
+        return Path(self.reports_dir) / self.experiment
+
+
+@dataclass(frozen=True)
+class ResolvedPlan:
+    """A validated plan with every name turned into something runnable."""
+
+    plan: ComparePlan
+    model_presets: dict[str, Path]  # family -> preset YAML
+    pretrain_data: DataSource
+    task_data: dict[str, DataSource]  # task -> source
+
+
+def model_presets(model_dir: Path) -> list[str]:
+    return sorted(p.stem for p in model_dir.glob("*.yaml"))
+
+
+def validate(plan: ComparePlan, root: Path = Path(".")) -> ResolvedPlan:
+    """Check everything that can be checked without training; raise one ValueError naming the field.
+
+    Runs before any tokenizer, model or data set is built, so a typo costs seconds.
+    """
+    if not _NAME.match(plan.experiment):
+        raise ValueError(f"experiment={plan.experiment!r} must be a plain name (letters, digits, '_', '.', '-')")
+    presets = {family: _preset(plan, family, root) for family in FAMILIES}
+    p, f = plan.pretrain, plan.finetune
+    for name in ("tokens", "seq_len", "batch_size", "warmup_steps", "vocab_size", "probes", "val_check_interval"):
+        _positive(f"pretrain.{name}", getattr(p, name), allow_zero=name == "warmup_steps")
+    for name in ("max_steps", "batch_size", "max_length"):
+        _positive(f"finetune.{name}", getattr(f, name))
+    for name, lr in (("pretrain.lr", p.lr), ("finetune.lr", f.lr)):
+        if not lr > 0:
+            raise ValueError(f"{name}={lr} must be > 0")
+    if p.tokens < p.tokens_per_step:
+        raise ValueError(
+            f"pretrain.tokens={p.tokens} is less than one step (batch_size * seq_len = {p.tokens_per_step})"
+        )
+    if p.probes > p.max_steps:
+        raise ValueError(f"pretrain.probes={p.probes} exceeds the number of pretraining steps ({p.max_steps})")
+    if not f.tasks:
+        raise ValueError(f"finetune.tasks is empty; choose from {', '.join(TASKS)}")
+    for task in f.tasks:
+        if task not in TASKS:
+            raise ValueError(f"finetune.tasks: unknown task {task!r}; valid tasks are {', '.join(TASKS)}")
+    if len(set(f.tasks)) != len(f.tasks):
+        raise ValueError(f"finetune.tasks={f.tasks} lists a task twice")
+    if not f.seeds or len(set(f.seeds)) != len(f.seeds):
+        raise ValueError(f"finetune.seeds={f.seeds} must be a non-empty list of distinct integers")
+    if plan.wandb.mode not in WANDB_MODES:
+        raise ValueError(f"wandb.mode={plan.wandb.mode!r}; choose one of {', '.join(WANDB_MODES)}")
+    if not 0 <= plan.param_tolerance < 1:
+        raise ValueError(f"param_tolerance={plan.param_tolerance} must be in [0, 1)")
+    for name, path in (("pretrain.trainer", p.trainer), ("finetune.trainer", f.trainer)):
+        if not (root / path).is_file():
+            raise ValueError(f"{name}={path!r}: no such trainer config ({root / path})")
+    pretrain_data = resolve("pretrain", p.data, field="pretrain.data", root=root)
+    task_data = {t: resolve(t, f.data_name(t), field=f"finetune.{t}_data", root=root) for t in f.tasks}
+    return ResolvedPlan(plan, presets, pretrain_data, task_data)
+
+
+def _preset(plan: ComparePlan, family: str, root: Path) -> Path:
+    name = getattr(plan, f"{family}_model")
+    model_dir = root / plan.model_dir
+    if name.endswith((".yaml", ".yml")):
+        path = Path(name) if Path(name).is_absolute() else root / name
+    else:
+        path = model_dir / f"{name}.yaml"
+    if not path.is_file():
+        choices = [c for c in model_presets(model_dir) if c.startswith(family)]
+        raise ValueError(
+            f"{family}_model={name!r} is not a model preset; valid {family} presets in {model_dir}: "
+            f"{', '.join(choices) or '(none found)'}"
+        )
+    return path
+
+
+def _positive(name: str, value: int, *, allow_zero: bool = False) -> None:
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(f"{name}={value} must be {'>= 0' if allow_zero else '> 0'}")
+
+
+def plan_parser() -> ArgumentParser:
+    """`--config plan.yaml` plus one flag per field (`--pretrain.tokens`), as LightningCLI does."""
+    parser = ArgumentParser(description="Compare BERT- and GPT-style pretraining end to end.", exit_on_error=False)
+    parser.add_argument("--config", action=ActionConfigFile, help="a compare plan YAML (configs/compare/*.yaml)")
+    parser.add_class_arguments(ComparePlan, None)
+    return parser
+
+
+def parse_plan(args: list[str]) -> ComparePlan:
+    """The plan from command-line arguments; unknown keys and wrong types fail here, naming the key."""
+    parser = plan_parser()
+    try:
+        namespace = parser.instantiate(parser.parse_args(args))
+    except ArgumentError as error:
+        configs = [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--config"]
+        raise ValueError(f"{', '.join(configs) or 'command line'}: {error}") from None
+    return ComparePlan(**{f.name: namespace[f.name] for f in fields(ComparePlan)})

@@ -1,0 +1,120 @@
+"""PNG plots rendered from results.json: loss vs tokens, downstream scores with 95% CIs,
+score vs pretraining tokens, and one example's attention map per family."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never needs a display
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from pretrain.compare.metrics import TASK_METRICS, TRAIN_LOSS_KEYS, VAL_LOSS_KEYS  # noqa: E402
+from pretrain.compare.plan import FAMILIES  # noqa: E402
+from pretrain.data.caching import atomic_write  # noqa: E402
+
+COLORS = {"bert": "tab:blue", "gpt": "tab:orange"}
+
+
+def render_all(results: dict[str, Any], out_dir: Path) -> list[Path]:
+    """Write every plot the results support; returns the paths written."""
+    written = []
+    for name, figure in (
+        ("loss_vs_tokens.png", loss_vs_tokens(results)),
+        ("downstream_scores.png", downstream_scores(results)),
+        ("score_vs_pretraining_tokens.png", score_vs_tokens(results)),
+        *((f"attention_{f}.png", attention_map(results, f)) for f in FAMILIES),
+    ):
+        if figure is not None:
+            path = out_dir / name
+            atomic_write(path, lambda tmp, fig=figure: fig.savefig(tmp, dpi=110, bbox_inches="tight"))
+            plt.close(figure)
+            written.append(path)
+    return written
+
+
+def loss_vs_tokens(results: dict[str, Any]) -> Figure | None:
+    curves = {f: results["pretraining"].get(f, {}).get("curve", []) for f in FAMILIES}
+    if not any(curves.values()):
+        return None
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for family, curve in curves.items():
+        for keys, style in ((TRAIN_LOSS_KEYS[family], "-"), (VAL_LOSS_KEYS[family], "o--")):
+            key = next((k for k in keys if any(k in point for point in curve)), None)
+            points = [(p["tokens"], p[key]) for p in curve if key is not None and key in p and p.get("tokens")]
+            if points:
+                xs, ys = zip(*points, strict=True)
+                ax.plot(xs, ys, style, color=COLORS[family], label=f"{family.upper()} {key}", markersize=3)
+    ax.set(xlabel="training tokens seen", ylabel="loss (nats/token)", title="Pretraining loss vs tokens")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def downstream_scores(results: dict[str, Any]) -> Figure | None:
+    rows = []  # (task, label, {family: summary}, baseline)
+    for task, entry in results["tasks"].items():
+        if not entry["probes"]:
+            continue
+        final = entry["probes"][-1]["families"]
+        spec = TASK_METRICS[task][0]
+        summaries = {f: final[f]["metrics"].get(spec.key) for f in FAMILIES}
+        if any(summaries.values()):
+            rows.append((task, spec.label, summaries, entry["baselines"].get(spec.baseline_key or "")))
+    if not rows:
+        return None
+    fig, axes = plt.subplots(1, len(rows), figsize=(3.2 * len(rows), 3.6), squeeze=False)
+    for ax, (task, label, summaries, baseline) in zip(axes[0], rows, strict=True):
+        for i, family in enumerate(FAMILIES):
+            s = summaries[family]
+            if s is None:
+                continue
+            err = [[s["mean"] - s["ci_low"]], [s["ci_high"] - s["mean"]]]
+            ax.bar(i, s["mean"], yerr=err, capsize=6, color=COLORS[family], label=family.upper())
+            ax.scatter([i] * len(s["values"]), s["values"], color="black", s=10, zorder=3)
+        if baseline is not None:
+            ax.axhline(baseline, color="gray", linestyle=":", label="trivial baseline")
+        ax.set_xticks(range(len(FAMILIES)), [f.upper() for f in FAMILIES])
+        ax.set(title=task, ylabel=f"test {label}")
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle("Downstream scores: mean, 95% CI over seeds, dots = seeds", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def score_vs_tokens(results: dict[str, Any]) -> Figure | None:
+    tasks = [t for t, e in results["tasks"].items() if len(e["probes"]) > 1]
+    if not tasks:
+        return None
+    fig, axes = plt.subplots(1, len(tasks), figsize=(3.6 * len(tasks), 3.6), squeeze=False)
+    for ax, task in zip(axes[0], tasks, strict=True):
+        spec = TASK_METRICS[task][0]
+        for family in FAMILIES:
+            points = [(p["families"][family]["tokens"], p["families"][family]["metrics"][spec.key])
+                      for p in results["tasks"][task]["probes"] if spec.key in p["families"][family]["metrics"]]
+            if points:
+                xs = [x for x, _ in points]
+                ax.errorbar(xs, [s["mean"] for _, s in points], capsize=4, color=COLORS[family],
+                            yerr=[[s["mean"] - s["ci_low"] for _, s in points], [s["ci_high"] - s["mean"] for _, s in points]],
+                            marker="o", label=family.upper())
+        ax.set(title=task, xlabel="pretraining tokens", ylabel=f"test {spec.label}")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def attention_map(results: dict[str, Any], family: str) -> Figure | None:
+    example = results["pretraining"].get(family, {}).get("attention")
+    if not example:
+        return None
+    tokens, weights = example["tokens"], example["weights"]  # weights: (T, T), last layer, mean over heads
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    image = ax.imshow(weights, cmap="viridis", vmin=0.0)
+    ax.set_xticks(range(len(tokens)), tokens, rotation=90, fontsize=6)
+    ax.set_yticks(range(len(tokens)), tokens, fontsize=6)
+    ax.set(xlabel="key", ylabel="query", title=f"{family.upper()}: last layer, mean over heads")
+    fig.colorbar(image, ax=ax, fraction=0.046)
+    return fig

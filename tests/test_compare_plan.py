@@ -1,0 +1,65 @@
+from pathlib import Path
+
+import pytest
+
+from pretrain.compare.plan import ComparePlan, FinetunePlan, PretrainPlan, WandbPlan, parse_plan, validate
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    for name in ("bert-tiny", "gpt-tiny", "bert-mini", "gpt-mini", "gpt2-small"):
+        (tmp_path / "configs/model").mkdir(parents=True, exist_ok=True)
+        (tmp_path / f"configs/model/{name}.yaml").write_text("d_model: 32\n")
+    (tmp_path / "configs/trainer").mkdir(parents=True)
+    (tmp_path / "configs/trainer/cpu.yaml").write_text("accelerator: cpu\n")
+    return tmp_path
+
+
+def test_default_plan_resolves(root: Path) -> None:
+    resolved = validate(ComparePlan(), root)
+    assert resolved.model_presets["bert"] == root / "configs/model/bert-mini.yaml"
+    assert resolved.pretrain_data.is_builtin
+    assert set(resolved.task_data) == {"classification", "ner", "generation"}
+
+
+def test_yaml_and_overrides(tmp_path: Path) -> None:
+    config = tmp_path / "plan.yaml"
+    config.write_text("experiment: mini\npretrain:\n  tokens: 8192\n  probes: 2\nfinetune:\n  tasks: [ner]\n")
+    plan = parse_plan(["--config", str(config), "--pretrain.seq_len", "32"])
+    assert (plan.experiment, plan.pretrain.tokens, plan.pretrain.seq_len, plan.finetune.tasks) == (
+        "mini", 8192, 32, ["ner"])
+    assert plan.pretrain.max_steps == 8192 // (32 * 32)
+    assert plan.pretrain.probe_steps() == [4, 8]
+
+
+def test_unknown_yaml_key_names_file_and_key(tmp_path: Path) -> None:
+    config = tmp_path / "plan.yaml"
+    config.write_text("pretrain:\n  tokenz: 5\n")
+    with pytest.raises(ValueError, match=r"plan\.yaml.*tokenz"):
+        parse_plan(["--config", str(config)])
+
+
+@pytest.mark.parametrize(
+    ("plan", "message"),
+    [
+        (ComparePlan(finetune=FinetunePlan(tasks=["ner", "qa"])), r"unknown task 'qa'.*classification, ner, generation"),
+        (ComparePlan(bert_model="bert-huge"), r"bert_model='bert-huge'.*bert-mini, bert-tiny"),
+        (ComparePlan(gpt_model="gpt-huge"), r"gpt-mini, gpt-tiny, gpt2-small"),
+        (ComparePlan(pretrain=PretrainPlan(data="wikitext-104")), r"pretrain.data='wikitext-104'.*wikitext-103"),
+        (ComparePlan(finetune=FinetunePlan(ner_data="conll2004")), r"finetune.ner_data='conll2004'.*conll2003"),
+        (ComparePlan(finetune=FinetunePlan(generation_data="data/missing.jsonl")), r"no local file matches"),
+        (ComparePlan(pretrain=PretrainPlan(tokens=10)), r"less than one step"),
+        (ComparePlan(finetune=FinetunePlan(seeds=[1, 1])), r"distinct"),
+        (ComparePlan(wandb=WandbPlan(mode="cloud")), r"wandb.mode"),
+    ],
+)
+def test_bad_plans_fail_before_training(root: Path, plan: ComparePlan, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        validate(plan, root)
+
+
+def test_local_files_are_accepted(root: Path) -> None:
+    (root / "data").mkdir()
+    (root / "data/train.jsonl").write_text('{"source": "a", "target": "b"}\n')
+    resolved = validate(ComparePlan(finetune=FinetunePlan(generation_data="data/*.jsonl")), root)
+    assert resolved.task_data["generation"].source == str(root / "data/*.jsonl")
