@@ -52,13 +52,13 @@ class TransformerStack(nn.Module):
         S = cached + T; document_ids (B, T) restricts attention to tokens of the same document;
         context (B, S_ctx, D) with context_mask (B, S_ctx) feeds cross-attention."""
         offset = cache.length if cache is not None else 0
-        self._check_inputs(input_ids, token_type_ids, offset)
+        self._check_inputs(input_ids, token_type_ids, document_ids, offset)
         B, T = input_ids.shape
         if position_ids is None:
             position_ids = torch.arange(offset, offset + T, device=input_ids.device).unsqueeze(0)  # (1, T)
         x = self.embeddings(input_ids, position_ids, token_type_ids)
         rope = self.rotary(position_ids) if self.rotary is not None else None
-        mask, is_causal = self._self_attention_mask(attention_mask, document_ids, T, offset)
+        mask, is_causal = self._self_attention_mask(attention_mask, document_ids, T, offset, input_ids.device)
         cross_mask = None if context_mask is None else context_mask.bool()[:, None, None, :]  # (B, 1, 1, S_ctx)
         attentions: list[Tensor] | None = [] if need_weights else None
         for layer, block in enumerate(self.blocks):
@@ -72,7 +72,9 @@ class TransformerStack(nn.Module):
             x = self.final_norm(x)
         return StackOutput(hidden_states=x, attentions=attentions)
 
-    def _check_inputs(self, input_ids: Tensor, token_type_ids: Tensor | None, offset: int) -> None:
+    def _check_inputs(
+        self, input_ids: Tensor, token_type_ids: Tensor | None, document_ids: Tensor | None, offset: int
+    ) -> None:
         """Fail with a readable message before an embedding lookup fails with an index error."""
         config = self.config
         if input_ids.dim() != 2:
@@ -88,6 +90,11 @@ class TransformerStack(nn.Module):
             if low < 0 or high >= config.vocab_size:
                 bad = high if high >= config.vocab_size else low
                 raise ValueError(f"token id {bad} is outside the vocabulary [0, vocab_size={config.vocab_size})")
+        if document_ids is not None and (offset or document_ids.shape != input_ids.shape):
+            raise ValueError(
+                f"document_ids must have the shape of input_ids {tuple(input_ids.shape)} and no KV cache "
+                f"(got {tuple(document_ids.shape)}, cached {offset}); packed documents are a training-time input"
+            )
         if token_type_ids is not None and token_type_ids.numel():
             high = int(token_type_ids.max())
             if high >= max(config.type_vocab_size, 1) or (config.type_vocab_size == 0 and high > 0):
@@ -96,7 +103,7 @@ class TransformerStack(nn.Module):
                 )
 
     def _self_attention_mask(
-        self, attention_mask: Tensor | None, document_ids: Tensor | None, T: int, offset: int
+        self, attention_mask: Tensor | None, document_ids: Tensor | None, T: int, offset: int, device: torch.device
     ) -> tuple[Tensor | None, bool]:
         """Boolean mask (B or 1, 1, T, S), True = may attend; or None plus SDPA's causal flag.
 
@@ -112,7 +119,6 @@ class TransformerStack(nn.Module):
             if offset == 0:
                 return None, True
         S = offset + T
-        device = (attention_mask if attention_mask is not None else document_ids).device  # type: ignore[union-attr]
         mask = torch.ones(1, 1, T, S, dtype=torch.bool, device=device)
         if self.causal:
             mask = mask.tril(diagonal=offset)  # query i sits at position offset + i
