@@ -1,0 +1,269 @@
+"""What BERT and GPT pretraining share: optimizer, schedule, throughput logging, checkpoint contents.
+
+Subclasses add the objective (`_step`) and the split metrics (`_epoch_values`); the model
+itself is a plain nn.Module from pretrain.models, held as `self.model`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from abc import abstractmethod
+from typing import Any, ClassVar
+
+import torch
+from lightning.fabric.utilities.seed import _collect_rng_states, _set_rng_states
+from lightning.fabric.utilities.throughput import get_available_flops
+from lightning.pytorch import LightningModule
+from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
+from torch import Tensor, nn
+from torch.distributed.algorithms._checkpoint.checkpoint_wrapper import apply_activation_checkpointing
+from torchmetrics import MetricCollection
+
+from pretrain.blocks.block import TransformerBlock
+from pretrain.blocks.config import TransformerConfig
+from pretrain.lightning.metrics import UnigramBaseline, bits_per_byte
+from pretrain.models.counting import flops_per_token
+
+SCHEDULES = ("cosine", "linear", "constant")
+CHECKPOINT_FORMAT = 1  # bumped when the keys below change; load_backbone checks it
+SPLITS = ("train", "val", "test")
+DATA_SPLIT = {"train": "train", "val": "validation", "test": "test"}  # metric prefix -> DatasetDict key
+
+
+class PretrainingModule(LightningModule):
+    """Base LightningModule; see BertPretraining and GptPretraining.
+
+    AdamW with decoupled weight decay (Loshchilov & Hutter 2019, arXiv:1711.05101) on weight
+    matrices only: biases, norm gains and embeddings are not decayed, as in BERT and GPT-2
+    practice. Linear warmup, then cosine (Radford et al. 2018) or linear (Devlin et al. 2018)
+    decay to `min_lr_ratio * lr`; `max_steps=None` decays over the Trainer's whole run.
+    Gradient clipping and precision are Trainer settings (`gradient_clip_val`, `precision`).
+    """
+
+    family: ClassVar[str]
+
+    def __init__(
+        self,
+        config: TransformerConfig,
+        *,
+        lr: float = 5e-4,
+        weight_decay: float = 0.01,
+        betas: tuple[float, float] = (0.9, 0.98),
+        eps: float = 1e-8,
+        warmup_steps: int = 100,
+        max_steps: int | None = None,
+        schedule: str = "cosine",
+        min_lr_ratio: float = 0.1,
+        compile: bool = False,
+        activation_checkpointing: bool = False,
+        peak_flops_per_device: float | None = None,
+    ) -> None:
+        super().__init__()
+        if isinstance(config, dict):  # Lightning's load_from_checkpoint passes the stored plain dict back
+            config = TransformerConfig(**config)
+        _check_settings(lr, weight_decay, betas, warmup_steps, max_steps, schedule, min_lr_ratio)
+        self.save_hyperparameters(ignore=["config"])
+        # Stored as a plain dict so checkpoints load with torch.load(weights_only=True).
+        self.hparams["config"] = config.to_dict()
+        self.hparams["family"] = self.family
+        self.config = config
+        self.model = self._build_model(config)
+        self.train_metrics = self._build_metrics()
+        self.val_metrics = self._build_metrics()
+        self.test_metrics = self._build_metrics()
+        self.val_baseline = UnigramBaseline(config.vocab_size)
+        self.tokens_seen = 0
+        self._last_step_time: float | None = None
+        self._pending_rng: dict[str, Any] | None = None
+        self._bytes_per_token: dict[str, float | None] = {}
+
+    # --- what a family defines -------------------------------------------------------------
+    @abstractmethod
+    def _build_model(self, config: TransformerConfig) -> nn.Module: ...
+
+    @abstractmethod
+    def _build_metrics(self) -> MetricCollection: ...
+
+    @abstractmethod
+    def _step(self, batch: dict[str, Tensor], split: str) -> Tensor:
+        """Forward + loss for one batch; updates `self.metrics(split)` and returns the loss."""
+
+    @abstractmethod
+    def _epoch_values(self, split: str) -> dict[str, Tensor]:
+        """Split-level values (without prefix) from the accumulated metrics."""
+
+    # --- model setup ---------------------------------------------------------------------------
+    def configure_model(self) -> None:
+        if self.hparams["activation_checkpointing"] and not getattr(self, "_checkpointing_applied", False):
+            # Recompute each block's activations in backward: memory O(layers) -> O(1) blocks
+            # (Chen et al. 2016, arXiv:1604.06174). The wrapper keeps state_dict keys unchanged.
+            apply_activation_checkpointing(self.model, check_fn=lambda m: isinstance(m, TransformerBlock))
+            self._checkpointing_applied = True
+        if self.hparams["compile"]:
+            self.model.compile()  # in place: parameter names (and checkpoints) stay those of the eager model
+
+    def metrics(self, split: str) -> MetricCollection:
+        return {"train": self.train_metrics, "val": self.val_metrics, "test": self.test_metrics}[split]
+
+    # --- optimisation ----------------------------------------------------------------------------
+    def configure_optimizers(self) -> OptimizerLRSchedulerConfig:
+        hp = self.hparams
+        no_decay = {id(p) for m in self.model.modules() if isinstance(m, nn.Embedding) for p in m.parameters()}
+        decay, plain = [], []
+        for p in self.model.parameters():
+            if not p.requires_grad:
+                continue
+            # dim < 2: biases and norm gains; tied output projections share the embedding's id.
+            (plain if p.dim() < 2 or id(p) in no_decay else decay).append(p)
+        optimizer = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": hp["weight_decay"]}, {"params": plain, "weight_decay": 0.0}],
+            lr=hp["lr"], betas=tuple(hp["betas"]), eps=hp["eps"],
+        )
+        total = hp["max_steps"] if hp["max_steps"] is not None else self.trainer.estimated_stepping_batches
+        if not math.isfinite(total):
+            raise ValueError("model.max_steps is unset and the Trainer has no finite length; set --trainer.max_steps")
+        factor = _schedule_factor(hp["schedule"], hp["warmup_steps"], int(total), hp["min_lr_ratio"])
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    # --- steps -------------------------------------------------------------------------------------
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        loss = self._step(batch, "train")
+        self.log("train/loss", loss, prog_bar=True)
+        self.log("train/lr", self.lr_schedulers().get_last_lr()[0])  # type: ignore[union-attr]
+        self._log_throughput(batch)
+        return loss
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        self._step(batch, "test")
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_epoch("val")
+        baseline = self.val_baseline.compute()
+        self.log("val/baseline_ppl", baseline["ppl"], sync_dist=False)
+        if self.family == "bert":
+            self.log("val/baseline_mlm_acc", baseline["majority_acc"], sync_dist=False)
+        self.val_baseline.reset()
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch("test")
+
+    def on_train_epoch_end(self) -> None:
+        self.metrics("train").reset()
+
+    def _log_epoch(self, split: str) -> None:
+        # torchmetrics already reduced over ranks in compute(): no sync_dist needed.
+        values = self._epoch_values(split)
+        for name, value in values.items():
+            self.log(f"{split}/{name}", value, prog_bar=name in ("loss", "ppl", "mlm_acc"))
+        self.metrics(split).reset()
+
+    def bytes_per_token(self, split: str) -> float | None:
+        """The data module's UTF-8 bytes per token for this split, or None without one."""
+        if split not in self._bytes_per_token:
+            datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+            fn = getattr(datamodule, "bytes_per_token", None)
+            self._bytes_per_token[split] = float(fn(DATA_SPLIT[split])) if fn is not None else None
+        return self._bytes_per_token[split]
+
+    def _log_throughput(self, batch: dict[str, Tensor]) -> None:
+        """train/tokens_seen (all ranks), tokens_per_sec and, where the peak is known, MFU (PaLM, arXiv:2204.02311)."""
+        mask = batch.get("attention_mask")
+        local = mask.sum() if mask is not None else torch.tensor(batch["input_ids"].numel(), device=self.device)
+        tokens = int(self.trainer.strategy.reduce(local.float(), reduce_op="sum"))
+        self.tokens_seen += tokens
+        self.log("train/tokens_seen", float(self.tokens_seen), reduce_fx="max")
+        now = time.perf_counter()
+        if self._last_step_time is not None:  # the first step after (re)start includes set-up time
+            tokens_per_sec = tokens / max(now - self._last_step_time, 1e-9)
+            self.log("train/tokens_per_sec", tokens_per_sec, reduce_fx="max")
+            peak = self._peak_flops()
+            if peak:
+                seq_len = batch["input_ids"].shape[1]
+                achieved = flops_per_token(self.model, self.config, seq_len) * tokens_per_sec
+                self.log("train/mfu", achieved / (peak * self.trainer.world_size), reduce_fx="max")
+        self._last_step_time = now
+
+    def _peak_flops(self) -> float | None:
+        if self.hparams["peak_flops_per_device"] is not None:
+            return float(self.hparams["peak_flops_per_device"])
+        precision = str(self.trainer.precision)
+        dtype = torch.bfloat16 if "bf16" in precision else torch.float16 if "16" in precision else torch.float32
+        flops = get_available_flops(self.device, dtype)  # None on CPU: no honest peak to divide by
+        return float(flops) if flops else None
+
+    # --- checkpoints ----------------------------------------------------------------------------------
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["pretrain_format"] = CHECKPOINT_FORMAT
+        checkpoint["tokens_seen"] = self.tokens_seen
+        # Torch and Python RNG (dropout, masking in the main process) for bitwise-exact resume;
+        # numpy's state is left out so the file stays loadable with weights_only=True.
+        checkpoint["rng_states"] = {k: v for k, v in _collect_rng_states().items() if k != "numpy"}
+        tokenizer = getattr(getattr(self.trainer, "datamodule", None), "tokenizer", None)
+        if tokenizer is not None:
+            checkpoint["tokenizer_json"] = tokenizer.backend_tokenizer.to_str()
+            checkpoint["tokenizer_special_tokens"] = dict(tokenizer.special_tokens_map)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        source = getattr(self._trainer, "ckpt_path", None) if self._trainer is not None else None
+        hp = checkpoint.get("hyper_parameters", {})
+        family = hp.get("family")
+        if family != self.family:
+            raise ValueError(
+                f"checkpoint {source}: it holds a {family!r} model, but this run trains {self.family!r}; "
+                f"pass a {self.family} checkpoint or switch the model class"
+            )
+        stored = hp.get("config", {})
+        diff = {k: (v, stored.get(k)) for k, v in self.config.to_dict().items() if stored.get(k) != v}
+        if diff:
+            details = ", ".join(f"{k}: run={a!r} checkpoint={b!r}" for k, (a, b) in diff.items())
+            raise ValueError(f"checkpoint {source}: model config differs from this run's ({details})")
+        self.tokens_seen = int(checkpoint.get("tokens_seen", 0))
+        self._pending_rng = checkpoint.get("rng_states")
+        self._last_step_time = None
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        # Restored here, not in on_load_checkpoint, because Lightning draws random numbers
+        # (sampler seeds) between loading and the first step.
+        if self._pending_rng is not None:
+            _set_rng_states(self._pending_rng)
+            self._pending_rng = None
+
+
+def _schedule_factor(schedule: str, warmup: int, total: int, min_ratio: float) -> Any:
+    """lr multiplier per optimizer step: linear warmup to 1, then decay to min_ratio at `total`."""
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        if schedule == "constant":
+            return 1.0
+        progress = min(1.0, (step - warmup) / max(1, total - warmup))
+        shape = 0.5 * (1.0 + math.cos(math.pi * progress)) if schedule == "cosine" else 1.0 - progress
+        return min_ratio + (1.0 - min_ratio) * shape
+
+    return factor
+
+
+def _check_settings(
+    lr: float, weight_decay: float, betas: tuple[float, float], warmup_steps: int, max_steps: int | None,
+    schedule: str, min_lr_ratio: float,
+) -> None:
+    if lr <= 0:
+        raise ValueError(f"model.lr={lr} must be > 0")
+    if weight_decay < 0:
+        raise ValueError(f"model.weight_decay={weight_decay} must be >= 0")
+    if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
+        raise ValueError(f"model.betas={betas} must be two numbers in [0, 1)")
+    if warmup_steps < 0:
+        raise ValueError(f"model.warmup_steps={warmup_steps} must be >= 0")
+    if max_steps is not None and max_steps <= warmup_steps:
+        raise ValueError(f"model.max_steps={max_steps} must be greater than model.warmup_steps={warmup_steps}")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"model.schedule={schedule!r} is not supported; choose one of {', '.join(SCHEDULES)}")
+    if not 0.0 <= min_lr_ratio <= 1.0:
+        raise ValueError(f"model.min_lr_ratio={min_lr_ratio} must be in [0, 1]")

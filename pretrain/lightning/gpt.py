@@ -1,0 +1,49 @@
+"""GPT pretraining: next-token prediction with a causal decoder (Radford et al. 2018, 2019)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torchmetrics import MetricCollection
+
+from pretrain.blocks.config import TransformerConfig
+from pretrain.lightning.base import PretrainingModule
+from pretrain.lightning.metrics import IGNORE_INDEX, bits_per_byte, perplexity, token_metrics
+from pretrain.models.gpt import GptModel
+
+
+class GptPretraining(PretrainingModule):
+    """loss = mean NLL of token t+1 given tokens <= t, over real (non-padding) targets."""
+
+    family: ClassVar[str] = "gpt"
+
+    def _build_model(self, config: TransformerConfig) -> nn.Module:
+        return GptModel(config)
+
+    def _build_metrics(self) -> MetricCollection:
+        return token_metrics(self.config.vocab_size, loss_name="loss", acc_name=None)
+
+    def _step(self, batch: dict[str, Tensor], split: str) -> Tensor:
+        input_ids, mask = batch["input_ids"], batch.get("attention_mask")
+        out = self.model(input_ids, mask, document_ids=batch.get("document_ids"))
+        targets = batch["labels"][:, 1:]  # (B, T-1): logit t predicts token t + 1
+        if mask is not None:
+            targets = targets.masked_fill(mask[:, 1:] == 0, IGNORE_INDEX)
+        logits = out.logits[:, :-1].float()  # (B, T-1, V); the loss in fp32 under mixed precision
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORE_INDEX)
+        n = int((targets != IGNORE_INDEX).sum())
+        if n:
+            self.metrics(split)["loss"].update(loss.detach(), n)
+        if split == "val":
+            self.val_baseline.update(targets)
+        return loss
+
+    def _epoch_values(self, split: str) -> dict[str, Tensor]:
+        loss = self.metrics(split).compute()["loss"]
+        values = {"loss": loss, "ppl": perplexity(loss)}
+        bpt = self.bytes_per_token(split)
+        if bpt:
+            values["bits_per_byte"] = bits_per_byte(loss, bpt)
+        return values

@@ -1,0 +1,87 @@
+"""load_backbone: a pretrain checkpoint alone gives the model, config and tokenizer; bad files fail clearly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from lightning.pytorch import Trainer
+
+from lightning_fakes import TinyDataModule, tiny_config
+from pretrain.lightning import BertPretraining, GptPretraining, PretrainingModule, load_backbone
+from pretrain.models import BertModel, GptModel
+
+torch.set_num_threads(1)
+
+
+def _train_and_save(family: str, path: Path) -> PretrainingModule:
+    cls = BertPretraining if family == "bert" else GptPretraining
+    module = cls(tiny_config(family), warmup_steps=1, max_steps=3)
+    trainer = Trainer(
+        max_steps=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, limit_val_batches=0,
+    )
+    trainer.fit(module, TinyDataModule(family))
+    trainer.save_checkpoint(path)
+    return module
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, PretrainingModule]]:
+    root = tmp_path_factory.mktemp("ckpt")
+    return {f: (root / f"{f}.ckpt", _train_and_save(f, root / f"{f}.ckpt")) for f in ("bert", "gpt")}
+
+
+@pytest.mark.parametrize("family", ["bert", "gpt"])
+def test_backbone_matches_trained_model(family: str, checkpoints: dict) -> None:
+    path, module = checkpoints[family]
+    backbone = load_backbone(path, expected_family=family)
+    assert backbone.family == family
+    assert isinstance(backbone.model, BertModel if family == "bert" else GptModel)
+    assert not backbone.model.training
+    assert backbone.config == module.config
+    assert len(backbone.tokenizer) == backbone.config.vocab_size
+    assert backbone.tokenizer.pad_token_id == 0 and backbone.tokenizer.mask_token_id == 4
+    ids = torch.tensor([[2, 7, 8, 9, 3]])
+    module.model.eval()
+    with torch.no_grad():
+        expected = module.model(ids).hidden_states
+        got = backbone.model(ids).hidden_states
+    torch.testing.assert_close(got, expected)
+
+
+def test_wrong_family_names_file(checkpoints: dict) -> None:
+    path, _ = checkpoints["bert"]
+    with pytest.raises(ValueError, match=rf"{path}.*'bert'.*expected 'gpt'"):
+        load_backbone(path, expected_family="gpt")
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="nope.ckpt"):
+        load_backbone(tmp_path / "nope.ckpt")
+
+
+def test_truncated_checkpoint(checkpoints: dict, tmp_path: Path) -> None:
+    path, _ = checkpoints["gpt"]
+    broken = tmp_path / "truncated.ckpt"
+    broken.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(ValueError, match="truncated.ckpt.*truncated, corrupted"):
+        load_backbone(broken)
+
+
+def test_non_suite_checkpoint(tmp_path: Path) -> None:
+    other = tmp_path / "other.ckpt"
+    torch.save({"state_dict": {"w": torch.zeros(2)}, "hyper_parameters": {"lr": 1.0}}, other)
+    with pytest.raises(ValueError, match="other.ckpt was not written by this suite"):
+        load_backbone(other)
+
+
+def test_tokenizer_vocab_mismatch(checkpoints: dict, tmp_path: Path) -> None:
+    path, _ = checkpoints["gpt"]
+    checkpoint = torch.load(path, weights_only=True)
+    checkpoint["hyper_parameters"]["config"]["vocab_size"] = 80
+    tampered = tmp_path / "tampered.ckpt"
+    torch.save(checkpoint, tampered)
+    with pytest.raises(ValueError, match="tampered.ckpt: tokenizer has 64 tokens.*vocab_size=80"):
+        load_backbone(tampered)
