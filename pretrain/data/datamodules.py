@@ -1,0 +1,277 @@
+"""LightningDataModules for both families: one base class holds every shared option and step.
+
+Flow (DESIGN.md section 3): ``load_corpus`` -> ``build_tokenizer`` (train split) ->
+batched, cached ``.map`` tokenization (``num_proc``) -> family-specific examples
+(NSP pairs | packed blocks) -> ``StatefulDataLoader`` with the family's collator.
+
+Tokenized data sets are written to ``cache_dir/tokenized/`` under a name derived from
+the corpus fingerprint and the tokenizer's hash, so a second run with the same corpus
+and tokenizer reads them back instead of tokenizing. Map-style loaders get their
+distributed sampler from Lightning (``use_distributed_sampler``); streaming data sets
+are split per rank with ``datasets.distributed.split_dataset_by_node``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import datasets
+import lightning as L
+import pyarrow.compute as pc
+import torch
+from datasets.distributed import split_dataset_by_node
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
+from torchdata.stateful_dataloader import StatefulDataLoader
+from transformers import PreTrainedTokenizerFast
+
+from pretrain.data.bert_batches import MIN_NSP_TOKENS, MlmNspCollator, NspPairBuilder, SentenceTokenizer
+from pretrain.data.caching import resolve_cache_dir, stable_hash
+from pretrain.data.gpt_batches import CausalCollator, DocumentTokenizer, PackedBlocks, StreamPacker, flat_stream
+from pretrain.data.sources import SPLITS, Corpus, load_corpus
+from pretrain.data.tokenizer import build_tokenizer, continuation_table, corpus_fingerprint
+
+DATA_VERSION = 1
+STREAMING_TOKENIZER_DOCS = 100_000  # a streamed corpus trains its tokenizer on its first documents
+_STREAMING_STATS_DOCS = 1_000
+
+
+class PretrainDataModule(L.LightningDataModule):
+    """Shared options and steps; subclasses say how tokenized documents become examples and batches."""
+
+    family = ""
+
+    def __init__(self, source: str = "builtin", text_column: str = "text", hub_config: str | None = None,
+                 validation_split: str | None = None, test_split: str | None = None,
+                 tokenizer_kind: str = "wordpiece", tokenizer_file: str | None = None, vocab_size: int = 8192,
+                 max_length: int = 128, batch_size: int = 32, num_workers: int = 0, num_proc: int | None = None,
+                 cache_dir: str = ".cache", streaming: bool = False, seed: int = 0) -> None:
+        super().__init__()
+        for name, value, low in (("vocab_size", vocab_size, 8), ("max_length", max_length, 8),
+                                 ("batch_size", batch_size, 1), ("num_workers", num_workers, 0)):
+            if value < low:
+                raise ValueError(f"{name}={value}: expected an integer >= {low}")
+        if num_proc is not None and num_proc < 1:
+            raise ValueError(f"num_proc={num_proc}: expected None (no worker processes) or an integer >= 1")
+        self.source, self.text_column, self.hub_config = source, text_column, hub_config
+        self.validation_split, self.test_split = validation_split, test_split
+        self.tokenizer_kind, self.tokenizer_file, self.vocab_size = tokenizer_kind, tokenizer_file, vocab_size
+        self.max_length, self.batch_size, self.num_workers, self.num_proc = max_length, batch_size, num_workers, num_proc
+        self.cache_dir, self.streaming, self.seed = cache_dir, streaming, seed
+        self._corpus: Corpus | None = None
+        self._tokenizer: PreTrainedTokenizerFast | None = None
+        self._tokenized: dict[str, datasets.Dataset | datasets.IterableDataset] = {}
+        self._examples: dict[str, torch.utils.data.Dataset | datasets.Dataset | datasets.IterableDataset] = {}
+
+    # -- lazily built pieces (usable right after __init__, e.g. for CLI argument links) ------------------------
+    @property
+    def corpus(self) -> Corpus:
+        if self._corpus is None:
+            self._corpus = load_corpus(self.source, self.text_column, self.hub_config, self.validation_split,
+                                       self.test_split, self.streaming, self.cache_dir, self.num_proc)
+        return self._corpus
+
+    @property
+    def tokenizer(self) -> PreTrainedTokenizerFast:
+        if self._tokenizer is None:
+            train = self.corpus["train"]
+            if isinstance(train, datasets.IterableDataset) and self.tokenizer_file is None:
+                train = train.take(STREAMING_TOKENIZER_DOCS)
+            self._tokenizer = build_tokenizer(self.tokenizer_kind, self.vocab_size, train, self.cache_dir,
+                                              self.tokenizer_file)
+        return self._tokenizer
+
+    @property
+    def tokenizer_vocab_size(self) -> int:
+        """The embedding size the model needs (the trained vocabulary can differ from ``vocab_size``)."""
+        return len(self.tokenizer)
+
+    # -- tokenization (cached) ---------------------------------------------------------------------------------
+    def _tokenize_function(self) -> SentenceTokenizer | DocumentTokenizer:
+        raise NotImplementedError
+
+    def _tokenizer_hash(self) -> str:
+        return hashlib.sha256(self.tokenizer.backend_tokenizer.to_str().encode("utf-8")).hexdigest()[:16]
+
+    def tokenized(self, split: str) -> datasets.Dataset | datasets.IterableDataset:
+        """The split with per-document token ids and ``num_bytes``/``num_words``/``num_tokens`` columns."""
+        if split not in self._tokenized:
+            raw = self.corpus[split]
+            function = self._tokenize_function()
+            if isinstance(raw, datasets.IterableDataset):
+                self._tokenized[split] = raw.map(function, batched=True, remove_columns=["text"])
+            else:
+                key = stable_hash(DATA_VERSION, self.family, corpus_fingerprint(raw), self._tokenizer_hash())
+                cache_file = resolve_cache_dir(self.cache_dir) / "tokenized" / f"{self.family}-{split}-{key}.arrow"
+                self._tokenized[split] = raw.map(
+                    function, batched=True, num_proc=self.num_proc, remove_columns=raw.column_names,
+                    cache_file_name=str(cache_file), new_fingerprint=key, desc=f"tokenizing {split}",
+                )
+        return self._tokenized[split]
+
+    # -- statistics --------------------------------------------------------------------------------------------
+    def split_statistics(self, split: str) -> dict[str, int]:
+        """Documents, words, UTF-8 bytes and tokens of a split (streaming: of its first 1000 documents)."""
+        data = self.tokenized(split)
+        if isinstance(data, datasets.IterableDataset):
+            rows = list(data.take(_STREAMING_STATS_DOCS))
+            totals = {k: sum(int(r[k]) for r in rows) for k in ("num_bytes", "num_words", "num_tokens")}
+            documents = len(rows)
+        else:
+            totals = {k: int(pc.sum(data.data.column(k)).as_py() or 0) for k in ("num_bytes", "num_words", "num_tokens")}
+            documents = len(data)
+        return {"documents": documents, "words": totals["num_words"], "bytes": totals["num_bytes"],
+                "tokens": totals["num_tokens"]}
+
+    def bytes_per_token(self, split: str) -> float:
+        """UTF-8 bytes of the split's raw text per token it produced (content tokens, no specials).
+
+        bits per byte = loss_per_token / ln(2) / bytes_per_token.
+        """
+        stats = self.split_statistics(split)
+        if stats["tokens"] == 0:
+            raise ValueError(f"{self.source}: the {split} split produced no tokens")
+        return stats["bytes"] / stats["tokens"]
+
+    # -- examples and loaders ----------------------------------------------------------------------------------
+    def _build_examples(self, split: str) -> torch.utils.data.Dataset | datasets.Dataset | datasets.IterableDataset:
+        raise NotImplementedError
+
+    def _collator(self, split: str) -> MlmNspCollator | CausalCollator:
+        raise NotImplementedError
+
+    def prepare_data(self) -> None:
+        # Runs once per node before setup(): fills the disk caches so that every rank then only reads them.
+        for split in SPLITS:
+            self.tokenized(split)
+
+    def setup(self, stage: str | None = None) -> None:
+        wanted = {"fit": ("train", "validation"), "validate": ("validation",), "test": ("test",)}.get(stage or "", SPLITS)
+        for split in wanted:
+            if split in self._examples:
+                continue
+            examples = self._build_examples(split)
+            if isinstance(examples, datasets.IterableDataset) and self.trainer is not None:
+                examples = split_dataset_by_node(examples, self.trainer.global_rank, self.trainer.world_size)
+            self._examples[split] = examples
+            stats = self.split_statistics(split)
+            count = "streamed" if isinstance(examples, datasets.IterableDataset) else f"{len(examples)}"
+            rank_zero_info(f"[data] {self.source} {split}: {stats['documents']} documents, {stats['words']} words, "
+                           f"{stats['tokens']} tokens ({self.tokenizer_kind}), {count} {self.family} examples")
+
+    def examples(self, split: str) -> torch.utils.data.Dataset | datasets.Dataset | datasets.IterableDataset:
+        if split not in self._examples:
+            self.setup({"train": "fit", "validation": "validate", "test": "test"}[split])
+        return self._examples[split]
+
+    def _loader(self, split: str) -> StatefulDataLoader:
+        examples = self.examples(split)
+        shuffle = split == "train" and not isinstance(examples, datasets.IterableDataset)
+        return StatefulDataLoader(
+            examples, batch_size=self.batch_size, shuffle=shuffle, collate_fn=self._collator(split),
+            num_workers=self.num_workers, generator=torch.Generator().manual_seed(self.seed) if shuffle else None,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> StatefulDataLoader:
+        return self._loader("train")
+
+    def val_dataloader(self) -> StatefulDataLoader:
+        return self._loader("validation")
+
+    def test_dataloader(self) -> StatefulDataLoader:
+        return self._loader("test")
+
+
+class BertDataModule(PretrainDataModule):
+    """MLM + NSP batches: input_ids, attention_mask, token_type_ids, labels, next_sentence_label."""
+
+    family = "bert"
+
+    def __init__(self, source: str = "builtin", text_column: str = "text", hub_config: str | None = None,
+                 validation_split: str | None = None, test_split: str | None = None,
+                 tokenizer_kind: str = "wordpiece", tokenizer_file: str | None = None, vocab_size: int = 8192,
+                 max_length: int = 128, batch_size: int = 32, num_workers: int = 0, num_proc: int | None = None,
+                 cache_dir: str = ".cache", streaming: bool = False, seed: int = 0,
+                 mlm_probability: float = 0.15, whole_word_masking: bool = False, nsp: bool = True) -> None:
+        super().__init__(source, text_column, hub_config, validation_split, test_split, tokenizer_kind,
+                         tokenizer_file, vocab_size, max_length, batch_size, num_workers, num_proc, cache_dir,
+                         streaming, seed)
+        if not 0.0 < mlm_probability < 1.0:
+            raise ValueError(f"mlm_probability={mlm_probability}: expected a value in (0, 1), BERT uses 0.15")
+        self.mlm_probability, self.whole_word_masking, self.nsp = mlm_probability, whole_word_masking, nsp
+
+    def _tokenize_function(self) -> SentenceTokenizer:
+        return SentenceTokenizer(self.tokenizer)
+
+    def _build_examples(self, split: str) -> datasets.Dataset | datasets.IterableDataset:
+        tokenized = self.tokenized(split)
+        builder = NspPairBuilder(self.max_length, self.seed, self.tokenizer.cls_token_id, self.tokenizer.sep_token_id)
+        columns = ["sentences", "num_bytes", "num_words", "num_tokens"]
+        if isinstance(tokenized, datasets.IterableDataset):
+            if split == "train":
+                tokenized = tokenized.shuffle(seed=self.seed, buffer_size=1000)
+            return tokenized.map(builder, batched=True, with_indices=True, remove_columns=columns)
+        too_short = int(pc.sum(pc.less(tokenized.data.column("num_tokens"), MIN_NSP_TOKENS)).as_py() or 0)
+        if too_short:
+            rank_zero_warn(f"{self.source} {split}: dropped {too_short} of {len(tokenized)} documents with fewer "
+                           f"than {MIN_NSP_TOKENS} tokens (too short for an A/B sentence pair)")
+        if len(tokenized) - too_short < 2:
+            raise ValueError(f"{self.source} {split}: {len(tokenized) - too_short} documents long enough for NSP; "
+                             "expected at least 2 (random B segments come from another document)")
+        # Shuffle documents first so that random partners come from anywhere in the corpus, not the next file.
+        key = stable_hash(DATA_VERSION, tokenized._fingerprint, self.max_length, self.seed)
+        cache_file = resolve_cache_dir(self.cache_dir) / "tokenized" / f"bert-pairs-{split}-{key}.arrow"
+        pairs = tokenized.shuffle(seed=self.seed).map(
+            builder, batched=True, with_indices=True, num_proc=self.num_proc, remove_columns=columns,
+            cache_file_name=str(cache_file), new_fingerprint=key, desc=f"building NSP pairs for {split}",
+        )
+        if len(pairs) == 0:
+            raise ValueError(f"{self.source} {split}: no NSP examples could be built")
+        return pairs
+
+    def _collator(self, split: str) -> MlmNspCollator:
+        table = torch.tensor(continuation_table(self.tokenizer)) if self.whole_word_masking else None
+        # Validation and test masks are fixed (seeded per example) so MLM metrics compare across runs.
+        return MlmNspCollator(tokenizer=self.tokenizer, mlm_probability=self.mlm_probability,
+                              continuation=table, fixed_seed=None if split == "train" else self.seed)
+
+
+class GptDataModule(PretrainDataModule):
+    """Causal-LM batches: input_ids, attention_mask, labels (+ document_ids with ``document_mask``)."""
+
+    family = "gpt"
+
+    def __init__(self, source: str = "builtin", text_column: str = "text", hub_config: str | None = None,
+                 validation_split: str | None = None, test_split: str | None = None,
+                 tokenizer_kind: str = "bpe", tokenizer_file: str | None = None, vocab_size: int = 8192,
+                 max_length: int = 128, batch_size: int = 32, num_workers: int = 0, num_proc: int | None = None,
+                 cache_dir: str = ".cache", streaming: bool = False, seed: int = 0,
+                 document_mask: bool = False) -> None:
+        super().__init__(source, text_column, hub_config, validation_split, test_split, tokenizer_kind,
+                         tokenizer_file, vocab_size, max_length, batch_size, num_workers, num_proc, cache_dir,
+                         streaming, seed)
+        self.document_mask = document_mask
+
+    def _tokenize_function(self) -> DocumentTokenizer:
+        return DocumentTokenizer(self.tokenizer)
+
+    def _build_examples(self, split: str) -> PackedBlocks | datasets.IterableDataset:
+        tokenized = self.tokenized(split)
+        if isinstance(tokenized, datasets.IterableDataset):
+            if split == "train":
+                tokenized = tokenized.shuffle(seed=self.seed, buffer_size=1000)
+            columns = ["input_ids", "num_bytes", "num_words", "num_tokens"]
+            return tokenized.map(StreamPacker(self.max_length), batched=True, remove_columns=columns)
+        tokens, starts = flat_stream(tokenized)
+        blocks = PackedBlocks(tokens, starts, self.max_length)
+        if len(blocks) == 0:
+            raise ValueError(f"{self.source} {split}: {len(tokens)} tokens in all, fewer than one block of "
+                             f"max_length={self.max_length}: expected more text or a smaller max_length")
+        if blocks.dropped_tokens:
+            rank_zero_info(f"[data] {self.source} {split}: dropped the last {blocks.dropped_tokens} of "
+                           f"{len(tokens)} tokens (a partial block)")
+        return blocks
+
+    def _collator(self, split: str) -> CausalCollator:
+        return CausalCollator(document_mask=self.document_mask)
