@@ -1,0 +1,231 @@
+"""What every fine-tuning task shares: where the data comes from, and how the backbone is optimised.
+
+A task's LightningDataModule reads rows (built-in task, local files, or a hub data set) and
+encodes them with the tokenizer of the backbone; the LightningModule loads the backbone in
+__init__ and builds its label-dependent head in `setup`, once the data module knows the labels.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from pathlib import Path
+from typing import Any
+
+import datasets
+import torch
+from lightning import LightningDataModule, LightningModule
+from lightning.pytorch.utilities import rank_zero_warn
+from torch import nn
+from torch.utils.data import DataLoader
+from transformers import PreTrainedTokenizerBase, get_linear_schedule_with_warmup
+
+from pretrain.blocks.config import TransformerConfig
+from tasks.backbone import Backbone, load_backbone
+from tasks.encoding import SpecialTokens
+from tasks.files import Row, dataset_rows, load_hub, read_table
+
+SPLITS = ("train", "validation", "test", "predict")
+_STAGE_SPLITS = {"fit": ("train", "validation"), "validate": ("validation",), "test": ("test",), "predict": ("predict",)}
+
+
+class TaskDataModule(LightningDataModule):
+    """Rows come from local files when any `*_file` is given, else from `source`:
+    "builtin" (derived from the standard library, no download) or a hub name such as "glue/sst2".
+    The predict split is `predict_file`, or the test split when none is given."""
+
+    def __init__(
+        self,
+        source: str = "builtin",
+        train_file: str | None = None,
+        validation_file: str | None = None,
+        test_file: str | None = None,
+        predict_file: str | None = None,
+        batch_size: int = 32,
+        max_length: int = 128,
+        num_workers: int = 0,
+    ) -> None:
+        super().__init__()
+        if batch_size < 1:
+            raise ValueError(f"data.batch_size={batch_size} must be >= 1")
+        if max_length < 4:
+            raise ValueError(f"data.max_length={max_length} must be >= 4")
+        self.source = source
+        self.files = {"train": train_file, "validation": validation_file, "test": test_file, "predict": predict_file}
+        self.batch_size = batch_size
+        self.max_length = max_length
+        self.num_workers = num_workers
+        self.tokenizer: PreTrainedTokenizerBase | None = None
+        self.family: str | None = None
+        self.examples: dict[str, list[dict[str, Any]]] = {}
+        self.truncated: dict[str, int] = {}
+        self._builtin_cache: datasets.DatasetDict | None = None
+
+    # -- wiring ---------------------------------------------------------------------------------
+    def attach(self, tokenizer: PreTrainedTokenizerBase, family: str, max_positions: int) -> None:
+        """The tokenizer and family come from the backbone (normally via the LightningModule)."""
+        self.tokenizer, self.family = tokenizer, family
+        if self.max_length > max_positions:
+            raise ValueError(
+                f"data.max_length={self.max_length} exceeds the backbone's max_positions={max_positions}"
+            )
+
+    @property
+    def special(self) -> SpecialTokens:
+        return SpecialTokens.of(self._tokenizer, self._family)
+
+    @property
+    def _tokenizer(self) -> PreTrainedTokenizerBase:
+        if self.tokenizer is None:
+            raise RuntimeError("attach(tokenizer, family, max_positions) before encoding data")
+        return self.tokenizer
+
+    @property
+    def _family(self) -> str:
+        assert self.family is not None, "attach() sets the family"
+        return self.family
+
+    def setup(self, stage: str) -> None:
+        if self.tokenizer is None:
+            module = self.trainer.lightning_module if self.trainer is not None else None
+            if not isinstance(module, TaskModule):
+                raise RuntimeError("the data module needs a TaskModule (or attach()) to know the tokenizer")
+            self.attach(module.tokenizer, module.family, module.backbone_config.max_positions)
+        self.prepare_labels()
+        for split in _STAGE_SPLITS[stage]:
+            if split not in self.examples:
+                self.truncated[split] = 0
+                self.examples[split] = self.encode(self.rows(split), split)
+                if not self.examples[split]:
+                    raise ValueError(f"the {split} split is empty ({self.describe(split)})")
+                if self.truncated[split]:
+                    rank_zero_warn(
+                        f"{self.truncated[split]} of {len(self.examples[split])} {split} examples were truncated "
+                        f"to fit ({self.describe(split)})"
+                    )
+
+    # -- rows -----------------------------------------------------------------------------------
+    def uses_files(self) -> bool:
+        return any(path is not None for path in self.files.values())
+
+    def describe(self, split: str) -> str:
+        split = self._data_split(split)
+        return str(self.files[split]) if self.uses_files() else f"{self.source} {split}"
+
+    def _data_split(self, split: str) -> str:
+        return "test" if split == "predict" and self.files["predict"] is None else split
+
+    def rows(self, split: str) -> list[Row]:
+        split = self._data_split(split)
+        if self.uses_files():
+            path = self.files[split]
+            if path is None:
+                raise ValueError(f"data.{split}_file is not set, but the run needs the {split} split")
+            return self.read_file(Path(path))
+        return dataset_rows(self.hf_split(split), f"{self.source} {split}")
+
+    def hf_split(self, split: str) -> datasets.Dataset:
+        """A split of the built-in task or of a hub data set."""
+        if self.source == "builtin":
+            if self._builtin_cache is None:
+                self._builtin_cache = self.builtin()
+            return self._builtin_cache[split]
+        return load_hub(self.source, split)
+
+    def read_file(self, path: Path) -> list[Row]:
+        return read_table(path)
+
+    # -- loaders --------------------------------------------------------------------------------
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        return DataLoader(
+            self.examples[split], batch_size=self.batch_size, shuffle=shuffle, collate_fn=self.collate,
+            num_workers=self.num_workers,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("validation", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader("predict", shuffle=False)
+
+    # -- per task -------------------------------------------------------------------------------
+    @abstractmethod
+    def builtin(self) -> datasets.DatasetDict: ...
+
+    @abstractmethod
+    def prepare_labels(self) -> None:
+        """Fix the label vocabulary (from the train split) before any split is encoded."""
+
+    @abstractmethod
+    def encode(self, rows: list[Row], split: str) -> list[dict[str, Any]]: ...
+
+    @abstractmethod
+    def collate(self, examples: list[dict[str, Any]]) -> dict[str, Any]: ...
+
+
+class TaskModule(LightningModule):
+    """Loads the backbone; AdamW with linear warmup then linear decay, as BERT's fine-tuning recipe
+    (Devlin et al. 2018, appendix A.3) and GPT-1's (Radford et al. 2018, section 4.1)."""
+
+    task: str = ""
+
+    def __init__(
+        self,
+        checkpoint: str,
+        family: str | None = None,
+        lr: float = 5e-5,
+        weight_decay: float = 0.01,
+        warmup_ratio: float = 0.1,
+    ) -> None:
+        super().__init__()
+        if lr <= 0:
+            raise ValueError(f"model.lr={lr} must be > 0")
+        if not 0.0 <= warmup_ratio < 1.0:
+            raise ValueError(f"model.warmup_ratio={warmup_ratio} must be in [0, 1)")
+        self.save_hyperparameters()
+        backbone = load_backbone(checkpoint, family)
+        self.family: str = backbone.family
+        self.tokenizer: PreTrainedTokenizerBase = backbone.tokenizer
+        self.backbone_config: TransformerConfig = backbone.config
+        self.special = SpecialTokens.of(self.tokenizer, self.family)
+        self._configured = False
+        self.build(backbone)
+
+    @abstractmethod
+    def build(self, backbone: Backbone) -> None:
+        """Keep the parts of the pretrained model the task uses (unused heads would get no gradient)."""
+
+    def configure_task(self, datamodule: TaskDataModule) -> None:
+        """Build what depends on the data (label heads, metrics); called once, before weights load."""
+
+    def setup(self, stage: str) -> None:
+        if not self._configured:
+            datamodule = self.trainer.datamodule if self.trainer is not None else None
+            if not isinstance(datamodule, TaskDataModule):
+                raise RuntimeError(f"{type(self).__name__} needs a TaskDataModule to know its labels")
+            self.configure_task(datamodule)
+            self._configured = True
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        decay, no_decay, seen = [], [], set()
+        for module in self.modules():
+            for name, param in module.named_parameters(recurse=False):
+                if not param.requires_grad or id(param) in seen:  # tied weights appear twice
+                    continue
+                seen.add(id(param))
+                # No weight decay on biases, norms and embeddings (as in BERT's and GPT-2's recipes).
+                skip = name == "bias" or param.dim() < 2 or isinstance(module, (nn.Embedding, nn.LayerNorm, nn.RMSNorm))
+                (no_decay if skip else decay).append(param)
+        optimizer = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": self.hparams.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=self.hparams.lr,
+        )
+        total = max(int(self.trainer.estimated_stepping_batches), 1)
+        scheduler = get_linear_schedule_with_warmup(optimizer, int(self.hparams.warmup_ratio * total), total)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+

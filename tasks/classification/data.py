@@ -1,0 +1,108 @@
+"""Text (or text-pair) classification data: built-in stdlib packages, CSV/TSV/JSONL files, hub sets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import datasets
+import torch
+
+from tasks.base import TaskDataModule
+from tasks.encoding import build_input, n_special, pad, tokenize, truncate_pair
+from tasks.files import Row, class_names
+
+NO_LABEL = -1  # predict rows without a label column
+
+
+class ClassificationDataModule(TaskDataModule):
+    """Label names come from the train split (ClassLabel names, or the sorted distinct values of
+    a file's label column); a validation/test label outside them is an error naming the row."""
+
+    def __init__(
+        self,
+        source: str = "builtin",
+        train_file: str | None = None,
+        validation_file: str | None = None,
+        test_file: str | None = None,
+        predict_file: str | None = None,
+        text_column: str = "text",
+        text_pair_column: str | None = None,
+        label_column: str = "label",
+        builtin_num_classes: int = 8,
+        batch_size: int = 32,
+        max_length: int = 128,
+        num_workers: int = 0,
+    ) -> None:
+        super().__init__(source, train_file, validation_file, test_file, predict_file, batch_size, max_length,
+                         num_workers)
+        self.text_column = text_column
+        self.text_pair_column = text_pair_column
+        self.label_column = label_column
+        self.builtin_num_classes = builtin_num_classes
+        self.label_names: list[str] = []
+        self._class_label = False  # labels are ClassLabel indices (built-in / hub), not names
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.label_names)
+
+    def builtin(self) -> datasets.DatasetDict:
+        from pretrain.data import builtin_classification
+
+        return builtin_classification(num_classes=self.builtin_num_classes)
+
+    def prepare_labels(self) -> None:
+        if self.label_names:
+            return
+        if not self.uses_files():
+            names = class_names(self.hf_split("train"), self.label_column)
+            if names is not None:
+                self.label_names, self._class_label = names, True
+                return
+        values = {self._label_text(row) for row in self.rows("train")}
+        if len(values) < 2:
+            raise ValueError(f"{self.describe('train')}: column {self.label_column!r} has {len(values)} distinct "
+                             "label(s); classification needs at least 2")
+        self.label_names = sorted(values)
+
+    def _label_text(self, row: Row) -> str:
+        value = row.get(self.label_column)
+        if self._class_label and isinstance(value, int) and 0 <= value < len(self.label_names):
+            return self.label_names[value]
+        text = str(value).strip()
+        if not text:
+            raise ValueError(f"{row.where}: empty label in column {self.label_column!r}")
+        return text
+
+    def encode(self, rows: list[Row], split: str) -> list[dict[str, Any]]:
+        family, special = self._family, self.special
+        texts = [row.text(self.text_column) for row in rows]
+        pairs = [row.text(self.text_pair_column) for row in rows] if self.text_pair_column else None
+        ids_a = tokenize(self._tokenizer, texts)  # type: ignore[arg-type]
+        ids_b = tokenize(self._tokenizer, pairs) if pairs is not None else [None] * len(rows)  # type: ignore[arg-type]
+        index = {name: i for i, name in enumerate(self.label_names)}
+        labelled = split != "predict" or self.label_column in (rows[0].values if rows else {})
+        budget = self.max_length - n_special(family, pairs is not None)
+        examples = []
+        for row, a, b in zip(rows, ids_a, ids_b):
+            a, b, cut = truncate_pair(a, b, budget)
+            self.truncated[split] += cut
+            input_ids, token_types = build_input(a, b, family, special)
+            label = NO_LABEL
+            if labelled:
+                name = self._label_text(row)
+                if name not in index:
+                    raise ValueError(f"{row.where}: label {name!r} is not one of the train labels {self.label_names}")
+                label = index[name]
+            examples.append({"input_ids": input_ids, "token_type_ids": token_types, "label": label})
+        return examples
+
+    def collate(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
+        input_ids = pad([e["input_ids"] for e in examples], self.special.pad)
+        lengths = torch.tensor([len(e["input_ids"]) for e in examples])
+        return {
+            "input_ids": input_ids,  # (B, T)
+            "attention_mask": (torch.arange(input_ids.shape[1])[None, :] < lengths[:, None]).long(),  # (B, T)
+            "token_type_ids": pad([e["token_type_ids"] for e in examples], 0),
+            "labels": torch.tensor([e["label"] for e in examples]),  # (B,)
+        }

@@ -1,0 +1,84 @@
+"""Fine-tune a BERT or GPT backbone to classify texts or text pairs; accuracy and macro F1."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch.nn.functional as F
+from torch import Tensor
+from torchmetrics import MetricCollection
+from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
+
+from tasks.backbone import Backbone, body
+from tasks.base import TaskDataModule, TaskModule
+from tasks.classification.data import ClassificationDataModule
+from tasks.classification.head import ClassificationHead, sequence_features
+from tasks.encoding import IGNORE_INDEX
+
+
+class ClassificationModule(TaskModule):
+    task = "classification"
+
+    def __init__(
+        self,
+        checkpoint: str,
+        family: str | None = None,
+        lr: float = 5e-5,
+        weight_decay: float = 0.01,
+        warmup_ratio: float = 0.1,
+        classifier_dropout: float = 0.1,
+    ) -> None:
+        if not 0.0 <= classifier_dropout < 1.0:
+            raise ValueError(f"model.classifier_dropout={classifier_dropout} must be in [0, 1)")
+        super().__init__(checkpoint, family, lr, weight_decay, warmup_ratio)
+
+    def build(self, backbone: Backbone) -> None:
+        self.body = body(backbone)
+        self.pooler = backbone.model.pooler if backbone.family == "bert" else None
+        self.label_names: list[str] = []
+
+    def configure_task(self, datamodule: TaskDataModule) -> None:
+        if not isinstance(datamodule, ClassificationDataModule):
+            raise ValueError(f"ClassificationModule needs a ClassificationDataModule, got {type(datamodule).__name__}")
+        self.label_names = list(datamodule.label_names)
+        n = len(self.label_names)
+        self.head = ClassificationHead(self.backbone_config.d_model, n, self.hparams.classifier_dropout)
+        for split in ("train", "val", "test"):
+            metrics = MetricCollection(
+                {"acc": MulticlassAccuracy(n, average="micro"), "macro_f1": MulticlassF1Score(n, average="macro")},
+                prefix=f"{split}/",
+            )
+            setattr(self, f"{split}_metrics", metrics)
+
+    def forward(self, batch: dict[str, Tensor]) -> Tensor:
+        token_types = batch["token_type_ids"] if self.family == "bert" else None
+        hidden = self.body(batch["input_ids"], attention_mask=batch["attention_mask"], token_type_ids=token_types)
+        return self.head(sequence_features(hidden.hidden_states, batch["attention_mask"], self.pooler))  # (B, C)
+
+    def _step(self, batch: dict[str, Tensor], split: str) -> Tensor:
+        logits = self(batch)
+        labels = batch["labels"]
+        if bool((labels < 0).any()):
+            raise ValueError(f"the {split} split has examples without labels; it cannot be scored")
+        loss = F.cross_entropy(logits, labels, ignore_index=IGNORE_INDEX)
+        metrics = getattr(self, f"{split}_metrics")
+        metrics.update(logits.argmax(dim=-1), labels)
+        self.log(f"{split}/loss", loss, prog_bar=split != "test", batch_size=labels.shape[0])
+        self.log_dict(metrics, batch_size=labels.shape[0])
+        return loss
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        self._step(batch, "test")
+
+    def predict_step(self, batch: dict[str, Tensor], batch_idx: int) -> list[str]:
+        """One predicted label name per input, in input order: the lines of the predictions file."""
+        return [self.label_names[i] for i in self(batch).argmax(dim=-1).tolist()]
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["label_names"] = self.label_names

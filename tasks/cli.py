@@ -1,0 +1,87 @@
+"""The `finetune` command: LightningCLI over the task modules.
+
+    finetune fit     --config configs/finetune/classification.yaml --model.checkpoint runs/bert/last.ckpt
+    finetune test    --config configs/finetune/classification.yaml --model.checkpoint ... --ckpt_path best.ckpt
+    finetune predict --config configs/finetune/ner.yaml --model.checkpoint hf:/models/bert --ckpt_path ft.ckpt
+
+The task is the config's `model.class_path` / `data.class_path`. `fit --test_after_fit true` tests
+the best checkpoint right after training and writes the results JSON, so one command gives one
+seed's score; N seeds: `for s in 0 1 2; do finetune fit ... --seed_everything $s --test_after_fit true
+--results_file runs/cls/seed$s.json; done`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+
+from tasks.base import TaskDataModule, TaskModule
+from tasks.outputs import PredictionFileWriter, write_results
+
+# Predictions are written in the input's own format: one label per line, CoNLL columns, JSONL.
+PREDICTION_SUFFIX = {"classification": ".txt", "ner": ".conll", "generation": ".jsonl"}
+
+
+class FinetuneCLI(LightningCLI):
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.add_argument("--results_file", type=str | None, default=None,
+                            help="test metrics JSON (default: <run dir>/results.json)")
+        parser.add_argument("--predictions_file", type=str | None, default=None,
+                            help="predict output (default: <run dir>/predictions.{txt,conll,jsonl})")
+        parser.add_argument("--test_after_fit", type=bool, default=False,
+                            help="after fit, test the best checkpoint and write the results JSON")
+
+    def _option(self, name: str) -> object:
+        return self.config[self.subcommand].get(name) if self.subcommand else None
+
+    def _run_dir(self) -> Path:
+        return Path(self.trainer.log_dir or self.trainer.default_root_dir)
+
+    def _write_results(self, finetuned_checkpoint: str | None) -> None:
+        model, data = self.model, self.datamodule
+        assert isinstance(model, TaskModule) and isinstance(data, TaskDataModule)
+        metrics = {k: float(v) for k, v in self.trainer.callback_metrics.items() if k.startswith("test/")}
+        path = Path(str(self._option("results_file") or self._run_dir() / "results.json"))
+        seed = self._option("seed_everything")
+        write_results(
+            path, task=model.task, family=model.family, checkpoint=model.hparams.checkpoint,
+            finetuned_checkpoint=finetuned_checkpoint, seed=seed if isinstance(seed, int) else None,
+            data=data.describe("test"), truncated=data.truncated.get("test", 0), metrics=metrics,
+        )
+        print(f"results written to {path}")
+
+    def after_fit(self) -> None:
+        if not self._option("test_after_fit") or self.trainer.interrupted:
+            return
+        best = self.trainer.checkpoint_callback.best_model_path if self.trainer.checkpoint_callback else ""
+        self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best or None)
+        self._write_results(best or None)
+
+    def after_test(self) -> None:
+        ckpt_path = self._option("ckpt_path")
+        self._write_results(str(ckpt_path) if ckpt_path else None)
+
+    def before_predict(self) -> None:
+        model = self.model
+        assert isinstance(model, TaskModule)
+        path = self._option("predictions_file") or self._run_dir() / f"predictions{PREDICTION_SUFFIX[model.task]}"
+        self.trainer.callbacks.append(PredictionFileWriter(str(path)))
+
+    def after_predict(self) -> None:
+        for callback in self.trainer.callbacks:
+            if isinstance(callback, PredictionFileWriter):
+                print(f"predictions written to {callback.path}")
+
+
+def main(args: list[str] | None = None) -> FinetuneCLI:
+    os.environ.setdefault("WANDB_MODE", "offline")  # never block on the network; `wandb sync` later
+    return FinetuneCLI(
+        TaskModule, TaskDataModule, subclass_mode_model=True, subclass_mode_data=True, args=args,
+        save_config_kwargs={"overwrite": True},
+    )
+
+
+if __name__ == "__main__":
+    main()

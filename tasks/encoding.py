@@ -1,0 +1,96 @@
+"""How each family sees a task input: special tokens, text pairs, truncation and padding.
+
+BERT reads `[CLS] a [SEP] b [SEP]` with segment ids 0/1 (Devlin et al. 2018, section 3).
+GPT reads `a [SEP] b <|endoftext|>`: the delimiter and the final "extract" token follow GPT-1's
+input transformations for fine-tuning (Radford et al. 2018, section 3.3, figure 1); the extract
+token is the last real position, whose hidden state has seen the whole input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+from torch.nn.utils.rnn import pad_sequence
+from transformers import PreTrainedTokenizerBase
+
+IGNORE_INDEX = -100  # positions without a label, skipped by cross_entropy
+
+
+@dataclass(frozen=True)
+class SpecialTokens:
+    cls: int
+    sep: int
+    eos: int
+    pad: int
+
+    @classmethod
+    def of(cls, tokenizer: PreTrainedTokenizerBase, family: str) -> SpecialTokens:
+        """The suite's tokenizers hold all of [CLS] [SEP] [PAD] <|endoftext|>; a Hugging Face GPT-2
+        tokenizer has only <|endoftext|>, which then also serves as delimiter and padding."""
+        vocab = tokenizer.get_vocab()
+        eos = vocab.get("<|endoftext|>", tokenizer.eos_token_id)
+        sep = vocab.get("[SEP]", tokenizer.sep_token_id)
+        start = vocab.get("[CLS]", tokenizer.cls_token_id)
+        pad = vocab.get("[PAD]", tokenizer.pad_token_id)
+        if family == "bert":
+            if start is None or sep is None:
+                raise ValueError("a BERT tokenizer needs [CLS] and [SEP] tokens; this one has neither in its vocabulary")
+            return cls(cls=start, sep=sep, eos=sep, pad=pad if pad is not None else 0)
+        if eos is None:
+            eos = sep
+        if eos is None:
+            raise ValueError("a GPT tokenizer needs <|endoftext|> (or [SEP]); this one has neither")
+        return cls(cls=start if start is not None else eos, sep=sep if sep is not None else eos, eos=eos,
+                   pad=pad if pad is not None else eos)
+
+
+def tokenize(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str]) -> list[list[int]]:
+    """Sub-word ids without special tokens: this module adds them per family."""
+    return tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+
+
+def truncate_pair(a: list[int], b: list[int] | None, budget: int) -> tuple[list[int], list[int] | None, bool]:
+    """Drop tokens from the end of the longer side until both fit in `budget` ("longest first",
+    as transformers' truncation does); returns whether anything was dropped."""
+    if budget < 2:
+        raise ValueError(f"max_length leaves {budget} tokens for the text; raise max_length")
+    n_b = len(b) if b is not None else 0
+    n_a = len(a)
+    truncated = n_a + n_b > budget
+    while n_a + n_b > budget:
+        if n_a >= n_b:
+            n_a -= 1
+        else:
+            n_b -= 1
+    return a[:n_a], (b[:n_b] if b is not None else None), truncated
+
+
+def build_input(
+    a: list[int], b: list[int] | None, family: str, special: SpecialTokens
+) -> tuple[list[int], list[int]]:
+    """(input_ids, token_type_ids) for one example; GPT ignores the segment ids (all zero)."""
+    if family == "bert":
+        ids = [special.cls, *a, special.sep]
+        types = [0] * len(ids)
+        if b is not None:
+            ids += [*b, special.sep]
+            types += [1] * (len(b) + 1)
+        return ids, types
+    ids = list(a) if b is None else [*a, special.sep, *b]
+    ids.append(special.eos)
+    return ids, [0] * len(ids)
+
+
+def n_special(family: str, pair: bool) -> int:
+    if family == "bert":
+        return 3 if pair else 2
+    return 2 if pair else 1
+
+
+def pad(sequences: Sequence[Sequence[int]], value: int, left: bool = False) -> Tensor:
+    """(B, T_max) long tensor; `left` padding is what batched causal generation needs."""
+    tensors = [torch.tensor(s, dtype=torch.long) for s in sequences]
+    return pad_sequence(tensors, batch_first=True, padding_value=value, padding_side="left" if left else "right")
