@@ -1,0 +1,164 @@
+"""W&B sweep files, run online (wandb.sweep + wandb.agent) or offline with the same search locally.
+
+A sweep file is W&B's own format (method, metric, parameters, program/command), so
+the same file works with `wandb sweep FILE` too. Locally, grid and random search
+are enumerated here (Bayesian search needs the W&B server and is refused with a
+clear message), and each trial runs the sweep's command as a subprocess, as the
+W&B agent does. Because training always runs in that subprocess, DDP works the same
+way in both modes: the agent stays one process and Lightning's launcher hands the
+same arguments to every rank.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import random
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+METHODS = ("grid", "random", "bayes")
+DEFAULT_COMMAND = ("${env}", "${interpreter}", "${program}", "${args}")
+_DISTRIBUTIONS = ("uniform", "log_uniform_values", "int_uniform", "q_uniform", "categorical", "constant")
+
+
+@dataclass(frozen=True)
+class Trial:
+    index: int
+    params: dict[str, Any]  # dotted parameter name -> value
+
+
+def load_sweep(path: Path) -> dict[str, Any]:
+    """Read and check a sweep file; ValueError names the file and the field."""
+    if not path.is_file():
+        raise ValueError(f"{path}: sweep file not found")
+    config = yaml.safe_load(path.read_text())
+    if not isinstance(config, dict):
+        raise ValueError(f"{path}: expected a mapping with method, metric and parameters")
+    if config.get("method") not in METHODS:
+        raise ValueError(f"{path}: method={config.get('method')!r}; expected one of {', '.join(METHODS)}")
+    metric = config.get("metric")
+    if not isinstance(metric, dict) or "name" not in metric or metric.get("goal") not in ("minimize", "maximize"):
+        raise ValueError(f"{path}: metric must have a name and goal: minimize | maximize, got {metric!r}")
+    if not isinstance(config.get("parameters"), dict) or not config["parameters"]:
+        raise ValueError(f"{path}: parameters must be a non-empty mapping")
+    if "program" not in config and "command" not in config:
+        raise ValueError(f"{path}: needs a program (and optionally a command) to run")
+    for name, spec in flatten_parameters(config["parameters"]).items():
+        _check_spec(path, name, spec)
+    return config
+
+
+def flatten_parameters(parameters: dict[str, Any], prefix: str = "") -> dict[str, dict[str, Any]]:
+    """W&B's nested `parameters: {model: {parameters: {lr: ...}}}` as dotted names (`model.lr`)."""
+    flat: dict[str, dict[str, Any]] = {}
+    for name, spec in parameters.items():
+        key = f"{prefix}{name}"
+        if isinstance(spec, dict) and "parameters" in spec:
+            flat.update(flatten_parameters(spec["parameters"], f"{key}."))
+        else:
+            flat[key] = spec
+    return flat
+
+
+def trials(config: dict[str, Any], count: int | None, seed: int = 0) -> list[Trial]:
+    """The trials a local sweep runs: the whole grid (at most `count`), or `count` random draws."""
+    params = flatten_parameters(config["parameters"])
+    if config["method"] == "bayes":
+        raise ValueError("method 'bayes' needs the W&B server; run online, or use grid/random with --local")
+    if config["method"] == "grid":
+        names = list(params)
+        choices = [_grid_values(n, params[n]) for n in names]
+        grid = [Trial(i, dict(zip(names, combo, strict=True))) for i, combo in enumerate(itertools.product(*choices))]
+        return grid if count is None else grid[:count]
+    if count is None:
+        raise ValueError("random search needs --count N (it has no natural end)")
+    rng = random.Random(seed)
+    return [Trial(i, {n: _sample(rng, spec) for n, spec in params.items()}) for i in range(count)]
+
+
+def command(config: dict[str, Any], params: dict[str, Any]) -> list[str]:
+    """The trial's argv, expanding W&B's command macros (${env} is applied as the environment instead)."""
+    args = [f"--{k}={_fmt(v)}" for k, v in params.items()]
+    argv: list[str] = []
+    for item in config.get("command", DEFAULT_COMMAND):
+        if item == "${env}":
+            continue
+        elif item == "${interpreter}":
+            argv.append(sys.executable)
+        elif item == "${program}":
+            argv.append(str(config["program"]))
+        elif item == "${args}":
+            argv += args
+        elif item == "${args_no_hyphens}":
+            argv += [a[2:] for a in args]
+        else:
+            argv.append(str(item))
+    return argv
+
+
+def run_local(config: dict[str, Any], group: str, count: int | None, *, cwd: Path, seed: int = 0) -> list[dict[str, Any]]:
+    """Run every trial in turn, each as an offline W&B run in `group`; a failing trial is recorded, not fatal."""
+    outcomes = []
+    planned = trials(config, count, seed)
+    for trial in planned:
+        argv = command(config, trial.params)
+        env = {**os.environ, "WANDB_MODE": "offline", "WANDB_RUN_GROUP": group,
+               "WANDB_NAME": f"{group}-{trial.index}", "WANDB_TAGS": "sweep"}
+        print(f"[sweep {group}] trial {trial.index + 1}/{len(planned)}: {shlex.join(argv)}", flush=True)
+        rc = subprocess.run(argv, cwd=cwd, env=env, check=False).returncode
+        outcomes.append({"trial": trial.index, "params": trial.params, "returncode": rc})
+    return outcomes
+
+
+def run_online(config: dict[str, Any], project: str, count: int | None) -> str:
+    """Create the sweep on the W&B server and run an agent on this process; returns the sweep id."""
+    import wandb
+
+    sweep_id = wandb.sweep(sweep=config, project=project)
+    wandb.agent(sweep_id, project=project, count=count)  # no function: the agent runs the sweep's command
+    return sweep_id
+
+
+def _check_spec(path: Path, name: str, spec: Any) -> None:
+    if not isinstance(spec, dict) or not ({"value", "values", "min", "distribution"} & set(spec)):
+        raise ValueError(f"{path}: parameter {name}: expected value, values, or min/max, got {spec!r}")
+    dist = spec.get("distribution")
+    if dist is not None and dist not in _DISTRIBUTIONS:
+        raise ValueError(f"{path}: parameter {name}: distribution {dist!r} not supported locally; "
+                         f"use one of {', '.join(_DISTRIBUTIONS)}")
+
+
+def _grid_values(name: str, spec: dict[str, Any]) -> list[Any]:
+    if "value" in spec:
+        return [spec["value"]]
+    if "values" in spec:
+        return list(spec["values"])
+    raise ValueError(f"grid search needs explicit values for parameter {name}, got {spec!r}")
+
+
+def _sample(rng: random.Random, spec: dict[str, Any]) -> Any:
+    if "value" in spec:
+        return spec["value"]
+    if "values" in spec:
+        return rng.choice(spec["values"])
+    dist = spec.get("distribution", "int_uniform" if isinstance(spec["min"], int) else "uniform")
+    low, high = spec["min"], spec["max"]
+    if dist == "int_uniform":
+        return rng.randint(low, high)
+    if dist == "log_uniform_values":  # W&B: min/max are the values themselves, sampled log-uniformly
+        return math.exp(rng.uniform(math.log(low), math.log(high)))
+    value = rng.uniform(low, high)
+    return round(value / spec["q"]) * spec["q"] if dist == "q_uniform" else value
+
+
+def _fmt(value: Any) -> str:
+    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip() \
+        if isinstance(value, list | dict) else str(value)
