@@ -1,0 +1,76 @@
+"""EncoderDecoderModel: cross-attention over a source of another length, KV cache, generation."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from pretrain.models import EncoderDecoderModel, GenerationConfig, KVCache, TransformerConfig
+
+
+def _model(position: str = "learned") -> EncoderDecoderModel:
+    torch.manual_seed(0)
+    config = TransformerConfig(vocab_size=60, max_positions=24, d_model=32, n_layers=2, n_heads=4, d_ff=64,
+                               position=position, dropout=0.0, attention_dropout=0.0)
+    return EncoderDecoderModel(config).eval()
+
+
+def test_logits_shape_with_source_and_target_of_different_lengths() -> None:
+    model = _model()
+    out = model(torch.randint(0, 60, (2, 11)), decoder_input_ids=torch.randint(0, 60, (2, 4)))
+    assert out.logits.shape == (2, 4, 60) and out.hidden_states.shape == (2, 4, 32)
+    assert model.decoder.blocks[0].cross_attn is not None and model.encoder.blocks[0].cross_attn is None
+
+
+def test_decoder_is_causal_and_reads_the_source() -> None:
+    model = _model()
+    source, target = torch.randint(0, 60, (1, 9)), torch.randint(0, 60, (1, 6))
+    base = model(source, decoder_input_ids=target).logits
+    changed = target.clone()
+    changed[0, 4] = (changed[0, 4] + 1) % 60
+    torch.testing.assert_close(model(source, decoder_input_ids=changed).logits[:, :4], base[:, :4])
+    other_source = source.clone()
+    other_source[0, -1] = (other_source[0, -1] + 1) % 60
+    assert not torch.allclose(model(other_source, decoder_input_ids=target).logits[:, 0], base[:, 0])
+
+
+def test_padded_source_equals_unpadded() -> None:
+    model = _model()
+    source, target = torch.randint(1, 60, (1, 5)), torch.randint(0, 60, (1, 4))
+    padded = torch.cat((source, torch.zeros(1, 3, dtype=torch.long)), dim=1)
+    mask = torch.tensor([[1] * 5 + [0] * 3])
+    torch.testing.assert_close(
+        model(padded, mask, decoder_input_ids=target).logits, model(source, decoder_input_ids=target).logits,
+        atol=1e-5, rtol=1e-5,
+    )
+
+
+@pytest.mark.parametrize("position", ["learned", "sinusoidal", "rope"])
+def test_kv_cache_decoding_equals_full_forward(position: str) -> None:
+    model = _model(position)
+    source, target = torch.randint(0, 60, (2, 9)), torch.randint(0, 60, (2, 6))
+    full = model(source, decoder_input_ids=target).logits
+    context = model.encode(source)
+    cache = KVCache(2)
+    steps = [model(source, decoder_input_ids=target[:, t : t + 1], encoder_hidden_states=context, cache=cache).logits
+             for t in range(6)]
+    torch.testing.assert_close(torch.cat(steps, dim=1), full, atol=1e-5, rtol=1e-5)
+
+
+def test_greedy_generation_equals_argmax_loop_and_beam_one() -> None:
+    model = _model()
+    source = torch.randint(1, 60, (2, 8))
+    out = model.generate(source, GenerationConfig(max_new_tokens=5), start_token_id=2)
+    tokens = torch.full((2, 1), 2)
+    with torch.no_grad():
+        for _ in range(5):
+            next_token = model(source, decoder_input_ids=tokens).logits[:, -1].argmax(-1, keepdim=True)
+            tokens = torch.cat((tokens, next_token), dim=1)
+    assert torch.equal(out, tokens[:, 1:])
+    beams = model.generate(source, GenerationConfig(max_new_tokens=5, num_beams=3), start_token_id=2)
+    assert beams.shape == (2, 5)
+
+
+def test_missing_target_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="needs decoder_input_ids"):
+        _model()(torch.zeros(1, 3, dtype=torch.long))
