@@ -1,0 +1,123 @@
+"""NER data: built-in stdlib mentions, CoNLL column files, or hub sets with the `tokens`/`ner_tags` schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import datasets
+import torch
+
+from tasks.base import TaskDataModule
+from tasks.encoding import IGNORE_INDEX, build_input, n_special, pad
+from tasks.files import Row, class_names
+from tasks.ner.alignment import first_subword_labels, first_subword_positions, split_words
+from tasks.ner.conll import read_conll
+from tasks.ner.metrics import SCHEMES, check_tag
+
+
+class NerDataModule(TaskDataModule):
+    """Each example keeps its words and gold tags, so predictions are scored (and written) per word,
+    including words whose sub-words fell past `max_length` (they count as predicted "O")."""
+
+    def __init__(
+        self,
+        source: str = "builtin",
+        train_file: str | None = None,
+        validation_file: str | None = None,
+        test_file: str | None = None,
+        predict_file: str | None = None,
+        token_column: int = 0,
+        tag_column: int = -1,
+        tokens_field: str = "tokens",
+        tags_field: str = "ner_tags",
+        scheme: str = "BIO",
+        batch_size: int = 32,
+        max_length: int = 128,
+        num_workers: int = 0,
+    ) -> None:
+        super().__init__(source, train_file, validation_file, test_file, predict_file, batch_size, max_length,
+                         num_workers)
+        if scheme not in SCHEMES:
+            raise ValueError(f"data.scheme={scheme!r} is not supported; choose one of {', '.join(SCHEMES)}")
+        self.token_column = token_column
+        self.tag_column = tag_column
+        self.tokens_field = tokens_field
+        self.tags_field = tags_field
+        self.scheme = scheme
+        self.label_names: list[str] = []
+        self._class_label = False
+
+    def builtin(self) -> datasets.DatasetDict:
+        from pretrain.data import builtin_ner
+
+        return builtin_ner()
+
+    def read_file(self, path: Path) -> list[Row]:
+        return [
+            Row({self.tokens_field: s.tokens, self.tags_field: s.tags}, s.where)
+            for s in read_conll(path, self.token_column, self.tag_column)
+        ]
+
+    def _tags(self, row: Row) -> list[str]:
+        tags = row.get(self.tags_field)
+        if self._class_label:
+            return [self.label_names[t] if isinstance(t, int) else str(t) for t in tags]
+        return [str(t) for t in tags]
+
+    def prepare_labels(self) -> None:
+        if self.label_names:
+            return
+        if not self.uses_files():
+            names = class_names(self.hf_split("train"), self.tags_field)
+            if names is not None:
+                self.label_names, self._class_label = names, True
+                return
+        tags = {tag for row in self.rows("train") for tag in self._tags(row)}
+        self.label_names = ["O", *sorted(tags - {"O"})]
+
+    def encode(self, rows: list[Row], split: str) -> list[dict[str, Any]]:
+        family, special = self._family, self.special
+        index = {name: i for i, name in enumerate(self.label_names)}
+        words = []
+        for row in rows:
+            tokens = row.get(self.tokens_field)
+            if not tokens:
+                raise ValueError(f"{row.where}: empty sentence in column {self.tokens_field!r}")
+            words.append([str(t) for t in tokens])
+        aligned = split_words(self._tokenizer, words)
+        budget = self.max_length - n_special(family, pair=False)
+        examples = []
+        for row, sentence, piece in zip(rows, words, aligned):
+            tags = self._tags(row) if self.tags_field in row.values else None
+            if tags is not None:
+                if len(tags) != len(sentence):
+                    raise ValueError(f"{row.where}: {len(sentence)} tokens but {len(tags)} tags")
+                for tag in tags:
+                    check_tag(tag, self.scheme, row.where)
+                    if tag not in index:
+                        raise ValueError(f"{row.where}: tag {tag!r} is not one of the train tags {self.label_names}")
+            ids, word_ids = piece.input_ids[:budget], piece.word_ids[:budget]
+            self.truncated[split] += len(piece.input_ids) > budget
+            word_labels = [index[t] for t in tags] if tags is not None else [IGNORE_INDEX] * len(sentence)
+            labels = first_subword_labels(word_ids, word_labels)
+            # BERT: [CLS] words [SEP]; GPT: words <|endoftext|>. Special positions carry no label.
+            input_ids, _ = build_input(ids, None, family, special)
+            offset = 1 if family == "bert" else 0
+            labels = [IGNORE_INDEX] * offset + labels + [IGNORE_INDEX] * (len(input_ids) - len(labels) - offset)
+            positions = [p + offset if p >= 0 else -1 for p in first_subword_positions(word_ids, len(sentence))]
+            examples.append({"input_ids": input_ids, "labels": labels, "word_positions": positions,
+                             "words": sentence, "tags": tags})
+        return examples
+
+    def collate(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
+        input_ids = pad([e["input_ids"] for e in examples], self.special.pad)
+        lengths = torch.tensor([len(e["input_ids"]) for e in examples])
+        return {
+            "input_ids": input_ids,  # (B, T)
+            "attention_mask": (torch.arange(input_ids.shape[1])[None, :] < lengths[:, None]).long(),
+            "labels": pad([e["labels"] for e in examples], IGNORE_INDEX),  # (B, T)
+            "word_positions": [e["word_positions"] for e in examples],  # per sentence, per word
+            "words": [e["words"] for e in examples],
+            "tags": [e["tags"] for e in examples],  # None for unlabelled predict input
+        }

@@ -1,0 +1,109 @@
+"""Token classification (NER) on a BERT or GPT backbone; entity-level P/R/F1 with conlleval semantics.
+
+GPT tags each word from its left context only (the decoder stays causal): that handicap is part
+of what the suite compares, so it is not patched over.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from tasks.backbone import Backbone, body
+from tasks.base import TaskDataModule, TaskModule
+from tasks.encoding import IGNORE_INDEX
+from tasks.ner.data import NerDataModule
+from tasks.ner.metrics import EntityScores, entity_types
+
+
+class NerModule(TaskModule):
+    task = "ner"
+
+    def __init__(
+        self,
+        checkpoint: str,
+        family: str | None = None,
+        lr: float = 5e-5,
+        weight_decay: float = 0.01,
+        warmup_ratio: float = 0.1,
+        classifier_dropout: float = 0.1,
+    ) -> None:
+        if not 0.0 <= classifier_dropout < 1.0:
+            raise ValueError(f"model.classifier_dropout={classifier_dropout} must be in [0, 1)")
+        super().__init__(checkpoint, family, lr, weight_decay, warmup_ratio)
+
+    def build(self, backbone: Backbone) -> None:
+        self.body = body(backbone)
+        self.dropout = nn.Dropout(self.hparams.classifier_dropout)
+        self.label_names: list[str] = []
+
+    def configure_task(self, datamodule: TaskDataModule) -> None:
+        if not isinstance(datamodule, NerDataModule):
+            raise ValueError(f"NerModule needs a NerDataModule, got {type(datamodule).__name__}")
+        self.label_names = list(datamodule.label_names)
+        self.classifier = nn.Linear(self.backbone_config.d_model, len(self.label_names))
+        nn.init.normal_(self.classifier.weight, std=0.02)
+        nn.init.zeros_(self.classifier.bias)
+        types = entity_types(self.label_names)
+        self.val_entities = EntityScores(types)
+        self.test_entities = EntityScores(types)
+
+    def forward(self, batch: dict[str, Any]) -> Tensor:
+        hidden = self.body(batch["input_ids"], attention_mask=batch["attention_mask"]).hidden_states
+        return self.classifier(self.dropout(hidden))  # (B, T, n_tags)
+
+    def word_tags(self, logits: Tensor, word_positions: list[list[int]]) -> list[list[str]]:
+        """Per sentence, per word: the tag predicted at its first sub-word ("O" if it has none)."""
+        best = logits.argmax(dim=-1).tolist()  # (B, T)
+        return [
+            [self.label_names[row[p]] if p >= 0 else "O" for p in positions]
+            for row, positions in zip(best, word_positions)
+        ]
+
+    def _loss(self, logits: Tensor, labels: Tensor) -> Tensor:
+        return F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=IGNORE_INDEX)
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
+        loss = self._loss(self(batch), batch["labels"])
+        self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["words"]))
+        return loss
+
+    def _evaluate(self, batch: dict[str, Any], split: str) -> None:
+        if any(tags is None for tags in batch["tags"]):
+            raise ValueError(f"the {split} split has sentences without tags; it cannot be scored")
+        logits = self(batch)
+        self.log(f"{split}/loss", self._loss(logits, batch["labels"]), batch_size=len(batch["words"]))
+        metric: EntityScores = getattr(self, f"{split}_entities")
+        metric.update(self.word_tags(logits, batch["word_positions"]), batch["tags"])
+
+    def _log_entities(self, split: str) -> None:
+        metric: EntityScores = getattr(self, f"{split}_entities")
+        scores = metric.compute()
+        self.log_dict({f"{split}/entity_{name}": value for name, value in scores.items()})
+        metric.reset()
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self._evaluate(batch, "val")
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_entities("val")
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self._evaluate(batch, "test")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_entities("test")
+
+    def predict_step(self, batch: dict[str, Any], batch_idx: int) -> list[str]:
+        """CoNLL lines `token gold predicted` (conlleval's input format), a blank line after each sentence."""
+        lines = []
+        for words, gold, predicted in zip(batch["words"], batch["tags"], self.word_tags(self(batch),
+                                                                                       batch["word_positions"])):
+            gold = gold if gold is not None else ["O"] * len(words)
+            lines += [f"{w} {g} {p}" for w, g, p in zip(words, gold, predicted)] + [""]
+        return lines
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["label_names"] = self.label_names
