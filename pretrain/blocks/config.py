@@ -6,8 +6,11 @@ segment embeddings, ...), never in code: see configs/model/*.yaml for presets.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 ACTIVATIONS = ("gelu", "gelu_tanh", "relu", "swiglu")
 NORMS = ("layernorm", "rmsnorm")
@@ -70,6 +73,21 @@ class TransformerConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> TransformerConfig:
+        """Read a preset (configs/model/*.yaml: a plain mapping of field names), naming the file on error."""
+        data = yaml.safe_load(Path(path).read_text())
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a mapping of TransformerConfig fields, got {type(data).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"{path}: unknown field(s) {unknown}; TransformerConfig fields are {sorted(known)}")
+        try:
+            return cls(**data)
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"{path}: {error}") from error
 
 
 def _check_choice(field: str, value: str, allowed: tuple[str, ...]) -> None:
