@@ -11,7 +11,10 @@ def root(tmp_path: Path) -> Path:
         (tmp_path / "configs/model").mkdir(parents=True, exist_ok=True)
         (tmp_path / f"configs/model/{name}.yaml").write_text("d_model: 32\n")
     (tmp_path / "configs/trainer").mkdir(parents=True)
-    (tmp_path / "configs/trainer/cpu.yaml").write_text("accelerator: cpu\n")
+    (tmp_path / "configs/trainer/cpu.yaml").write_text("trainer:\n  accelerator: cpu\n")
+    (tmp_path / "configs/pretrain").mkdir(parents=True)
+    for family in ("bert", "gpt"):
+        (tmp_path / f"configs/pretrain/{family}.yaml").write_text("seed_everything: 0\n")
     return tmp_path
 
 

@@ -19,7 +19,7 @@ class MetricSpec:
 # The headline metric per fine-tuning task, first; further metrics are reported but not judged.
 TASK_METRICS: dict[str, tuple[MetricSpec, ...]] = {
     "classification": (
-        MetricSpec("test/accuracy", "accuracy", True, "baseline/majority_accuracy"),
+        MetricSpec("test/acc", "accuracy", True, "baseline/majority_acc"),
         MetricSpec("test/macro_f1", "macro F1", True, "baseline/majority_macro_f1"),
     ),
     "ner": (

@@ -37,19 +37,27 @@ class PretrainPlan:
     seed: int = 0
     probes: int = 1  # fine-tune at this many evenly spaced checkpoints (1 = the final one only)
     val_check_interval: int = 50  # validate every this many steps: the points of the loss-vs-tokens curve
-    trainer: str = "configs/trainer/cpu.yaml"
+    limit_val_batches: int = 20  # validation batches per check (the same fixed batches every time)
+    trainer: str = "configs/trainer/cpu.yaml"  # a `trainer:` YAML from configs/trainer/
+    bert_config: str = "configs/pretrain/bert.yaml"  # base pretrain configs; the plan overrides budgets
+    gpt_config: str = "configs/pretrain/gpt.yaml"
 
     @property
     def tokens_per_step(self) -> int:
         return self.batch_size * self.seq_len
 
     @property
+    def probe_interval(self) -> int:
+        """Steps between fine-tuned checkpoints; the run's length is a whole number of intervals."""
+        return max(1, (self.tokens // self.tokens_per_step) // self.probes)
+
+    @property
     def max_steps(self) -> int:
-        return max(1, self.tokens // self.tokens_per_step)
+        return self.probe_interval * self.probes
 
     def probe_steps(self) -> list[int]:
         """Steps at which a checkpoint is fine-tuned, ending with the last one."""
-        return sorted({max(1, round(self.max_steps * (i + 1) / self.probes)) for i in range(self.probes)})
+        return [self.probe_interval * (i + 1) for i in range(self.probes)]
 
 
 @dataclass
@@ -120,7 +128,8 @@ def validate(plan: ComparePlan, root: Path = Path(".")) -> ResolvedPlan:
         raise ValueError(f"experiment={plan.experiment!r} must be a plain name (letters, digits, '_', '.', '-')")
     presets = {family: _preset(plan, family, root) for family in FAMILIES}
     p, f = plan.pretrain, plan.finetune
-    for name in ("tokens", "seq_len", "batch_size", "warmup_steps", "vocab_size", "probes", "val_check_interval"):
+    for name in ("tokens", "seq_len", "batch_size", "warmup_steps", "vocab_size", "probes", "val_check_interval",
+                 "limit_val_batches"):
         _positive(f"pretrain.{name}", getattr(p, name), allow_zero=name == "warmup_steps")
     for name in ("max_steps", "batch_size", "max_length"):
         _positive(f"finetune.{name}", getattr(f, name))
@@ -131,8 +140,10 @@ def validate(plan: ComparePlan, root: Path = Path(".")) -> ResolvedPlan:
         raise ValueError(
             f"pretrain.tokens={p.tokens} is less than one step (batch_size * seq_len = {p.tokens_per_step})"
         )
-    if p.probes > p.max_steps:
-        raise ValueError(f"pretrain.probes={p.probes} exceeds the number of pretraining steps ({p.max_steps})")
+    if p.probes > p.tokens // p.tokens_per_step:
+        raise ValueError(
+            f"pretrain.probes={p.probes} exceeds the number of pretraining steps ({p.tokens // p.tokens_per_step})"
+        )
     if not f.tasks:
         raise ValueError(f"finetune.tasks is empty; choose from {', '.join(TASKS)}")
     for task in f.tasks:
@@ -146,9 +157,10 @@ def validate(plan: ComparePlan, root: Path = Path(".")) -> ResolvedPlan:
         raise ValueError(f"wandb.mode={plan.wandb.mode!r}; choose one of {', '.join(WANDB_MODES)}")
     if not 0 <= plan.param_tolerance < 1:
         raise ValueError(f"param_tolerance={plan.param_tolerance} must be in [0, 1)")
-    for name, path in (("pretrain.trainer", p.trainer), ("finetune.trainer", f.trainer)):
+    for name in ("pretrain.trainer", "pretrain.bert_config", "pretrain.gpt_config", "finetune.trainer"):
+        path = getattr(p if name.startswith("pretrain") else f, name.split(".")[1])
         if not (root / path).is_file():
-            raise ValueError(f"{name}={path!r}: no such trainer config ({root / path})")
+            raise ValueError(f"{name}={path!r}: no such config file ({root / path})")
     pretrain_data = resolve("pretrain", p.data, field="pretrain.data", root=root)
     task_data = {t: resolve(t, f.data_name(t), field=f"finetune.{t}_data", root=root) for t in f.tasks}
     return ResolvedPlan(plan, presets, pretrain_data, task_data)

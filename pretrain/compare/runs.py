@@ -1,0 +1,180 @@
+"""One pretraining or fine-tuning run of a plan: the CLI arguments it gets and what is read back.
+
+Runs go through the suite's own commands in-process (`pretrain.cli.main`, `tasks.cli.main`),
+so a compare run is exactly what a user gets typing those commands. Both families get the same
+arguments except the model/data classes and the preset: same data, tokenizer, batch, sequence
+length, steps, optimizer and schedule (DESIGN.md section 5).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from pretrain.compare.plan import ResolvedPlan
+
+PRETRAIN_CLASSES = {
+    "bert": ("pretrain.lightning.BertPretraining", "pretrain.data.BertDataModule"),
+    "gpt": ("pretrain.lightning.GptPretraining", "pretrain.data.GptDataModule"),
+}
+FINETUNE_CLASSES = {
+    "classification": ("tasks.classification.module.ClassificationModule",
+                       "tasks.classification.data.ClassificationDataModule"),
+    "ner": ("tasks.ner.module.NerModule", "tasks.ner.data.NerDataModule"),
+    "generation": ("tasks.generation.module.GenerationModule", "tasks.generation.data.GenerationDataModule"),
+}
+# With one shared tokenizer both families use WordPiece (BERT's); otherwise each its own.
+TOKENIZER_KIND = {"bert": "wordpiece", "gpt": "bpe"}
+
+Cli = Callable[[list[str]], object]
+
+
+def pretrain_args(resolved: ResolvedPlan, family: str, run_dir: Path) -> list[str]:
+    plan, p = resolved.plan, resolved.plan.pretrain
+    model_class, data_class = PRETRAIN_CLASSES[family]
+    data = resolved.pretrain_data
+    args = [
+        "fit", "--config", getattr(p, f"{family}_config"), "--config", p.trainer, "--seed_everything", str(p.seed),
+        "--trainer.max_steps", str(p.max_steps), "--trainer.max_epochs", "-1",
+        "--trainer.val_check_interval", str(min(p.val_check_interval, p.max_steps)),
+        "--trainer.check_val_every_n_epoch", "null", "--trainer.limit_val_batches", str(p.limit_val_batches),
+        "--trainer.default_root_dir", str(run_dir),
+        "--trainer.callbacks+=lightning.pytorch.callbacks.ModelCheckpoint",
+        "--trainer.callbacks.every_n_train_steps", str(p.probe_interval),
+        "--trainer.callbacks.save_top_k", "-1", "--trainer.callbacks.filename", "probe-{step}",
+        "--model.init_args.config", str(resolved.model_presets[family]),
+        "--model.init_args.lr", str(p.lr), "--model.init_args.warmup_steps", str(p.warmup_steps),
+        "--model.init_args.max_steps", str(p.max_steps),
+        "--data.init_args.source", data.source,
+        "--data.init_args.tokenizer_kind", TOKENIZER_KIND["bert" if p.shared_tokenizer else family],
+        "--data.init_args.vocab_size", str(p.vocab_size), "--data.init_args.max_length", str(p.seq_len),
+        "--data.init_args.batch_size", str(p.batch_size), "--data.init_args.seed", str(p.seed),
+    ]
+    if data.hub_config:
+        args += ["--data.init_args.hub_config", data.hub_config]
+    if data.text_column:
+        args += ["--data.init_args.text_column", data.text_column]
+    return args + logger_args(resolved, f"pretrain-{family}", [family, "pretrain"], run_dir)
+
+
+def finetune_args(
+    resolved: ResolvedPlan, family: str, task: str, checkpoint: Path, seed: int, run_dir: Path, results: Path
+) -> list[str]:
+    f = resolved.plan.finetune
+    model_class, data_class = FINETUNE_CLASSES[task]
+    data = resolved.task_data[task]
+    args = [
+        "fit", "--seed_everything", str(seed), "--test_after_fit", "true", "--results_file", str(results),
+        "--trainer", f.trainer, "--trainer.max_steps", str(f.max_steps), "--trainer.max_epochs", "-1",
+        "--trainer.default_root_dir", str(run_dir),
+        "--model", model_class, "--model.checkpoint", str(checkpoint), "--model.family", family,
+        "--model.lr", str(f.lr),
+        "--data", data_class, "--data.batch_size", str(f.batch_size), "--data.max_length", str(f.max_length),
+    ]
+    if data.is_builtin or not Path(data.source).exists() and "*" not in data.source:
+        args += ["--data.source", data.source if data.hub_config is None else f"{data.source}/{data.hub_config}"]
+    else:
+        args += ["--data.train_file", data.source]
+    return args + logger_args(resolved, f"{task}-{family}-seed{seed}", [family, task], run_dir)
+
+
+def logger_args(resolved: ResolvedPlan, name: str, tags: list[str], run_dir: Path) -> list[str]:
+    """W&B: every run of the experiment in one group (DESIGN.md section 6); none when disabled."""
+    plan = resolved.plan
+    if plan.wandb.mode == "disabled":
+        return ["--trainer.logger", "false"]
+    return [
+        "--trainer.logger", "lightning.pytorch.loggers.WandbLogger",
+        "--trainer.logger.project", plan.wandb.project, "--trainer.logger.group", plan.experiment,
+        "--trainer.logger.name", f"{plan.experiment}-{name}", "--trainer.logger.save_dir", str(run_dir),
+        "--trainer.logger.tags", json.dumps(tags), "--trainer.logger.offline", str(plan.wandb.mode == "offline").lower(),
+    ]
+
+
+def read_metrics_csv(run_dir: Path) -> list[dict[str, float]]:
+    """All rows of the newest CSV log the pretrain command wrote under `run_dir` (csv/version_N)."""
+    logs = sorted(run_dir.glob("csv/version_*/metrics.csv"), key=lambda p: int(p.parent.name.split("_")[1]))
+    if not logs:
+        raise ValueError(f"no CSV metrics log under {run_dir}/csv: the run logged nothing")
+    with logs[-1].open() as f:
+        return [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(f)]
+
+
+def curve(rows: list[dict[str, float]], tokens_per_step: int) -> list[dict[str, float]]:
+    """Rows merged per step, each with the tokens seen by then (logged, else steps * tokens per step)."""
+    by_step: dict[int, dict[str, float]] = {}
+    for row in rows:
+        if "step" in row:
+            by_step.setdefault(int(row["step"]), {}).update(row)
+    seen = 0.0
+    points = []
+    for step in sorted(by_step):
+        point = by_step[step]
+        seen = point.get("train/tokens_seen", max(seen, (step + 1) * tokens_per_step))
+        points.append({**point, "step": step, "tokens": seen})
+    return points
+
+
+def final_metrics(points: list[dict[str, float]], prefix: str = "val/") -> dict[str, float]:
+    """The last logged value of every `prefix` metric."""
+    last: dict[str, float] = {}
+    for point in points:
+        last.update({k: v for k, v in point.items() if k.startswith(prefix)})
+    return last
+
+
+def probe_checkpoints(run_dir: Path, steps: list[int]) -> dict[int, Path]:
+    found = {}
+    for step in steps:
+        matches = sorted((run_dir / "checkpoints").glob(f"probe-step={step}*.ckpt"))
+        if not matches:
+            raise ValueError(f"no checkpoint for step {step} in {run_dir / 'checkpoints'}")
+        found[step] = matches[-1]
+    return found
+
+
+def model_facts(checkpoint: Path, preset: Path, seq_len: int) -> dict[str, Any]:
+    from pretrain.lightning import load_backbone
+    from pretrain.models import count_parameters, flops_per_token
+
+    backbone = load_backbone(checkpoint)
+    return {
+        "preset": preset.stem,
+        "params": count_parameters(backbone.model),
+        "non_embedding_params": count_parameters(backbone.model, exclude_embeddings=True),
+        "flops_per_token": flops_per_token(backbone.model, backbone.config, seq_len),
+        "vocab_size": backbone.config.vocab_size,
+    }
+
+
+@torch.no_grad()
+def attention_example(checkpoint: Path, text: str, max_tokens: int = 24) -> dict[str, Any]:
+    """Last layer's attention, averaged over heads, for one text: what the report's heat map shows."""
+    from pretrain.lightning import load_backbone
+
+    backbone = load_backbone(checkpoint)
+    encoded = backbone.tokenizer(text, truncation=True, max_length=max_tokens, return_tensors="pt")
+    output = backbone.model(encoded["input_ids"], encoded["attention_mask"], need_weights=True)
+    weights = output.attentions[-1][0].mean(dim=0)  # (T, T)
+    tokens = backbone.tokenizer.convert_ids_to_tokens(encoded["input_ids"][0].tolist())
+    return {"tokens": tokens, "weights": [[round(float(w), 4) for w in row] for row in weights]}
+
+
+def call(cli: Cli, args: list[str]) -> None:
+    """Run a LightningCLI in-process; its argument errors exit (SystemExit), which becomes a recorded failure."""
+    try:
+        cli(args)
+    except SystemExit as exit_:
+        if exit_.code not in (0, None):
+            raise RuntimeError(f"command exited with status {exit_.code}: {' '.join(args[:1])} ...") from None
+
+
+def read_finetune_results(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ValueError(f"fine-tuning finished without writing its results file {path}")
+    return json.loads(path.read_text())

@@ -1,0 +1,51 @@
+"""The experiment's W&B summary: one run in the experiment's group holding a table of every
+task x metric x family (mean, 95% CI, n, baseline) and the verdicts, plus the report's plots."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pretrain.compare.metrics import TASK_METRICS
+from pretrain.compare.plan import FAMILIES
+
+COLUMNS = ["task", "metric", "family", "mean", "ci_low", "ci_high", "n", "baseline", "verdict"]
+
+
+def summary_rows(results: dict[str, Any]) -> list[list[Any]]:
+    rows = []
+    for task, entry in results["tasks"].items():
+        if not entry["probes"]:
+            continue
+        final = entry["probes"][-1]["families"]
+        verdicts = {v["metric"]: v["text"] for v in entry["verdicts"]}
+        for spec in TASK_METRICS[task]:
+            for family in FAMILIES:
+                s = final[family]["metrics"].get(spec.key)
+                if s is not None:
+                    baseline = entry["baselines"].get(spec.baseline_key) if spec.baseline_key else None
+                    rows.append([task, spec.key, family, s["mean"], s["ci_low"], s["ci_high"], s["n"], baseline,
+                                 verdicts.get(spec.key, "")])
+    return rows
+
+
+def log_summary(results: dict[str, Any], project: str, group: str, mode: str, save_dir: Path,
+                plots: list[Path] | None = None) -> None:
+    """Log the summary run; a W&B failure is reported, never fatal (the local report is already written)."""
+    import wandb
+
+    from pretrain.lightning.wandb_mode import ensure_wandb_mode
+
+    if mode == "offline":
+        os.environ.setdefault("WANDB_MODE", "offline")
+    ensure_wandb_mode()
+    try:
+        run = wandb.init(project=project, group=group, name=f"{group}-summary", job_type="summary",
+                         dir=str(save_dir), config=results["plan"], reinit="finish_previous")
+        run.log({"summary": wandb.Table(columns=COLUMNS, data=summary_rows(results))})
+        for plot in plots or []:
+            run.log({f"plots/{plot.stem}": wandb.Image(str(plot))})
+        run.finish()
+    except Exception as error:  # noqa: BLE001 - the report on disk is the source of truth
+        print(f"warning: W&B summary not logged ({type(error).__name__}: {error})", flush=True)

@@ -1,0 +1,58 @@
+"""The comparison, end to end: pretrain BERT and GPT on equal budgets, fine-tune both on every task
+with several seeds, and write reports/<experiment>/ (report.md, results.json, plots) plus W&B runs.
+
+    python scripts/compare.py --config configs/compare/default.yaml       # `make compare`
+    python scripts/compare.py --config configs/compare/default.yaml --pretrain.tokens 200000
+    python scripts/compare.py --config configs/compare/default.yaml --print_config
+
+Re-running the same plan resumes: finished runs are skipped, failed ones retried.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import torch
+
+from pretrain.compare.pipeline import check_matched_parameters, execute
+from pretrain.compare.plan import parse_plan, validate
+
+
+def main(args: list[str] | None = None) -> int:
+    args = sys.argv[1:] if args is None else args
+    try:
+        plan = parse_plan(args)
+        resolved = validate(plan, Path.cwd())
+        counts = check_matched_parameters(resolved)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if plan.wandb.mode == "offline":
+        os.environ.setdefault("WANDB_MODE", "offline")
+    torch.set_num_threads(max(1, min(torch.get_num_threads(), os.cpu_count() or 1)))
+    print(f"[compare] {plan.experiment}: non-embedding parameters bert {counts['bert']:,} / gpt {counts['gpt']:,}; "
+          f"{plan.pretrain.max_steps} pretraining steps x {plan.pretrain.tokens_per_step} tokens; "
+          f"tasks {', '.join(plan.finetune.tasks)}; seeds {plan.finetune.seeds}", flush=True)
+
+    from pretrain.cli import main as pretrain_main
+    from tasks.cli import main as finetune_main
+
+    results = execute(resolved, pretrain_main, finetune_main)
+    print("\n== summary ==")
+    for family, text in results["pretraining_verdicts"].items():
+        print(f"pretrain {family}: {text}")
+    for task, entry in results["tasks"].items():
+        for verdict in entry["verdicts"][:1]:
+            print(f"{task}: {verdict['text']}")
+        if not entry["verdicts"]:
+            print(f"{task}: no result (see the failed runs in the report)")
+    counts_ = results["counts"]
+    print(f"runs: {counts_['done']} done, {counts_['failed']} failed, {counts_['skipped']} skipped; "
+          f"report in {plan.report_dir()}/report.md")
+    return 1 if counts_["failed"] or counts_["skipped"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
