@@ -1,0 +1,132 @@
+"""Generation data (source -> target): built-in signature+body -> summary, JSONL/CSV files, hub sets.
+
+Train: one example per (source, target) pair. Validation/test/predict: one example per distinct
+source with all its references (rows repeating a source, or a JSON list of targets); the loss and
+perplexity use the first reference, ROUGE and BLEU use all of them.
+
+GPT reads `source [SEP] target <|endoftext|>` with the loss on the target (and the end token) only.
+BERT's encoder-decoder reads `[CLS] source [SEP]`; its decoder gets `[CLS] target` and predicts
+`target [SEP]` ([CLS] starts and [SEP] ends a generation, as in Rothe et al. 2020).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import datasets
+import torch
+
+from tasks.base import TaskDataModule
+from tasks.encoding import IGNORE_INDEX, pad, tokenize
+from tasks.files import Row
+
+
+class GenerationDataModule(TaskDataModule):
+    def __init__(
+        self,
+        source: str = "builtin",
+        train_file: str | None = None,
+        validation_file: str | None = None,
+        test_file: str | None = None,
+        predict_file: str | None = None,
+        source_column: str = "source",
+        target_column: str = "target",
+        max_target_length: int = 32,
+        batch_size: int = 32,
+        max_length: int = 96,
+        num_workers: int = 0,
+    ) -> None:
+        """`max_length` bounds the source (special tokens included), `max_target_length` the target."""
+        super().__init__(source, train_file, validation_file, test_file, predict_file, batch_size, max_length,
+                         num_workers)
+        if max_target_length < 1:
+            raise ValueError(f"data.max_target_length={max_target_length} must be >= 1")
+        self.source_column = source_column
+        self.target_column = target_column
+        self.max_target_length = max_target_length
+
+    def attach(self, tokenizer: Any, family: str, max_positions: int) -> None:
+        super().attach(tokenizer, family, max_positions)
+        # GPT holds source and target in one sequence; BERT's decoder has positions of its own.
+        if family == "gpt" and self.max_length + self.max_target_length + 1 > max_positions:
+            raise ValueError(f"data.max_length + data.max_target_length + 1 = "
+                             f"{self.max_length + self.max_target_length + 1} exceeds the GPT backbone's "
+                             f"max_positions={max_positions}")
+        if family == "bert" and self.max_target_length + 1 > max_positions:
+            raise ValueError(f"data.max_target_length + 1 = {self.max_target_length + 1} exceeds the "
+                             f"backbone's max_positions={max_positions}")
+
+    def builtin(self) -> datasets.DatasetDict:
+        from pretrain.data import builtin_generation
+
+        return builtin_generation()
+
+    def prepare_labels(self) -> None:
+        """Generation has no label vocabulary."""
+
+    def _targets(self, row: Row) -> list[str]:
+        value = row.get(self.target_column)
+        targets = value if isinstance(value, list) else [value]
+        if not targets or any(not isinstance(t, str) or not t.strip() for t in targets):
+            raise ValueError(f"{row.where}: column {self.target_column!r} must be a non-empty text "
+                             f"(or a list of them), got {value!r}")
+        return targets
+
+    def encode(self, rows: list[Row], split: str) -> list[dict[str, Any]]:
+        grouped: dict[str, list[str]] = {}
+        for row in rows:
+            source = row.text(self.source_column)
+            assert source is not None
+            has_target = split != "predict" or self.target_column in row.values
+            targets = self._targets(row) if has_target else []
+            references = grouped.setdefault(source, [])
+            for target in targets:
+                if split == "train" or target not in references:  # evaluation: distinct references
+                    references.append(target)
+        sources = list(grouped)
+        pairs = [(s, t) for s in sources for t in grouped[s]] if split == "train" else \
+            [(s, grouped[s][0] if grouped[s] else None) for s in sources]
+        source_ids = tokenize(self._tokenizer, [s for s, _ in pairs])
+        target_ids = tokenize(self._tokenizer, [t or "" for _, t in pairs])
+        special, gpt = self.special, self._family == "gpt"
+        source_budget = self.max_length - (1 if gpt else 2)
+        examples = []
+        for (source, target), src, tgt in zip(pairs, source_ids, target_ids):
+            self.truncated[split] += len(src) > source_budget or len(tgt) > self.max_target_length
+            src, tgt = src[:source_budget], tgt[:self.max_target_length]
+            if gpt:
+                prompt = [*src, special.sep]
+                example = {"input_ids": [*prompt, *tgt, special.eos],
+                           "labels": [IGNORE_INDEX] * len(prompt) + [*tgt, special.eos], "prompt_ids": prompt}
+            else:
+                prompt = [special.cls, *src, special.sep]
+                example = {"input_ids": prompt, "decoder_input_ids": [special.cls, *tgt],
+                           "labels": [*tgt, special.sep], "prompt_ids": prompt}
+            example.update(source=source, references=grouped[source] if split != "train" else [target],
+                           has_target=target is not None)
+            examples.append(example)
+        return examples
+
+    def collate(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
+        pad_id = self.special.pad
+
+        def batch_of(key: str, value: int, left: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+            ids = pad([e[key] for e in examples], value, left=left)
+            lengths = torch.tensor([len(e[key]) for e in examples])
+            positions = torch.arange(ids.shape[1])[None, :]
+            mask = positions >= ids.shape[1] - lengths[:, None] if left else positions < lengths[:, None]
+            return ids, mask.long()
+
+        input_ids, attention_mask = batch_of("input_ids", pad_id)
+        prompt_ids, prompt_mask = batch_of("prompt_ids", pad_id, left=True)  # left: batched causal decoding
+        batch = {
+            "input_ids": input_ids, "attention_mask": attention_mask,  # (B, T)
+            "labels": pad([e["labels"] for e in examples], IGNORE_INDEX),
+            "prompt_ids": prompt_ids, "prompt_mask": prompt_mask,
+            "sources": [e["source"] for e in examples],
+            "references": [e["references"] for e in examples],
+            "has_target": all(e["has_target"] for e in examples),
+        }
+        if "decoder_input_ids" in examples[0]:
+            batch["decoder_input_ids"], batch["decoder_attention_mask"] = batch_of("decoder_input_ids", pad_id)
+        return batch

@@ -1,0 +1,161 @@
+"""Fine-tune for generation: GPT continues `source [SEP]`; BERT becomes a warm-started encoder-decoder.
+
+Validation and test report the target's loss and perplexity (teacher forcing) and, from decoded
+text, ROUGE-1/2/L F-measure and corpus BLEU-4 against all references (torchmetrics); decoding
+uses the models' KV-cached `generate` with the options below.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import torch.nn.functional as F
+from lightning.pytorch.loggers import WandbLogger
+from torch import Tensor
+from torchmetrics.text import BLEUScore, Perplexity, ROUGEScore
+
+from pretrain.models.encoder_decoder import EncoderDecoderModel
+from pretrain.models.generation import GenerationConfig
+from pretrain.models.gpt import GptModel
+from tasks.backbone import Backbone
+from tasks.base import TaskDataModule, TaskModule
+from tasks.encoding import IGNORE_INDEX
+from tasks.generation.data import GenerationDataModule
+from tasks.generation.warm_start import warm_start_encoder_decoder
+
+ROUGE_KEYS = ("rouge1", "rouge2", "rougeL")
+
+
+class GenerationModule(TaskModule):
+    task = "generation"
+
+    def __init__(
+        self,
+        checkpoint: str,
+        family: str | None = None,
+        lr: float = 5e-5,
+        weight_decay: float = 0.01,
+        warmup_ratio: float = 0.1,
+        max_new_tokens: int = 32,
+        num_beams: int = 1,
+        do_sample: bool = False,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        length_penalty: float = 1.0,
+        generate_during_validation: bool = True,
+        num_logged_samples: int = 8,
+    ) -> None:
+        # Validate the decoding settings before loading any weights.
+        GenerationConfig(max_new_tokens=max_new_tokens, do_sample=do_sample, temperature=temperature, top_k=top_k,
+                         top_p=top_p, num_beams=num_beams, length_penalty=length_penalty)
+        super().__init__(checkpoint, family, lr, weight_decay, warmup_ratio)
+
+    def build(self, backbone: Backbone) -> None:
+        if backbone.family == "gpt":
+            if not isinstance(backbone.model, GptModel):
+                raise ValueError(f"a gpt backbone must be a GptModel, got {type(backbone.model).__name__}")
+            self.model: GptModel | EncoderDecoderModel = backbone.model
+        else:
+            self.model = warm_start_encoder_decoder(backbone.model)
+        self.samples: list[list[str]] = []
+
+    def configure_task(self, datamodule: TaskDataModule) -> None:
+        if not isinstance(datamodule, GenerationDataModule):
+            raise ValueError(f"GenerationModule needs a GenerationDataModule, got {type(datamodule).__name__}")
+        for split in ("val", "test"):
+            setattr(self, f"{split}_ppl", Perplexity(ignore_index=IGNORE_INDEX))
+            setattr(self, f"{split}_rouge", ROUGEScore(rouge_keys=ROUGE_KEYS))
+            setattr(self, f"{split}_bleu", BLEUScore(n_gram=4))
+
+    def generation_config(self, prompt_length: int) -> GenerationConfig:
+        hp = self.hparams
+        # GPT's prompt and continuation share its positions; never decode past max_positions.
+        room = self.backbone_config.max_positions - (prompt_length if self.family == "gpt" else 1)
+        return GenerationConfig(
+            max_new_tokens=max(1, min(hp.max_new_tokens, room)), do_sample=hp.do_sample, temperature=hp.temperature,
+            top_k=hp.top_k, top_p=hp.top_p, num_beams=hp.num_beams, length_penalty=hp.length_penalty,
+            eos_token_id=self.special.eos, pad_token_id=self.special.pad,
+        )
+
+    def forward(self, batch: dict[str, Any]) -> tuple[Tensor, Tensor]:
+        """Teacher-forced logits (B, T, V) and the aligned labels (B, T)."""
+        if isinstance(self.model, EncoderDecoderModel):
+            out = self.model(batch["input_ids"], batch["attention_mask"], batch["decoder_input_ids"],
+                             batch["decoder_attention_mask"])
+            return out.logits, batch["labels"]
+        logits = self.model(batch["input_ids"], batch["attention_mask"]).logits
+        return logits[:, :-1], batch["labels"][:, 1:]  # logit t predicts token t + 1
+
+    def generate(self, batch: dict[str, Any]) -> list[str]:
+        """Decoded text per source, cut at the end token."""
+        config = self.generation_config(batch["prompt_ids"].shape[1])
+        if isinstance(self.model, EncoderDecoderModel):
+            new = self.model.generate(batch["prompt_ids"], config, batch["prompt_mask"],
+                                      start_token_id=self.special.cls)
+        else:
+            new = self.model.generate(batch["prompt_ids"], config, batch["prompt_mask"])
+        texts = []
+        for row in new.tolist():
+            if self.special.eos in row:
+                row = row[:row.index(self.special.eos)]
+            texts.append(self.tokenizer.decode(row, skip_special_tokens=True).strip())
+        return texts
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
+        logits, labels = self(batch)
+        loss = F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=IGNORE_INDEX)
+        self.log("train/loss", loss, prog_bar=True, batch_size=labels.shape[0])
+        return loss
+
+    def _evaluate(self, batch: dict[str, Any], split: str, decode: bool) -> None:
+        if not batch["has_target"]:
+            raise ValueError(f"the {split} split has sources without a target; it cannot be scored")
+        logits, labels = self(batch)
+        size = labels.shape[0]
+        loss = F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=IGNORE_INDEX)
+        self.log(f"{split}/loss", loss, batch_size=size)
+        ppl = getattr(self, f"{split}_ppl")
+        ppl.update(logits.float(), labels)
+        self.log(f"{split}/ppl", ppl, batch_size=size)
+        if not decode:
+            return
+        predictions = self.generate(batch)
+        getattr(self, f"{split}_rouge").update(predictions, batch["references"])
+        getattr(self, f"{split}_bleu").update(predictions, batch["references"])
+        room = self.hparams.num_logged_samples - len(self.samples)
+        for source, prediction, references in list(zip(batch["sources"], predictions, batch["references"]))[:room]:
+            self.samples.append([source, prediction, references[0]])
+
+    def _log_text_metrics(self, split: str) -> None:
+        rouge, bleu = getattr(self, f"{split}_rouge"), getattr(self, f"{split}_bleu")
+        if rouge.update_count:
+            scores = rouge.compute()
+            self.log_dict({f"{split}/{key}": scores[f"{key}_fmeasure"] for key in ROUGE_KEYS})
+            self.log(f"{split}/bleu", bleu.compute())
+        rouge.reset()
+        bleu.reset()
+        if self.samples and isinstance(self.logger, WandbLogger):
+            self.logger.log_table(key=f"{split}/samples", columns=["source", "prediction", "reference"],
+                                  data=self.samples)
+        self.samples = []
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self._evaluate(batch, "val", decode=self.hparams.generate_during_validation)
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_text_metrics("val")
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self._evaluate(batch, "test", decode=True)
+
+    def on_test_epoch_end(self) -> None:
+        self._log_text_metrics("test")
+
+    def predict_step(self, batch: dict[str, Any], batch_idx: int) -> list[str]:
+        """JSON lines: source, prediction and the references (empty when the input had none)."""
+        return [
+            json.dumps({"source": s, "prediction": p, "references": r}, ensure_ascii=False)
+            for s, p, r in zip(batch["sources"], self.generate(batch), batch["references"])
+        ]
