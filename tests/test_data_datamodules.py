@@ -1,0 +1,139 @@
+"""BertDataModule / GptDataModule on tiny made-up corpora: batches, caching, DDP split, resume, bad input."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+import torch
+from lightning.pytorch.utilities.data import _update_dataloader
+from torch.utils.data import DistributedSampler
+from torchdata.stateful_dataloader import StatefulDataLoader
+
+from pretrain.data import BertDataModule, GptDataModule
+from pretrain.data import datamodules as datamodules_module
+
+WORDS = "alpha beta gamma delta river stone cloud paper light music garden window".split()
+
+
+def _corpus(tmp_path: Path, n_docs: int = 120) -> str:
+    rng = random.Random(0)
+    lines = [" ".join(" ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 9))).capitalize() + "."
+                      for _ in range(rng.randint(2, 5))) for _ in range(n_docs)]
+    path = tmp_path / "corpus.txt"
+    if not path.exists():  # rewriting would change the file's mtime and so, rightly, its fingerprint
+        path.write_text("\n".join(lines))
+    return str(path)
+
+
+def _module(cls: type, tmp_path: Path, **options: object):
+    return cls(source=_corpus(tmp_path), vocab_size=300, max_length=32, batch_size=4,
+               cache_dir=str(tmp_path / "cache"), **options)
+
+
+def test_bert_batches_have_hf_keys_and_nsp_labels(tmp_path: Path) -> None:
+    module = _module(BertDataModule, tmp_path)
+    assert module.tokenizer_vocab_size == len(module.tokenizer) <= 300  # available right after __init__
+    module.prepare_data()
+    module.setup("fit")
+    batch = next(iter(module.train_dataloader()))
+    assert set(batch) == {"input_ids", "attention_mask", "token_type_ids", "labels", "next_sentence_label"}
+    assert batch["input_ids"].shape[0] == 4 and batch["input_ids"].shape[1] <= 32
+    assert set(batch["next_sentence_label"].tolist()) <= {0, 1}
+    assert (batch["labels"] != -100).any()
+    val_a = next(iter(module.val_dataloader()))
+    val_b = next(iter(module.val_dataloader()))
+    assert torch.equal(val_a["input_ids"], val_b["input_ids"]) and torch.equal(val_a["labels"], val_b["labels"])
+    assert module.bytes_per_token("validation") > 1.0
+
+
+def test_gpt_batches_are_full_blocks_with_document_ids(tmp_path: Path) -> None:
+    module = _module(GptDataModule, tmp_path, document_mask=True)
+    module.setup("fit")
+    batch = next(iter(module.train_dataloader()))
+    assert set(batch) == {"input_ids", "attention_mask", "labels", "document_ids"}
+    assert batch["input_ids"].shape == (4, 32) and torch.equal(batch["labels"], batch["input_ids"])
+    assert bool((batch["input_ids"] != module.tokenizer.pad_token_id).all())
+
+
+@pytest.mark.parametrize("cls", [BertDataModule, GptDataModule])
+def test_second_load_reads_the_tokenized_cache(cls: type, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    tokenize = {"bert": datamodules_module.SentenceTokenizer, "gpt": datamodules_module.DocumentTokenizer}[cls.family]
+
+    class CountingTokenizer(tokenize):  # type: ignore[misc, valid-type]
+        def __call__(self, batch: dict[str, list[str]]) -> dict[str, list[object]]:
+            calls.append(len(batch["text"]))
+            return super().__call__(batch)
+
+    monkeypatch.setattr(datamodules_module, tokenize.__name__, CountingTokenizer)
+    first = _module(cls, tmp_path)
+    first.prepare_data()
+    assert calls, "the first run tokenizes"
+    calls.clear()
+    second = _module(cls, tmp_path)
+    second.prepare_data()
+    second.setup("fit")
+    assert calls == [], "the second run must read the cache instead of tokenizing"
+    assert second.tokenized("train").cache_files[0]["filename"].startswith(str(tmp_path / "cache" / "tokenized"))
+
+
+@pytest.mark.parametrize("cls", [BertDataModule, GptDataModule])
+def test_ranks_see_distinct_samples_after_lightning_injects_its_sampler(cls: type, tmp_path: Path) -> None:
+    module = _module(cls, tmp_path)
+    module.setup("fit")
+    seen = []
+    for rank in range(2):
+        sampler = DistributedSampler(module.examples("train"), num_replicas=2, rank=rank, shuffle=True, seed=0)
+        loader = _update_dataloader(module.train_dataloader(), sampler)
+        assert isinstance(loader, StatefulDataLoader)
+        seen.append([index for batch in loader.batch_sampler for index in batch])  # Lightning swaps the sampler here
+    # DistributedSampler repeats at most num_replicas - 1 samples to give every rank equally many.
+    assert len(set(seen[0]) & set(seen[1])) <= 1
+    assert set(seen[0]) | set(seen[1]) == set(range(len(module.examples("train"))))
+
+
+def test_loader_resumes_mid_epoch(tmp_path: Path) -> None:
+    module = _module(GptDataModule, tmp_path)
+    module.setup("fit")
+    reference = [b["input_ids"] for b in module.train_dataloader()]
+    loader = module.train_dataloader()
+    iterator = iter(loader)
+    head = [next(iterator)["input_ids"] for _ in range(3)]
+    state = loader.state_dict()
+    resumed = module.train_dataloader()
+    resumed.load_state_dict(state)
+    tail = [b["input_ids"] for b in resumed]
+    assert all(torch.equal(a, b) for a, b in zip(head + tail, reference)) and len(head + tail) == len(reference)
+
+
+def test_streaming_mode_yields_batches(tmp_path: Path) -> None:
+    module = _module(GptDataModule, tmp_path, streaming=True)
+    module.setup("fit")
+    batch = next(iter(module.train_dataloader()))
+    assert batch["input_ids"].shape == (4, 32)
+
+
+def test_documents_too_short_for_nsp_are_reported(tmp_path: Path) -> None:
+    for split in ("train", "val", "test"):  # distinct one-character documents: one token each
+        (tmp_path / f"{split}.txt").write_text("\n".join(chr(0x4E00 + i) for i in range(30)))
+    module = BertDataModule(source=str(tmp_path / "train.txt"), validation_split=str(tmp_path / "val.txt"),
+                            test_split=str(tmp_path / "test.txt"), vocab_size=300, max_length=32,
+                            cache_dir=str(tmp_path / "cache"))
+    with pytest.raises(ValueError, match=r"train\.txt train: 0 documents long enough for NSP; expected at least 2"):
+        module.setup("fit")
+
+
+def test_corpus_smaller_than_one_block_is_reported(tmp_path: Path) -> None:
+    module = GptDataModule(source=_corpus(tmp_path, 200), vocab_size=300, max_length=4096,
+                           cache_dir=str(tmp_path / "cache"))
+    with pytest.raises(ValueError, match=r"corpus\.txt (validation|train): \d+ tokens in all, fewer than one block"):
+        module.setup("fit")
+
+
+def test_bad_options_fail_at_construction() -> None:
+    with pytest.raises(ValueError, match="mlm_probability=1.5"):
+        BertDataModule(mlm_probability=1.5)
+    with pytest.raises(ValueError, match="batch_size=0"):
+        GptDataModule(batch_size=0)
