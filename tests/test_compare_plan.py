@@ -15,6 +15,9 @@ def root(tmp_path: Path) -> Path:
     (tmp_path / "configs/pretrain").mkdir(parents=True)
     for family in ("bert", "gpt"):
         (tmp_path / f"configs/pretrain/{family}.yaml").write_text("seed_everything: 0\n")
+    (tmp_path / "configs/finetune").mkdir(parents=True)
+    for task in ("classification", "ner", "generation"):
+        (tmp_path / f"configs/finetune/{task}.yaml").write_text("seed_everything: 0\n")
     return tmp_path
 
 

@@ -89,9 +89,10 @@ def _task_table(task: str, entry: dict[str, Any]) -> list[str]:
             continue
         baseline = entry["baselines"].get(spec.baseline_key) if spec.baseline_key else None
         rows.append(f"| {spec.label} | {cells[0]} | {cells[1]} | {'-' if baseline is None else f'{baseline:.4g}'} |")
-    tokens = final["families"][FAMILIES[0]].get("tokens")
+    seen = ", ".join(f"{f.upper()} {_int(final['families'][f].get('tokens'))}" for f in FAMILIES)
     rows.append("")
-    rows.append(f"After pretraining step {final['step']}" + (f" ({_int(tokens)} tokens)." if tokens else "."))
+    rows.append(f"Fine-tuned from the checkpoint at pretraining step {final['step']} (training tokens seen: {seen}; "
+                "BERT counts only non-padding tokens of its sentence pairs, GPT's blocks are packed).")
     return rows
 
 

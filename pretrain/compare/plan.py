@@ -74,6 +74,7 @@ class FinetunePlan:
     lr: float = 1e-3
     max_length: int = 128
     trainer: str = "configs/trainer/cpu.yaml"
+    configs_dir: str = "configs/finetune"  # <task>.yaml base configs; the plan overrides budgets
 
     def data_name(self, task: str) -> str:
         return getattr(self, f"{task}_data")
@@ -161,6 +162,9 @@ def validate(plan: ComparePlan, root: Path = Path(".")) -> ResolvedPlan:
         path = getattr(p if name.startswith("pretrain") else f, name.split(".")[1])
         if not (root / path).is_file():
             raise ValueError(f"{name}={path!r}: no such config file ({root / path})")
+    for task in f.tasks:
+        if not (root / f.configs_dir / f"{task}.yaml").is_file():
+            raise ValueError(f"finetune.configs_dir={f.configs_dir!r} has no {task}.yaml ({root / f.configs_dir})")
     pretrain_data = resolve("pretrain", p.data, field="pretrain.data", root=root)
     task_data = {t: resolve(t, f.data_name(t), field=f"finetune.{t}_data", root=root) for t in f.tasks}
     return ResolvedPlan(plan, presets, pretrain_data, task_data)

@@ -86,7 +86,8 @@ def downstream_scores(results: dict[str, Any]) -> Figure | None:
 
 
 def score_vs_tokens(results: dict[str, Any]) -> Figure | None:
-    tasks = [t for t, e in results["tasks"].items() if len(e["probes"]) > 1]
+    tasks = [t for t, e in results["tasks"].items() if sum(
+        TASK_METRICS[t][0].key in f["metrics"] for p in e["probes"] for f in p["families"].values()) > 1]
     if not tasks:
         return None
     fig, axes = plt.subplots(1, len(tasks), figsize=(3.6 * len(tasks), 3.6), squeeze=False)

@@ -22,12 +22,6 @@ PRETRAIN_CLASSES = {
     "bert": ("pretrain.lightning.BertPretraining", "pretrain.data.BertDataModule"),
     "gpt": ("pretrain.lightning.GptPretraining", "pretrain.data.GptDataModule"),
 }
-FINETUNE_CLASSES = {
-    "classification": ("tasks.classification.module.ClassificationModule",
-                       "tasks.classification.data.ClassificationDataModule"),
-    "ner": ("tasks.ner.module.NerModule", "tasks.ner.data.NerDataModule"),
-    "generation": ("tasks.generation.module.GenerationModule", "tasks.generation.data.GenerationDataModule"),
-}
 # With one shared tokenizer both families use WordPiece (BERT's); otherwise each its own.
 TOKENIZER_KIND = {"bert": "wordpiece", "gpt": "bpe"}
 
@@ -66,20 +60,21 @@ def finetune_args(
     resolved: ResolvedPlan, family: str, task: str, checkpoint: Path, seed: int, run_dir: Path, results: Path
 ) -> list[str]:
     f = resolved.plan.finetune
-    model_class, data_class = FINETUNE_CLASSES[task]
     data = resolved.task_data[task]
     args = [
-        "fit", "--seed_everything", str(seed), "--test_after_fit", "true", "--results_file", str(results),
-        "--trainer", f.trainer, "--trainer.max_steps", str(f.max_steps), "--trainer.max_epochs", "-1",
+        "fit", "--config", str(Path(f.configs_dir) / f"{task}.yaml"), "--config", f.trainer,
+        "--seed_everything", str(seed), "--test_after_fit", "true", "--results_file", str(results),
+        "--trainer.max_steps", str(f.max_steps), "--trainer.max_epochs", "-1",
+        "--trainer.val_check_interval", str(f.max_steps), "--trainer.check_val_every_n_epoch", "null",
         "--trainer.default_root_dir", str(run_dir),
-        "--model", model_class, "--model.checkpoint", str(checkpoint), "--model.family", family,
-        "--model.lr", str(f.lr),
-        "--data", data_class, "--data.batch_size", str(f.batch_size), "--data.max_length", str(f.max_length),
+        "--model.init_args.checkpoint", str(checkpoint), "--model.init_args.family", family,
+        "--model.init_args.lr", str(f.lr),
+        "--data.init_args.batch_size", str(f.batch_size), "--data.init_args.max_length", str(f.max_length),
     ]
-    if data.is_builtin or not Path(data.source).exists() and "*" not in data.source:
-        args += ["--data.source", data.source if data.hub_config is None else f"{data.source}/{data.hub_config}"]
+    if data.is_builtin or data.hub_config is not None or not Path(data.source).exists():
+        args += ["--data.init_args.source", data.source if data.hub_config is None else f"{data.source}/{data.hub_config}"]
     else:
-        args += ["--data.train_file", data.source]
+        args += ["--data.init_args.train_file", data.source]
     return args + logger_args(resolved, f"{task}-{family}-seed{seed}", [family, task], run_dir)
 
 
