@@ -88,20 +88,18 @@ class GenerationModule(TaskModule):
         logits = self.model(batch["input_ids"], batch["attention_mask"]).logits
         return logits[:, :-1], batch["labels"][:, 1:]  # logit t predicts token t + 1
 
-    def generate(self, batch: dict[str, Any]) -> list[str]:
-        """Decoded text per source, cut at the end token."""
+    def generate_ids(self, batch: dict[str, Any]) -> list[list[int]]:
+        """New token ids per source (KV-cached decoding), cut before the end token."""
         config = self.generation_config(batch["prompt_ids"].shape[1])
         if isinstance(self.model, EncoderDecoderModel):
             new = self.model.generate(batch["prompt_ids"], config, batch["prompt_mask"],
                                       start_token_id=self.special.cls)
         else:
             new = self.model.generate(batch["prompt_ids"], config, batch["prompt_mask"])
-        texts = []
-        for row in new.tolist():
-            if self.special.eos in row:
-                row = row[:row.index(self.special.eos)]
-            texts.append(self.tokenizer.decode(row, skip_special_tokens=True).strip())
-        return texts
+        return [row[:row.index(self.special.eos)] if self.special.eos in row else row for row in new.tolist()]
+
+    def generate(self, batch: dict[str, Any]) -> list[str]:
+        return [self.tokenizer.decode(ids, skip_special_tokens=True).strip() for ids in self.generate_ids(batch)]
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
         logits, labels = self(batch)

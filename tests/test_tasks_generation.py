@@ -1,0 +1,84 @@
+"""Generation wiring at the task level: greedy decoding through the module equals a plain argmax
+loop without cache (so cached = uncached, and left padding of GPT prompts is handled), and the
+BERT2BERT warm start copies every BERT weight but the new cross-attention."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from tasks_fixtures import SENTENCES, hf_backbone
+
+from pretrain.models import BertModel, TransformerConfig
+from tasks.generation.data import GenerationDataModule
+from tasks.generation.module import GenerationModule
+from tasks.generation.warm_start import new_parameter_names, warm_start_encoder_decoder
+from tasks.files import Row
+
+
+def _batch(module: GenerationModule) -> dict:
+    dm = GenerationDataModule(max_length=24, max_target_length=8)
+    dm.attach(module.tokenizer, module.family, module.backbone_config.max_positions)
+    dm.truncated["test"] = 0
+    # Sources of different lengths, so GPT prompts are left-padded in the batch.
+    rows = [Row({"source": s, "target": "x"}, f"row {i}") for i, s in enumerate([SENTENCES[0], "the cat", SENTENCES[3]])]
+    return dm.collate(dm.encode(rows, "test"))
+
+
+def _argmax_loop(module: GenerationModule, batch: dict, row: int, steps: int) -> list[int]:
+    """One example, no padding, no cache: re-run the whole sequence every step."""
+    special = module.special
+    prompt = batch["prompt_ids"][row][batch["prompt_mask"][row].bool()][None]  # (1, S)
+    out: list[int] = []
+    for _ in range(steps):
+        if module.family == "gpt":
+            logits = module.model(torch.cat((prompt, torch.tensor([out], dtype=torch.long)), dim=1)).logits
+        else:
+            decoder = torch.tensor([[special.cls, *out]])
+            logits = module.model(prompt, None, decoder).logits
+        token = int(logits[0, -1].argmax())
+        if token == special.eos:
+            break
+        out.append(token)
+    return out
+
+
+@pytest.mark.parametrize("family", ["bert", "gpt"])
+def test_greedy_generation_equals_uncached_argmax_loop(family: str, tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    module = GenerationModule(hf_backbone(family, tmp_path / "model"), max_new_tokens=6).eval()
+    batch = _batch(module)
+    generated = module.generate_ids(batch)
+    assert batch["prompt_mask"].sum(dim=1).unique().numel() >= 2  # prompts of different lengths: padding is exercised
+    assert any(generated), "a random model that stops at once would make this comparison vacuous"
+    for row, ids in enumerate(generated):
+        assert ids == _argmax_loop(module, batch, row, 6)
+
+
+def test_beam_search_and_sampling_options_reach_the_decoder(tmp_path: Path) -> None:
+    module = GenerationModule(hf_backbone("gpt", tmp_path / "model"), max_new_tokens=4, num_beams=3).eval()
+    config = module.generation_config(prompt_length=10)
+    assert (config.num_beams, config.max_new_tokens, config.eos_token_id) == (3, 4, module.special.eos)
+    assert len(module.generate(_batch(module))) == 3
+    # Decoding never runs past GPT's positions: 64 - 62 leaves room for 2 new tokens.
+    assert module.generation_config(prompt_length=62).max_new_tokens == 2
+    with pytest.raises(ValueError, match="num_beams > 1 is beam search"):
+        GenerationModule(hf_backbone("gpt", tmp_path / "model2"), num_beams=2, do_sample=True)
+
+
+def test_warm_start_copies_bert_and_leaves_only_cross_attention_new() -> None:
+    torch.manual_seed(0)
+    bert = BertModel(TransformerConfig(type_vocab_size=2, norm_placement="post", embedding_norm=True))
+    model = warm_start_encoder_decoder(bert)
+    source = bert.encoder.state_dict()
+    for half in (model.encoder, model.decoder):
+        state = half.state_dict()
+        for key, value in source.items():
+            assert torch.equal(state[key], value), key
+    new = new_parameter_names(model)
+    assert new and all(".cross_attn." in n or ".cross_norm." in n for n in new)
+    assert len(new) == sum(1 for n, _ in model.named_parameters() if "cross" in n)
+    head = model.lm_head.state_dict()
+    for key, value in bert.mlm_head.state_dict().items():
+        assert torch.equal(head[key], value), key
