@@ -24,7 +24,7 @@ def main(args: list[str] | None = None) -> int:
     parser.add_argument("--local", type=bool, default=False, help="run the search here, offline, without W&B's server")
     parser.add_argument("--count", type=int | None, default=None, help="number of trials (grid: at most this many)")
     parser.add_argument("--project", type=str, default="bert-vs-gpt", help="W&B project")
-    parser.add_argument("--group", type=str | None, default=None, help="W&B group (default: the sweep file's name)")
+    parser.add_argument("--group", type=str | None, default=None, help="W&B group (default: the sweep's name, else the file name)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the local random search")
     parser.add_argument("--summary", type=str | None, default=None,
                         help="JSON summary of local trials (default: runs/sweeps/<group>.json)")
@@ -32,7 +32,7 @@ def main(args: list[str] | None = None) -> int:
     path = Path(cfg.file)
     try:
         config = load_sweep(path)
-        group = cfg.group or path.stem
+        group = cfg.group or str(config.get("name") or path.stem)
         if not cfg.local:
             sweep_id = run_online(config, cfg.project, cfg.count)
             print(f"sweep {sweep_id} finished")

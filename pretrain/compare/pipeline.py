@@ -9,6 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
 
 from pretrain.blocks.config import TransformerConfig
@@ -46,7 +47,8 @@ def check_matched_parameters(resolved: ResolvedPlan) -> dict[str, int]:
             config = TransformerConfig(**{**raw, "vocab_size": resolved.plan.pretrain.vocab_size})
         except TypeError as error:
             raise ValueError(f"{path}: {error}") from None
-        counts[family] = count_parameters(model_class(config), exclude_embeddings=True)
+        with torch.device("meta"):  # shapes only: counting bert-base takes milliseconds, allocates nothing
+            counts[family] = count_parameters(model_class(config), exclude_embeddings=True)
     gap = abs(counts["bert"] - counts["gpt"]) / max(counts.values())
     if gap > resolved.plan.param_tolerance:
         raise ValueError(

@@ -1,0 +1,33 @@
+"""Every shipped compare plan and sweep file parses and validates against this repository."""
+
+from pathlib import Path
+
+import pytest
+
+from pretrain.compare.pipeline import check_matched_parameters
+from pretrain.compare.plan import parse_plan, validate
+from pretrain.compare.sweep import load_sweep, trials
+
+REPO = Path(__file__).resolve().parents[1]
+PLANS = sorted((REPO / "configs/compare").glob("*.yaml"))
+SWEEPS = sorted((REPO / "configs/sweeps").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", PLANS, ids=lambda p: p.name)
+def test_compare_plan_validates(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)
+    resolved = validate(parse_plan(["--config", str(path)]), REPO)
+    counts = check_matched_parameters(resolved)  # raises if the presets are not matched in size
+    assert counts["bert"] > 0 and counts["gpt"] > 0
+
+
+def test_default_plan_is_the_builtin_corpus() -> None:
+    plan = parse_plan(["--config", str(REPO / "configs/compare/default.yaml")])
+    assert plan.pretrain.data == "builtin" and plan.pretrain.shared_tokenizer
+    assert plan.finetune.tasks == ["classification", "ner", "generation"] and len(plan.finetune.seeds) >= 2
+
+
+@pytest.mark.parametrize("path", SWEEPS, ids=lambda p: p.name)
+def test_sweep_file_enumerates(path: Path) -> None:
+    config = load_sweep(path)
+    assert trials(config, 2, seed=0)
