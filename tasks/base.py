@@ -195,6 +195,7 @@ class TaskModule(LightningModule):
         self.special = SpecialTokens.of(self.tokenizer, self.family)
         self._configured = False
         self.build(backbone)
+        self.train()  # load_backbone returns the model in eval mode; Lightning's fit keeps a module's mode
 
     @abstractmethod
     def build(self, backbone: Backbone) -> None:
