@@ -4,5 +4,11 @@ from pretrain.lightning.backbone import Backbone, load_backbone, read_checkpoint
 from pretrain.lightning.base import PretrainingModule
 from pretrain.lightning.bert import BertPretraining
 from pretrain.lightning.gpt import GptPretraining
+from pretrain.lightning.nan_guard import NonFiniteLossGuard
+from pretrain.lightning.preemption import PreemptionCheckpoint
+from pretrain.lightning.validation_media import ValidationMedia
 
-__all__ = ["Backbone", "BertPretraining", "GptPretraining", "PretrainingModule", "load_backbone", "read_checkpoint"]
+__all__ = [
+    "Backbone", "BertPretraining", "GptPretraining", "NonFiniteLossGuard", "PreemptionCheckpoint", "PretrainingModule",
+    "ValidationMedia", "load_backbone", "read_checkpoint",
+]

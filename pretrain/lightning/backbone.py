@@ -47,7 +47,7 @@ def read_checkpoint(path: str | Path, expected_family: str | None = None) -> dic
         raise FileNotFoundError(f"checkpoint {path} does not exist (or is not a file)")
     try:
         # weights_only: a checkpoint is data, never code to run.
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, OSError) as error:
         raise ValueError(
             f"checkpoint {path} cannot be read ({type(error).__name__}: {str(error).splitlines()[0]}); "

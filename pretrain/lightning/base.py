@@ -6,9 +6,12 @@ itself is a plain nn.Module from pretrain.models, held as `self.model`.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import time
 from abc import abstractmethod
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import torch
@@ -75,7 +78,6 @@ class PretrainingModule(LightningModule):
         self.val_baseline = UnigramBaseline(config.vocab_size)
         self.tokens_seen = 0
         self._last_step_time: float | None = None
-        self._pending_rng: dict[str, Any] | None = None
         self._bytes_per_token: dict[str, float | None] = {}
 
     # --- what a family defines -------------------------------------------------------------
@@ -129,11 +131,26 @@ class PretrainingModule(LightningModule):
 
     # --- steps -------------------------------------------------------------------------------------
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
-        loss = self._step(batch, "train")
+        with self._step_rng():
+            loss = self._step(batch, "train")
         self.log("train/loss", loss, prog_bar=True)
         self.log("train/lr", self.lr_schedulers().get_last_lr()[0])  # type: ignore[union-attr]
         self._log_throughput(batch)
         return loss
+
+    @contextlib.contextmanager
+    def _step_rng(self) -> Iterator[None]:
+        """Dropout draws from a generator seeded by (run seed, step, rank), forked off the global one.
+
+        So a resumed run drops exactly the same units at every later step as an uninterrupted
+        run, whatever else (sampler, collator) consumed random numbers in between, and the
+        global RNG stream seen by the data pipeline does not depend on the model.
+        """
+        devices = [self.device.index or 0] if self.device.type == "cuda" else []
+        seed = int(os.environ.get("PL_GLOBAL_SEED", 0))
+        with torch.random.fork_rng(devices=devices, device_type=self.device.type):
+            torch.manual_seed((seed * 1_000_003 + self.global_step) * 4099 + self.global_rank)
+            yield
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         self._step(batch, "val")
@@ -200,7 +217,7 @@ class PretrainingModule(LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["pretrain_format"] = CHECKPOINT_FORMAT
         checkpoint["tokens_seen"] = self.tokens_seen
-        # Torch and Python RNG (dropout, masking in the main process) for bitwise-exact resume;
+        # Torch and Python RNG (e.g. MLM masking in the main process), restored on resume;
         # numpy's state is left out so the file stays loadable with weights_only=True.
         checkpoint["rng_states"] = {k: v for k, v in _collect_rng_states().items() if k != "numpy"}
         tokenizer = getattr(getattr(self.trainer, "datamodule", None), "tokenizer", None)
@@ -223,15 +240,9 @@ class PretrainingModule(LightningModule):
             details = ", ".join(f"{k}: run={a!r} checkpoint={b!r}" for k, (a, b) in diff.items())
             raise ValueError(f"checkpoint {source}: model config differs from this run's ({details})")
         self.tokens_seen = int(checkpoint.get("tokens_seen", 0))
-        self._pending_rng = checkpoint.get("rng_states")
+        if checkpoint.get("rng_states"):
+            _set_rng_states(checkpoint["rng_states"])
         self._last_step_time = None
-
-    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
-        # Restored here, not in on_load_checkpoint, because Lightning draws random numbers
-        # (sampler seeds) between loading and the first step.
-        if self._pending_rng is not None:
-            _set_rng_states(self._pending_rng)
-            self._pending_rng = None
 
 
 def _schedule_factor(schedule: str, warmup: int, total: int, min_ratio: float) -> Any:

@@ -1,0 +1,149 @@
+"""The `pretrain` command: LightningCLI over BertPretraining / GptPretraining and the data modules.
+
+    pretrain fit --config configs/pretrain/bert.yaml [--trainer.max_steps=...] [--ckpt_path last]
+    pretrain validate|test --config configs/pretrain/gpt.yaml --ckpt_path runs/gpt-mini/checkpoints/last.ckpt
+
+On top of plain LightningCLI it: links the tokenizer's vocabulary size into the model config;
+always adds a CSVLogger under the run directory; writes checkpoints atomically into
+<default_root_dir>/checkpoints (stable across launches, so `--ckpt_path last` finds them);
+adds the NaN guard and the SIGTERM/SIGUSR1 checkpoint; switches W&B offline without
+credentials or network; checks a checkpoint to resume from before any work starts.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+from lightning.pytorch import LightningDataModule, Trainer
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
+from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
+from lightning.pytorch.plugins.io import CheckpointIO
+
+from pretrain.lightning.atomic_io import AtomicCheckpointIO
+from pretrain.lightning.backbone import read_checkpoint
+from pretrain.lightning.base import PretrainingModule
+from pretrain.lightning.nan_guard import NonFiniteLossGuard
+from pretrain.lightning.preemption import PreemptionCheckpoint
+from pretrain.lightning.wandb_mode import ensure_wandb_mode
+
+
+class WandbSaveConfigCallback(SaveConfigCallback):
+    """Writes config.yaml into the run directory (Lightning's default) and logs the resolved
+    config to every W&B logger, so a dashboard run can be re-launched exactly."""
+
+    def save_config(self, trainer: Trainer, pl_module: Any, stage: str) -> None:
+        for logger in trainer.loggers:
+            if isinstance(logger, WandbLogger):
+                logger.log_hyperparams({"config": self.parser.dump(self.config, skip_none=False, format="json")})
+
+
+class PretrainCLI(LightningCLI):
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        # The vocabulary size is a property of the trained tokenizer, never typed twice.
+        parser.link_arguments(
+            "data.tokenizer_vocab_size", "model.init_args.config.vocab_size", apply_on="instantiate"
+        )
+
+    def instantiate_trainer(self, **kwargs: Any) -> Trainer:
+        config = self._get(self.config_init, "trainer", default={})
+        plugins = _as_list(config.get("plugins"))
+        if not any(isinstance(p, CheckpointIO) for p in plugins):
+            plugins.append(AtomicCheckpointIO())
+        callbacks: list[Callback] = []
+        present = _as_list(config.get("callbacks"))
+        for extra in (NonFiniteLossGuard, PreemptionCheckpoint):
+            if not any(isinstance(c, extra) for c in present):
+                callbacks.append(extra())
+        root = Path(config.get("default_root_dir") or Path.cwd())
+        # Every logged metric goes to <root>/csv/version_N/metrics.csv, whatever else is configured.
+        loggers: list[Logger] = [lg for lg in _as_list(config.get("logger")) if isinstance(lg, Logger)]
+        if not any(isinstance(lg, CSVLogger) for lg in loggers):
+            loggers.append(CSVLogger(root, name="csv"))
+        trainer = super().instantiate_trainer(
+            plugins=plugins, callbacks=present + callbacks, logger=loggers, **kwargs
+        )
+        for callback in trainer.checkpoint_callbacks:
+            if isinstance(callback, ModelCheckpoint) and callback.dirpath is None:
+                callback.dirpath = str(root / "checkpoints")  # not under a versioned logger dir
+        return trainer
+
+    def _parse_ckpt_path(self) -> None:
+        """Check a given checkpoint file before anything is built, instead of Lightning's default.
+
+        Lightning would torch.load it and overwrite the model arguments with the stored
+        hyperparameters; here the run's config stays what the user wrote, and a mismatch with
+        the checkpoint is an error naming both values (see `_check_resume`).
+        """
+        subcommand = self.config.get("subcommand")
+        if not subcommand:
+            return
+        ckpt_path = self.config[subcommand].get("ckpt_path")
+        if ckpt_path in (None, "last", "best", "hpc"):
+            return
+        class_path = self.config[subcommand].model.class_path
+        module_name, _, name = class_path.rpartition(".")
+        family = getattr(getattr(importlib.import_module(module_name), name), "family", None)
+        read_checkpoint(ckpt_path, expected_family=family)
+
+    def _check_resume(self) -> None:
+        """Fail before any work on a checkpoint that cannot be resumed, naming the file."""
+        ckpt_path = self.config_init[self.subcommand].get("ckpt_path")
+        if ckpt_path in (None, "best", "hpc"):
+            return
+        if ckpt_path == "last":
+            dirs = [Path(c.dirpath) for c in self.trainer.checkpoint_callbacks if getattr(c, "dirpath", None)]
+            found = [p for d in dirs if d.is_dir() for p in d.glob("last*.ckpt")]
+            if not found:
+                return  # Lightning warns and starts fresh: "set and forget" before the first launch
+            ckpt_path = max(found, key=lambda p: p.stat().st_mtime)
+        model: PretrainingModule = self.model  # type: ignore[assignment]
+        checkpoint = read_checkpoint(ckpt_path, expected_family=model.family)
+        stored = checkpoint["hyper_parameters"]["config"]
+        diff = [f"{k}: run={v!r} checkpoint={stored.get(k)!r}" for k, v in model.config.to_dict().items()
+                if stored.get(k) != v]
+        if diff:
+            raise ValueError(f"checkpoint {ckpt_path}: model config differs from this run's ({', '.join(diff)})")
+        tokenizer = getattr(self.datamodule, "tokenizer", None)
+        saved = checkpoint.get("tokenizer_json")
+        if tokenizer is not None and saved is not None and tokenizer.backend_tokenizer.to_str() != saved:
+            raise ValueError(
+                f"checkpoint {ckpt_path}: the data module's tokenizer differs from the one the checkpoint "
+                "was trained with; pass the same --data.tokenizer_file / data settings"
+            )
+
+    def before_fit(self) -> None:
+        self._check_resume()
+
+    def before_validate(self) -> None:
+        self._check_resume()
+
+    def before_test(self) -> None:
+        self._check_resume()
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def main(args: list[str] | None = None) -> None:
+    """Run the CLI in-process (scripts/compare.py calls this); `args=None` reads sys.argv."""
+    ensure_wandb_mode()
+    PretrainCLI(
+        PretrainingModule,
+        LightningDataModule,
+        subclass_mode_model=True,
+        subclass_mode_data=True,
+        save_config_callback=WandbSaveConfigCallback,
+        save_config_kwargs={"overwrite": True},
+        auto_configure_optimizers=False,
+        args=args,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""The `pretrain` command: every shipped config parses, a tiny fit writes CSV + checkpoints,
+resume and bad checkpoints are checked before any work, W&B runs offline without credentials."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from lightning_fakes import tiny_config
+from pretrain.cli import main
+
+torch.set_num_threads(1)
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+@pytest.fixture(autouse=True)
+def _repo_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(CONFIGS.parent)
+    monkeypatch.setenv("WANDB_MODE", "offline")
+
+
+@pytest.mark.parametrize(
+    ("plan", "extra"),
+    [("bert", None), ("gpt", None), ("gpt", "trainer/cpu.yaml"), ("bert", "trainer/gpu.yaml"),
+     ("gpt", "trainer/ddp.yaml"), ("bert", "trainer/fsdp.yaml"), ("gpt", "logger/wandb.yaml"),
+     ("bert", "logger/csv.yaml")],
+)
+def test_every_config_parses(plan: str, extra: str | None, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["fit", "--config", str(CONFIGS / "pretrain" / f"{plan}.yaml")]
+    if extra is not None:
+        args += ["--config", str(CONFIGS / extra)]
+    with pytest.raises(SystemExit) as exit_info:
+        main(args + ["--print_config"])
+    assert exit_info.value.code in (0, None)
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["model"]["class_path"] == f"pretrain.lightning.{plan.capitalize()}Pretraining"
+    assert printed["model"]["init_args"]["config"]["d_model"] == 256  # the mini preset, resolved
+    if extra is not None:
+        section = yaml.safe_load((CONFIGS / extra).read_text())["trainer"]
+        for key, value in section.items():
+            if not isinstance(value, (dict, list)):
+                assert printed["trainer"][key] == value, key
+
+
+def _tiny_args(tmp_path: Path, family: str, steps: int = 4) -> list[str]:
+    model_yaml = tmp_path / f"{family}-model.yaml"
+    model_yaml.write_text(yaml.safe_dump(tiny_config(family).to_dict()))
+    plan = CONFIGS / "pretrain" / f"{family}.yaml"
+    return [
+        "--config", str(plan), "--model.init_args.config", str(model_yaml), "--model.init_args.warmup_steps=1",
+        "--data=lightning_fakes.TinyDataModule", f"--data.family={family}", "--data.vocab_size=48",
+        f"--trainer.max_steps={steps}", "--trainer.val_check_interval=2", "--trainer.limit_val_batches=2",
+        "--trainer.log_every_n_steps=1", f"--trainer.default_root_dir={tmp_path / 'run'}",
+        "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false",
+    ]
+
+
+@pytest.fixture(scope="module")
+def gpt_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp_path = tmp_path_factory.mktemp("gpt")
+    cwd = os.getcwd()
+    os.chdir(CONFIGS.parent)
+    try:
+        main(["fit", *_tiny_args(tmp_path, "gpt")])
+    finally:
+        os.chdir(cwd)
+    return tmp_path
+
+
+def test_fit_writes_csv_and_checkpoints(gpt_run: Path) -> None:
+    run = gpt_run / "run"
+    rows = list(csv.DictReader((run / "csv" / "version_0" / "metrics.csv").open()))
+    keys = set(rows[0])
+    assert {"train/loss", "train/lr", "train/tokens_seen", "val/loss", "val/ppl", "val/bits_per_byte",
+            "val/baseline_ppl"} <= keys
+    checkpoints = {p.name for p in (run / "checkpoints").iterdir()}
+    assert "last.ckpt" in checkpoints and len(checkpoints) == 3  # top-2 + last
+    assert not [p for p in (run / "checkpoints").iterdir() if p.name.startswith(".")]  # no temp files left
+    saved = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+    assert saved["hyper_parameters"]["config"]["vocab_size"] == 48  # linked from the tokenizer
+    assert saved["global_step"] == 4
+
+
+def test_resume_last_continues(gpt_run: Path, tmp_path: Path) -> None:
+    args = _tiny_args(gpt_run, "gpt", steps=6)
+    main(["fit", *args, "--ckpt_path", "last"])
+    saved = torch.load(gpt_run / "run" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert saved["global_step"] == 6
+
+
+def test_wrong_family_checkpoint_fails_before_work(gpt_run: Path, tmp_path: Path) -> None:
+    ckpt = gpt_run / "run" / "checkpoints" / "last.ckpt"
+    before = ckpt.stat().st_mtime_ns
+    with pytest.raises(ValueError, match=rf"{ckpt}.*'gpt'.*expected 'bert'"):
+        main(["fit", *_tiny_args(tmp_path, "bert"), "--ckpt_path", str(ckpt)])
+    assert ckpt.stat().st_mtime_ns == before
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_config_mismatch_names_file(gpt_run: Path, tmp_path: Path) -> None:
+    ckpt = gpt_run / "run" / "checkpoints" / "last.ckpt"
+    args = _tiny_args(tmp_path, "gpt") + ["--data.vocab_size=40"]  # another tokenizer size
+    with pytest.raises(ValueError, match=rf"{ckpt}: model config differs.*vocab_size: run=40 checkpoint=48"):
+        main(["fit", *args, "--ckpt_path", str(ckpt)])
+
+
+def test_corrupted_checkpoint_names_file(gpt_run: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.ckpt"
+    broken.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(ValueError, match="broken.ckpt cannot be read"):
+        main(["validate", *_tiny_args(tmp_path, "gpt"), "--ckpt_path", str(broken)])
+
+
+def test_wandb_offline_run_is_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WANDB_MODE")
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    args = _tiny_args(tmp_path, "gpt", steps=2) + [
+        "--config", str(CONFIGS / "logger" / "wandb.yaml"),
+        f"--trainer.logger.init_args.save_dir={tmp_path / 'wb'}", "--trainer.logger.init_args.group=test",
+    ]
+    main(["fit", *args])
+    assert os.environ["WANDB_MODE"] == "offline"
+    runs = list((tmp_path / "wb" / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1
+    assert list(runs[0].glob("*.wandb"))  # the run's log, for `wandb sync`
+    assert (tmp_path / "run" / "csv" / "version_0" / "metrics.csv").is_file()  # CSV alongside W&B
