@@ -10,6 +10,7 @@ from pretrain.blocks.kv_cache import KVCache
 from pretrain.models.generation import GenerationConfig, generate
 from pretrain.models.heads import LMHead
 from pretrain.models.init import init_weights
+from pretrain.models.losses import IGNORE_INDEX, linear_cross_entropy, shift_labels
 from pretrain.models.outputs import LMOutput
 from pretrain.models.stack import TransformerStack
 
@@ -40,6 +41,34 @@ class GptModel(nn.Module):
         return LMOutput(
             logits=self.lm_head(body.hidden_states), hidden_states=body.hidden_states,
             attentions=body.attentions, cache=cache,
+        )
+
+    def lm_loss(
+        self,
+        input_ids: Tensor,
+        labels: Tensor | None = None,
+        attention_mask: Tensor | None = None,
+        *,
+        position_ids: Tensor | None = None,
+        document_ids: Tensor | None = None,
+        chunk_size: int = 1024,
+    ) -> Tensor:
+        """Mean next-token cross-entropy, fused with the LM head (no (B, T, V) logits are kept).
+
+        labels (B, T) default to input_ids and are shifted here (target of position t = labels[t + 1]);
+        -100 and padded positions (attention_mask == 0) are ignored. Equals
+        `cross_entropy(self(input_ids).logits[:, :-1], labels[:, 1:])`, faster and in less memory.
+        """
+        body = self.decoder(
+            input_ids, attention_mask=attention_mask, position_ids=position_ids, document_ids=document_ids,
+        )
+        labels = input_ids if labels is None else labels
+        if labels.shape != input_ids.shape:
+            raise ValueError(f"labels shape {tuple(labels.shape)} must equal input_ids shape {tuple(input_ids.shape)}")
+        if attention_mask is not None:
+            labels = labels.masked_fill(attention_mask == 0, IGNORE_INDEX)
+        return linear_cross_entropy(
+            body.hidden_states, self.lm_head.decoder.weight, shift_labels(labels), chunk_size=chunk_size
         )
 
     @torch.no_grad()
