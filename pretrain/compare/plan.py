@@ -38,6 +38,7 @@ class PretrainPlan:
     probes: int = 1  # fine-tune at this many evenly spaced checkpoints (1 = the final one only)
     val_check_interval: int = 50  # validate every this many steps: the points of the loss-vs-tokens curve
     limit_val_batches: int = 20  # validation batches per check (the same fixed batches every time)
+    log_every_n_steps: int = 10  # training-loss points of the curve (and tokens seen)
     trainer: str = "configs/trainer/cpu.yaml"  # a `trainer:` YAML from configs/trainer/
     bert_config: str = "configs/pretrain/bert.yaml"  # base pretrain configs; the plan overrides budgets
     gpt_config: str = "configs/pretrain/gpt.yaml"
@@ -130,7 +131,7 @@ def validate(plan: ComparePlan, root: Path = Path(".")) -> ResolvedPlan:
     presets = {family: _preset(plan, family, root) for family in FAMILIES}
     p, f = plan.pretrain, plan.finetune
     for name in ("tokens", "seq_len", "batch_size", "warmup_steps", "vocab_size", "probes", "val_check_interval",
-                 "limit_val_batches"):
+                 "limit_val_batches", "log_every_n_steps"):
         _positive(f"pretrain.{name}", getattr(p, name), allow_zero=name == "warmup_steps")
     for name in ("max_steps", "batch_size", "max_length"):
         _positive(f"finetune.{name}", getattr(f, name))

@@ -29,7 +29,11 @@ PACKAGES = (
 )
 
 
-def environment(repo: Path = Path(".")) -> dict[str, Any]:
+# The checkout the code runs from (an editable install), whatever the working directory is.
+CODE_ROOT = Path(__file__).resolve().parents[2]
+
+
+def environment(repo: Path = CODE_ROOT) -> dict[str, Any]:
     """Versions, git commit and machine: what a reader needs to reproduce or distrust a number."""
     versions = {"python": platform.python_version()}
     for name in PACKAGES:

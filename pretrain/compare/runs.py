@@ -37,6 +37,7 @@ def pretrain_args(resolved: ResolvedPlan, family: str, run_dir: Path) -> list[st
         "--trainer.max_steps", str(p.max_steps), "--trainer.max_epochs", "-1",
         "--trainer.val_check_interval", str(min(p.val_check_interval, p.max_steps)),
         "--trainer.check_val_every_n_epoch", "null", "--trainer.limit_val_batches", str(p.limit_val_batches),
+        "--trainer.log_every_n_steps", str(min(p.log_every_n_steps, p.probe_interval)),
         "--trainer.default_root_dir", str(run_dir),
         "--trainer.callbacks+=lightning.pytorch.callbacks.ModelCheckpoint",
         "--trainer.callbacks.every_n_train_steps", str(p.probe_interval),

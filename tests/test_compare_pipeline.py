@@ -1,0 +1,94 @@
+"""A miniature plan end to end through the real pretrain/finetune commands: tiny models, a few steps.
+
+Checks the report folder (report.md, results.json, plots), that a failed run is recorded while the
+rest continues, and that running the plan again resumes: only the failed run is executed again.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from pretrain.cli import main as pretrain_main
+from pretrain.compare.pipeline import check_matched_parameters, execute
+from pretrain.compare.plan import parse_plan, validate
+from pretrain.compare.wandb_summary import summary_rows
+from tasks.cli import main as finetune_main
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts"))
+import compare as compare_script  # noqa: E402
+
+
+def _plan_file(tmp_path: Path) -> Path:
+    plan = {
+        "experiment": "mini", "bert_model": "bert-tiny", "gpt_model": "gpt-tiny",
+        "model_dir": str(REPO / "configs/model"), "runs_dir": str(tmp_path / "runs"),
+        "reports_dir": str(tmp_path / "reports"),
+        "pretrain": {"tokens": 8 * 64 * 6, "seq_len": 64, "batch_size": 8, "vocab_size": 512, "warmup_steps": 1,
+                     "val_check_interval": 3, "limit_val_batches": 2, "log_every_n_steps": 1, "trainer": str(REPO / "configs/trainer/cpu.yaml"),
+                     "bert_config": str(REPO / "configs/pretrain/bert.yaml"),
+                     "gpt_config": str(REPO / "configs/pretrain/gpt.yaml")},
+        "finetune": {"tasks": ["classification"], "seeds": [0, 1], "max_steps": 2, "batch_size": 8, "max_length": 64,
+                     "trainer": str(REPO / "configs/trainer/cpu.yaml"), "configs_dir": str(REPO / "configs/finetune")},
+        "wandb": {"mode": "disabled"},
+    }
+    path = tmp_path / "plan.yaml"
+    path.write_text(yaml.safe_dump(plan))
+    return path
+
+
+def test_miniature_plan_end_to_end_with_failure_and_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # data caches land in the temporary folder
+    torch.set_num_threads(1)
+    resolved = validate(parse_plan(["--config", str(_plan_file(tmp_path))]), REPO)
+    check_matched_parameters(resolved)
+    calls: list[list[str]] = []
+
+    def flaky_finetune(args: list[str]) -> object:
+        calls.append(args)
+        if "gpt" in args and args[args.index("--seed_everything") + 1] == "1":
+            raise RuntimeError("simulated crash")
+        return finetune_main(args)
+
+    results = execute(resolved, pretrain_main, flaky_finetune)
+    assert results["counts"] == {"done": 6, "failed": 1, "skipped": 0}  # baseline + 2 pretrain + 3 of 4 fine-tunes
+    report_dir = tmp_path / "reports/mini"
+    for name in ("report.md", "results.json", "loss_vs_tokens.png", "downstream_scores.png",
+                 "attention_bert.png", "attention_gpt.png"):
+        assert (report_dir / name).stat().st_size > 0, name
+    saved = json.loads((report_dir / "results.json").read_text())
+    for family in ("bert", "gpt"):
+        pre = saved["pretraining"][family]
+        assert pre["status"] == "done" and pre["model"]["non_embedding_params"] > 0 and pre["model"]["flops_per_token"] > 0
+        assert pre["curve"] and pre["tokens_seen"] > 0
+    assert "val/baseline_ppl" in saved["pretraining"]["gpt"]["metrics"]
+    final = saved["tasks"]["classification"]["probes"][-1]["families"]
+    assert final["bert"]["metrics"]["test/acc"]["n"] == 2 and final["gpt"]["failed_seeds"] == [1]
+    assert "baseline/majority_acc" in saved["tasks"]["classification"]["baselines"]
+    assert saved["environment"]["git_commit"] and saved["environment"]["versions"]["lightning"]
+    report = (report_dir / "report.md").read_text()
+    assert "simulated crash" in report and "trivial baseline" in report
+    assert any(row[2] == "bert" for row in summary_rows(saved))
+
+    calls.clear()
+    reruns: list[list[str]] = []
+
+    def counting_pretrain(args: list[str]) -> object:
+        reruns.append(args)
+        return pretrain_main(args)
+
+    results = execute(resolved, counting_pretrain, finetune_main)
+    assert results["counts"] == {"done": 7, "failed": 0, "skipped": 0}
+    assert reruns == [] and calls == []  # only the failed run was run again, by the real command
+    ledger = json.loads((tmp_path / "runs/mini/ledger.json").read_text())["runs"]
+    assert ledger["finetune-classification-gpt-step6-seed1"]["status"] == "done"
+
+
+def test_bad_plan_fails_before_training(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert compare_script.main(["--config", str(_plan_file(tmp_path)), "--finetune.tasks", "[qa]"]) == 2
+    assert "unknown task 'qa'" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
