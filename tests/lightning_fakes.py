@@ -80,7 +80,8 @@ class TinyDataModule(LightningDataModule):
 
     def _loader(self, size: int, offset: int, shuffle: bool) -> StatefulDataLoader:
         dataset = TinyDataset(self.family, size, self.seq_len, self.vocab_size, offset)
-        return StatefulDataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, num_workers=0)
+        generator = torch.Generator().manual_seed(0) if shuffle else None  # as pretrain.data does
+        return StatefulDataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, num_workers=0, generator=generator)
 
     def train_dataloader(self) -> StatefulDataLoader:
         return self._loader(self.train_size, 0, self.shuffle)
