@@ -69,3 +69,14 @@ def test_summary_command_prints_every_preset(capsys: pytest.CaptureFixture[str])
     assert "124,439,808" in out and "110,106,428" in out
     tiny = summarize(next(p for p in PRESETS if p.stem == "gpt-tiny"))
     assert tiny.non_embedding_parameters < tiny.parameters and tiny.flops_per_token > 6 * tiny.parameters
+
+
+def test_flops_per_token_count_the_output_projection_once_tied_or_not() -> None:
+    from pretrain.models import GptModel, flops_per_token
+
+    tied = TransformerConfig(tie_embeddings=True)
+    untied = TransformerConfig(tie_embeddings=False)
+    assert flops_per_token(GptModel(tied), tied, 64) == flops_per_token(GptModel(untied), untied, 64)
+    model = GptModel(tied)
+    n = count_parameters(model, exclude_embeddings=True) + tied.vocab_size * tied.d_model
+    assert flops_per_token(model, tied, 64) == 6 * n + 12 * tied.n_layers * tied.d_model * 64

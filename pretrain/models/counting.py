@@ -35,5 +35,7 @@ def flops_per_token(model: nn.Module, config: TransformerConfig, seq_len: int) -
     6 * N for every weight matmul (N counts the tied output projection once more, since it is
     used as a matmul twice) plus 12 * L * D * T for attention scores and weighted values.
     """
-    n = count_parameters(model, exclude_embeddings=True) + config.vocab_size * config.d_model
+    n = count_parameters(model, exclude_embeddings=True)
+    if config.tie_embeddings:  # an untied output matrix is already among the non-embedding parameters
+        n += config.vocab_size * config.d_model
     return 6 * n + 12 * config.n_layers * config.d_model * seq_len
