@@ -217,6 +217,7 @@ def _data_section(cache_dir: str) -> dict | None:
     except ImportError as error:
         print(f"--data: skipped, pretrain.data.benchmarks is not available ({error})")
         return None
+    Path(cache_dir).mkdir(parents=True, exist_ok=True)
     result = {"tokenization": benchmarks.tokenization_throughput(cache_dir)}
     for family in ("bert", "gpt"):
         result[f"{family}_datamodule"] = benchmarks.datamodule_throughput(family, 50, cache_dir=cache_dir)
