@@ -18,6 +18,7 @@ import torch
 
 from pretrain.compare.pipeline import check_matched_parameters, execute
 from pretrain.compare.plan import parse_plan, validate
+from pretrain.compare.runs import subprocess_cli
 
 
 def main(args: list[str] | None = None) -> int:
@@ -36,10 +37,13 @@ def main(args: list[str] | None = None) -> int:
           f"{plan.pretrain.max_steps} pretraining steps x {plan.pretrain.tokens_per_step} tokens; "
           f"tasks {', '.join(plan.finetune.tasks)}; seeds {plan.finetune.seeds}", flush=True)
 
-    from pretrain.cli import main as pretrain_main
-    from tasks.cli import main as finetune_main
+    if plan.subprocess_runs:
+        results = execute(resolved, subprocess_cli("pretrain.cli"), subprocess_cli("tasks.cli"))
+    else:
+        from pretrain.cli import main as pretrain_main
+        from tasks.cli import main as finetune_main
 
-    results = execute(resolved, pretrain_main, finetune_main)
+        results = execute(resolved, pretrain_main, finetune_main)
     print("\n== summary ==")
     for family, text in results["pretraining_verdicts"].items():
         print(f"pretrain {family}: {text}")

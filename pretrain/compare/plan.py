@@ -99,6 +99,9 @@ class ComparePlan:
     reports_dir: str = "reports"  # report.md, results.json, plots: reports/<experiment>/
     model_dir: str = "configs/model"
     param_tolerance: float = 0.1  # max relative gap in non-embedding parameters between the families
+    # Run each pretrain/finetune command in its own process. Needed with multi-GPU trainers: Lightning's DDP
+    # launcher re-executes the current command once per rank, which must be that run, not the whole plan.
+    subprocess_runs: bool = False
 
     def run_dir(self) -> Path:
         return Path(self.runs_dir) / self.experiment

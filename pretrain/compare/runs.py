@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -168,6 +170,17 @@ def call(cli: Cli, args: list[str]) -> None:
     except SystemExit as exit_:
         if exit_.code not in (0, None):
             raise RuntimeError(f"command exited with status {exit_.code}: {' '.join(args[:1])} ...") from None
+
+
+def subprocess_cli(module: str) -> Cli:
+    """A CLI that runs `python -m <module> ARGS` in a child process (see ComparePlan.subprocess_runs)."""
+
+    def run(args: list[str]) -> None:
+        code = subprocess.run([sys.executable, "-m", module, *args], check=False).returncode
+        if code:
+            raise RuntimeError(f"python -m {module} {args[0]} ... exited with status {code}")
+
+    return run
 
 
 def read_finetune_results(path: Path) -> dict[str, Any]:

@@ -1,0 +1,41 @@
+"""Reading runs back: CSV logs -> curves and final metrics, probe checkpoints, CLI exits."""
+
+from pathlib import Path
+
+import pytest
+
+from pretrain.compare.runs import call, curve, final_metrics, probe_checkpoints, read_metrics_csv, subprocess_cli
+
+
+def test_metrics_csv_to_curve(tmp_path: Path) -> None:
+    for version, rows in ((0, "step,train/loss\n0,9.0\n"),
+                          (1, "epoch,step,train/loss,train/tokens_seen,val/loss,val/ppl\n"
+                              "0,1,6.0,256,,\n0,1,,,5.5,244.7\n0,3,4.0,512,,\n0,3,,,4.5,90.0\n")):
+        log = tmp_path / f"csv/version_{version}/metrics.csv"
+        log.parent.mkdir(parents=True)
+        log.write_text(rows)
+    points = curve(read_metrics_csv(tmp_path), tokens_per_step=128)  # the newest version only
+    assert [(p["step"], p["tokens"], p["train/loss"], p["val/loss"]) for p in points] == [(1, 256, 6.0, 5.5),
+                                                                                         (3, 512, 4.0, 4.5)]
+    assert final_metrics(points) == {"val/loss": 4.5, "val/ppl": 90.0}
+    with pytest.raises(ValueError, match="no CSV metrics log"):
+        read_metrics_csv(tmp_path / "nothing")
+
+
+def test_probe_checkpoints(tmp_path: Path) -> None:
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints/probe-step=4.ckpt").write_bytes(b"x")
+    assert probe_checkpoints(tmp_path, [4]) == {4: tmp_path / "checkpoints/probe-step=4.ckpt"}
+    with pytest.raises(ValueError, match="no checkpoint for step 8"):
+        probe_checkpoints(tmp_path, [4, 8])
+
+
+def test_cli_exits_become_errors() -> None:
+    def exits(code: int | None) -> None:
+        raise SystemExit(code)
+
+    call(lambda args: exits(0), ["fit"])  # a clean exit is fine
+    with pytest.raises(RuntimeError, match="exited with status 2"):
+        call(lambda args: exits(2), ["fit"])
+    with pytest.raises(RuntimeError, match="json.tool .* exited with status"):
+        subprocess_cli("json.tool")(["/nonexistent/file.json"])
