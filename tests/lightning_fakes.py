@@ -10,7 +10,7 @@ import torch
 from lightning.pytorch import LightningDataModule
 from tokenizers import Tokenizer, models, pre_tokenizers
 from torch import Tensor
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, DistributedSampler
 from torchdata.stateful_dataloader import StatefulDataLoader
 from transformers import PreTrainedTokenizerFast
 
@@ -81,6 +81,11 @@ class TinyDataModule(LightningDataModule):
     def _loader(self, size: int, offset: int, shuffle: bool) -> StatefulDataLoader:
         dataset = TinyDataset(self.family, size, self.seq_len, self.vocab_size, offset)
         generator = torch.Generator().manual_seed(0) if shuffle else None  # as pretrain.data does
+        trainer = self.trainer
+        if trainer is not None and trainer.world_size > 1 and not shuffle:
+            # An explicit unshuffled split (with Trainer(use_distributed_sampler=False)): rank r gets r, r+2, ...
+            sampler = DistributedSampler(dataset, trainer.world_size, trainer.global_rank, shuffle=False)
+            return StatefulDataLoader(dataset, batch_size=self.batch_size, sampler=sampler, num_workers=0)
         return StatefulDataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, num_workers=0, generator=generator)
 
     def train_dataloader(self) -> StatefulDataLoader:
