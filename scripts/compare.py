@@ -13,11 +13,12 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from pretrain.compare.pipeline import check_matched_parameters, execute
-from pretrain.compare.plan import parse_plan, validate
+from pretrain.compare.plan import ResolvedPlan, parse_plan, validate
 from pretrain.compare.runs import subprocess_cli
 
 
@@ -37,13 +38,11 @@ def main(args: list[str] | None = None) -> int:
           f"{plan.pretrain.max_steps} pretraining steps x {plan.pretrain.tokens_per_step} tokens; "
           f"tasks {', '.join(plan.finetune.tasks)}; seeds {plan.finetune.seeds}", flush=True)
 
-    if plan.subprocess_runs:
-        results = execute(resolved, subprocess_cli("pretrain.cli"), subprocess_cli("tasks.cli"))
-    else:
-        from pretrain.cli import main as pretrain_main
-        from tasks.cli import main as finetune_main
-
-        results = execute(resolved, pretrain_main, finetune_main)
+    try:
+        results = _execute(resolved, plan.subprocess_runs)
+    except ValueError as error:  # e.g. the run folder holds another plan: nothing was run
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     print("\n== summary ==")
     for family, text in results["pretraining_verdicts"].items():
         print(f"pretrain {family}: {text}")
@@ -56,6 +55,15 @@ def main(args: list[str] | None = None) -> int:
     print(f"runs: {counts_['done']} done, {counts_['failed']} failed, {counts_['skipped']} skipped; "
           f"report in {plan.report_dir()}/report.md")
     return 1 if counts_["failed"] or counts_["skipped"] else 0
+
+
+def _execute(resolved: ResolvedPlan, subprocess_runs: bool) -> dict[str, Any]:
+    if subprocess_runs:
+        return execute(resolved, subprocess_cli("pretrain.cli"), subprocess_cli("tasks.cli"))
+    from pretrain.cli import main as pretrain_main
+    from tasks.cli import main as finetune_main
+
+    return execute(resolved, pretrain_main, finetune_main)
 
 
 if __name__ == "__main__":

@@ -92,3 +92,13 @@ def test_bad_plan_fails_before_training(tmp_path: Path, capsys: pytest.CaptureFi
     assert compare_script.main(["--config", str(_plan_file(tmp_path)), "--finetune.tasks", "[qa]"]) == 2
     assert "unknown task 'qa'" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
+
+
+def test_changed_plan_is_not_resumed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plan = _plan_file(tmp_path)
+    (tmp_path / "runs/mini").mkdir(parents=True)
+    (tmp_path / "runs/mini/plan.json").write_text(json.dumps({"experiment": "mini", "pretrain": {"tokens": 1}}))
+    assert compare_script.main(["--config", str(plan), "--wandb.mode", "disabled"]) == 2
+    err = capsys.readouterr().err
+    assert "holds runs of a different plan (changed:" in err and "pretrain.tokens" in err
+    assert not (tmp_path / "runs/mini/ledger.json").exists()

@@ -64,6 +64,7 @@ def execute(resolved: ResolvedPlan, pretrain_cli: Cli, finetune_cli: Cli) -> dic
     run_dir, report_dir = plan.run_dir(), plan.report_dir()
     run_dir.mkdir(parents=True, exist_ok=True)
     plan_dict = asdict(plan)
+    _check_same_plan(run_dir / PLAN_FILE, plan_dict)
     atomic_write(run_dir / PLAN_FILE, lambda tmp: tmp.write_text(json.dumps(plan_dict, indent=2)))
     ledger = Ledger(run_dir / LEDGER_FILE)
     p, f = plan.pretrain, plan.finetune
@@ -109,6 +110,24 @@ def execute(resolved: ResolvedPlan, pretrain_cli: Cli, finetune_cli: Cli) -> dic
                     [w for w in written if w.suffix == ".png"])
     print(f"report: {', '.join(str(w) for w in written)}", flush=True)
     return results
+
+
+def _check_same_plan(path: Path, plan: dict[str, Any]) -> None:
+    """Resuming is only sound for the same plan: finished runs of another budget must not be reused."""
+    if not path.is_file():
+        return
+    stored = json.loads(path.read_text())
+    changed = sorted(
+        f"{section}.{key}" if isinstance(value, dict) else section
+        for section, value in plan.items() if section != "wandb" and stored.get(section) != value
+        for key in (value if isinstance(value, dict) else [None])
+        if not isinstance(value, dict) or stored.get(section, {}).get(key) != value[key]
+    )
+    if changed:
+        raise ValueError(
+            f"{path.parent} holds runs of a different plan (changed: {', '.join(changed)}); "
+            "choose another --experiment name, or delete that folder to start over"
+        )
 
 
 def _pretrain(resolved: ResolvedPlan, family: str, cli: Cli) -> dict[str, Any]:

@@ -35,7 +35,9 @@ def pretrain_args(resolved: ResolvedPlan, family: str, run_dir: Path) -> list[st
     model_class, data_class = PRETRAIN_CLASSES[family]
     data = resolved.pretrain_data
     args = [
+        # --ckpt_path last: a re-run continues an interrupted pretraining (a fresh start when there is none).
         "fit", "--config", getattr(p, f"{family}_config"), "--config", p.trainer, "--seed_everything", str(p.seed),
+        "--ckpt_path", "last",
         "--trainer.max_steps", str(p.max_steps), "--trainer.max_epochs", "-1",
         "--trainer.val_check_interval", str(min(p.val_check_interval, p.max_steps)),
         "--trainer.check_val_every_n_epoch", "null", "--trainer.limit_val_batches", str(p.limit_val_batches),
