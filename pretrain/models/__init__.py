@@ -7,10 +7,9 @@ from pretrain.models.counting import count_parameters, flops_per_token
 from pretrain.models.encoder_decoder import EncoderDecoderModel
 from pretrain.models.generation import GenerationConfig, generate
 from pretrain.models.gpt import GptModel
-from pretrain.models.losses import linear_cross_entropy
 from pretrain.models.outputs import BertOutput, LMOutput
 
 __all__ = [
     "BertModel", "BertOutput", "EncoderDecoderModel", "GenerationConfig", "GptModel", "KVCache", "LMOutput",
-    "TransformerConfig", "count_parameters", "flops_per_token", "generate", "linear_cross_entropy",
+    "TransformerConfig", "count_parameters", "flops_per_token", "generate",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from pretrain.blocks.config import TransformerConfig
@@ -10,9 +11,11 @@ from pretrain.blocks.kv_cache import KVCache
 from pretrain.models.generation import GenerationConfig, generate
 from pretrain.models.heads import LMHead
 from pretrain.models.init import init_weights
-from pretrain.models.losses import IGNORE_INDEX, linear_cross_entropy, shift_labels
 from pretrain.models.outputs import LMOutput
 from pretrain.models.stack import TransformerStack
+
+
+IGNORE_INDEX = -100  # targets skipped by the loss (cross_entropy's default)
 
 
 class GptModel(nn.Module):
@@ -51,24 +54,32 @@ class GptModel(nn.Module):
         *,
         position_ids: Tensor | None = None,
         document_ids: Tensor | None = None,
-        chunk_size: int = 1024,
+        chunk_size: int | None = None,
     ) -> Tensor:
-        """Mean next-token cross-entropy, fused with the LM head (no (B, T, V) logits are kept).
+        """Mean next-token cross-entropy with the LM head fused into the loss: no (B, T, V) logits are kept.
 
-        labels (B, T) default to input_ids and are shifted here (target of position t = labels[t + 1]);
-        -100 and padded positions (attention_mask == 0) are ignored. Equals
-        `cross_entropy(self(input_ids).logits[:, :-1], labels[:, 1:])`, faster and in less memory.
+        labels (B, T) default to input_ids and are shifted here (the target of position t is
+        labels[t + 1]); -100 and padded positions (attention_mask == 0) are ignored. Equals
+        `cross_entropy(self(input_ids, attention_mask).logits[:, :-1], labels[:, 1:])`.
+        Uses torch's chunked `linear_cross_entropy` (chunk_size None = torch's per-device choice),
+        which never materialises the logits; shifting the labels, not slicing the logits, also
+        avoids copying them.
         """
-        body = self.decoder(
-            input_ids, attention_mask=attention_mask, position_ids=position_ids, document_ids=document_ids,
-        )
         labels = input_ids if labels is None else labels
         if labels.shape != input_ids.shape:
             raise ValueError(f"labels shape {tuple(labels.shape)} must equal input_ids shape {tuple(input_ids.shape)}")
+        if chunk_size is not None and chunk_size < 1:
+            raise ValueError(f"chunk_size={chunk_size} must be >= 1 (or None for torch's choice)")
+        body = self.decoder(
+            input_ids, attention_mask=attention_mask, position_ids=position_ids, document_ids=document_ids,
+        )
         if attention_mask is not None:
             labels = labels.masked_fill(attention_mask == 0, IGNORE_INDEX)
-        return linear_cross_entropy(
-            body.hidden_states, self.lm_head.decoder.weight, shift_labels(labels), chunk_size=chunk_size
+        targets = F.pad(labels[:, 1:], (0, 1), value=IGNORE_INDEX)  # (B, T): last position has no target
+        hidden = body.hidden_states  # (B, T, D)
+        return F.linear_cross_entropy(
+            hidden.reshape(-1, hidden.shape[-1]), self.lm_head.decoder.weight, targets.reshape(-1),
+            ignore_index=IGNORE_INDEX, options=torch.nn.LinearCrossEntropyOptions(batch_chunk_size=chunk_size),
         )
 
     @torch.no_grad()
