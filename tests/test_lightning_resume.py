@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 import torch
-from lightning.pytorch import Callback, LightningModule, Trainer, seed_everything
+from lightning.pytorch import Callback, LightningDataModule, LightningModule, Trainer, seed_everything
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from lightning_fakes import TinyDataModule, tiny_config
+from pretrain.data import BertDataModule, GptDataModule
 from pretrain.lightning import BertPretraining, GptPretraining, PreemptionCheckpoint
 
 torch.set_num_threads(1)
@@ -33,10 +34,13 @@ class Recorder(Callback):
             os.kill(os.getpid(), self.signal_at[1])
 
 
-def _fit(family: str, root: Path, signal_at: tuple[int, int] | None = None, resume: bool = False) -> dict[int, float]:
+def _fit(family: str, root: Path, signal_at: tuple[int, int] | None = None, resume: bool = False,
+         datamodule: LightningDataModule | None = None) -> dict[int, float]:
     seed_everything(0)
     cls = BertPretraining if family == "bert" else GptPretraining
-    module = cls(tiny_config(family, dropout=0.1), warmup_steps=2, max_steps=10)
+    data = datamodule if datamodule is not None else TinyDataModule(family)
+    vocab_size = data.tokenizer_vocab_size if datamodule is not None else 64
+    module = cls(tiny_config(family, vocab_size=vocab_size, dropout=0.1), warmup_steps=2, max_steps=10)
     recorder = Recorder(signal_at)
     trainer = Trainer(
         max_steps=8, logger=False, enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
@@ -44,7 +48,7 @@ def _fit(family: str, root: Path, signal_at: tuple[int, int] | None = None, resu
         default_root_dir=root,
     )
     # 64 examples / batch 4 = 16 steps per epoch: the stop at step 4 is mid-epoch.
-    trainer.fit(module, TinyDataModule(family), ckpt_path="last" if resume else None)
+    trainer.fit(module, data, ckpt_path="last" if resume else None)
     return recorder.losses
 
 
@@ -60,3 +64,23 @@ def test_preempt_and_resume_is_exact(family: str, signum: int, tmp_path: Path) -
     assert sorted(resumed) == [5, 6, 7, 8]
     assert {k: full[k] for k in first} == first
     assert {k: full[k] for k in resumed} == resumed  # bitwise: same data order, masks and dropout
+
+
+@pytest.mark.parametrize("family", ["bert", "gpt"])
+def test_resume_is_exact_with_the_real_data_modules(family: str, tmp_path: Path) -> None:
+    """The same, through the suite's own DataModules: MLM masks, NSP pairs and packing survive a resume."""
+    words = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu".split()
+    lines = [" ".join(f"{words[(d + s) % 12]} {words[(d * s + 3) % 12]} {words[(s + 5) % 12]} number {d}."
+                      for s in range(6)) for d in range(120)]
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(lines) + "\n")
+
+    def data() -> LightningDataModule:
+        cls = BertDataModule if family == "bert" else GptDataModule
+        return cls(source=str(corpus), vocab_size=300, max_length=32, batch_size=4, cache_dir=str(tmp_path / "cache"))
+
+    full = _fit(family, tmp_path / "full", datamodule=data())
+    first = _fit(family, tmp_path / "run", signal_at=(4, signal.SIGTERM), datamodule=data())
+    resumed = _fit(family, tmp_path / "run", resume=True, datamodule=data())
+    assert sorted(first) == [1, 2, 3, 4] and sorted(resumed) == [5, 6, 7, 8]
+    assert {k: full[k] for k in resumed} == resumed
