@@ -85,8 +85,11 @@ class TransformerStack(nn.Module):
                 f"sequence length {length} exceeds max_positions={config.max_positions}; "
                 "truncate the input or use a config with more positions"
             )
-        if input_ids.numel():
-            low, high = int(input_ids.min()), int(input_ids.max())
+        # Value checks read the data (one host sync on GPU); under torch.compile they would break the
+        # graph, so compiled training relies on the data pipeline for id ranges.
+        check_values = not torch.compiler.is_compiling()
+        if input_ids.numel() and check_values:
+            low, high = torch.stack(torch.aminmax(input_ids)).tolist()
             if low < 0 or high >= config.vocab_size:
                 bad = high if high >= config.vocab_size else low
                 raise ValueError(f"token id {bad} is outside the vocabulary [0, vocab_size={config.vocab_size})")
@@ -95,7 +98,7 @@ class TransformerStack(nn.Module):
                 f"document_ids must have the shape of input_ids {tuple(input_ids.shape)} and no KV cache "
                 f"(got {tuple(document_ids.shape)}, cached {offset}); packed documents are a training-time input"
             )
-        if token_type_ids is not None and token_type_ids.numel():
+        if token_type_ids is not None and token_type_ids.numel() and check_values:
             high = int(token_type_ids.max())
             if high >= max(config.type_vocab_size, 1) or (config.type_vocab_size == 0 and high > 0):
                 raise ValueError(
@@ -111,7 +114,7 @@ class TransformerStack(nn.Module):
         materialises a mask. Otherwise padding, causality and document boundaries are combined
         into one mask built once and shared by all layers.
         """
-        if attention_mask is not None and bool(attention_mask.all()):
+        if attention_mask is not None and not torch.compiler.is_compiling() and bool(attention_mask.all()):
             attention_mask = None
         if attention_mask is None and document_ids is None:
             if not self.causal or T == 1:
