@@ -89,8 +89,9 @@ def _beam_search(
 ) -> Tensor:
     """Keep the K best partial hypotheses per example by summed log-probability.
 
-    Finished hypotheses keep their slot and score (extended by padding at no cost); the best
-    one by length-normalised score is returned.
+    Finished hypotheses keep their slot and score (extended by padding at no cost); decoding
+    stops once no live hypothesis can beat the best finished one; the best one by
+    length-normalised score is returned.
     """
     B, K = input_ids.shape[0], config.num_beams
     device = input_ids.device
@@ -118,12 +119,28 @@ def _beam_search(
         was_finished = finished.gather(1, beam)
         lengths = lengths.gather(1, beam) + (~was_finished).float()
         finished = was_finished | (token == config.eos_token_id if config.eos_token_id is not None else False)
-        if bool(finished.all()) or i == config.max_new_tokens - 1:
+        if i == config.max_new_tokens - 1 or _beams_settled(scores, lengths, finished, config):
             break
         _reorder(cache, on_reorder, (torch.arange(B, device=device)[:, None] * K + beam).view(-1))
         logprobs = step(token.view(B * K, 1)).float().log_softmax(dim=-1)
     best = (scores / lengths.clamp(min=1) ** config.length_penalty).argmax(dim=-1)  # (B,)
     return sequences[torch.arange(B, device=device), best]
+
+
+def _beams_settled(scores: Tensor, lengths: Tensor, finished: Tensor, config: GenerationConfig) -> bool:
+    """True when no live hypothesis can still beat the best finished one, for every example.
+
+    A live beam's summed log-probability only falls, so with length_penalty >= 0 its final
+    normalised score is at most score / max_new_tokens ** length_penalty (the bound Hugging Face
+    uses); with a negative penalty we wait until every beam has finished.
+    """
+    if bool(finished.all()):
+        return True
+    if config.length_penalty < 0 or not bool(finished.any(dim=1).all()):
+        return False
+    best_finished = (scores / lengths.clamp(min=1) ** config.length_penalty).masked_fill(~finished, float("-inf"))
+    live_bound = (scores / config.max_new_tokens ** config.length_penalty).masked_fill(finished, float("-inf"))
+    return bool((best_finished.max(dim=1).values >= live_bound.max(dim=1).values).all())
 
 
 def _reorder(cache: KVCache, on_reorder: ReorderFn | None, index: Tensor) -> None:
