@@ -26,7 +26,8 @@ def _records() -> list[RunRecord]:
         for step in (2, 4):
             for seed, value in enumerate(values):
                 meta = {"stage": "finetune", "family": family, "task": "classification", "seed": seed,
-                        "probe_step": step, "probe_tokens": step * 100, "probe_flops": {family: step * 900}}
+                        "probe_step": step, "probe_tokens": step * (100 if family == "bert" else 128),
+                        "probe_flops": {family: step * 900}}
                 records.append(RunRecord(f"ft-{family}-{step}-{seed}", "done", meta, 1.0,
                                          {"metrics": {"test/acc": value - 0.1 * (step == 2)}}))
     records.append(RunRecord("ft-gpt-4-9", "failed", {"stage": "finetune", "family": "gpt", "task": "classification",
@@ -51,6 +52,7 @@ def test_report_folder_from_synthetic_runs(tmp_path: Path) -> None:
     final = saved["tasks"]["classification"]["probes"][-1]["families"]
     assert final["bert"]["metrics"]["test/acc"]["n"] == 3
     assert final["gpt"]["failed_seeds"] == [9]
+    assert (final["bert"]["tokens"], final["gpt"]["tokens"]) == (400, 512)  # each family's own tokens
     assert saved["tasks"]["classification"]["verdicts"][0]["significant"] is False
     assert saved["environment"]["versions"]["torch"]
     assert saved["counts"] == {"done": 15, "failed": 1, "skipped": 0}

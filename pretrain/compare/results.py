@@ -96,13 +96,15 @@ def _task(task: str, records: list[RunRecord], baselines: dict[str, float]) -> d
         at_step = [r for r in runs if r.meta["probe_step"] == step]
         families: dict[str, dict[str, Any]] = {}
         for family in FAMILIES:
-            done = [r for r in at_step if r.meta["family"] == family and r.status == "done"]
+            of_family = [r for r in at_step if r.meta["family"] == family]
+            done = [r for r in of_family if r.status == "done"]
             keys = sorted({k for r in done for k in r.result.get("metrics", {})})
+            meta = of_family[0].meta if of_family else {}  # each family's own pretraining tokens and FLOPs
             families[family] = {
                 "seeds": [r.meta["seed"] for r in done],
-                "failed_seeds": [r.meta["seed"] for r in at_step if r.meta["family"] == family and r.status != "done"],
-                "tokens": at_step[0].meta.get("probe_tokens"),
-                "flops": at_step[0].meta.get("probe_flops", {}).get(family),
+                "failed_seeds": [r.meta["seed"] for r in of_family if r.status != "done"],
+                "tokens": meta.get("probe_tokens"),
+                "flops": meta.get("probe_flops", {}).get(family),
                 "metrics": {k: summarize([r.result["metrics"][k] for r in done if k in r.result["metrics"]]).to_dict()
                             for k in keys},
             }
