@@ -57,6 +57,7 @@ def test_unknown_yaml_key_names_file_and_key(tmp_path: Path) -> None:
         (ComparePlan(pretrain=PretrainPlan(tokens=10)), r"less than one step"),
         (ComparePlan(finetune=FinetunePlan(seeds=[1, 1])), r"distinct"),
         (ComparePlan(wandb=WandbPlan(mode="cloud")), r"wandb.mode"),
+        (ComparePlan(finetune=FinetunePlan(max_target_length=125)), r"max_target_length=125.*max_positions=128"),
     ],
 )
 def test_bad_plans_fail_before_training(root: Path, plan: ComparePlan, message: str) -> None:
@@ -69,3 +70,17 @@ def test_local_files_are_accepted(root: Path) -> None:
     (root / "data/train.jsonl").write_text('{"source": "a", "target": "b"}\n')
     resolved = validate(ComparePlan(finetune=FinetunePlan(generation_data="data/*.jsonl")), root)
     assert resolved.task_data["generation"].source == str(root / "data/*.jsonl")
+
+
+def test_generation_source_and_target_fit_the_smaller_model(root: Path) -> None:
+    """GPT reads source + [SEP] + target as one sequence: the plan cuts the source (for both families alike)."""
+    from pretrain.compare.runs import finetune_args
+
+    resolved = validate(ComparePlan(finetune=FinetunePlan(max_length=128, max_target_length=32)), root)
+    for family in ("bert", "gpt"):
+        args = finetune_args(resolved, family, "generation", Path("x.ckpt"), 0, Path("run"), Path("r.json"))
+        source = int(args[args.index("--data.init_args.max_length") + 1])
+        target = int(args[args.index("--data.init_args.max_target_length") + 1])
+        assert (source, target) == (128 - 32 - 1, 32)
+        args = finetune_args(resolved, family, "ner", Path("x.ckpt"), 0, Path("run"), Path("r.json"))
+        assert int(args[args.index("--data.init_args.max_length") + 1]) == 128

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from jsonargparse import ActionConfigFile, ArgumentParser
 
+from pretrain.blocks.config import TransformerConfig
 from pretrain.compare.datasets import DataSource, resolve
 
 TASKS = ("classification", "ner", "generation")
@@ -73,7 +74,8 @@ class FinetunePlan:
     max_steps: int = 100
     batch_size: int = 32
     lr: float = 1e-3
-    max_length: int = 128
+    max_length: int = 128  # input tokens; generation sources are cut further so source + target fit GPT
+    max_target_length: int = 32  # generation targets
     trainer: str = "configs/trainer/cpu.yaml"
     configs_dir: str = "configs/finetune"  # <task>.yaml base configs; the plan overrides budgets
 
@@ -136,7 +138,7 @@ def validate(plan: ComparePlan, root: Path = Path(".")) -> ResolvedPlan:
     for name in ("tokens", "seq_len", "batch_size", "warmup_steps", "vocab_size", "probes", "val_check_interval",
                  "limit_val_batches", "log_every_n_steps"):
         _positive(f"pretrain.{name}", getattr(p, name), allow_zero=name == "warmup_steps")
-    for name in ("max_steps", "batch_size", "max_length"):
+    for name in ("max_steps", "batch_size", "max_length", "max_target_length"):
         _positive(f"finetune.{name}", getattr(f, name))
     for name, lr in (("pretrain.lr", p.lr), ("finetune.lr", f.lr)):
         if not lr > 0:
@@ -169,6 +171,13 @@ def validate(plan: ComparePlan, root: Path = Path(".")) -> ResolvedPlan:
     for task in f.tasks:
         if not (root / f.configs_dir / f"{task}.yaml").is_file():
             raise ValueError(f"finetune.configs_dir={f.configs_dir!r} has no {task}.yaml ({root / f.configs_dir})")
+    if "generation" in f.tasks:
+        positions = min(TransformerConfig.from_yaml(path).max_positions for path in presets.values())
+        if positions - f.max_target_length - 1 < 8:
+            raise ValueError(
+                f"finetune.max_target_length={f.max_target_length} leaves no room for a source: GPT reads "
+                f"source + [SEP] + target within max_positions={positions}; use at most {positions - 9}"
+            )
     pretrain_data = resolve("pretrain", p.data, field="pretrain.data", root=root)
     task_data = {t: resolve(t, f.data_name(t), field=f"finetune.{t}_data", root=root) for t in f.tasks}
     return ResolvedPlan(plan, presets, pretrain_data, task_data)

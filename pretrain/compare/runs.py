@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from pretrain.blocks.config import TransformerConfig
 from pretrain.compare.plan import ResolvedPlan
 
 PRETRAIN_CLASSES = {
@@ -74,13 +75,27 @@ def finetune_args(
         "--trainer.default_root_dir", str(run_dir),
         "--model.init_args.checkpoint", str(checkpoint), "--model.init_args.family", family,
         "--model.init_args.lr", str(f.lr),
-        "--data.init_args.batch_size", str(f.batch_size), "--data.init_args.max_length", str(f.max_length),
+        "--data.init_args.batch_size", str(f.batch_size),
+        "--data.init_args.max_length", str(_source_length(resolved, task)),
     ]
+    if task == "generation":
+        args += ["--data.init_args.max_target_length", str(f.max_target_length)]
     if data.is_builtin or data.hub_config is not None or not Path(data.source).exists():
         args += ["--data.init_args.source", data.source if data.hub_config is None else f"{data.source}/{data.hub_config}"]
     else:
         args += ["--data.init_args.train_file", data.source]
     return args + logger_args(resolved, f"{task}-{family}-seed{seed}", [family, task], run_dir)
+
+
+def _source_length(resolved: ResolvedPlan, task: str) -> int:
+    """The input length, the same for both families. GPT reads a generation example as source + [SEP]
+    + target in one sequence, so there the source gets what the target and separator leave of the
+    smaller model's positions."""
+    f = resolved.plan.finetune
+    if task != "generation":
+        return f.max_length
+    positions = min(TransformerConfig.from_yaml(path).max_positions for path in resolved.model_presets.values())
+    return min(f.max_length, positions - f.max_target_length - 1)
 
 
 def logger_args(resolved: ResolvedPlan, name: str, tags: list[str], run_dir: Path) -> list[str]:
