@@ -22,7 +22,7 @@ from transformers import PreTrainedTokenizerBase, get_linear_schedule_with_warmu
 from pretrain.blocks.config import TransformerConfig
 from tasks.backbone import Backbone, load_backbone
 from tasks.encoding import SpecialTokens
-from tasks.files import Row, dataset_rows, load_hub, read_table
+from tasks.files import Row, class_names, dataset_rows, load_hub, read_table
 
 SPLITS = ("train", "validation", "test", "predict")
 _STAGE_SPLITS = {"fit": ("train", "validation"), "validate": ("validation",), "test": ("test",), "predict": ("predict",)}
@@ -133,6 +133,13 @@ class TaskDataModule(LightningDataModule):
 
     def read_file(self, path: Path) -> list[Row]:
         return read_table(path)
+
+    def label_names_from_features(self, column: str) -> list[str] | None:
+        """Label names of a ClassLabel column (built-in and hub data), or None for plain strings (files)."""
+        if self.uses_files():
+            return None
+        names = class_names(self.hf_split("train"), column)
+        return None if names is None else list(names)
 
     # -- loaders --------------------------------------------------------------------------------
     def _loader(self, split: str, shuffle: bool) -> DataLoader:

@@ -118,3 +118,18 @@ def test_generation_groups_references_and_masks_the_source_for_gpt(tmp_path: Pat
     assert batch["prompt_mask"][:, -1].tolist() == [1, 1]  # left-padded prompts end together
     with pytest.raises(ValueError, match="exceeds the GPT backbone's max_positions=20"):
         dm.attach(wordpiece, "gpt", 20)
+
+
+def test_builtin_label_names_come_from_the_class_label_feature() -> None:
+    """Built-in (and hub) sets carry ClassLabel features: their names and order are the label space."""
+    from tasks.classification.data import ClassificationDataModule
+    from tasks.ner.data import NerDataModule
+
+    classification = ClassificationDataModule(source="builtin")
+    classification.prepare_labels()
+    expected = classification.hf_split("train").features["label"].names
+    assert classification.label_names == expected and len(expected) == 8
+    ner = NerDataModule(source="builtin")
+    ner.prepare_labels()
+    assert ner.label_names == ner.hf_split("train").features["ner_tags"].feature.names
+    assert ner.label_names[0] == "O"

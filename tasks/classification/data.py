@@ -9,7 +9,7 @@ import torch
 
 from tasks.base import TaskDataModule
 from tasks.encoding import build_input, n_special, pad, tokenize, truncate_pair
-from tasks.files import Row, class_names
+from tasks.files import Row
 
 NO_LABEL = -1  # predict rows without a label column
 
@@ -54,11 +54,10 @@ class ClassificationDataModule(TaskDataModule):
     def prepare_labels(self) -> None:
         if self.label_names:
             return
-        if not self.uses_files():
-            names = class_names(self.hf_split("train"), self.label_column)
-            if names is not None:
-                self.label_names, self._class_label = names, True
-                return
+        names = self.label_names_from_features(self.label_column)
+        if names is not None:
+            self.label_names, self._class_label = names, True
+            return
         values = {self._label_text(row) for row in self.rows("train")}
         if len(values) < 2:
             raise ValueError(f"{self.describe('train')}: column {self.label_column!r} has {len(values)} distinct "

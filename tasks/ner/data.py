@@ -10,7 +10,7 @@ import torch
 
 from tasks.base import TaskDataModule
 from tasks.encoding import IGNORE_INDEX, build_input, n_special, pad
-from tasks.files import Row, class_names
+from tasks.files import Row
 from tasks.ner.alignment import first_subword_labels, first_subword_positions, split_words
 from tasks.ner.conll import read_conll
 from tasks.ner.metrics import SCHEMES, check_tag
@@ -68,11 +68,10 @@ class NerDataModule(TaskDataModule):
     def prepare_labels(self) -> None:
         if self.label_names:
             return
-        if not self.uses_files():
-            names = class_names(self.hf_split("train"), self.tags_field)
-            if names is not None:
-                self.label_names, self._class_label = names, True
-                return
+        names = self.label_names_from_features(self.tags_field)
+        if names is not None:
+            self.label_names, self._class_label = names, True
+            return
         tags = {tag for row in self.rows("train") for tag in self._tags(row)}
         self.label_names = ["O", *sorted(tags - {"O"})]
 
