@@ -11,7 +11,7 @@ import torch
 from transformers import BertConfig, BertForPreTraining
 
 from pretrain.blocks.config import TransformerConfig
-from pretrain.hf.state import Rename, load_exactly, parameter_dtype, renamed
+from pretrain.hf.state import Rename, check_layout, load_exactly, parameter_dtype, renamed
 from pretrain.models.bert import BertModel
 
 # HF activation names (transformers.activations.ACT2FN) that equal one of ours.
@@ -46,11 +46,7 @@ def bert_config_to_hf(config: TransformerConfig) -> BertConfig:
         "norm": "layernorm", "norm_placement": "post", "position": "learned",
         "embedding_norm": True, "final_norm": False, "bias": True,
     }
-    for field, value in expected.items():
-        if getattr(config, field) != value:
-            raise ValueError(f"to_hf(BertModel) needs {field}={value!r} (HF BERT's layout), got {getattr(config, field)!r}")
-    if config.activation not in _TO_HF_ACTIVATION:
-        raise ValueError(f"activation={config.activation!r} has no HF BERT equivalent; use one of {sorted(_TO_HF_ACTIVATION)}")
+    check_layout(config, expected, _TO_HF_ACTIVATION, "BertModel", "HF BERT")
     return BertConfig(
         vocab_size=config.vocab_size, hidden_size=config.d_model, num_hidden_layers=config.n_layers,
         num_attention_heads=config.n_heads, intermediate_size=config.d_ff,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from transformers import GPT2Config, GPT2LMHeadModel
 
 from pretrain.blocks.config import TransformerConfig
-from pretrain.hf.state import Rename, load_exactly, parameter_dtype, renamed
+from pretrain.hf.state import Rename, check_layout, load_exactly, parameter_dtype, renamed
 from pretrain.models.gpt import GptModel
 
 _FROM_HF_ACTIVATION = {"gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "gelu": "gelu", "relu": "relu"}
@@ -54,11 +54,7 @@ def gpt2_config_to_hf(config: TransformerConfig) -> GPT2Config:
         "norm": "layernorm", "norm_placement": "pre", "position": "learned", "type_vocab_size": 0,
         "embedding_norm": False, "final_norm": True, "bias": True,
     }
-    for field, value in expected.items():
-        if getattr(config, field) != value:
-            raise ValueError(f"to_hf(GptModel) needs {field}={value!r} (HF GPT-2's layout), got {getattr(config, field)!r}")
-    if config.activation not in _TO_HF_ACTIVATION:
-        raise ValueError(f"activation={config.activation!r} has no HF GPT-2 equivalent; use one of {sorted(_TO_HF_ACTIVATION)}")
+    check_layout(config, expected, _TO_HF_ACTIVATION, "GptModel", "HF GPT-2")
     return GPT2Config(
         vocab_size=config.vocab_size, n_positions=config.max_positions, n_embd=config.d_model,
         n_layer=config.n_layers, n_head=config.n_heads, n_inner=config.d_ff,

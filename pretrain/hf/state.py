@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from pretrain.blocks.config import TransformerConfig
+
 
 @dataclass(frozen=True)
 class Rename:
@@ -41,3 +43,18 @@ def load_exactly(model: nn.Module, state: dict[str, Tensor]) -> None:
 def parameter_dtype(model: nn.Module) -> torch.dtype:
     return next(model.parameters()).dtype
 
+
+
+def check_layout(
+    config: TransformerConfig, expected: dict[str, object], activations: dict[str, str], model: str, reference: str
+) -> None:
+    """ValueError naming the first field where our `model` config leaves the `reference` class's fixed layout."""
+    for field, value in expected.items():
+        if getattr(config, field) != value:
+            raise ValueError(
+                f"to_hf({model}) needs {field}={value!r} ({reference}'s layout), got {getattr(config, field)!r}"
+            )
+    if config.activation not in activations:
+        raise ValueError(
+            f"activation={config.activation!r} has no {reference} equivalent; use one of {sorted(activations)}"
+        )
