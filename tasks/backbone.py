@@ -6,10 +6,13 @@
 
 Both give a `Backbone`: family ("bert" | "gpt"), the plain nn.Module, its TransformerConfig and the
 tokenizer the model was trained with, so every task runs for both families from either source.
+`random_weights(backbone)` keeps the architecture and tokenizer but not the weights: the control
+that measures what pretraining adds.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +59,16 @@ def load_backbone(checkpoint: str, expected_family: str | None = None) -> Backbo
     if expected_family is not None and backbone.family != expected_family:
         raise ValueError(f"{checkpoint} holds a {backbone.family} model, but family={expected_family!r} was expected")
     return backbone
+
+
+def random_weights(backbone: Backbone) -> Backbone:
+    """The same architecture with fresh weights from the model's own initialisation (its constructor's
+    `init_weights`), drawn from torch's global RNG, so `seed_everything(s)` fixes them and different
+    seeds give different random models. A fresh model rather than `init_weights` on the loaded one:
+    parameters outside init_weights' reach (the MLM head's output bias) would otherwise keep
+    their pretrained values."""
+    model = type(backbone.model)(backbone.config).eval()  # eval like a loaded backbone
+    return dataclasses.replace(backbone, model=model)
 
 
 def _load_hf(directory: Path) -> Backbone:

@@ -8,6 +8,7 @@ __init__ and builds its label-dependent head in `setup`, once the data module kn
 from __future__ import annotations
 
 from abc import abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from torch.utils.data import DataLoader
 from transformers import PreTrainedTokenizerBase, get_linear_schedule_with_warmup
 
 from pretrain.blocks.config import TransformerConfig
-from tasks.backbone import Backbone, load_backbone
+from tasks.backbone import Backbone, load_backbone, random_weights
 from tasks.encoding import SpecialTokens
 from tasks.files import Row, class_names, dataset_rows, load_hub, read_table
 
@@ -175,9 +176,25 @@ class TaskDataModule(LightningDataModule):
     def collate(self, examples: list[dict[str, Any]]) -> dict[str, Any]: ...
 
 
+@dataclass
+class RestoredCheckpoint:
+    """What a fine-tuned checkpoint recorded when it was saved: its step and validation metrics."""
+
+    step: int
+    val: dict[str, float]
+
+
 class TaskModule(LightningModule):
     """Loads the backbone; AdamW with linear warmup then linear decay, as BERT's fine-tuning recipe
-    (Devlin et al. 2018, appendix A.3) and GPT-1's (Radford et al. 2018, section 4.1)."""
+    (Devlin et al. 2018, appendix A.3) and GPT-1's (Radford et al. 2018, section 4.1).
+
+    `random_init` fine-tunes the same architecture from random weights (the checkpoint gives only
+    the config and tokenizer), the control that measures what pretraining adds.
+
+    A test pass leaves `per_example`: one score record per test example, in test-set order, from
+    which the task's test metric is recomputed exactly (tasks.per_example), so runs can be paired
+    by index in a bootstrap.
+    """
 
     task: str = ""
 
@@ -188,19 +205,37 @@ class TaskModule(LightningModule):
         lr: float = 5e-5,
         weight_decay: float = 0.01,
         warmup_ratio: float = 0.1,
+        random_init: bool = False,
     ) -> None:
+        """
+        Args:
+            checkpoint: a `pretrain` checkpoint (.ckpt) or hf:<local Hugging Face model directory>
+            family: bert | gpt; rejects a checkpoint of the other family (unset: any)
+            lr: peak learning rate of AdamW
+            weight_decay: AdamW weight decay (not on biases, norms, embeddings)
+            warmup_ratio: fraction of the steps with linear warmup
+            random_init: fine-tune the same architecture from random weights, the control that
+                measures what pretraining adds (the checkpoint gives only its config and tokenizer)
+        """
         super().__init__()
         if lr <= 0:
             raise ValueError(f"model.lr={lr} must be > 0")
         if not 0.0 <= warmup_ratio < 1.0:
             raise ValueError(f"model.warmup_ratio={warmup_ratio} must be in [0, 1)")
         self.save_hyperparameters()
-        backbone = load_backbone(checkpoint, family)
+        # Loading never draws from the seeded global RNG (a hf: load builds models that do), so the
+        # random weights and the task heads depend on the seed alone.
+        with torch.random.fork_rng(devices=[]):
+            backbone = load_backbone(checkpoint, family)
+        if random_init:
+            backbone = random_weights(backbone)
         self.family: str = backbone.family
         self.tokenizer: PreTrainedTokenizerBase = backbone.tokenizer
         self.backbone_config: TransformerConfig = backbone.config
         self.special = SpecialTokens.of(self.tokenizer, self.family)
         self._configured = False
+        self.per_example: list[Any] = []
+        self.restored: RestoredCheckpoint | None = None
         self.build(backbone)
         self.train()  # load_backbone returns the model in eval mode; Lightning's fit keeps a module's mode
 
@@ -218,6 +253,19 @@ class TaskModule(LightningModule):
                 raise RuntimeError(f"{type(self).__name__} needs a TaskDataModule to know its labels")
             self.configure_task(datamodule)
             self._configured = True
+
+    def on_test_epoch_start(self) -> None:
+        self.per_example = []
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # ModelCheckpoint saves right after a validation, so these are the metrics that selected it.
+        checkpoint["validation_metrics"] = {
+            k: float(v) for k, v in self.trainer.callback_metrics.items() if k.startswith("val/")
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.restored = RestoredCheckpoint(step=int(checkpoint.get("global_step", 0)),
+                                           val=dict(checkpoint.get("validation_metrics", {})))
 
     def configure_optimizers(self) -> dict[str, Any]:
         decay, no_decay, seen = [], [], set()

@@ -18,7 +18,7 @@ from pathlib import Path
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from tasks.base import TaskDataModule, TaskModule
-from tasks.outputs import PredictionFileWriter, write_results
+from tasks.outputs import FinetuneResults, PredictionFileWriter, write_results
 
 # Predictions are written in the input's own format: one label per line, CoNLL columns, JSONL.
 PREDICTION_SUFFIX = {"classification": ".txt", "ner": ".conll", "generation": ".jsonl"}
@@ -40,21 +40,31 @@ class FinetuneCLI(LightningCLI):
         return Path(self.trainer.log_dir or self.trainer.default_root_dir)
 
     def _write_results(self, finetuned_checkpoint: str | None) -> None:
-        model, data = self.model, self.datamodule
+        model, data, trainer = self.model, self.datamodule, self.trainer
         assert isinstance(model, TaskModule) and isinstance(data, TaskDataModule)
-        metrics = {k: float(v) for k, v in self.trainer.callback_metrics.items() if k.startswith("test/")}
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
         path = Path(str(self._option("results_file") or self._run_dir() / "results.json"))
         seed = self._option("seed_everything")
-        write_results(
-            path, task=model.task, family=model.family, checkpoint=model.hparams.checkpoint,
-            finetuned_checkpoint=finetuned_checkpoint, seed=seed if isinstance(seed, int) else None,
-            data=data.describe("test"), truncated=data.truncated.get("test", 0), metrics=metrics,
-        )
+        restored = model.restored if finetuned_checkpoint else None
+        monitor = trainer.checkpoint_callback.monitor if trainer.checkpoint_callback else None
+        # Under DDP each process tests a strided share of the examples (DistributedSampler, padded with
+        # repeats), so local records are neither complete nor in test-set order: they are not written
+        # (null) rather than gathered; test on one device for a paired bootstrap.
+        per_example = model.per_example if trainer.world_size == 1 else None
+        write_results(path, FinetuneResults(
+            task=model.task, family=model.family, checkpoint=model.hparams.checkpoint,
+            random_init=bool(model.hparams.random_init), finetuned_checkpoint=finetuned_checkpoint,
+            seed=seed if isinstance(seed, int) else None, data=data.describe("test"),
+            truncated=data.truncated.get("test", 0), metrics=metrics,
+            best_step=restored.step if restored else None, monitor=monitor if restored else None,
+            val=restored.val if restored else {}, per_example=per_example,
+        ))
         print(f"results written to {path}")
 
     def after_fit(self) -> None:
         if not self._option("test_after_fit") or self.trainer.interrupted:
             return
+        # The checkpoint with the best validation score (ModelCheckpoint's monitor), not the last weights.
         best = self.trainer.checkpoint_callback.best_model_path if self.trainer.checkpoint_callback else ""
         self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best or None)
         self._write_results(best or None)
@@ -75,9 +85,10 @@ class FinetuneCLI(LightningCLI):
                 print(f"predictions written to {callback.path}")
 
 
-def main(args: list[str] | None = None) -> FinetuneCLI:
+def main(args: list[str] | None = None) -> None:
+    """Returns None: the `finetune` console script exits with main()'s return value (0 on None)."""
     os.environ.setdefault("WANDB_MODE", "offline")  # never block on the network; `wandb sync` later
-    return FinetuneCLI(
+    FinetuneCLI(
         TaskModule, TaskDataModule, subclass_mode_model=True, subclass_mode_data=True, args=args,
         save_config_kwargs={"overwrite": True},
     )

@@ -1,21 +1,30 @@
 """Files a fine-tuning run leaves behind: test results as JSON, predictions in the input's own format.
 
-Results JSON schema (stable; scripts/compare.py reads it):
+Results JSON (`FinetuneResults`, written by `finetune fit --test_after_fit true` and `finetune test`;
+read it back with `read_results`):
 
     {"task": "classification" | "ner" | "generation",
      "family": "bert" | "gpt",
      "checkpoint": "<the pretrained checkpoint or hf:dir the run started from>",
+     "random_init": <bool, true: the checkpoint gave only config and tokenizer, weights were random>,
      "finetuned_checkpoint": "<the fine-tuned .ckpt tested, or null for the in-memory weights>",
-     "seed": <int>,
+     "seed": <int | null>,
      "data": "<where the test split came from>",
      "truncated": <int, test examples truncated to fit max_length>,
-     "metrics": {"test/<name>": <float>, ...}}
+     "metrics": {"test/<name>": <float>, ...},
+     "best_step": <int | null, the global step the tested checkpoint was saved at>,
+     "monitor": "<the validation metric that selected it, e.g. val/acc>" | null,
+     "val": {"val/<name>": <float>, ...}   (the tested checkpoint's validation metrics; {} if unknown),
+     "per_example": [...] | null   (one record per test example in test-set order, see tasks.per_example;
+                                    null when the test ran on several processes)}
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +34,33 @@ from lightning.pytorch.callbacks import BasePredictionWriter
 from pretrain.data.caching import atomic_write
 
 
-def write_results(path: Path, *, task: str, family: str, checkpoint: str, finetuned_checkpoint: str | None,
-                  seed: int | None, data: str, truncated: int, metrics: dict[str, float]) -> dict[str, Any]:
-    results = {
-        "task": task, "family": family, "checkpoint": checkpoint, "finetuned_checkpoint": finetuned_checkpoint,
-        "seed": seed, "data": data, "truncated": truncated, "metrics": dict(sorted(metrics.items())),
-    }
-    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8"))
-    return results
+@dataclass
+class FinetuneResults:
+    task: str
+    family: str
+    checkpoint: str
+    finetuned_checkpoint: str | None
+    seed: int | None
+    data: str
+    truncated: int
+    metrics: dict[str, float]
+    random_init: bool = False
+    best_step: int | None = None
+    monitor: str | None = None
+    val: dict[str, float] = field(default_factory=dict)
+    per_example: list[Any] | None = None
+
+
+def write_results(path: Path, results: FinetuneResults) -> None:
+    record = dataclasses.asdict(results)
+    record["metrics"], record["val"] = dict(sorted(results.metrics.items())), dict(sorted(results.val.items()))
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8"))
+
+
+def read_results(path: Path) -> FinetuneResults:
+    record = json.loads(Path(path).read_text(encoding="utf-8"))
+    known = {f.name for f in dataclasses.fields(FinetuneResults)}
+    return FinetuneResults(**{k: v for k, v in record.items() if k in known})
 
 
 class PredictionFileWriter(BasePredictionWriter):

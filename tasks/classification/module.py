@@ -27,10 +27,11 @@ class ClassificationModule(TaskModule):
         weight_decay: float = 0.01,
         warmup_ratio: float = 0.1,
         classifier_dropout: float = 0.1,
+        random_init: bool = False,
     ) -> None:
         if not 0.0 <= classifier_dropout < 1.0:
             raise ValueError(f"model.classifier_dropout={classifier_dropout} must be in [0, 1)")
-        super().__init__(checkpoint, family, lr, weight_decay, warmup_ratio)
+        super().__init__(checkpoint, family, lr, weight_decay, warmup_ratio, random_init)
 
     def build(self, backbone: Backbone) -> None:
         self.body = body(backbone)
@@ -62,7 +63,10 @@ class ClassificationModule(TaskModule):
             raise ValueError(f"the {split} split has examples without labels; it cannot be scored")
         loss = F.cross_entropy(logits, labels, ignore_index=IGNORE_INDEX)
         metrics = getattr(self, f"{split}_metrics")
-        metrics.update(logits.argmax(dim=-1), labels)
+        predicted = logits.argmax(dim=-1)
+        metrics.update(predicted, labels)
+        if split == "test":
+            self.per_example += (predicted == labels).long().tolist()  # 1 = right (tasks.per_example)
         self.log(f"{split}/loss", loss, prog_bar=split != "test", batch_size=labels.shape[0])
         self.log_dict(metrics, batch_size=labels.shape[0])
         return loss
@@ -81,4 +85,5 @@ class ClassificationModule(TaskModule):
         return [self.label_names[i] for i in self(batch).argmax(dim=-1).tolist()]
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        super().on_save_checkpoint(checkpoint)
         checkpoint["label_names"] = self.label_names

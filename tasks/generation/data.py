@@ -6,7 +6,8 @@ perplexity use the first reference, ROUGE and BLEU use all of them.
 
 GPT reads `source [SEP] target <|endoftext|>` with the loss on the target (and the end token) only.
 BERT's encoder-decoder reads `[CLS] source [SEP]`; its decoder gets `[CLS] target` and predicts
-`target [SEP]` ([CLS] starts and [SEP] ends a generation, as in Rothe et al. 2020).
+`target [SEP]` ([CLS] starts and [SEP] ends a generation, as in Rothe et al. 2020). Decoding
+prompts (`prompt_ids`) are left-padded for GPT and right-padded for BERT's encoder.
 """
 
 from __future__ import annotations
@@ -118,7 +119,10 @@ class GenerationDataModule(TaskDataModule):
             return ids, mask.long()
 
         input_ids, attention_mask = batch_of("input_ids", pad_id)
-        prompt_ids, prompt_mask = batch_of("prompt_ids", pad_id, left=True)  # left: batched causal decoding
+        # GPT continues its prompt, so batched decoding left-pads it (every row's next token is at the
+        # right end; GptModel.generate counts positions over real tokens). BERT2BERT's encoder reads the
+        # source with positions 0..S-1, [CLS] at 0 as in pretraining, so its source is right-padded.
+        prompt_ids, prompt_mask = batch_of("prompt_ids", pad_id, left=self._family == "gpt")
         batch = {
             "input_ids": input_ids, "attention_mask": attention_mask,  # (B, T)
             "labels": pad([e["labels"] for e in examples], IGNORE_INDEX),

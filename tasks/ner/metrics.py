@@ -35,6 +35,23 @@ def check_tag(tag: str, scheme: str, where: str) -> None:
         )
 
 
+Entity = tuple[str, int, int]  # (type, first word, last word)
+
+
+def sentence_entities(pred: Sequence[str], gold: Sequence[str]) -> tuple[set[Entity], set[Entity]]:
+    """Predicted and gold entities of one sentence's word-level tags."""
+    if len(pred) != len(gold):
+        raise ValueError(f"a sentence has {len(gold)} gold tags but {len(pred)} predicted tags")
+    return set(get_entities(list(pred))), set(get_entities(list(gold)))
+
+
+def sentence_counts(pred: Sequence[str], gold: Sequence[str]) -> list[int]:
+    """[correct, predicted, gold] entity counts of one sentence; summed over sentences they give the
+    micro scores of EntityScores (F1 = 2 * correct / (predicted + gold))."""
+    pred_entities, gold_entities = sentence_entities(pred, gold)
+    return [len(pred_entities & gold_entities), len(pred_entities), len(gold_entities)]
+
+
 class EntityScores(Metric):
     full_state_update = False
 
@@ -48,10 +65,7 @@ class EntityScores(Metric):
     def update(self, predictions: Sequence[Sequence[str]], targets: Sequence[Sequence[str]]) -> None:
         """Word-level tag sequences, one pair per sentence."""
         for pred, gold in zip(predictions, targets, strict=True):
-            if len(pred) != len(gold):
-                raise ValueError(f"a sentence has {len(gold)} gold tags but {len(pred)} predicted tags")
-            pred_entities = set(get_entities(list(pred)))
-            gold_entities = set(get_entities(list(gold)))
+            pred_entities, gold_entities = sentence_entities(pred, gold)
             for entities, state in ((pred_entities, self.predicted), (gold_entities, self.gold),
                                     (pred_entities & gold_entities, self.correct)):
                 for kind, _, _ in entities:

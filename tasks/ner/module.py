@@ -15,7 +15,7 @@ from tasks.backbone import Backbone, body
 from tasks.base import TaskDataModule, TaskModule
 from tasks.encoding import IGNORE_INDEX
 from tasks.ner.data import NerDataModule
-from tasks.ner.metrics import EntityScores, entity_types
+from tasks.ner.metrics import EntityScores, entity_types, sentence_counts
 
 
 class NerModule(TaskModule):
@@ -29,10 +29,11 @@ class NerModule(TaskModule):
         weight_decay: float = 0.01,
         warmup_ratio: float = 0.1,
         classifier_dropout: float = 0.1,
+        random_init: bool = False,
     ) -> None:
         if not 0.0 <= classifier_dropout < 1.0:
             raise ValueError(f"model.classifier_dropout={classifier_dropout} must be in [0, 1)")
-        super().__init__(checkpoint, family, lr, weight_decay, warmup_ratio)
+        super().__init__(checkpoint, family, lr, weight_decay, warmup_ratio, random_init)
 
     def build(self, backbone: Backbone) -> None:
         self.body = body(backbone)
@@ -76,7 +77,10 @@ class NerModule(TaskModule):
         logits = self(batch)
         self.log(f"{split}/loss", self._loss(logits, batch["labels"]), batch_size=len(batch["words"]))
         metric: EntityScores = getattr(self, f"{split}_entities")
-        metric.update(self.word_tags(logits, batch["word_positions"]), batch["tags"])
+        predicted = self.word_tags(logits, batch["word_positions"])
+        metric.update(predicted, batch["tags"])
+        if split == "test":  # [correct, predicted, gold] per sentence (tasks.per_example)
+            self.per_example += [sentence_counts(p, g) for p, g in zip(predicted, batch["tags"])]
 
     def _log_entities(self, split: str) -> None:
         metric: EntityScores = getattr(self, f"{split}_entities")
@@ -106,4 +110,5 @@ class NerModule(TaskModule):
         return lines
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        super().on_save_checkpoint(checkpoint)
         checkpoint["label_names"] = self.label_names
