@@ -1,14 +1,22 @@
-"""MLM masking statistics, fixed validation masks, whole-word masking and NSP pair construction."""
+"""MLM masking statistics, fixed validation masks, whole-word masking and BERT example construction."""
 
 from __future__ import annotations
 
 import random
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 import torch
 
-from pretrain.data.bert_batches import MlmNspCollator, NspPairBuilder, split_sentences
+from pretrain.data.bert_batches import (
+    BertExampleBuilder,
+    MlmNspCollator,
+    join_documents,
+    length_only_nsp_accuracy,
+    segment_lengths,
+    split_sentences,
+)
 from pretrain.data.tokenizer import build_tokenizer, continuation_table
 
 WORDS = "alpha beta gamma delta river stone cloud paper light music garden window falling brightly".split()
@@ -29,9 +37,8 @@ def tokenizer(tmp_path_factory: pytest.TempPathFactory):
 
 
 def _examples(tokenizer, n: int = 400, max_length: int = 48) -> list[dict[str, list[int]]]:
-    ids = [[tokenizer(s, add_special_tokens=False)["input_ids"] for s in split_sentences(t)] for t in _texts(n, 1)]
-    builder = NspPairBuilder(max_length, 0, tokenizer.cls_token_id, tokenizer.sep_token_id)
-    out = builder({"sentences": ids}, list(range(n)))
+    ids = [tokenizer(s, add_special_tokens=False)["input_ids"] for t in _texts(n, 1) for s in split_sentences(t)]
+    out = BertExampleBuilder(max_length, 0, tokenizer.cls_token_id, tokenizer.sep_token_id)({"stream": [ids]}, [0])
     return [{k: out[k][i] for k in out} for i in range(len(out["input_ids"]))]
 
 
@@ -85,40 +92,126 @@ def test_whole_word_masking_predicts_every_piece_of_a_chosen_word(tokenizer) -> 
     assert predicted.any()
 
 
-def _unique_token_docs(n_docs: int) -> list[list[list[int]]]:
-    rng = random.Random(3)
+def _unique_token_docs(n_docs: int, seed: int = 3, long_share: float = 0.0) -> list[list[list[int]]]:
+    """Documents whose token ids are their stream positions + 10, so tests can tell where a segment came from.
+
+    Most documents are short (1-3 sentences); ``long_share`` of them have 10-25 sentences.
+    """
+    rng = random.Random(seed)
     docs, next_id = [], 10
     for _ in range(n_docs):
         sentences = []
-        for _ in range(rng.randint(1, 6)):
-            length = rng.randint(1, 30)
+        for _ in range(rng.randint(10, 25) if rng.random() < long_share else rng.randint(1, 3)):
+            length = rng.randint(2, 12)
             sentences.append(list(range(next_id, next_id + length)))
             next_id += length
         docs.append(sentences)
     return docs
 
 
-def test_nsp_pairs_are_balanced_and_continuations_are_consecutive() -> None:
-    docs = _unique_token_docs(600)
-    owner = {t: d for d, doc in enumerate(docs) for s in doc for t in s}
-    out = NspPairBuilder(40, 0, 2, 3)({"sentences": docs}, list(range(len(docs))))
-    labels = out["next_sentence_label"]
-    assert sum(labels) / len(labels) == pytest.approx(0.5, abs=0.05)
-    for ids, types, label in zip(out["input_ids"], out["token_type_ids"], labels):
-        assert len(ids) <= 40 and ids[0] == 2 and ids[-1] == 3 and len(types) == len(ids)
-        sep = ids.index(3)
-        a, b = ids[1:sep], ids[sep + 1 : -1]
-        assert a and b and all(t == 0 for t in types[: sep + 1]) and all(t == 1 for t in types[sep + 1 :])
-        assert a == list(range(a[0], a[0] + len(a))), "segment A must be contiguous text"
-        if label == 0:
-            assert b[0] == a[-1] + 1 and b == list(range(b[0], b[0] + len(b))), "IsNext: B continues A"
-            assert owner[a[0]] == owner[b[-1]]
-        else:
-            assert owner[b[0]] != owner[a[0]], "NotNext: B comes from another document"
+def _build(docs: list[list[list[int]]], max_length: int, seed: int = 0, nsp: bool = True) -> dict[str, list]:
+    stream = [sentence for doc in docs for sentence in doc]
+    return BertExampleBuilder(max_length, seed, 2, 3, nsp)({"stream": [stream]}, [0])
+
+
+def _segments(ids: list[int]) -> tuple[list[int], list[int]]:
+    sep = ids.index(3)
+    return ids[1:sep], ids[sep + 1 : -1]
+
+
+def test_examples_fill_the_sequence_from_short_documents_without_dropping_text() -> None:
+    docs = _unique_token_docs(800)  # ~20 tokens per document
+    out = _build(docs, 64)
+    lengths = [len(ids) for ids in out["input_ids"]]
+    assert all(length == 64 for length in lengths[:-1]), "only the last example of a stream may be short"
+    assert sum(lengths) / len(lengths) / 64 >= 0.95
+    covered = set()
+    for ids, label in zip(out["input_ids"], out["next_sentence_label"]):
+        a, b = _segments(ids)
+        covered.update(a if label else a + b)
+    n = sum(len(s) for doc in docs for s in doc)
+    assert covered >= set(range(10, 10 + n - 1)), "every token of the stream (but a lone last one) is in some A or true B"
 
 
 def test_long_sentences_are_cut_not_dropped() -> None:
-    docs = [[list(range(100, 400))], [list(range(500, 520)), list(range(520, 530))]]
-    out = NspPairBuilder(32, 0, 2, 3)({"sentences": docs}, [0, 1])
-    assert all(len(ids) <= 32 for ids in out["input_ids"])
-    assert len(out["input_ids"]) >= 300 // 29
+    docs = [[list(range(10, 310))], [list(range(310, 330)), list(range(330, 340))]]
+    out = _build(docs, 32)
+    covered = {t for ids, label in zip(out["input_ids"], out["next_sentence_label"])
+               for t in (_segments(ids)[0] if label else ids[1:-1])}
+    assert covered >= set(range(10, 339)) and all(len(ids) == 32 for ids in out["input_ids"][:-1])
+
+
+def test_positives_continue_a_and_negatives_come_from_elsewhere() -> None:
+    docs = _unique_token_docs(600)
+    starts = {s[0] for doc in docs for s in doc}
+    out = _build(docs, 40)
+    labels, margin = out["next_sentence_label"], 40 - 3
+    assert sum(labels) / len(labels) == pytest.approx(0.5, abs=0.05)
+    for i, (ids, types, label) in enumerate(zip(out["input_ids"], out["token_type_ids"], labels)):
+        a, b = _segments(ids)
+        assert a and b and ids[0] == 2 and types == [0] * (len(a) + 2) + [1] * (len(b) + 1)
+        assert a == list(range(a[0], a[0] + len(a))) and b == list(range(b[0], b[0] + len(b))), "consecutive text"
+        if label == 0:
+            assert b[0] == a[-1] + 1, "IsNext: B starts exactly where A ended in the stream"
+        else:
+            # NotNext: B lies at least one chunk away from A and from where the true B would have been.
+            assert b[-1] < a[0] - margin or b[0] >= a[-1] + 1 + len(b) + margin
+            assert b[0] in starts or a[-1] + 1 not in starts, "B starts at a sentence start when the true B does"
+            if i + 1 < len(labels):
+                assert _segments(out["input_ids"][i + 1])[0][0] == a[-1] + 1, "the unused true B starts the next example"
+
+
+def test_segment_lengths_do_not_predict_the_nsp_label() -> None:
+    # Short and long documents mixed: per-document pairs leak the label through the lengths.
+    train_docs, val_docs = _unique_token_docs(6000, seed=1, long_share=0.1), _unique_token_docs(6000, seed=2, long_share=0.1)
+    train, validation = _build(train_docs, 32, seed=0), _build(val_docs, 32, seed=1)
+    assert len(validation["input_ids"]) > 5000
+    assert length_only_nsp_accuracy(train, validation) <= 0.52
+    lengths = segment_lengths(validation["token_type_ids"])  # (N, 2)
+    labels = torch.tensor(validation["next_sentence_label"])
+    for column in range(2):  # the same distribution of len(A) and len(B) for both labels
+        positive, negative = (torch.tensor(lengths[:, column])[labels == k].float().mean() for k in (0, 1))
+        assert abs(float(positive - negative)) < 0.5
+
+    # The check itself catches a leak: per-document pairs whose random B is filled to the target length.
+    def per_document_pairs(docs: list[list[list[int]]], seed: int) -> dict[str, list]:
+        rng, types, labels = random.Random(seed), [], []
+        for doc in docs:
+            if len(doc) < 2:
+                continue
+            cut = rng.randint(1, len(doc) - 1)
+            a, rest = sum(len(s) for s in doc[:cut]), sum(len(s) for s in doc[cut:])
+            label = rng.random() < 0.5
+            b = max(1, 29 - min(a, 28)) if label else rest
+            types.append([0] * (min(a, 28) + 2) + [1] * (min(b, 29 - min(a, 28)) + 1))
+            labels.append(int(label))
+        return {"token_type_ids": types, "next_sentence_label": labels}
+
+    assert length_only_nsp_accuracy(per_document_pairs(train_docs, 0), per_document_pairs(val_docs, 1)) > 0.6
+
+
+def test_without_nsp_examples_are_single_full_segments() -> None:
+    docs = _unique_token_docs(300)
+    out = _build(docs, 32, nsp=False)
+    n = sum(len(s) for doc in docs for s in doc)
+    assert [t for ids in out["input_ids"] for t in ids[1:-1]] == list(range(10, 10 + n)), "the stream, once, in order"
+    assert all(ids[0] == 2 and ids[-1] == 3 and 3 not in ids[1:-1] for ids in out["input_ids"])
+    assert all(len(ids) == 32 for ids in out["input_ids"][:-1])
+    assert all(set(types) == {0} for types in out["token_type_ids"]) and set(out["next_sentence_label"]) == {0}
+
+
+def test_examples_depend_only_on_seed_and_row_index() -> None:
+    rows = [[s for doc in _unique_token_docs(200, seed=k) for s in doc] for k in range(3)]
+    builder = BertExampleBuilder(32, 5, 2, 3)
+    together = builder({"stream": rows}, [0, 1, 2])
+    apart = [builder({"stream": [row]}, [k]) for k, row in enumerate(rows)]
+    assert together["input_ids"] == [ids for part in apart for ids in part["input_ids"]], "map batch size must not matter"
+    assert builder({"stream": rows}, [0, 1, 2]) == together
+    assert BertExampleBuilder(32, 6, 2, 3)({"stream": rows}, [0, 1, 2])["input_ids"] != together["input_ids"]
+
+
+def test_join_documents_keeps_sentences_in_corpus_order() -> None:
+    docs = _unique_token_docs(5)
+    table = pa.table({"sentences": docs[:2]}), pa.table({"sentences": docs[2:]})
+    joined = [join_documents(t).column("stream").to_pylist() for t in table]
+    assert joined == [[docs[0] + docs[1]], [docs[2] + docs[3] + docs[4]]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 from pathlib import Path
 
@@ -108,21 +109,63 @@ def test_loader_resumes_mid_epoch(tmp_path: Path) -> None:
     assert all(torch.equal(a, b) for a, b in zip(head + tail, reference)) and len(head + tail) == len(reference)
 
 
-def test_streaming_mode_yields_batches(tmp_path: Path) -> None:
-    module = _module(GptDataModule, tmp_path, streaming=True)
+@pytest.mark.parametrize("cls", [BertDataModule, GptDataModule])
+def test_streaming_mode_yields_full_batches(cls: type, tmp_path: Path) -> None:
+    module = _module(cls, tmp_path, streaming=True)
     module.setup("fit")
     batch = next(iter(module.train_dataloader()))
-    assert batch["input_ids"].shape == (4, 32)
+    assert batch["input_ids"].shape == (4, 32) and bool(batch["attention_mask"].all())
 
 
-def test_documents_too_short_for_nsp_are_reported(tmp_path: Path) -> None:
+def test_bert_examples_fill_the_sequence_and_are_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    module = _module(BertDataModule, tmp_path)  # ~25 tokens per document, max_length 32
+    with caplog.at_level(logging.INFO):
+        module.setup("fit")
+    stats = module.example_statistics("train")
+    assert stats.mean_tokens / 32 >= 0.95 and stats.positive_share == pytest.approx(0.5, abs=0.1)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("[data]")]
+    assert len(lines) == 2 and all("real tokens per example of max_length 32" in line and "NSP positives" in line
+                                   for line in lines)
+
+
+def test_without_nsp_batches_are_single_full_segments(tmp_path: Path) -> None:
+    module = _module(BertDataModule, tmp_path, nsp=False)
+    module.setup("fit")
+    batch = next(iter(module.train_dataloader()))
+    assert set(batch) == {"input_ids", "attention_mask", "token_type_ids", "labels", "next_sentence_label"}
+    assert batch["input_ids"].shape == (4, 32) and bool(batch["attention_mask"].all())
+    assert not batch["token_type_ids"].any() and not batch["next_sentence_label"].any()
+    original = torch.where(batch["labels"] == -100, batch["input_ids"], batch["labels"])
+    assert bool((original == module.tokenizer.sep_token_id).sum(dim=1).eq(1).all()), "one segment, one [SEP]"
+    assert module.example_statistics("train").mean_tokens / 32 >= 0.95
+
+
+def test_bert_examples_depend_on_seed_not_on_num_proc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(datamodules_module, "STREAM_DOCUMENTS", 20)  # several streams, so num_proc=2 splits them
+
+    def examples(num_proc: int | None, seed: int = 0) -> list[list[int]]:
+        for stale in (tmp_path / "cache" / "tokenized").glob("bert-examples-*"):
+            stale.unlink()  # build again instead of reading the first run's file
+        module = _module(BertDataModule, tmp_path, num_proc=num_proc, seed=seed)
+        return module.examples("train")["input_ids"][:]
+
+    reference = examples(None)
+    assert examples(2) == reference
+    assert examples(None) == reference
+    assert examples(None, seed=1) != reference
+
+
+def test_split_too_small_for_nsp_negatives_is_reported(tmp_path: Path) -> None:
     for split in ("train", "val", "test"):  # distinct one-character documents: one token each
         (tmp_path / f"{split}.txt").write_text("\n".join(chr(0x4E00 + i) for i in range(30)))
-    module = BertDataModule(source=str(tmp_path / "train.txt"), validation_split=str(tmp_path / "val.txt"),
-                            test_split=str(tmp_path / "test.txt"), vocab_size=300, max_length=32,
-                            cache_dir=str(tmp_path / "cache"))
-    with pytest.raises(ValueError, match=r"train\.txt train: 0 documents long enough for NSP; expected at least 2"):
-        module.setup("fit")
+    options = {"source": str(tmp_path / "train.txt"), "validation_split": str(tmp_path / "val.txt"),
+               "test_split": str(tmp_path / "test.txt"), "vocab_size": 300, "max_length": 32,
+               "cache_dir": str(tmp_path / "cache")}
+    with pytest.raises(ValueError, match=r"train\.txt train: 30 tokens are too few for NSP negatives"):
+        BertDataModule(**options).setup("fit")
+    single = BertDataModule(**options, nsp=False)  # one-token documents still make full single segments
+    single.setup("fit")
+    assert [len(ids) for ids in single.examples("train")["input_ids"]] == [32]
 
 
 def test_corpus_smaller_than_one_block_is_reported(tmp_path: Path) -> None:

@@ -1,11 +1,25 @@
-"""BERT batches: sentence tokenization, next-sentence-prediction pairs, and MLM masking.
+"""BERT batches: sentence tokenization, full-length NSP / single-segment examples, and MLM masking.
 
-Follows BERT (arXiv:1810.04805, section 3.1 and appendix A): each example is
-``[CLS] A [SEP] B [SEP]``; half the time B is the text that follows A in the same
-document (``next_sentence_label`` 0, HF convention), otherwise a span from another
-document (label 1); pairs longer than the block are truncated longest-first. 15% of
-the non-special tokens are chosen for prediction; of those 80% become [MASK], 10% a
-random token and 10% stay unchanged.
+Examples follow BERT (arXiv:1810.04805, section 3.1, appendix A and its
+create_pretraining_data.py) with two changes that matter on a corpus of short documents:
+
+- the documents of a split are read in corpus order as one token stream (consecutive
+  documents of the built-in corpus are consecutive docstrings of one source file), as
+  RoBERTa's FULL-SENTENCES inputs cross document boundaries (arXiv:1907.11692). Every
+  example then fills the sequence with real text; only the last one of a stream is short.
+- the random B of an NSP negative has exactly the length the true continuation would have
+  had, so the pair's lengths carry no information about its label.
+
+With NSP an example is ``[CLS] A [SEP] B [SEP]``: a chunk of ``max_length - 3``
+consecutive tokens is cut into A and B at a random sentence start inside it (a random
+token when the chunk lies inside one long sentence). Half the time B is the rest of the
+chunk (``next_sentence_label`` 0, HF convention); otherwise B is as many tokens from a
+random place of the stream at least one chunk away (label 1), and the unused true
+continuation starts the next example, as in BERT. Without NSP an example is
+``[CLS] tokens [SEP]`` over ``max_length - 2`` consecutive tokens (FULL-SENTENCES).
+
+MLM: 15% of the non-special tokens are chosen for prediction; of those 80% become
+[MASK], 10% a random token and 10% stay unchanged.
 """
 
 from __future__ import annotations
@@ -13,13 +27,18 @@ from __future__ import annotations
 import random
 import re
 import zlib
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
 
+import numpy as np
+import pyarrow as pa
 import torch
 from transformers import DataCollatorForLanguageModeling, PreTrainedTokenizerFast
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)|\n\s*\n")
-MIN_NSP_TOKENS = 2  # a document needs two tokens to give a non-empty A and B
+STREAM_DOCUMENTS = 1000  # documents read as one stream: ~60k tokens of the built-in corpus to draw random B from
 
 
 def split_sentences(text: str) -> list[str]:
@@ -49,90 +68,161 @@ class SentenceTokenizer:
         }
 
 
-def _truncate_pair(a: list[int], b: list[int], limit: int, rng: random.Random, keep_boundary: bool) -> None:
-    """Longest-first truncation in place. Random pairs lose tokens at a random end (as in BERT's
-    create_pretraining_data.py); continuation pairs lose them away from the A|B boundary so that B
-    still starts exactly where A ends."""
-    while len(a) + len(b) > limit:
-        longer_is_a = len(a) > len(b)
-        longer = a if longer_is_a else b
-        if keep_boundary:
-            from_front = longer_is_a
-        else:
-            from_front = rng.random() < 0.5
-        del longer[0 if from_front else -1]
+def join_documents(batch: pa.Table) -> pa.Table:
+    """Batched ``datasets.map`` function in Arrow format: the documents of a map batch -> one ``stream`` row.
+
+    The row holds all their sentences in corpus order; Arrow only rewrites list offsets, so
+    joining costs no Python work per token.
+    """
+    sentences = batch.column("sentences").combine_chunks().flatten()  # one entry per sentence
+    offsets = pa.array([0, len(sentences)], type=pa.int32())
+    return pa.table({"stream": pa.ListArray.from_arrays(offsets, sentences)})
+
+
+def _sentence_starts(sentences: Sequence[Sequence[int]]) -> list[int]:
+    """Stream position of the first token of every non-empty sentence, ascending."""
+    starts, position = [], 0
+    for sentence in sentences:
+        if sentence:
+            starts.append(position)
+            position += len(sentence)
+    return starts
 
 
 @dataclass(frozen=True)
-class NspPairBuilder:
-    """Batched ``datasets.map`` function (``with_indices=True``): documents -> NSP examples.
+class BertExampleBuilder:
+    """Batched ``datasets.map`` function (``with_indices=True``): ``stream`` rows -> BERT examples.
 
-    Random partners come from other documents of the same map batch; the randomness is
-    seeded by (seed, index of the batch's first row), so the pairs are the same in every
-    run and for any ``num_proc``. Sentences longer than the block are cut into block-sized
-    pieces first (no text is dropped for being long); documents with fewer than
-    ``MIN_NSP_TOKENS`` tokens are skipped (the data module counts and reports them).
+    Every row is built on its own, with ``random.Random`` seeded by (seed, row index), so the
+    examples are the same in every run and process and for any ``num_proc`` or map batch size.
+    ``nsp=False`` gives single-segment examples (``next_sentence_label`` 0: the text is consecutive).
     """
 
     max_length: int
     seed: int
     cls_id: int
     sep_id: int
+    nsp: bool = True
 
-    def __call__(self, batch: dict[str, list[object]], indices: list[int]) -> dict[str, list[object]]:
-        rng = random.Random(self.seed * 1_000_003 + indices[0])
-        target = self.max_length - 3  # room for [CLS] and two [SEP]
-        docs: list[list[list[int]]] = []
-        for sentences in batch["sentences"]:
-            docs.append([s[i : i + target] for s in sentences for i in range(0, len(s), target) if s])
+    def __post_init__(self) -> None:
+        if self.max_length < 5:
+            raise ValueError(f"max_length={self.max_length}: expected >= 5 ([CLS] A [SEP] B [SEP], one token each)")
+
+    def __call__(self, batch: dict[str, list[list[list[int]]]], indices: list[int]) -> dict[str, list[object]]:
         out: dict[str, list[object]] = {"input_ids": [], "token_type_ids": [], "next_sentence_label": []}
-        for d, pieces in enumerate(docs):
-            if sum(len(p) for p in pieces) < MIN_NSP_TOKENS:
-                continue
-            others = [j for j, other in enumerate(docs) if j != d and other]
-            chunk: list[list[int]] = []
-            length, i = 0, 0
-            while i < len(pieces):
-                chunk.append(pieces[i])
-                length += len(pieces[i])
-                if i == len(pieces) - 1 or length >= target:
-                    i -= self._emit(chunk, docs, others, target, rng, out)
-                    chunk, length = [], 0
-                i += 1
+        for sentences, index in zip(batch["stream"], indices):
+            tokens = list(chain.from_iterable(sentences))
+            if self.nsp:
+                rng = random.Random(self.seed * 1_000_003 + index)
+                self._nsp_examples(tokens, _sentence_starts(sentences), rng, out)
+            else:
+                self._full_sentence_examples(tokens, out)
         return out
 
-    def _emit(self, chunk: list[list[int]], docs: list[list[list[int]]], others: list[int], target: int,
-              rng: random.Random, out: dict[str, list[object]]) -> int:
-        """Append one example from ``chunk``; return how many trailing pieces went unused (to be reused)."""
-        if len(chunk) == 1:
-            piece = chunk[0]
-            if len(piece) < MIN_NSP_TOKENS:
-                return 0
-            cut = rng.randint(1, len(piece) - 1)  # a single long sentence: split it at a random token
-            a_pieces, rest = [piece[:cut]], [piece[cut:]]
-        else:
-            a_end = rng.randint(1, len(chunk) - 1)
-            a_pieces, rest = chunk[:a_end], chunk[a_end:]
-        a = [t for p in a_pieces for t in p]
-        unused = 0
-        if others and rng.random() < 0.5:
-            label = 1
-            partner = docs[rng.choice(others)]
-            start = rng.randrange(len(partner))
-            b: list[int] = []
-            for p in partner[start:]:
-                b.extend(p)
-                if len(b) >= target - len(a):
-                    break
-            unused = len(rest) if len(chunk) > 1 else 0  # the real continuation is reused in the next example
-        else:
-            label = 0
-            b = [t for p in rest for t in p]
-        _truncate_pair(a, b, target, rng, keep_boundary=label == 0)
-        out["input_ids"].append([self.cls_id, *a, self.sep_id, *b, self.sep_id])
-        out["token_type_ids"].append([0] * (len(a) + 2) + [1] * (len(b) + 1))
-        out["next_sentence_label"].append(label)
-        return unused
+    def _full_sentence_examples(self, tokens: list[int], out: dict[str, list[object]]) -> None:
+        """RoBERTa's FULL-SENTENCES inputs: consecutive ``max_length - 2``-token windows of the stream."""
+        length = self.max_length - 2
+        for begin in range(0, len(tokens), length):
+            ids = [self.cls_id, *tokens[begin : begin + length], self.sep_id]
+            out["input_ids"].append(ids)
+            out["token_type_ids"].append([0] * len(ids))
+            out["next_sentence_label"].append(0)
+
+    def _nsp_examples(self, tokens: list[int], starts: list[int], rng: random.Random,
+                      out: dict[str, list[object]]) -> None:
+        chunk_length = self.max_length - 3  # room for [CLS] and two [SEP]
+        n, begin = len(tokens), 0
+        while n - begin >= 2:  # A and B need a token each; a last lone token is left out
+            end = min(begin + chunk_length, n)
+            first, last = bisect_right(starts, begin), bisect_left(starts, end)  # sentence starts inside the chunk
+            at_sentence = last > first
+            # BERT's A ends at a random sentence boundary; a chunk inside one long sentence is cut at a random token.
+            a_end = starts[rng.randrange(first, last)] if at_sentence else rng.randint(begin + 1, end - 1)
+            b_length = end - a_end
+            b_start, label = a_end, 0
+            if rng.random() < 0.5:
+                elsewhere = self._random_start(starts, n, begin, end, b_length, at_sentence, rng)
+                if elsewhere is not None:  # None: a stream too short to hold text away from the chunk
+                    b_start, label = elsewhere, 1
+            a, b = tokens[begin:a_end], tokens[b_start : b_start + b_length]
+            out["input_ids"].append([self.cls_id, *a, self.sep_id, *b, self.sep_id])
+            out["token_type_ids"].append([0] * (len(a) + 2) + [1] * (len(b) + 1))
+            out["next_sentence_label"].append(label)
+            # The true continuation of a negative was not used: it starts the next example, as in BERT.
+            begin = end if label == 0 else a_end
+
+    def _random_start(self, starts: list[int], n: int, begin: int, end: int, length: int, at_sentence: bool,
+                      rng: random.Random) -> int | None:
+        """Start of a random ``length``-token span at least one chunk away from the chunk [begin, end).
+
+        It starts at a sentence start when the true B does (``at_sentence``), at any token otherwise,
+        so where B starts tells nothing about the label either. The one-chunk margin keeps the text
+        right before A and right after the true B out of negatives.
+        """
+        margin = self.max_length - 3
+        last_before = begin - margin - length  # a span starting at or before this ends before the margin
+        first_after, last_after = end + margin, n - length
+        if at_sentence:
+            before = bisect_right(starts, last_before)
+            after_first, after_last = bisect_left(starts, first_after), bisect_right(starts, last_after)
+            after = max(0, after_last - after_first)
+            if before + after == 0:
+                return None
+            k = rng.randrange(before + after)
+            return starts[k] if k < before else starts[after_first + k - before]
+        before, after = max(0, last_before + 1), max(0, last_after - first_after + 1)
+        if before + after == 0:
+            return None
+        k = rng.randrange(before + after)
+        return k if k < before else first_after + k - before
+
+
+@dataclass(frozen=True)
+class ExampleStatistics:
+    """How full the examples are and how balanced NSP is (logged per split)."""
+
+    examples: int
+    mean_tokens: float  # real (non-padding) tokens per example, specials included
+    positive_share: float  # share of next_sentence_label 0 (B follows A)
+
+    @classmethod
+    def of(cls, lengths: Sequence[int] | np.ndarray, labels: Sequence[int] | np.ndarray) -> ExampleStatistics:
+        lengths, labels = np.asarray(lengths), np.asarray(labels)
+        if len(lengths) == 0:
+            return cls(0, 0.0, 0.0)
+        return cls(len(lengths), float(lengths.mean()), float((labels == 0).mean()))
+
+
+def segment_lengths(token_type_ids: Sequence[Sequence[int]]) -> np.ndarray:
+    """(len(A), len(B)) per ``[CLS] A [SEP] B [SEP]`` example, read from its token types."""
+    ones = np.array([sum(types) for types in token_type_ids], dtype=np.int64)
+    totals = np.array([len(types) for types in token_type_ids], dtype=np.int64)
+    return np.stack([totals - ones - 2, ones - 1], axis=1)  # (N, 2)
+
+
+def length_only_nsp_accuracy(train: dict[str, Sequence[object]], validation: dict[str, Sequence[object]]) -> float:
+    """Validation accuracy of the best length-threshold NSP rule fit on ``train``.
+
+    The rule predicts the label from len(A), len(B) or len(A) + len(B) alone ("random B" above or
+    below a threshold); about 0.5 means the lengths carry no information about the label.
+    Both arguments hold ``token_type_ids`` and ``next_sentence_label`` columns.
+    """
+    def features(examples: dict[str, Sequence[object]]) -> tuple[np.ndarray, np.ndarray]:
+        lengths = segment_lengths(examples["token_type_ids"])  # (N, 2)
+        return np.column_stack([lengths, lengths.sum(axis=1)]), np.asarray(examples["next_sentence_label"])
+
+    x_train, y_train = features(train)
+    x_val, y_val = features(validation)
+    best_accuracy, best_rule = -1.0, (0, 0, True)
+    for column in range(x_train.shape[1]):
+        for threshold in np.unique(np.concatenate([[x_train[:, column].min() - 1], x_train[:, column]])):
+            above = x_train[:, column] > threshold
+            for random_above in (True, False):
+                accuracy = float(np.mean((above == random_above) == (y_train == 1)))
+                if accuracy > best_accuracy:
+                    best_accuracy, best_rule = accuracy, (column, threshold, random_above)
+    column, threshold, random_above = best_rule
+    return float(np.mean(((x_val[:, column] > threshold) == random_above) == (y_val == 1)))
 
 
 @dataclass

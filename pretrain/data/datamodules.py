@@ -21,19 +21,27 @@ import lightning as L
 import pyarrow.compute as pc
 import torch
 from datasets.distributed import split_dataset_by_node
-from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
+from lightning.pytorch.utilities import rank_zero_info
 from torchdata.stateful_dataloader import StatefulDataLoader
 from transformers import PreTrainedTokenizerFast
 
-from pretrain.data.bert_batches import MIN_NSP_TOKENS, MlmNspCollator, NspPairBuilder, SentenceTokenizer
+from pretrain.data.bert_batches import (
+    STREAM_DOCUMENTS,
+    BertExampleBuilder,
+    ExampleStatistics,
+    MlmNspCollator,
+    SentenceTokenizer,
+    join_documents,
+)
 from pretrain.data.caching import resolve_cache_dir, stable_hash
 from pretrain.data.gpt_batches import CausalCollator, DocumentTokenizer, PackedBlocks, StreamPacker, flat_stream
 from pretrain.data.sources import SPLITS, Corpus, load_corpus
 from pretrain.data.tokenizer import build_tokenizer, continuation_table, corpus_fingerprint
 
-DATA_VERSION = 1
+DATA_VERSION = 2  # 2: BERT examples fill the sequence from one document stream; NSP negatives length-matched
 STREAMING_TOKENIZER_DOCS = 100_000  # a streamed corpus trains its tokenizer on its first documents
 _STREAMING_STATS_DOCS = 1_000
+_TOKENIZED_BERT_COLUMNS = ["sentences", "num_bytes", "num_words", "num_tokens"]
 
 
 class PretrainDataModule(L.LightningDataModule):
@@ -140,6 +148,10 @@ class PretrainDataModule(L.LightningDataModule):
     def _collator(self, split: str) -> MlmNspCollator | CausalCollator:
         raise NotImplementedError
 
+    def _describe_examples(self, split: str) -> str:
+        """A family's own facts about a split's examples for the "[data]" line ("" for none)."""
+        return ""
+
     def prepare_data(self) -> None:
         # Runs once per node before setup(): fills the disk caches so that every rank then only reads them.
         for split in SPLITS:
@@ -156,8 +168,10 @@ class PretrainDataModule(L.LightningDataModule):
             self._examples[split] = examples
             stats = self.split_statistics(split)
             count = "streamed" if isinstance(examples, datasets.IterableDataset) else f"{len(examples)}"
+            described = self._describe_examples(split)
             rank_zero_info(f"[data] {self.source} {split}: {stats['documents']} documents, {stats['words']} words, "
-                           f"{stats['tokens']} tokens ({self.tokenizer_kind}), {count} {self.family} examples")
+                           f"{stats['tokens']} tokens ({self.tokenizer_kind}), {count} {self.family} examples"
+                           + (f"; {described}" if described else ""))
 
     def examples(self, split: str) -> torch.utils.data.Dataset | datasets.Dataset | datasets.IterableDataset:
         if split not in self._examples:
@@ -184,7 +198,12 @@ class PretrainDataModule(L.LightningDataModule):
 
 
 class BertDataModule(PretrainDataModule):
-    """MLM + NSP batches: input_ids, attention_mask, token_type_ids, labels, next_sentence_label."""
+    """MLM + NSP batches: input_ids, attention_mask, token_type_ids, labels, next_sentence_label.
+
+    Examples fill ``max_length`` with consecutive text of the split read as one stream
+    (``bert_batches``): ``[CLS] A [SEP] B [SEP]`` with length-matched NSP negatives, or with
+    ``nsp=False`` RoBERTa's single-segment ``[CLS] tokens [SEP]`` (token types and NSP labels all 0).
+    """
 
     family = "bert"
 
@@ -206,29 +225,54 @@ class BertDataModule(PretrainDataModule):
 
     def _build_examples(self, split: str) -> datasets.Dataset | datasets.IterableDataset:
         tokenized = self.tokenized(split)
-        builder = NspPairBuilder(self.max_length, self.seed, self.tokenizer.cls_token_id, self.tokenizer.sep_token_id)
-        columns = ["sentences", "num_bytes", "num_words", "num_tokens"]
+        builder = BertExampleBuilder(self.max_length, self.seed, self.tokenizer.cls_token_id,
+                                     self.tokenizer.sep_token_id, self.nsp)
+        # Documents stay in corpus order (no shuffle before building): segments are consecutive text,
+        # random B segments come from anywhere in the same stream, and the loader shuffles examples.
+        join = {"function": join_documents, "batched": True, "batch_size": STREAM_DOCUMENTS,
+                "remove_columns": _TOKENIZED_BERT_COLUMNS}
+        build = {"function": builder, "batched": True, "batch_size": 1, "with_indices": True,
+                 "remove_columns": ["stream"]}
         if isinstance(tokenized, datasets.IterableDataset):
-            if split == "train":
-                tokenized = tokenized.shuffle(seed=self.seed, buffer_size=1000)
-            return tokenized.map(builder, batched=True, with_indices=True, remove_columns=columns)
-        too_short = int(pc.sum(pc.less(tokenized.data.column("num_tokens"), MIN_NSP_TOKENS)).as_py() or 0)
-        if too_short:
-            rank_zero_warn(f"{self.source} {split}: dropped {too_short} of {len(tokenized)} documents with fewer "
-                           f"than {MIN_NSP_TOKENS} tokens (too short for an A/B sentence pair)")
-        if len(tokenized) - too_short < 2:
-            raise ValueError(f"{self.source} {split}: {len(tokenized) - too_short} documents long enough for NSP; "
-                             "expected at least 2 (random B segments come from another document)")
-        # Shuffle documents first so that random partners come from anywhere in the corpus, not the next file.
-        key = stable_hash(DATA_VERSION, tokenized._fingerprint, self.max_length, self.seed)
-        cache_file = resolve_cache_dir(self.cache_dir) / "tokenized" / f"bert-pairs-{split}-{key}.arrow"
-        pairs = tokenized.shuffle(seed=self.seed).map(
-            builder, batched=True, with_indices=True, num_proc=self.num_proc, remove_columns=columns,
-            cache_file_name=str(cache_file), new_fingerprint=key, desc=f"building NSP pairs for {split}",
-        )
-        if len(pairs) == 0:
-            raise ValueError(f"{self.source} {split}: no NSP examples could be built")
-        return pairs
+            examples = tokenized.with_format("arrow").map(**join).with_format(None).map(**build)
+            return examples.shuffle(seed=self.seed, buffer_size=1000) if split == "train" else examples
+        cache = resolve_cache_dir(self.cache_dir) / "tokenized"
+        stream_key = stable_hash(DATA_VERSION, tokenized._fingerprint, STREAM_DOCUMENTS)
+        streams = tokenized.with_format("arrow").map(
+            **join, cache_file_name=str(cache / f"bert-streams-{split}-{stream_key}.arrow"),
+            new_fingerprint=stream_key, desc=f"joining {split} documents",
+        ).with_format(None)
+        key = stable_hash(DATA_VERSION, stream_key, self.max_length, self.seed, self.nsp)
+        # One stream row per map batch: the examples do not depend on num_proc.
+        num_proc = min(self.num_proc, len(streams)) if self.num_proc and len(streams) > 1 else None
+        examples = streams.map(**build, num_proc=num_proc, cache_file_name=str(cache / f"bert-examples-{split}-{key}.arrow"),
+                               new_fingerprint=key, desc=f"building BERT examples for {split}")
+        tokens = self.split_statistics(split)["tokens"]
+        if len(examples) == 0:
+            raise ValueError(f"{self.source} {split}: {tokens} tokens, too few for one BERT example; expected at "
+                             "least 2")
+        if self.nsp and 1 not in set(examples.unique("next_sentence_label")):
+            raise ValueError(
+                f"{self.source} {split}: {tokens} tokens are too few for NSP negatives (a random B comes from at "
+                f"least one chunk of max_length - 3 = {self.max_length - 3} tokens away from its A); expected "
+                "about 3 chunks of text or more: use more text, a smaller max_length, or nsp=False"
+            )
+        return examples
+
+    def example_statistics(self, split: str) -> ExampleStatistics:
+        """Real tokens per example and NSP positive share (streaming: of the first 1000 examples)."""
+        examples = self.examples(split)
+        if isinstance(examples, datasets.IterableDataset):
+            rows = list(examples.take(_STREAMING_STATS_DOCS))
+            return ExampleStatistics.of([len(r["input_ids"]) for r in rows], [r["next_sentence_label"] for r in rows])
+        lengths = pc.list_value_length(examples.data.column("input_ids")).to_numpy()
+        return ExampleStatistics.of(lengths, examples.data.column("next_sentence_label").to_numpy())
+
+    def _describe_examples(self, split: str) -> str:
+        stats = self.example_statistics(split)
+        text = (f"{stats.mean_tokens:.1f} real tokens per example of max_length {self.max_length} "
+                f"({stats.mean_tokens / self.max_length:.1%})")
+        return text + (f", NSP positives {stats.positive_share:.1%}" if self.nsp else ", single segments (no NSP)")
 
     def _collator(self, split: str) -> MlmNspCollator:
         table = torch.tensor(continuation_table(self.tokenizer)) if self.whole_word_masking else None
