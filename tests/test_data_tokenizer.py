@@ -77,3 +77,15 @@ def test_bad_inputs_are_named(tmp_path: Path) -> None:
         build_tokenizer("bpe", 400, TEXTS, tmp_path, tokenizer_file=str(broken))
     with pytest.raises(ValueError, match="corpus is empty"):
         build_tokenizer("wordpiece", 400, ["", ""], tmp_path)
+
+
+def test_wordpiece_training_is_the_same_every_time(tmp_path: Path) -> None:
+    # 26 two-letter words that tie for the one merge allowed: tokenizers' own WordPieceTrainer picks a different
+    # one almost every time (its "##x" ids follow hash-map order); the vocabulary must not depend on that.
+    texts = [f"q{letter}" for letter in "abcdefghijklmnopqrstuvwxyz"]
+    size = len(SPECIAL_TOKENS) + 26 + 26 + 1  # specials, "a".."z", "##a".."##z", one merge
+    trained = [build_tokenizer("wordpiece", size, texts, tmp_path / str(i)).backend_tokenizer.to_str() for i in range(4)]
+    assert len(set(trained)) == 1
+    vocab = json.loads(trained[0])["model"]["vocab"]
+    assert len(vocab) == size and "##z" in vocab and "z" in vocab
+    assert sum(token.startswith("q") and len(token) == 2 for token in vocab) == 1

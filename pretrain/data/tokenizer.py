@@ -12,7 +12,9 @@ causal-LM code calls them with ``add_special_tokens=False`` and joins documents 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -22,11 +24,13 @@ from transformers import PreTrainedTokenizerFast
 
 from pretrain.data.caching import atomic_directory, resolve_cache_dir, stable_hash
 
-TOKENIZER_VERSION = 1
+# Bump when training changes so that old caches are not reused (2: WordPiece trained identically in every process).
+TOKENIZER_VERSION = 2
 PAD, UNK, CLS, SEP, MASK, EOS = "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "<|endoftext|>"
 SPECIAL_TOKENS: tuple[str, ...] = (PAD, UNK, CLS, SEP, MASK, EOS)  # ids 0..5, in this order, for every kind
 TOKENIZER_KINDS = ("wordpiece", "bpe")
 _BYTE_ALPHABET = len(pre_tokenizers.ByteLevel.alphabet())
+_PRIVATE_USE_START = 0xF0000  # Supplementary Private Use Area-A: stands in for "##x" while training WordPiece
 
 TextSource = datasets.Dataset | datasets.IterableDataset | Sequence[str]
 
@@ -74,8 +78,8 @@ def _new_tokenizer(kind: str, vocab_size: int) -> tuple[Tokenizer, trainers.Trai
         tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
         tokenizer.decoder = decoders.WordPiece(prefix="##")
         tokenizer.post_processor = _template()
-        trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS),
-                                            continuing_subword_prefix="##", show_progress=False)
+        # WordPiece vocabularies are learned by BPE merges, as WordPieceTrainer itself does; see _train_wordpiece.
+        trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS), show_progress=False)
         return tokenizer, trainer
     if kind == "bpe":
         tokenizer = Tokenizer(models.BPE())
@@ -88,6 +92,44 @@ def _new_tokenizer(kind: str, vocab_size: int) -> tuple[Tokenizer, trainers.Trai
                                       initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
         return tokenizer, trainer
     raise ValueError(f"tokenizer kind '{kind}' is not supported: expected one of {TOKENIZER_KINDS}")
+
+
+def _train_wordpiece(tokenizer: Tokenizer, trainer: trainers.BpeTrainer, batches: Iterator[list[str]]) -> None:
+    """Learn ``tokenizer``'s WordPiece vocabulary from ``batches`` with the same result in every process.
+
+    tokenizers' WordPieceTrainer creates the ``##x`` tokens while iterating over a hash map whose
+    order is random per process, and their ids break ties between equally frequent merges, so two
+    trainings on the same text differ in hundreds of tokens
+    (https://github.com/huggingface/tokenizers/issues/1794). Here each character that continues a
+    word is respelled as a private-use character of its own, which puts every ``##x`` symbol into
+    the base alphabet the trainer sorts; byte-identical BPE merges are learned on the respelled words
+    and their vocabulary is read back as WordPiece. Merges, counts and vocabulary size are those of
+    WordPieceTrainer; only ties are broken by a fixed order.
+    """
+    counts: Counter[str] = Counter()
+    for batch in batches:
+        for text in batch:
+            normalized = tokenizer.normalizer.normalize_str(text)
+            counts.update(word for word, _ in tokenizer.pre_tokenizer.pre_tokenize_str(normalized))
+    alphabet = sorted({c for word in counts for c in word})
+    used = set(alphabet)
+    free = (chr(code) for code in itertools.count(_PRIVATE_USE_START) if chr(code) not in used)
+    respell = dict(zip(sorted({c for word in counts for c in word[1:]}), free))
+    read_back = {spelled: c for c, spelled in respell.items()}
+
+    def respelled_words() -> Iterator[str]:
+        for word, count in sorted(counts.items()):
+            spelled = word[0] + "".join(respell[c] for c in word[1:])
+            yield " ".join([spelled] * count)
+
+    respelled = Tokenizer(models.BPE())
+    respelled.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    trainer.initial_alphabet = alphabet  # every character also starts a word, as in WordPieceTrainer
+    respelled.train_from_iterator(respelled_words(), trainer=trainer)
+    vocab = {("##" if token[0] in read_back else "") + "".join(read_back.get(c, c) for c in token): index
+             for token, index in respelled.get_vocab().items()}
+    tokenizer.model = models.WordPiece(vocab=vocab, unk_token=UNK, continuing_subword_prefix="##")
+    tokenizer.add_special_tokens(list(SPECIAL_TOKENS))
 
 
 def wrap_tokenizer(tokenizer_file: str | Path) -> PreTrainedTokenizerFast:
@@ -131,7 +173,10 @@ def build_tokenizer(kind: str, vocab_size: int, texts_dataset: TextSource, cache
     target = resolve_cache_dir(cache_dir) / "tokenizers" / f"{kind}-{vocab_size}-{key}"
     if not (target / "tokenizer.json").is_file():
         tokenizer, trainer = _new_tokenizer(kind, vocab_size)
-        tokenizer.train_from_iterator(_texts(texts_dataset), trainer=trainer)
+        if kind == "wordpiece":
+            _train_wordpiece(tokenizer, trainer, _texts(texts_dataset))
+        else:  # byte-level BPE has no "##x" symbols: its alphabet is all 256 bytes, sorted, so it is deterministic
+            tokenizer.train_from_iterator(_texts(texts_dataset), trainer=trainer)
         if tokenizer.get_vocab_size() <= len(SPECIAL_TOKENS):
             raise ValueError("the tokenizer training corpus is empty: expected at least one document with text")
         with atomic_directory(target) as tmp:
