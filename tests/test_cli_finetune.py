@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import yaml
 from tasks_fixtures import TAGGED, classification_files, conll_files, generation_files, hf_backbone
 
 from tasks.cli import main
+from tasks.per_example import PER_EXAMPLE_METRIC, resampled_metric
 
 TASKS = {
     "classification": ("tasks.classification.module.ClassificationModule",
@@ -45,20 +47,26 @@ def _args(task: str, checkpoint: str, tmp_path: Path) -> list[str]:
 @pytest.mark.parametrize("task", list(TASKS))
 def test_fit_test_predict(task: str, family: str, backbones: dict[str, str], tmp_path: Path) -> None:
     args = _args(task, backbones[family], tmp_path)
-    main(["fit", *args, "--seed_everything=3", "--test_after_fit=true", f"--results_file={tmp_path / 'fit.json'}"])
+    returned = main(["fit", *args, "--seed_everything=3", "--test_after_fit=true",
+                     f"--results_file={tmp_path / 'fit.json'}"])
+    assert returned is None  # the `finetune` console script exits with main()'s return value
     after_fit = json.loads((tmp_path / "fit.json").read_text())
     assert (after_fit["task"], after_fit["family"], after_fit["seed"]) == (task, family, 3)
+    assert after_fit["random_init"] is False
     ckpt = after_fit["finetuned_checkpoint"]
     assert ckpt and Path(ckpt).is_file()
     expected = {"classification": {"test/acc", "test/macro_f1"}, "ner": {"test/entity_f1", "test/entity_f1_LOC"},
                 "generation": {"test/rouge1", "test/rouge2", "test/rougeL", "test/bleu", "test/ppl"}}[task]
     assert expected <= set(after_fit["metrics"])
+    _check_per_example(task, after_fit)
 
     # Testing the saved checkpoint again gives the same numbers.
     main(["test", *args, f"--ckpt_path={ckpt}", f"--results_file={tmp_path / 'test.json'}"])
     again = json.loads((tmp_path / "test.json").read_text())
     for name in expected:
         assert again["metrics"][name] == pytest.approx(after_fit["metrics"][name], abs=1e-5)
+    assert again["per_example"] == after_fit["per_example"]  # same order: runs pair up by index
+    assert (again["best_step"], again["val"]) == (after_fit["best_step"], after_fit["val"])
 
     predictions = tmp_path / "predictions.out"
     main(["predict", *args, f"--ckpt_path={ckpt}", f"--predictions_file={predictions}"])
@@ -75,6 +83,54 @@ def test_fit_test_predict(task: str, family: str, backbones: dict[str, str], tmp
         assert len(records) == 8 and all(len(r["references"]) == 2 for r in records)
 
 
+def _check_per_example(task: str, results: dict) -> None:
+    """One record per test example, in test-set order, from which the test metric is recomputed exactly."""
+    per_example = results["per_example"]
+    metrics = results["metrics"]
+    assert resampled_metric(task, per_example) == pytest.approx(metrics[PER_EXAMPLE_METRIC[task]], abs=1e-6)
+    if task == "classification":
+        assert len(per_example) == 16 and set(per_example) <= {0, 1}
+    elif task == "ner":
+        assert len(per_example) == 2 * len(TAGGED) and all(len(row) == 3 for row in per_example)
+        assert sum(gold for _, _, gold in per_example) == 14  # the gold entities of the test file
+    else:
+        assert len(per_example) == 8  # distinct sources; references grouped
+        for key in ("rouge1", "rouge2"):
+            mean = sum(row[key] for row in per_example) / len(per_example)
+            assert mean == pytest.approx(metrics[f"test/{key}"], abs=1e-6)
+
+
+def _metric_history(log_dir: Path, name: str) -> dict[int, float]:
+    """Logged values of `name` by optimizer step (Lightning logs a validation after step N at N - 1)."""
+    rows = list(csv.DictReader((log_dir / "metrics.csv").open()))
+    return {int(row["step"]) + 1: float(row[name]) for row in rows if row.get(name)}
+
+
+@pytest.mark.parametrize("task", list(TASKS))
+def test_fit_tests_the_checkpoint_with_the_best_validation_score(task: str, backbones: dict[str, str],
+                                                                 tmp_path: Path) -> None:
+    """The shipped config's ModelCheckpoint, validating every step: the tested checkpoint is the first
+    step with the best logged validation score, and the results record it with its val metrics."""
+    config = yaml.safe_load(Path(f"configs/finetune/{task}.yaml").read_text())
+    checkpointing = config["trainer"]["callbacks"][0]["init_args"]
+    monitor = checkpointing["monitor"]
+    args = [a for a in _args(task, backbones["gpt"], tmp_path) if not a.startswith("--trainer.logger")]
+    # A learning rate far too high, so the validation score does not improve at every step (best != last).
+    main(["fit", "--config", f"configs/finetune/{task}.yaml", *args, "--model.lr=3.0", "--trainer.max_steps=6",
+          "--trainer.val_check_interval=1", "--trainer.limit_val_batches=2",
+          f"--trainer.logger.init_args.save_dir={tmp_path / 'logs'}",
+          "--test_after_fit=true", f"--results_file={tmp_path / 'fit.json'}"])
+    results = json.loads((tmp_path / "fit.json").read_text())
+    history = _metric_history(next((tmp_path / "logs").rglob("metrics.csv")).parent, monitor)
+    assert sorted(history) == [1, 2, 3, 4, 5, 6]
+    target = (max if checkpointing["mode"] == "max" else min)(history.values())
+    best = min(step for step, value in history.items() if value == target)  # ties keep the earlier checkpoint
+    assert best < 6, f"the last step is the best ({history}): the test could not tell best from last"
+    assert (results["monitor"], results["best_step"]) == (monitor, best)
+    assert results["val"][monitor] == pytest.approx(history[best], abs=1e-6)
+    assert f"step={best}" in Path(results["finetuned_checkpoint"]).name
+
+
 @pytest.mark.parametrize("task", list(TASKS))
 def test_shipped_config_parses(task: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
@@ -82,6 +138,24 @@ def test_shipped_config_parses(task: str, capsys: pytest.CaptureFixture[str]) ->
     assert exit_info.value.code in (0, None)
     config = yaml.safe_load(capsys.readouterr().out)
     assert config["model"]["class_path"] == TASKS[task][0] and config["data"]["class_path"] == TASKS[task][1]
+    assert config["model"]["init_args"]["random_init"] is False
+    trainer = config["trainer"]
+    assert trainer["gradient_clip_val"] == 1.0 and trainer["check_val_every_n_epoch"] is None
+    assert isinstance(trainer["val_check_interval"], int)  # validation every N steps, not once per epoch
+    [checkpointing] = [c["init_args"] for c in trainer["callbacks"] if c["class_path"].endswith("ModelCheckpoint")]
+    assert (checkpointing["monitor"], checkpointing["mode"], checkpointing["save_top_k"]) == {
+        "classification": ("val/acc", "max", 1), "ner": ("val/entity_f1", "max", 1),
+        "generation": ("val/loss", "min", 1)}[task]
+    if task == "generation":
+        assert config["model"]["init_args"]["generate_during_validation"] is False
+
+
+def test_random_init_fine_tunes_and_is_recorded(backbones: dict[str, str], tmp_path: Path) -> None:
+    args = _args("classification", backbones["bert"], tmp_path)
+    main(["fit", *args, "--model.random_init=true", "--test_after_fit=true", f"--results_file={tmp_path / 'r.json'}"])
+    results = json.loads((tmp_path / "r.json").read_text())
+    assert results["random_init"] is True and results["checkpoint"] == backbones["bert"]
+    assert results["best_step"] == 2 and 0.0 <= results["metrics"]["test/acc"] <= 1.0
 
 
 def test_wrong_family_is_a_clear_error(backbones: dict[str, str], tmp_path: Path) -> None:

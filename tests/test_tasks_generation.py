@@ -5,6 +5,7 @@ BERT2BERT warm start copies every BERT weight but the new cross-attention."""
 from __future__ import annotations
 
 from pathlib import Path
+from unittest import mock
 
 import pytest
 import torch
@@ -109,3 +110,25 @@ def test_batched_generation_equals_each_source_alone(family: str, tmp_path: Path
                 batched = module.model.encode(batch["prompt_ids"], batch["prompt_mask"])[row, :lengths[row]]
                 single = module.model.encode(alone["prompt_ids"], alone["prompt_mask"])[0]
             torch.testing.assert_close(batched, single, atol=1e-5, rtol=1e-5)
+
+
+def test_gpt_training_loss_is_the_fused_lm_loss_with_the_plain_value_and_gradient(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    module = GenerationModule(hf_backbone("gpt", tmp_path / "model")).double().eval()
+    dm = GenerationDataModule(max_length=24, max_target_length=8)
+    dm.attach(module.tokenizer, module.family, module.backbone_config.max_positions)
+    dm.truncated["train"] = 0
+    rows = [Row({"source": s, "target": t}, f"row {i}")
+            for i, (s, t) in enumerate([(SENTENCES[0], "the cat sat"), ("the cat", SENTENCES[5])])]
+    batch = dm.collate(dm.encode(rows, "train"))
+    assert batch["attention_mask"].sum(dim=1).unique().numel() == 2  # right padding is exercised
+    params = [p for p in module.parameters() if p.requires_grad]
+    logits, labels = module(batch)  # the plain computation: full logits, shifted labels
+    plain = torch.nn.functional.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=-100)
+    plain_grads = torch.autograd.grad(plain, params)
+    with mock.patch.object(module.model, "lm_loss", wraps=module.model.lm_loss) as lm_loss:
+        fused = module.training_loss(batch)
+    assert lm_loss.called, "GPT's generation loss must go through GptModel.lm_loss"
+    torch.testing.assert_close(fused, plain)
+    for got, want in zip(torch.autograd.grad(fused, params), plain_grads):
+        torch.testing.assert_close(got, want)
