@@ -130,7 +130,8 @@ def test_examples_fill_the_sequence_from_short_documents_without_dropping_text()
         a, b = _segments(ids)
         covered.update(a if label else a + b)
     n = sum(len(s) for doc in docs for s in doc)
-    assert covered >= set(range(10, 10 + n - 1)), "every token of the stream (but a lone last one) is in some A or true B"
+    # Every token of the stream (but a lone last one) is in some A or true B.
+    assert covered >= set(range(10, 10 + n - 1))
 
 
 def test_long_sentences_are_cut_not_dropped() -> None:
@@ -158,12 +159,14 @@ def test_positives_continue_a_and_negatives_come_from_elsewhere() -> None:
             assert b[-1] < a[0] - margin or b[0] >= a[-1] + 1 + len(b) + margin
             assert b[0] in starts or a[-1] + 1 not in starts, "B starts at a sentence start when the true B does"
             if i + 1 < len(labels):
-                assert _segments(out["input_ids"][i + 1])[0][0] == a[-1] + 1, "the unused true B starts the next example"
+                next_a = _segments(out["input_ids"][i + 1])[0]
+                assert next_a[0] == a[-1] + 1, "the unused true B starts the next example"
 
 
 def test_segment_lengths_do_not_predict_the_nsp_label() -> None:
     # Short and long documents mixed: per-document pairs leak the label through the lengths.
-    train_docs, val_docs = _unique_token_docs(6000, seed=1, long_share=0.1), _unique_token_docs(6000, seed=2, long_share=0.1)
+    train_docs = _unique_token_docs(6000, seed=1, long_share=0.1)
+    val_docs = _unique_token_docs(6000, seed=2, long_share=0.1)
     train, validation = _build(train_docs, 32, seed=0), _build(val_docs, 32, seed=1)
     assert len(validation["input_ids"]) > 5000
     assert length_only_nsp_accuracy(train, validation) <= 0.52
@@ -205,7 +208,8 @@ def test_examples_depend_only_on_seed_and_row_index() -> None:
     builder = BertExampleBuilder(32, 5, 2, 3)
     together = builder({"stream": rows}, [0, 1, 2])
     apart = [builder({"stream": [row]}, [k]) for k, row in enumerate(rows)]
-    assert together["input_ids"] == [ids for part in apart for ids in part["input_ids"]], "map batch size must not matter"
+    # One row at a time (another map batch size or num_proc) gives the same examples.
+    assert together["input_ids"] == [ids for part in apart for ids in part["input_ids"]]
     assert builder({"stream": rows}, [0, 1, 2]) == together
     assert BertExampleBuilder(32, 6, 2, 3)({"stream": rows}, [0, 1, 2])["input_ids"] != together["input_ids"]
 

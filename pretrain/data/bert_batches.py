@@ -32,12 +32,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain
 
+import datasets
 import numpy as np
 import pyarrow as pa
 import torch
 from transformers import DataCollatorForLanguageModeling, PreTrainedTokenizerFast
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)|\n\s*\n")
+Examples = dict[str, Sequence[object]] | datasets.Dataset  # columns of examples, in memory or in Arrow
 STREAM_DOCUMENTS = 1000  # documents read as one stream: ~60k tokens of the built-in corpus to draw random B from
 
 
@@ -200,14 +202,14 @@ def segment_lengths(token_type_ids: Sequence[Sequence[int]]) -> np.ndarray:
     return np.stack([totals - ones - 2, ones - 1], axis=1)  # (N, 2)
 
 
-def length_only_nsp_accuracy(train: dict[str, Sequence[object]], validation: dict[str, Sequence[object]]) -> float:
+def length_only_nsp_accuracy(train: Examples, validation: Examples) -> float:
     """Validation accuracy of the best length-threshold NSP rule fit on ``train``.
 
     The rule predicts the label from len(A), len(B) or len(A) + len(B) alone ("random B" above or
     below a threshold); about 0.5 means the lengths carry no information about the label.
     Both arguments hold ``token_type_ids`` and ``next_sentence_label`` columns.
     """
-    def features(examples: dict[str, Sequence[object]]) -> tuple[np.ndarray, np.ndarray]:
+    def features(examples: Examples) -> tuple[np.ndarray, np.ndarray]:
         lengths = segment_lengths(examples["token_type_ids"])  # (N, 2)
         return np.column_stack([lengths, lengths.sum(axis=1)]), np.asarray(examples["next_sentence_label"])
 

@@ -2,7 +2,7 @@
 
 Flow (DESIGN.md section 3): ``load_corpus`` -> ``build_tokenizer`` (train split) ->
 batched, cached ``.map`` tokenization (``num_proc``) -> family-specific examples
-(NSP pairs | packed blocks) -> ``StatefulDataLoader`` with the family's collator.
+(full-length NSP pairs or single segments | packed blocks) -> ``StatefulDataLoader`` with the family's collator.
 
 Tokenized data sets are written to ``cache_dir/tokenized/`` under a name derived from
 the corpus fingerprint and the tokenizer's hash, so a second run with the same corpus
@@ -245,8 +245,10 @@ class BertDataModule(PretrainDataModule):
         key = stable_hash(DATA_VERSION, stream_key, self.max_length, self.seed, self.nsp)
         # One stream row per map batch: the examples do not depend on num_proc.
         num_proc = min(self.num_proc, len(streams)) if self.num_proc and len(streams) > 1 else None
-        examples = streams.map(**build, num_proc=num_proc, cache_file_name=str(cache / f"bert-examples-{split}-{key}.arrow"),
-                               new_fingerprint=key, desc=f"building BERT examples for {split}")
+        examples = streams.map(
+            **build, num_proc=num_proc, cache_file_name=str(cache / f"bert-examples-{split}-{key}.arrow"),
+            new_fingerprint=key, desc=f"building BERT examples for {split}",
+        )
         tokens = self.split_statistics(split)["tokens"]
         if len(examples) == 0:
             raise ValueError(f"{self.source} {split}: {tokens} tokens, too few for one BERT example; expected at "
