@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from pretrain.compare.pipeline import check_matched_parameters, execute
+from pretrain.compare.pipeline import check_matched_parameters, execute, pretrain_steps
 from pretrain.compare.plan import ResolvedPlan, parse_plan, validate
 from pretrain.compare.runs import subprocess_cli
 
@@ -34,9 +34,11 @@ def main(args: list[str] | None = None) -> int:
     if plan.wandb.mode == "offline":
         os.environ.setdefault("WANDB_MODE", "offline")
     torch.set_num_threads(max(1, min(torch.get_num_threads(), os.cpu_count() or 1)))
-    print(f"[compare] {plan.experiment}: non-embedding parameters bert {counts['bert']:,} / gpt {counts['gpt']:,}; "
-          f"{plan.pretrain.max_steps} pretraining steps x {plan.pretrain.tokens_per_step} tokens; "
-          f"tasks {', '.join(plan.finetune.tasks)}; seeds {plan.finetune.seeds}", flush=True)
+    steps = pretrain_steps(resolved)
+    print(f"[compare] {plan.experiment} ({plan.architecture} architecture): non-embedding parameters "
+          f"bert {counts['bert']:,} / gpt {counts['gpt']:,}; pretraining steps bert {steps['bert']} / gpt {steps['gpt']} "
+          f"x {plan.pretrain.tokens_per_step} positions; tasks {', '.join(plan.finetune.tasks)}; learning rates "
+          f"{plan.finetune.lrs}; seeds {plan.finetune.seeds}; {plan.parallel_runs} run(s) at a time", flush=True)
 
     try:
         results = _execute(resolved, plan.subprocess_runs)
@@ -51,6 +53,9 @@ def main(args: list[str] | None = None) -> int:
             print(f"{task}: {verdict['text']}")
         if not entry["verdicts"]:
             print(f"{task}: no result (see the failed runs in the report)")
+        for family, effect in entry.get("pretraining_effect", {}).items():
+            print(f"{task}: pretraining effect {family.upper()} {effect['difference']:+.3g} "
+                  f"[{effect['ci_low']:+.3g}, {effect['ci_high']:+.3g}] (pretrained minus random-init)")
     counts_ = results["counts"]
     print(f"runs: {counts_['done']} done, {counts_['failed']} failed, {counts_['skipped']} skipped; "
           f"report in {plan.report_dir()}/report.md")

@@ -3,6 +3,12 @@ from pathlib import Path
 import pytest
 
 from pretrain.compare.ledger import Ledger
+from pretrain.compare.pool import Job, Progress, run_jobs
+
+
+def _run(ledger: Ledger, run_id: str, fn: object) -> None:
+    run_jobs([Job(run_id, fn, (), {"stage": "x"})], ledger, Progress(total=1), workers=1, threads=1,
+             subprocess_runs=False)
 
 
 def test_finished_runs_are_skipped_and_failures_recorded(tmp_path: Path) -> None:
@@ -18,15 +24,17 @@ def test_finished_runs_are_skipped_and_failures_recorded(tmp_path: Path) -> None
         raise RuntimeError("diverged at step 3")
 
     ledger = Ledger(path)
-    assert ledger.run("a", lambda: ok("a"), {"stage": "x"}).status == "done"
-    failed = ledger.run("b", boom, {"stage": "x"})
+    _run(ledger, "a", lambda: ok("a"))
+    _run(ledger, "b", boom)
+    _run(ledger, "c", lambda: ok("c"))  # the rest continues
+    assert ledger.get("a").status == "done" and ledger.get("c").status == "done"
+    failed = ledger.get("b")
     assert failed.status == "failed" and "RuntimeError: diverged at step 3" in failed.error
-    assert ledger.run("c", lambda: ok("c"), {"stage": "x"}).status == "done"  # the rest continues
 
     again = Ledger(path)  # a re-run reads the ledger back
     assert again.get("a").result == {"value": 1} and again.get("b").status == "failed"
-    again.run("a", lambda: ok("a"), {"stage": "x"})  # finished: not run again
-    again.run("b", lambda: ok("b"), {"stage": "x"})  # failed: retried
+    _run(again, "a", lambda: ok("a"))  # finished: not run again
+    _run(again, "b", lambda: ok("b"))  # failed: retried
     assert calls == ["a", "boom", "c", "b"]
     assert Ledger(path).get("b").status == "done"
 

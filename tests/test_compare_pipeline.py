@@ -25,7 +25,7 @@ import compare as compare_script  # noqa: E402
 
 def _plan_file(tmp_path: Path) -> Path:
     plan = {
-        "experiment": "mini", "bert_model": "bert-tiny", "gpt_model": "gpt-tiny",
+        "experiment": "mini", "bert_model": "bert-tiny", "gpt_model": "gpt-tiny", "architecture": "classic",
         "model_dir": str(REPO / "configs/model"), "runs_dir": str(tmp_path / "runs"),
         "reports_dir": str(tmp_path / "reports"),
         "pretrain": {"tokens": 8 * 64 * 6, "seq_len": 64, "batch_size": 8, "vocab_size": 512, "warmup_steps": 1,
@@ -33,6 +33,7 @@ def _plan_file(tmp_path: Path) -> Path:
                      "bert_config": str(REPO / "configs/pretrain/bert.yaml"),
                      "gpt_config": str(REPO / "configs/pretrain/gpt.yaml")},
         "finetune": {"tasks": ["classification"], "seeds": [0, 1], "max_steps": 2, "batch_size": 8, "max_length": 64,
+                     "lrs": [1e-3, 3e-3], "controls": 1, "val_check_interval": 1,
                      "trainer": str(REPO / "configs/trainer/cpu.yaml"), "configs_dir": str(REPO / "configs/finetune")},
         "wandb": {"mode": "disabled"},
     }
@@ -55,7 +56,8 @@ def test_miniature_plan_end_to_end_with_failure_and_resume(tmp_path: Path, monke
         return finetune_main(args)
 
     results = execute(resolved, pretrain_main, flaky_finetune)
-    assert results["counts"] == {"done": 6, "failed": 1, "skipped": 0}  # baseline + 2 pretrain + 3 of 4 fine-tunes
+    # baseline + 2 pretrainings + grid (2 families x pretrained/random-init x 2 rates) + the second seed per family
+    assert results["counts"] == {"done": 12, "failed": 1, "skipped": 0}
     report_dir = tmp_path / "reports/mini"
     for name in ("report.md", "results.json", "loss_vs_tokens.png", "downstream_scores.png",
                  "attention_bert.png", "attention_gpt.png"):
@@ -66,9 +68,16 @@ def test_miniature_plan_end_to_end_with_failure_and_resume(tmp_path: Path, monke
         assert pre["status"] == "done" and pre["model"]["non_embedding_params"] > 0 and pre["model"]["flops_per_token"] > 0
         assert pre["curve"] and pre["tokens_seen"] > 0
     assert "val/baseline_ppl" in saved["pretraining"]["gpt"]["metrics"]
-    final = saved["tasks"]["classification"]["probes"][-1]["families"]
+    task = saved["tasks"]["classification"]
+    final = task["probes"][-1]["families"]
     assert final["bert"]["metrics"]["test/acc"]["n"] == 2 and final["gpt"]["failed_seeds"] == [1]
-    assert "baseline/majority_acc" in saved["tasks"]["classification"]["baselines"]
+    assert "baseline/majority_acc" in task["baselines"]
+    assert {g["kind"] for g in task["grid"]} == {"pretrained", "random_init"} and len(task["grid"]) == 8
+    assert set(task["lr"]["bert"].values()) <= {1e-3, 3e-3} and set(task["pretraining_effect"]) == {"bert", "gpt"}
+    assert task["controls"]["gpt"]["metrics"]["test/acc"]["n"] == 1
+    assert saved["pretraining"]["bert"]["supervised_tokens"] > 0
+    assert saved["pretraining"]["gpt"]["supervised_tokens"] > saved["pretraining"]["bert"]["supervised_tokens"]
+    assert set(saved["wall_s"]["per_stage_elapsed"]) == {"baselines", "pretrain", "grid", "seeds"}
     assert saved["environment"]["git_commit"] and saved["environment"]["versions"]["lightning"]
     report = (report_dir / "report.md").read_text()
     assert "simulated crash" in report and "trivial baseline" in report
@@ -81,11 +90,15 @@ def test_miniature_plan_end_to_end_with_failure_and_resume(tmp_path: Path, monke
         reruns.append(args)
         return pretrain_main(args)
 
+    failed = [r["run_id"] for r in results["runs"] if r["status"] == "failed"]
+    # The retry goes through the worker pool (2 spawned processes): the same run, recorded the same way.
+    resolved = validate(parse_plan(["--config", str(_plan_file(tmp_path)), "--parallel_runs", "2"]), REPO)
     results = execute(resolved, counting_pretrain, finetune_main)
-    assert results["counts"] == {"done": 7, "failed": 0, "skipped": 0}
+    assert results["counts"] == {"done": 13, "failed": 0, "skipped": 0}
     assert reruns == [] and calls == []  # only the failed run was run again, by the real command
     ledger = json.loads((tmp_path / "runs/mini/ledger.json").read_text())["runs"]
-    assert ledger["finetune-classification-gpt-step6-seed1"]["status"] == "done"
+    assert len(failed) == 1 and failed[0].startswith("finetune-classification-gpt-p0-") and failed[0].endswith("-seed1")
+    assert ledger[failed[0]]["status"] == "done" and (tmp_path / "runs/mini" / failed[0] / "run.log").is_file()
 
 
 def test_bad_plan_fails_before_training(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

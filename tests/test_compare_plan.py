@@ -1,15 +1,16 @@
+import shutil
 from pathlib import Path
 
 import pytest
+
+REPO = Path(__file__).resolve().parents[1]
 
 from pretrain.compare.plan import ComparePlan, FinetunePlan, PretrainPlan, WandbPlan, parse_plan, validate
 
 
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
-    for name in ("bert-tiny", "gpt-tiny", "bert-mini", "gpt-mini", "gpt2-small"):
-        (tmp_path / "configs/model").mkdir(parents=True, exist_ok=True)
-        (tmp_path / f"configs/model/{name}.yaml").write_text("d_model: 32\n")
+    shutil.copytree(REPO / "configs/model", tmp_path / "configs/model")
     (tmp_path / "configs/trainer").mkdir(parents=True)
     (tmp_path / "configs/trainer/cpu.yaml").write_text("trainer:\n  accelerator: cpu\n")
     (tmp_path / "configs/pretrain").mkdir(parents=True)
@@ -23,7 +24,7 @@ def root(tmp_path: Path) -> Path:
 
 def test_default_plan_resolves(root: Path) -> None:
     resolved = validate(ComparePlan(), root)
-    assert resolved.model_presets["bert"] == root / "configs/model/bert-mini.yaml"
+    assert resolved.model_presets["bert"] == root / "configs/model/bert-micro.yaml"
     assert resolved.pretrain_data.is_builtin
     assert set(resolved.task_data) == {"classification", "ner", "generation"}
 
@@ -49,8 +50,17 @@ def test_unknown_yaml_key_names_file_and_key(tmp_path: Path) -> None:
     ("plan", "message"),
     [
         (ComparePlan(finetune=FinetunePlan(tasks=["ner", "qa"])), r"unknown task 'qa'.*classification, ner, generation"),
-        (ComparePlan(bert_model="bert-huge"), r"bert_model='bert-huge'.*bert-mini, bert-tiny"),
-        (ComparePlan(gpt_model="gpt-huge"), r"gpt-mini, gpt-tiny, gpt2-small"),
+        (ComparePlan(bert_model="bert-huge"), r"bert_model='bert-huge'.*bert-base, bert-base-matched, bert-micro, bert-mini"),
+        (ComparePlan(gpt_model="gpt-huge"), r"gpt-micro, gpt-mini, gpt-small"),
+        (ComparePlan(bert_model="bert-mini", gpt_model="gpt-mini"),
+         r"architecture='matched' but the presets differ in activation: bert='gelu' gpt='gelu_tanh'.*embedding_norm"),
+        (ComparePlan(architecture="hybrid"), r"architecture='hybrid'; choose one of matched, classic"),
+        (ComparePlan(pretrain=PretrainPlan(match="steps")), r"pretrain.match='steps'; choose one of tokens, flops"),
+        (ComparePlan(pretrain=PretrainPlan(tokens=32 * 128 * 5, warmup_steps=10)), r"warmup_steps=10 must be less"),
+        (ComparePlan(pretrain=PretrainPlan(seeds=[])), r"pretrain.seeds"),
+        (ComparePlan(finetune=FinetunePlan(lrs=[1e-3, 1e-3])), r"finetune.lrs"),
+        (ComparePlan(finetune=FinetunePlan(controls=4)), r"finetune.controls=4"),
+        (ComparePlan(parallel_runs=0), r"parallel_runs=0"),
         (ComparePlan(pretrain=PretrainPlan(data="wikitext-104")), r"pretrain.data='wikitext-104'.*wikitext-103"),
         (ComparePlan(finetune=FinetunePlan(ner_data="conll2004")), r"finetune.ner_data='conll2004'.*conll2003"),
         (ComparePlan(finetune=FinetunePlan(generation_data="data/missing.jsonl")), r"no local file matches"),
@@ -78,9 +88,18 @@ def test_generation_source_and_target_fit_the_smaller_model(root: Path) -> None:
 
     resolved = validate(ComparePlan(finetune=FinetunePlan(max_length=128, max_target_length=32)), root)
     for family in ("bert", "gpt"):
-        args = finetune_args(resolved, family, "generation", Path("x.ckpt"), 0, Path("run"), Path("r.json"))
+        args = finetune_args(resolved, family, "generation", Path("x.ckpt"), 0, 1e-3, False, Path("run"), Path("r.json"))
         source = int(args[args.index("--data.init_args.max_length") + 1])
         target = int(args[args.index("--data.init_args.max_target_length") + 1])
         assert (source, target) == (128 - 32 - 1, 32)
-        args = finetune_args(resolved, family, "ner", Path("x.ckpt"), 0, Path("run"), Path("r.json"))
+        args = finetune_args(resolved, family, "ner", Path("x.ckpt"), 0, 1e-3, True, Path("run"), Path("r.json"))
         assert int(args[args.index("--data.init_args.max_length") + 1]) == 128
+
+
+def test_classic_mode_accepts_different_layouts_and_matched_presets_agree(root: Path) -> None:
+    from pretrain.compare.plan import FAMILY_ONLY_FIELDS, block_settings
+
+    validate(ComparePlan(architecture="classic", bert_model="bert-mini", gpt_model="gpt-mini"), root)
+    for size in ("micro", "base-matched"):
+        bert, gpt = (block_settings(root / f"configs/model/{f}-{size}.yaml") for f in ("bert", "gpt"))
+        assert {k for k in bert if bert[k] != gpt[k]} == set(FAMILY_ONLY_FIELDS)

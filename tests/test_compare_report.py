@@ -3,6 +3,8 @@
 import json
 from pathlib import Path
 
+import pytest
+
 from pretrain.compare.ledger import RunRecord
 from pretrain.compare.plan import ComparePlan
 from pretrain.compare.report import write_report
@@ -22,16 +24,33 @@ def _records() -> list[RunRecord]:
     records.append(RunRecord("baseline-classification", "done", {"stage": "baseline", "task": "classification"},
                              result={"baseline/majority_acc": 0.25}))
     scores = {"bert": [0.60, 0.70, 0.65], "gpt": [0.62, 0.72, 0.66]}
+
+    def result(value: float, val: float) -> dict[str, object]:
+        correct = round(value * 100)
+        return {"metrics": {"test/acc": correct / 100}, "monitor": "val/acc", "val": {"val/acc": val},
+                "per_example": [1] * correct + [0] * (100 - correct)}
+
     for family, values in scores.items():
         for step in (2, 4):
             for seed, value in enumerate(values):
-                meta = {"stage": "finetune", "family": family, "task": "classification", "seed": seed,
-                        "probe_step": step, "probe_tokens": step * (100 if family == "bert" else 128),
-                        "probe_flops": {family: step * 900}}
-                records.append(RunRecord(f"ft-{family}-{step}-{seed}", "done", meta, 1.0,
-                                         {"metrics": {"test/acc": value - 0.1 * (step == 2)}}))
+                for lr in (1e-3, 3e-4):
+                    if lr == 3e-4 and (seed or step == 2):
+                        continue  # the grid: the first seed of the final checkpoint only
+                    meta = {"stage": "finetune", "family": family, "task": "classification", "seed": seed,
+                            "pretrain_seed": 0, "lr": lr, "random_init": False, "probe_step": step, "final": step == 4,
+                            "probe_tokens": step * (100 if family == "bert" else 128), "probe_flops": step * 900}
+                    score = value - 0.1 * (step == 2) - 0.2 * (lr == 3e-4)
+                    records.append(RunRecord(f"ft-{family}-{step}-{lr}-{seed}", "done", meta, 1.0,
+                                             result(score, 0.5 - (lr == 3e-4) * 0.1)))
+        for lr in (1e-3, 3e-4):
+            meta = {"stage": "control", "family": family, "task": "classification", "seed": 0, "pretrain_seed": 0,
+                    "lr": lr, "random_init": True, "probe_step": 4, "final": True}
+            records.append(RunRecord(f"control-{family}-{lr}", "done", meta, 1.0,
+                                     result(0.40 if lr == 3e-4 else 0.30, 0.4 if lr == 3e-4 else 0.3)))
     records.append(RunRecord("ft-gpt-4-9", "failed", {"stage": "finetune", "family": "gpt", "task": "classification",
-                                                     "seed": 9, "probe_step": 4}, error="RuntimeError: out of memory"))
+                                                     "seed": 9, "pretrain_seed": 0, "lr": 1e-3, "random_init": False,
+                                                     "probe_step": 4, "final": True},
+                             error="RuntimeError: out of memory"))
     return records
 
 
@@ -49,17 +68,24 @@ def test_report_folder_from_synthetic_runs(tmp_path: Path) -> None:
         assert path.stat().st_size > 0
 
     saved = json.loads((tmp_path / "results.json").read_text())
-    final = saved["tasks"]["classification"]["probes"][-1]["families"]
-    assert final["bert"]["metrics"]["test/acc"]["n"] == 3
+    task = saved["tasks"]["classification"]
+    final = task["probes"][-1]["families"]
+    assert final["bert"]["metrics"]["test/acc"]["n"] == 3  # the chosen rate's seeds only, not the grid's other rate
+    assert final["bert"]["lr"] == 1e-3 and task["lr"]["bert"] == {"pretrained": 1e-3, "random_init": 3e-4}
     assert final["gpt"]["failed_seeds"] == [9]
     assert (final["bert"]["tokens"], final["gpt"]["tokens"]) == (400, 512)  # each family's own tokens
-    assert saved["tasks"]["classification"]["verdicts"][0]["significant"] is False
+    assert task["controls"]["bert"]["metrics"]["test/acc"]["mean"] == 0.40  # the control's own best rate
+    effect = task["pretraining_effect"]["bert"]
+    assert effect["difference"] == pytest.approx(0.65 - 0.40) and effect["ci_low"] > 0
+    assert task["verdicts"][0]["significant"] is False and task["verdicts"][0]["paired_bootstrap"]["n_examples"] == 100
+    assert len(task["grid"]) == 8  # 2 families x (pretrained, random-init) x 2 rates
     assert saved["environment"]["versions"]["torch"]
-    assert saved["counts"] == {"done": 15, "failed": 1, "skipped": 0}
+    assert saved["counts"] == {"done": 21, "failed": 1, "skipped": 0}
 
     report = (tmp_path / "report.md").read_text()
-    assert "not significant" in report
-    assert "0.25" in report  # the majority-class baseline sits next to the scores
+    assert "## The answer" in report and "not significant" in report
+    assert "majority_acc 0.25" in report  # the majority-class baseline sits next to the scores
+    assert "Pretraining effect for BERT" in report and "random-init" in report
     assert "ft-gpt-4-9" in report and "out of memory" in report
     assert "NOT better" not in report  # both pretrained models beat their trivial baselines
 
@@ -81,11 +107,10 @@ def test_report_script_rebuilds_from_the_run_folder(tmp_path: Path) -> None:
     (run_dir / "plan.json").write_text(json.dumps(plan))
     ledger = Ledger(run_dir / "ledger.json")
     for record in _records():
-        ledger.run(record.run_id, lambda r=record: r.result, record.meta) if record.status == "done" else \
-            ledger.skip(record.run_id, record.error, record.meta)
+        ledger.save(record) if record.status == "done" else ledger.skip(record.run_id, record.error, record.meta)
     args = ["--experiment", "synthetic", "--runs_dir", str(tmp_path / "runs"), "--reports_dir", str(tmp_path / "out")]
     assert report_script.main(args) == 0
     saved = json.loads((tmp_path / "out/synthetic/results.json").read_text())
-    assert saved["counts"] == {"done": 15, "failed": 0, "skipped": 1}
+    assert saved["counts"] == {"done": 21, "failed": 0, "skipped": 1}
     assert (tmp_path / "out/synthetic/report.md").is_file()
     assert report_script.main(["--experiment", "missing", "--runs_dir", str(tmp_path / "runs")]) == 2

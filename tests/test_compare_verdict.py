@@ -26,4 +26,24 @@ def test_lower_is_better_and_baseline_wording() -> None:
 
 def test_one_seed_claims_no_winner() -> None:
     v = compare("F1", ("BERT", summarize([0.9])), ("GPT", summarize([0.1])), higher_is_better=True)
-    assert not v.significant and v.winner is None and "Not enough seeds" in v.text
+    assert not v.significant and v.winner is None and "not enough seeds" in v.text
+
+
+def test_paired_bootstrap_must_agree_with_the_seed_test() -> None:
+    from pretrain.compare.bootstrap import paired_difference
+
+    bert, gpt = summarize([0.80, 0.81, 0.82]), summarize([0.60, 0.61, 0.62])
+    sure = paired_difference([[1] * 40 + [0] * 10], [[1] * 30 + [0] * 20])
+    unsure = paired_difference([[1, 0] * 5], [[0, 1] * 4 + [1, 0]])
+    v = compare("acc", ("BERT", bert), ("GPT", gpt), higher_is_better=True, paired=sure)
+    assert v.significant and v.winner == "BERT" and "paired bootstrap over 50 test examples" in v.text
+    v = compare("acc", ("BERT", bert), ("GPT", gpt), higher_is_better=True, paired=unsure)
+    assert not v.significant and v.winner is None  # seeds agree, but the test set is too small to tell
+
+
+def test_one_run_per_family_is_judged_by_the_bootstrap_and_says_so() -> None:
+    from pretrain.compare.bootstrap import paired_difference
+
+    sure = paired_difference([[1] * 45 + [0] * 5], [[1] * 25 + [0] * 25])
+    v = compare("acc", ("BERT", summarize([0.9])), ("GPT", summarize([0.5])), higher_is_better=True, paired=sure)
+    assert v.significant and "covers test-set sampling only" in v.text

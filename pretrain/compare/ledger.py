@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-import traceback
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,28 +50,12 @@ class Ledger:
     def get(self, run_id: str) -> RunRecord | None:
         return self.records.get(run_id)
 
-    def run(self, run_id: str, fn: Callable[[], dict[str, Any]], meta: dict[str, Any]) -> RunRecord:
-        """Run `fn` unless `run_id` already finished; record success or failure and never raise
-        (except KeyboardInterrupt, which stops the plan with the ledger intact)."""
-        if self.done(run_id):
-            return self.records[run_id]
-        start = time.perf_counter()
-        try:
-            result = fn()
-            record = RunRecord(run_id, "done", meta, time.perf_counter() - start, result)
-        except Exception as error:  # one failed run must not stop the plan (issue 6, section 5)
-            detail = "".join(traceback.format_exception_only(type(error), error)).strip()
-            record = RunRecord(run_id, "failed", meta, time.perf_counter() - start, error=detail)
-        record.finished_at = time.strftime("%Y-%m-%dT%H:%M:%S")
-        self._save(record)
-        return record
-
     def skip(self, run_id: str, reason: str, meta: dict[str, Any]) -> RunRecord:
         record = RunRecord(run_id, "skipped", meta, error=reason, finished_at=time.strftime("%Y-%m-%dT%H:%M:%S"))
-        self._save(record)
+        self.save(record)
         return record
 
-    def _save(self, record: RunRecord) -> None:
+    def save(self, record: RunRecord) -> None:
         self.records[record.run_id] = record
         payload = {"runs": {k: asdict(v) for k, v in self.records.items()}}
         atomic_write(self.path, lambda tmp: tmp.write_text(json.dumps(payload, indent=2, default=str)))

@@ -1,4 +1,5 @@
-"""report.md, rendered from the results structure: setup, pretraining, one table and verdict per task."""
+"""report.md, rendered from the results structure: the answer first, then the protocol that makes it
+trustworthy (architecture, budgets, tuning, controls, statistics), then the evidence per task."""
 
 from __future__ import annotations
 
@@ -22,24 +23,35 @@ def render(results: dict[str, Any], plots: list[Path]) -> str:
         f"Versions: {versions}.",
         "",
         f"Runs: {results['counts']['done']} done, {results['counts']['failed']} failed, "
-        f"{results['counts']['skipped']} skipped. Fine-tuning seeds: {plan['finetune']['seeds']}; "
-        "intervals are 95% Student-t over seeds; differences are called significant only when Welch's "
-        "t-test gives p < 0.05 and the intervals do not overlap.",
+        f"{results['counts']['skipped']} skipped.",
         "",
-        "## Setup: matched budgets",
+        "## The answer",
         "",
-        "| family | preset | parameters | non-embedding | FLOPs/token (train) | tokens seen | wall time | status |",
-        "|---|---|---:|---:|---:|---:|---:|---|",
+        *_answer(results),
+        "",
+        "## Protocol",
+        "",
+        *_protocol(results),
+        "",
+        "## Budgets",
+        "",
+        "| family | preset | parameters | non-embedding | train FLOPs/token | steps | tokens seen | "
+        "tokens predicted | training FLOPs | wall time | status |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for family in FAMILIES:
         p = results["pretraining"].get(family, {})
         m = p.get("model", {})
+        flops = (m.get("flops_per_token") or 0) * (p.get("tokens_seen") or 0)
         lines.append(
             f"| {family.upper()} | {m.get('preset', '-')} | {_int(m.get('params'))} | "
-            f"{_int(m.get('non_embedding_params'))} | {_int(m.get('flops_per_token'))} | "
-            f"{_int(p.get('tokens_seen'))} | {_secs(p.get('wall_s'))} | {p.get('status', 'not run')} |"
+            f"{_int(m.get('non_embedding_params'))} | {_int(m.get('flops_per_token'))} | {_int(p.get('steps'))} | "
+            f"{_int(p.get('tokens_seen'))} | {_int(p.get('supervised_tokens'))} | {flops:.3g} | "
+            f"{_secs(p.get('wall_s'))} | {p.get('status', 'not run')} |"
         )
-    lines += ["", "## Pretraining", ""]
+    lines += ["", "Tokens seen are real (non-padding) input tokens; tokens predicted are the positions the objective "
+              "scored (BERT: the ~15% masked; GPT: every next token). FLOPs count BERT's vocabulary projection at "
+              "masked positions only.", "", "## Pretraining", ""]
     for family in FAMILIES:
         p = results["pretraining"].get(family, {})
         if p.get("status") != "done":
@@ -49,6 +61,10 @@ def render(results: dict[str, Any], plots: list[Path]) -> str:
         lines.append(f"- {family.upper()}: {'; '.join(shown) or 'no validation metrics logged'}.")
         if family in results["pretraining_verdicts"]:
             lines.append(f"  {results['pretraining_verdicts'][family]}")
+        if len(p.get("seeds", {})) > 1:
+            spec = PRETRAIN_METRICS[family][0]
+            values = ", ".join(f"seed {s}: {r['metrics'].get(spec.key, float('nan')):.4g}" for s, r in p["seeds"].items())
+            lines.append(f"  {spec.label} per pretraining seed: {values}.")
     lines.append("")
     lines.append("MLM accuracy and causal perplexity measure different objectives; each family is judged against "
                  "its own trivial baseline (most frequent token; unigram perplexity), not against the other.")
@@ -56,14 +72,7 @@ def render(results: dict[str, Any], plots: list[Path]) -> str:
         lines += ["", "![loss vs tokens](loss_vs_tokens.png)"]
     for task, entry in results["tasks"].items():
         lines += ["", f"## {task}", ""]
-        lines += _task_table(task, entry)
-        lines.append("")
-        if entry["verdicts"]:
-            lines += [f"- {v['text']}" for v in entry["verdicts"]]
-        else:
-            lines.append("- No verdict: no metric was measured for both families.")
-        if entry["failed"]:
-            lines.append(f"- Failed or skipped runs (left out of the statistics): {', '.join(entry['failed'])}.")
+        lines += _task_section(task, entry)
     if "downstream_scores.png" in names:
         lines += ["", "## Downstream scores", "", "![downstream scores](downstream_scores.png)"]
     if "score_vs_pretraining_tokens.png" in names:
@@ -71,6 +80,11 @@ def render(results: dict[str, Any], plots: list[Path]) -> str:
     attention = [f"![{f} attention](attention_{f}.png)" for f in FAMILIES if f"attention_{f}.png" in names]
     if attention:
         lines += ["", "## Attention maps (one validation example)", "", " ".join(attention)]
+    walls = results.get("wall_s", {}).get("per_stage_elapsed", {})
+    if walls:
+        lines += ["", "## Wall time", "", "| stage | elapsed |", "|---|---:|"]
+        lines += [f"| {stage} | {_secs(seconds)} |" for stage, seconds in walls.items()]
+        lines.append(f"| total | {_secs(sum(walls.values()))} |")
     failed = [r for r in results["runs"] if r["status"] != "done"]
     if failed:
         lines += ["", "## Runs that did not finish", "", "| run | status | error |", "|---|---|---|"]
@@ -78,22 +92,110 @@ def render(results: dict[str, Any], plots: list[Path]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _task_table(task: str, entry: dict[str, Any]) -> list[str]:
+def _answer(results: dict[str, Any]) -> list[str]:
+    """One row per task: the headline metric, who won (or not significant), the effect of pretraining,
+    and whether each pretrained model beats the strongest trivial baseline."""
+    rows = ["| task (metric) | BERT | GPT | strongest trivial baseline | verdict | pretraining effect (BERT / GPT) |",
+            "|---|---:|---:|---:|---|---|"]
+    notes = []
+    for task, entry in results["tasks"].items():
+        spec = TASK_METRICS[task][0]
+        if not entry["probes"]:
+            rows.append(f"| {task} ({spec.label}) | - | - | - | no run finished | - |")
+            continue
+        final = entry["probes"][-1]["families"]
+        cells = [final[f]["metrics"].get(spec.key) for f in FAMILIES]
+        strongest = spec.strongest_baseline(entry["baselines"])
+        verdict = next((v for v in entry["verdicts"] if v["metric"] == spec.key), None)
+        said = "-" if verdict is None else (f"{verdict['winner']} better" if verdict["significant"]
+                                            else "not significant")
+        effects = " / ".join(_effect(entry["pretraining_effect"].get(f)) for f in FAMILIES)
+        base = "-" if strongest is None else f"{strongest[1]:.3g} ({strongest[0].split('/')[-1]})"
+        rows.append(f"| {task} ({spec.label}) | {_summary(cells[0])} | {_summary(cells[1])} | {base} | {said} | "
+                    f"{effects} |")
+        for family, cell in zip(FAMILIES, cells, strict=True):
+            if cell is not None and strongest is not None and (cell["mean"] > strongest[1]) != spec.higher_is_better:
+                notes.append(f"- {family.upper()} does not beat the {strongest[0].split('/')[-1]} baseline on {task}: "
+                             "at this budget that is a finding about the budget, not about the objective.")
+            effect = entry["pretraining_effect"].get(family)
+            if effect is not None and not (effect["ci_low"] > 0 if spec.higher_is_better else effect["ci_high"] < 0):
+                notes.append(f"- {family.upper()}'s pretraining shows no measurable benefit on {task} (pretrained minus "
+                             f"random-init {_effect(effect)}).")
+    return rows + ([""] + notes if notes else [])
+
+
+def _protocol(results: dict[str, Any]) -> list[str]:
+    plan = results["plan"]
+    p, f = plan["pretrain"], plan["finetune"]
+    architecture = plan.get("architecture", "classic")
+    settings = {fam: results["pretraining"].get(fam, {}).get("model", {}).get("block_settings", {}) for fam in FAMILIES}
+    lines = [
+        f"- **Architecture: {architecture}.** " + (
+            "Both families use the same block settings; they differ only in the attention mask (bidirectional vs "
+            "causal), the objective and the heads (Ettin's protocol, Weller et al. 2025)." if architecture == "matched"
+            else "Each family keeps its classic layout, so architecture differences are confounded with the objective."),
+        f"- **Budget:** matched by {p.get('match', 'tokens')}; same data ({p['data']}), "
+        f"{'one shared' if p['shared_tokenizer'] else 'per-family'} tokenizer ({p['vocab_size']} tokens), batch "
+        f"{p['batch_size']} x {p['seq_len']} positions, AdamW lr {p['lr']:g} with {p['warmup_steps']} warmup steps; "
+        f"BERT {'with' if p.get('nsp', True) else 'without'} next-sentence prediction; pretraining seeds {p['seeds']}.",
+        f"- **Fine-tuning:** {f['max_steps']} steps, batch {f['batch_size']}, validation every "
+        f"{f['val_check_interval']} steps and the best validation checkpoint tested; learning rate chosen on validation "
+        f"from the same grid {f['lrs']} for both families and for the controls; seeds {f['seeds']}.",
+        f"- **Controls:** {'none' if not f['controls'] else str(f['controls']) + ' random-init run(s) per task and family'}"
+        " (same architecture, recipe and grid, no pretraining); pretraining effect = pretrained minus random-init.",
+        f"- **Statistics:** mean ± 95% Student-t interval over {len(p['seeds'])} pretraining x {len(f['seeds'])} "
+        "fine-tuning seeds (covers "
+        + ("pretraining and fine-tuning randomness" if len(p["seeds"]) > 1 else "fine-tuning randomness only: one "
+           "pretraining run per family") + "); BERT-GPT differences and pretraining effects also get a paired "
+        "bootstrap over test examples (covers the finite test set). A difference is called significant only when "
+        "both agree. Neither covers the choice of corpus, size or recipe.",
+    ]
+    differing = [k for k in settings["bert"] if settings["bert"].get(k) != settings["gpt"].get(k)]
+    if settings["bert"] and settings["gpt"]:
+        lines += ["", "| block setting | BERT | GPT |", "|---|---|---|"]
+        for key in settings["bert"]:
+            mark = " **(differs)**" if key in differing else ""
+            lines.append(f"| {key}{mark} | {settings['bert'][key]} | {settings['gpt'].get(key)} |")
+    return lines
+
+
+def _task_section(task: str, entry: dict[str, Any]) -> list[str]:
     if not entry["probes"]:
         return ["No fine-tuning run of this task finished."]
     final = entry["probes"][-1]
-    rows = ["| metric | BERT | GPT | trivial baseline |", "|---|---:|---:|---:|"]
+    controls = entry.get("controls", {})
+    rows = ["| metric | BERT | GPT | BERT random-init | GPT random-init | trivial baselines |",
+            "|---|---:|---:|---:|---:|---|"]
     for spec in TASK_METRICS[task]:
         cells = [_summary(final["families"][f]["metrics"].get(spec.key)) for f in FAMILIES]
+        cells += [_summary(controls.get(f, {}).get("metrics", {}).get(spec.key)) for f in FAMILIES]
         if all(c == "-" for c in cells):
             continue
-        baseline = entry["baselines"].get(spec.baseline_key) if spec.baseline_key else None
-        rows.append(f"| {spec.label} | {cells[0]} | {cells[1]} | {'-' if baseline is None else f'{baseline:.4g}'} |")
-    seen = ", ".join(f"{f.upper()} {_int(final['families'][f].get('tokens'))}" for f in FAMILIES)
+        baselines = ", ".join(f"{k.split('/')[-1]} {entry['baselines'][k]:.4g}" for k in spec.baseline_keys
+                              if k in entry["baselines"]) or "-"
+        rows.append(f"| {spec.label} | {' | '.join(cells)} | {baselines} |")
+    seen = ", ".join(f"{f.upper()} step {final['families'][f].get('step')}, {_int(final['families'][f].get('tokens'))} "
+                     "tokens" for f in FAMILIES)
+    rows += ["", f"Fine-tuned from the final pretraining checkpoints ({seen})."]
+    lrs = entry.get("lr", {})
+    if lrs:
+        chosen = "; ".join(f"{fam.upper()} {kinds.get('pretrained', '-')} (random-init {kinds.get('random_init', '-')})"
+                           for fam, kinds in lrs.items())
+        rows.append(f"Learning rate chosen on validation: {chosen}.")
     rows.append("")
-    rows.append(f"Fine-tuned from the checkpoint at pretraining step {final['step']} (training tokens seen: {seen}; "
-                "BERT counts only non-padding tokens of its sentence pairs, GPT's blocks are packed).")
+    rows += [f"- {v['text']}" for v in entry["verdicts"]] or ["- No verdict: no metric was measured for both families."]
+    for family, effect in entry.get("pretraining_effect", {}).items():
+        rows.append(f"- Pretraining effect for {family.upper()} ({effect['metric']}): {_effect(effect)} "
+                    "(pretrained minus random-init, 95% paired bootstrap interval over test examples).")
+    if entry["failed"]:
+        rows.append(f"- Failed or skipped runs (left out of the statistics): {', '.join(entry['failed'])}.")
     return rows
+
+
+def _effect(effect: dict[str, Any] | None) -> str:
+    if effect is None:
+        return "-"
+    return f"{effect['difference']:+.3g} [{effect['ci_low']:+.3g}, {effect['ci_high']:+.3g}]"
 
 
 def _summary(s: dict[str, Any] | None) -> str:

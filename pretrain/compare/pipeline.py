@@ -1,54 +1,49 @@
-"""Execute a validated plan: baselines, pretraining per family, fine-tuning per task, probe and seed;
-then aggregate and write the report. Every run goes through the ledger, so a re-run resumes."""
+"""Execute a validated plan, stage by stage, then aggregate and write the report.
+
+    baselines        trivial baselines of every task (on the same test rows the models are scored on)
+    pretrain         each family x pretraining seed, the same budget (tokens seen, or FLOPs)
+    grid             each (task, family, pretrained | random-init) x learning rate, first seed
+    seeds            the learning rate chosen on validation, the remaining seeds (and pretraining
+                     seeds and probes); random-init controls for their first `controls` seeds
+
+Runs of one stage are independent and go side by side (`parallel_runs`). Every run goes through
+the ledger, so a re-run resumes: finished runs are skipped, failed ones retried.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 
-from pretrain.blocks.config import TransformerConfig
 from pretrain.compare.baselines import builtin_baseline
 from pretrain.compare.ledger import Ledger
 from pretrain.compare.plan import FAMILIES, ResolvedPlan
+from pretrain.compare.pool import Job, Progress, run_jobs
 from pretrain.compare.report import LEDGER_FILE, PLAN_FILE, write_report
 from pretrain.compare.results import aggregate, environment
 from pretrain.compare.runs import (
     Cli, attention_example, call, curve, final_metrics, finetune_args, model_facts, pretrain_args, probe_checkpoints,
     read_finetune_results, read_metrics_csv,
 )
+from pretrain.compare.selection import choose_lr
 from pretrain.compare.wandb_summary import log_summary
 from pretrain.data.caching import atomic_write
 
 ATTENTION_TEXT = "Return the number of items in a container, counting each key once."
+MLM_PROBABILITY = 0.15  # BERT's masking rate (configs/pretrain/bert.yaml): the share of positions it predicts
 
 
 def check_matched_parameters(resolved: ResolvedPlan) -> dict[str, int]:
-    """Build both models from their presets and compare non-embedding parameters, before any training.
-
-    Kaplan et al. (2020, arXiv:2001.08361) show loss tracks non-embedding parameters; a comparison at
-    unequal counts would measure size, not objective.
-    """
-    from pretrain.models import BertModel, GptModel, count_parameters
-
-    counts = {}
-    for family, model_class in (("bert", BertModel), ("gpt", GptModel)):
-        path = resolved.model_presets[family]
-        raw = yaml.safe_load(path.read_text()) or {}
-        raw = raw.get("init_args", raw) if isinstance(raw, dict) else raw
-        if not isinstance(raw, dict):
-            raise ValueError(f"{path}: expected a mapping of TransformerConfig fields")
-        try:
-            config = TransformerConfig(**{**raw, "vocab_size": resolved.plan.pretrain.vocab_size})
-        except TypeError as error:
-            raise ValueError(f"{path}: {error}") from None
-        with torch.device("meta"):  # shapes only: counting bert-base takes milliseconds, allocates nothing
-            counts[family] = count_parameters(model_class(config), exclude_embeddings=True)
+    """Non-embedding parameters per family, from the presets, before any training; refuse a gap above
+    `param_tolerance`. Kaplan et al. (2020, arXiv:2001.08361) show loss tracks non-embedding parameters;
+    a comparison at unequal counts would measure size, not objective."""
+    counts = {family: facts["non_embedding_params"] for family, facts in preset_facts(resolved).items()}
     gap = abs(counts["bert"] - counts["gpt"]) / max(counts.values())
     if gap > resolved.plan.param_tolerance:
         raise ValueError(
@@ -56,6 +51,39 @@ def check_matched_parameters(resolved: ResolvedPlan) -> dict[str, int]:
             f"param_tolerance={resolved.plan.param_tolerance}; choose presets of matching size"
         )
     return counts
+
+
+def preset_facts(resolved: ResolvedPlan) -> dict[str, dict[str, int]]:
+    """Non-embedding parameters and training FLOPs per token of each family's preset (meta device: no memory)."""
+    from pretrain.blocks.config import TransformerConfig
+    from pretrain.models import BertModel, GptModel, count_parameters, flops_per_token
+
+    facts = {}
+    for family, model_class in (("bert", BertModel), ("gpt", GptModel)):
+        config = TransformerConfig(**{**TransformerConfig.from_yaml(resolved.model_presets[family]).to_dict(),
+                                      "vocab_size": resolved.plan.pretrain.vocab_size})
+        with torch.device("meta"):
+            model = model_class(config)
+        facts[family] = {
+            "non_embedding_params": count_parameters(model, exclude_embeddings=True),
+            "flops_per_token": flops_per_token(model, config, resolved.plan.pretrain.seq_len, output_fraction(family)),
+        }
+    return facts
+
+
+def output_fraction(family: str) -> float:
+    return MLM_PROBABILITY if family == "bert" else 1.0
+
+
+def pretrain_steps(resolved: ResolvedPlan) -> dict[str, int]:
+    """Steps per family. `match: tokens`: the plan's steps for both. `match: flops`: the family with more
+    FLOPs per token gets the plan's steps, the other proportionally more, so both spend the same FLOPs."""
+    p = resolved.plan.pretrain
+    if p.match == "tokens":
+        return {family: p.max_steps for family in FAMILIES}
+    flops = {family: facts["flops_per_token"] for family, facts in preset_facts(resolved).items()}
+    most = max(flops.values())
+    return {family: round(p.max_steps * most / flops[family]) for family in FAMILIES}
 
 
 def execute(resolved: ResolvedPlan, pretrain_cli: Cli, finetune_cli: Cli) -> dict[str, Any]:
@@ -68,42 +96,44 @@ def execute(resolved: ResolvedPlan, pretrain_cli: Cli, finetune_cli: Cli) -> dic
     atomic_write(run_dir / PLAN_FILE, lambda tmp: tmp.write_text(json.dumps(plan_dict, indent=2)))
     ledger = Ledger(run_dir / LEDGER_FILE)
     p, f = plan.pretrain, plan.finetune
-    total = len(f.tasks) + len(FAMILIES) * (1 + len(f.tasks) * p.probes * len(f.seeds))
-    counter = {"i": 0}
+    steps = pretrain_steps(resolved)
+    progress = Progress(total=_count_runs(resolved))
+    workers = plan.parallel_runs
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    stage_wall: dict[str, float] = {}
 
-    def step(run_id: str, fn: Any, meta: dict[str, Any]) -> None:
-        counter["i"] += 1
-        if ledger.done(run_id):
-            print(f"[{counter['i']}/{total}] {run_id}: already done, skipped", flush=True)
-            return
-        print(f"[{counter['i']}/{total}] {run_id} ...", flush=True)
-        record = ledger.run(run_id, fn, meta)
-        note = f" -- {record.error.splitlines()[-1]}" if record.error else ""
-        print(f"[{counter['i']}/{total}] {run_id}: {record.status} ({record.wall_s:.0f} s){note}", flush=True)
+    def stage(name: str, jobs: list[Job]) -> None:
+        start = time.perf_counter()
+        run_jobs(jobs, ledger, progress, workers=workers, threads=threads, subprocess_runs=plan.subprocess_runs)
+        stage_wall[name] = stage_wall.get(name, 0.0) + time.perf_counter() - start
 
-    for task in f.tasks:
-        if resolved.task_data[task].is_builtin:
-            step(f"baseline-{task}", lambda t=task: builtin_baseline(t), {"stage": "baseline", "task": task})
-    for family in FAMILIES:
-        step(f"pretrain-{family}", lambda fam=family: _pretrain(resolved, fam, pretrain_cli),
-             {"stage": "pretrain", "family": family})
+    stage("baselines", [Job(f"baseline-{task}", builtin_baseline, (task,), {"stage": "baseline", "task": task})
+                        for task in f.tasks if resolved.task_data[task].is_builtin])
+    stage("pretrain", [
+        Job(_pretrain_id(family, seed), _pretrain, (resolved, family, seed, steps[family], pretrain_cli),
+            {"stage": "pretrain", "family": family, "seed": seed, "max_steps": steps[family]},
+            run_dir / _pretrain_id(family, seed) / "run.log")
+        for seed in p.seeds for family in FAMILIES
+    ])
+    kinds = (False, True) if f.controls else (False,)
+    grid = [_finetune_job(resolved, ledger, finetune_cli, task, family, p.seeds[0], None, f.seeds[0], lr, random_init)
+            for task in f.tasks for family in FAMILIES for random_init in kinds for lr in f.lrs]
+    stage("grid", [job for job in grid if job is not None])
+    rest = []
     for task in f.tasks:
         for family in FAMILIES:
-            pre = ledger.get(f"pretrain-{family}")
-            for probe in p.probe_steps():
-                for seed in f.seeds:
-                    run_id = f"finetune-{task}-{family}-step{probe}-seed{seed}"
-                    meta = {"stage": "finetune", "family": family, "task": task, "seed": seed, "probe_step": probe}
-                    if pre is None or pre.status != "done":
-                        counter["i"] += 1
-                        ledger.skip(run_id, f"pretraining of {family} did not finish", meta)
-                        continue
-                    meta["probe_tokens"] = _tokens_at(pre.result["curve"], probe, p.tokens_per_step)
-                    meta["probe_flops"] = {family: meta["probe_tokens"] * pre.result["model"]["flops_per_token"]}
-                    ckpt = Path(pre.result["checkpoints"][str(probe)])
-                    step(run_id, lambda fam=family, t=task, c=ckpt, s=seed, r=run_id:
-                         _finetune(resolved, fam, t, c, s, run_dir / r, finetune_cli), meta)
-    results = aggregate(plan_dict, list(ledger.records.values()), environment())
+            for random_init in kinds:
+                lr = choose_lr({rate: ledger.get(grid_id(resolved, task, family, rate, random_init)) for rate in f.lrs})
+                if lr is None:
+                    continue  # every grid run of this group failed: nothing to choose from
+                seeds = f.seeds[: f.controls] if random_init else f.seeds
+                pretraining_seeds = p.seeds[:1] if random_init else p.seeds
+                for pretrain_seed in pretraining_seeds:
+                    for probe in [None] if random_init else _probe_steps(resolved, steps[family]):
+                        rest += [_finetune_job(resolved, ledger, finetune_cli, task, family, pretrain_seed, probe, seed,
+                                               lr, random_init) for seed in seeds]
+    stage("seeds", [job for job in rest if job is not None])
+    results = aggregate(plan_dict, list(ledger.records.values()), environment(), stage_wall)
     written = write_report(results, report_dir)
     if plan.wandb.mode != "disabled":
         log_summary(results, plan.wandb.project, plan.experiment, plan.wandb.mode, run_dir,
@@ -112,14 +142,70 @@ def execute(resolved: ResolvedPlan, pretrain_cli: Cli, finetune_cli: Cli) -> dic
     return results
 
 
+def _count_runs(resolved: ResolvedPlan) -> int:
+    """Every run the plan can make (grid runs with the chosen rate count once)."""
+    p, f = resolved.plan.pretrain, resolved.plan.finetune
+    baselines = sum(resolved.task_data[t].is_builtin for t in f.tasks)
+    per_group = len(f.lrs) - 1  # grid runs not reused by the seeds stage
+    pretrained = len(p.seeds) * p.probes * len(f.seeds) + per_group
+    controls = f.controls + per_group if f.controls else 0
+    return baselines + len(FAMILIES) * (len(p.seeds) + len(f.tasks) * (pretrained + controls))
+
+
+def _probe_steps(resolved: ResolvedPlan, max_steps: int) -> list[int]:
+    interval = max(1, max_steps // resolved.plan.pretrain.probes)
+    return [interval * (i + 1) for i in range(resolved.plan.pretrain.probes)]
+
+
+def _pretrain_id(family: str, seed: int) -> str:
+    return f"pretrain-{family}-seed{seed}"
+
+
+def finetune_id(task: str, family: str, pretrain_seed: int, probe: int | None, seed: int, lr: float,
+                random_init: bool) -> str:
+    if random_init:
+        return f"control-{task}-{family}-lr{lr:g}-seed{seed}"
+    step = "" if probe is None else f"-step{probe}"
+    return f"finetune-{task}-{family}-p{pretrain_seed}{step}-lr{lr:g}-seed{seed}"
+
+
+def grid_id(resolved: ResolvedPlan, task: str, family: str, lr: float, random_init: bool) -> str:
+    """The grid run of a group at one rate: first seed, first pretraining seed, final checkpoint."""
+    p, f = resolved.plan.pretrain, resolved.plan.finetune
+    return finetune_id(task, family, p.seeds[0], None, f.seeds[0], lr, random_init)
+
+
+def _finetune_job(resolved: ResolvedPlan, ledger: Ledger, cli: Cli, task: str, family: str, pretrain_seed: int,
+                  probe: int | None, seed: int, lr: float, random_init: bool) -> Job | None:
+    """The job of one fine-tuning run (probe None = the final checkpoint); None when its pretraining failed."""
+    pre = ledger.get(_pretrain_id(family, pretrain_seed))
+    steps = _probe_steps(resolved, pre.meta["max_steps"]) if pre is not None else []
+    probe = steps[-1] if probe is None and steps else probe
+    run_id = finetune_id(task, family, pretrain_seed, None if probe == (steps or [None])[-1] else probe, seed, lr,
+                         random_init)
+    meta: dict[str, Any] = {"stage": "control" if random_init else "finetune", "family": family, "task": task,
+                            "seed": seed, "pretrain_seed": pretrain_seed, "lr": lr, "random_init": random_init,
+                            "probe_step": probe, "final": probe == (steps or [None])[-1]}
+    if pre is None or pre.status != "done":
+        ledger.skip(run_id, f"pretraining {_pretrain_id(family, pretrain_seed)} did not finish", meta)
+        return None
+    meta["probe_tokens"] = _tokens_at(pre.result["curve"], probe, resolved.plan.pretrain.tokens_per_step)
+    meta["probe_flops"] = meta["probe_tokens"] * pre.result["model"]["flops_per_token"]
+    checkpoint = Path(pre.result["checkpoints"][str(probe)])
+    out = resolved.plan.run_dir() / run_id
+    return Job(run_id, _finetune, (resolved, family, task, checkpoint, seed, lr, random_init, out, cli), meta,
+               out / "run.log")
+
+
 def _check_same_plan(path: Path, plan: dict[str, Any]) -> None:
     """Resuming is only sound for the same plan: finished runs of another budget must not be reused."""
     if not path.is_file():
         return
     stored = json.loads(path.read_text())
+    ignored = ("wandb", "parallel_runs")  # how runs are launched or logged does not change their results
     changed = sorted(
         f"{section}.{key}" if isinstance(value, dict) else section
-        for section, value in plan.items() if section != "wandb" and stored.get(section) != value
+        for section, value in plan.items() if section not in ignored and stored.get(section) != value
         for key in (value if isinstance(value, dict) else [None])
         if not isinstance(value, dict) or stored.get(section, {}).get(key) != value[key]
     )
@@ -130,30 +216,34 @@ def _check_same_plan(path: Path, plan: dict[str, Any]) -> None:
         )
 
 
-def _pretrain(resolved: ResolvedPlan, family: str, cli: Cli) -> dict[str, Any]:
+def _pretrain(resolved: ResolvedPlan, family: str, seed: int, max_steps: int, cli: Cli) -> dict[str, Any]:
     p = resolved.plan.pretrain
-    out = resolved.plan.run_dir() / f"pretrain-{family}"
+    out = resolved.plan.run_dir() / _pretrain_id(family, seed)
     start = time.perf_counter()
-    call(cli, pretrain_args(resolved, family, out))
+    call(cli, pretrain_args(resolved, family, seed, max_steps, out))
     wall = time.perf_counter() - start
     points = curve(read_metrics_csv(out), p.tokens_per_step)
-    checkpoints = probe_checkpoints(out, p.probe_steps())
-    final = checkpoints[p.probe_steps()[-1]]
+    probes = _probe_steps(resolved, max_steps)
+    checkpoints = probe_checkpoints(out, probes)
+    final = checkpoints[probes[-1]]
+    last = points[-1] if points else {}
     return {
         "metrics": final_metrics(points),
         "curve": points,
         "tokens_seen": max((pt.get("train/tokens_seen", 0.0) for pt in points), default=0.0),
+        "supervised_tokens": last.get("train/supervised_tokens"),
+        "steps": max_steps,
         "checkpoints": {str(k): str(v) for k, v in checkpoints.items()},
-        "model": model_facts(final, resolved.model_presets[family], p.seq_len),
+        "model": model_facts(final, resolved.model_presets[family], p.seq_len, output_fraction(family)),
         "attention": attention_example(final, ATTENTION_TEXT),
         "train_wall_s": wall,
     }
 
 
-def _finetune(resolved: ResolvedPlan, family: str, task: str, checkpoint: Path, seed: int, out: Path,
-              cli: Cli) -> dict[str, Any]:
+def _finetune(resolved: ResolvedPlan, family: str, task: str, checkpoint: Path, seed: int, lr: float,
+              random_init: bool, out: Path, cli: Cli) -> dict[str, Any]:
     results_file = out / "results.json"
-    call(cli, finetune_args(resolved, family, task, checkpoint, seed, out, results_file))
+    call(cli, finetune_args(resolved, family, task, checkpoint, seed, lr, random_init, out, results_file))
     return read_finetune_results(results_file)
 
 

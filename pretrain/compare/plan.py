@@ -20,12 +20,19 @@ from pretrain.compare.datasets import DataSource, resolve
 TASKS = ("classification", "ner", "generation")
 FAMILIES = ("bert", "gpt")
 WANDB_MODES = ("offline", "online", "disabled")
+ARCHITECTURES = ("matched", "classic")
+MATCH_BY = ("tokens", "flops")
+# What may differ between the two families' presets in the "matched" architecture mode: BERT's segment
+# (A/B) embeddings exist only for sentence pairs; everything else about the blocks must be identical.
+FAMILY_ONLY_FIELDS = ("type_vocab_size",)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 @dataclass
 class PretrainPlan:
-    """Pretraining, identical for both families except the objective (DESIGN.md section 5)."""
+    """Pretraining, identical for both families except the objective: same data, tokenizer, batch,
+    sequence length, optimizer and schedule, and the same budget (tokens seen, or FLOPs with
+    `match: flops`)."""
 
     data: str = "builtin"  # a name from pretrain.compare.datasets.REGISTRY["pretrain"] or a local file/glob
     tokens: int = 1_000_000  # training tokens each family sees (batch_size * seq_len * steps)
@@ -35,7 +42,13 @@ class PretrainPlan:
     warmup_steps: int = 10
     vocab_size: int = 8192
     shared_tokenizer: bool = True  # one tokenizer for both families isolates the objective
-    seed: int = 0
+    # tokens: both families train the same number of steps on full sequences (so the same tokens seen);
+    # flops: the family with fewer training FLOPs per token trains proportionally more steps.
+    match: str = "tokens"
+    nsp: bool = True  # BERT's next-sentence prediction; false = RoBERTa's full-sentence MLM (arXiv:1907.11692)
+    # One pretraining run per family per seed; every fine-tuning statistic pools them (the interval then
+    # covers pretraining randomness too, not only fine-tuning seeds).
+    seeds: list[int] = field(default_factory=lambda: [0])
     probes: int = 1  # fine-tune at this many evenly spaced checkpoints (1 = the final one only)
     val_check_interval: int = 50  # validate every this many steps: the points of the loss-vs-tokens curve
     limit_val_batches: int = 20  # validation batches per check (the same fixed batches every time)
@@ -73,7 +86,13 @@ class FinetunePlan:
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     max_steps: int = 100
     batch_size: int = 32
-    lr: float = 1e-3
+    # The learning-rate grid, the same for both families: each (task, family) runs every value with the
+    # first seed on the first pretraining seed, keeps the best on validation, then runs the other seeds.
+    lrs: list[float] = field(default_factory=lambda: [3e-4, 1e-3])
+    # Random-init controls per (task, family): this many seeds (the first ones) fine-tune the same
+    # architecture from random weights, over the same grid; 0 turns the control off.
+    controls: int = 1
+    val_check_interval: int = 50  # validate every this many steps; the best checkpoint is the one tested
     max_length: int = 128  # input tokens; generation sources are cut further so source + target fit GPT
     max_target_length: int = 32  # generation targets
     trainer: str = "configs/trainer/cpu.yaml"
@@ -92,18 +111,24 @@ class WandbPlan:
 @dataclass
 class ComparePlan:
     experiment: str = "default"  # W&B group and the report folder name
-    bert_model: str = "bert-mini"  # a preset in configs/model/ (file stem) or a YAML path
-    gpt_model: str = "gpt-mini"
+    bert_model: str = "bert-micro"  # a preset in configs/model/ (file stem) or a YAML path
+    gpt_model: str = "gpt-micro"
     pretrain: PretrainPlan = field(default_factory=PretrainPlan)
     finetune: FinetunePlan = field(default_factory=FinetunePlan)
     wandb: WandbPlan = field(default_factory=WandbPlan)
     runs_dir: str = "runs"  # checkpoints, logs and the run ledger: runs/<experiment>/
     reports_dir: str = "reports"  # report.md, results.json, plots: reports/<experiment>/
     model_dir: str = "configs/model"
+    # matched: both presets share every block setting (only the attention mask, objective and heads
+    # differ; checked before training); classic: each family's own layout (e.g. post-LN BERT, GPT-2).
+    architecture: str = "matched"
     param_tolerance: float = 0.1  # max relative gap in non-embedding parameters between the families
     # Run each pretrain/finetune command in its own process. Needed with multi-GPU trainers: Lightning's DDP
     # launcher re-executes the current command once per rank, which must be that run, not the whole plan.
     subprocess_runs: bool = False
+    # Independent runs (the two pretrainings, fine-tunings) side by side in this many worker processes,
+    # each with cpu_count // parallel_runs threads; small models use one core each better than two.
+    parallel_runs: int = 1
 
     def run_dir(self) -> Path:
         return Path(self.runs_dir) / self.experiment
@@ -138,11 +163,20 @@ def validate(plan: ComparePlan, root: Path = Path(".")) -> ResolvedPlan:
     for name in ("tokens", "seq_len", "batch_size", "warmup_steps", "vocab_size", "probes", "val_check_interval",
                  "limit_val_batches", "log_every_n_steps"):
         _positive(f"pretrain.{name}", getattr(p, name), allow_zero=name == "warmup_steps")
-    for name in ("max_steps", "batch_size", "max_length", "max_target_length"):
+    for name in ("max_steps", "batch_size", "max_length", "max_target_length", "val_check_interval"):
         _positive(f"finetune.{name}", getattr(f, name))
-    for name, lr in (("pretrain.lr", p.lr), ("finetune.lr", f.lr)):
-        if not lr > 0:
-            raise ValueError(f"{name}={lr} must be > 0")
+    _positive("parallel_runs", plan.parallel_runs)
+    if not p.lr > 0:
+        raise ValueError(f"pretrain.lr={p.lr} must be > 0")
+    if not f.lrs or any(not lr > 0 for lr in f.lrs) or len(set(f.lrs)) != len(f.lrs):
+        raise ValueError(f"finetune.lrs={f.lrs} must be a non-empty list of distinct learning rates > 0")
+    if not 0 <= f.controls <= len(f.seeds):
+        raise ValueError(f"finetune.controls={f.controls} must be between 0 and the number of seeds ({len(f.seeds)})")
+    if not p.seeds or len(set(p.seeds)) != len(p.seeds):
+        raise ValueError(f"pretrain.seeds={p.seeds} must be a non-empty list of distinct integers")
+    for name, value, choices in (("architecture", plan.architecture, ARCHITECTURES), ("pretrain.match", p.match, MATCH_BY)):
+        if value not in choices:
+            raise ValueError(f"{name}={value!r}; choose one of {', '.join(choices)}")
     if p.tokens < p.tokens_per_step:
         raise ValueError(
             f"pretrain.tokens={p.tokens} is less than one step (batch_size * seq_len = {p.tokens_per_step})"
@@ -151,6 +185,9 @@ def validate(plan: ComparePlan, root: Path = Path(".")) -> ResolvedPlan:
         raise ValueError(
             f"pretrain.probes={p.probes} exceeds the number of pretraining steps ({p.tokens // p.tokens_per_step})"
         )
+    if p.warmup_steps >= p.max_steps:
+        raise ValueError(f"pretrain.warmup_steps={p.warmup_steps} must be less than the {p.max_steps} pretraining "
+                         "steps that pretrain.tokens gives")
     if not f.tasks:
         raise ValueError(f"finetune.tasks is empty; choose from {', '.join(TASKS)}")
     for task in f.tasks:
@@ -178,9 +215,27 @@ def validate(plan: ComparePlan, root: Path = Path(".")) -> ResolvedPlan:
                 f"finetune.max_target_length={f.max_target_length} leaves no room for a source: GPT reads "
                 f"source + [SEP] + target within max_positions={positions}; use at most {positions - 9}"
             )
+    if plan.architecture == "matched":
+        check_matched_architecture(presets)
     pretrain_data = resolve("pretrain", p.data, field="pretrain.data", root=root)
     task_data = {t: resolve(t, f.data_name(t), field=f"finetune.{t}_data", root=root) for t in f.tasks}
     return ResolvedPlan(plan, presets, pretrain_data, task_data)
+
+
+def block_settings(preset: Path) -> dict[str, object]:
+    """A preset's TransformerConfig fields, as the report shows them side by side."""
+    return TransformerConfig.from_yaml(preset).to_dict()
+
+
+def check_matched_architecture(presets: dict[str, Path]) -> None:
+    """The matched mode's promise: the presets differ in no block setting (vocab size is set by the tokenizer)."""
+    settings = {family: block_settings(path) for family, path in presets.items()}
+    differing = sorted(k for k in settings["bert"] if k not in (*FAMILY_ONLY_FIELDS, "vocab_size")
+                       and settings["bert"][k] != settings["gpt"].get(k))
+    if differing:
+        details = ", ".join(f"{k}: bert={settings['bert'][k]!r} gpt={settings['gpt'][k]!r}" for k in differing)
+        raise ValueError(f"architecture='matched' but the presets differ in {details} ({presets['bert']} vs "
+                         f"{presets['gpt']}); use presets with the same block settings or architecture='classic'")
 
 
 def _preset(plan: ComparePlan, family: str, root: Path) -> Path:

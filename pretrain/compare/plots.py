@@ -63,7 +63,8 @@ def downstream_scores(results: dict[str, Any]) -> Figure | None:
         spec = TASK_METRICS[task][0]
         summaries = {f: final[f]["metrics"].get(spec.key) for f in FAMILIES}
         if any(summaries.values()):
-            rows.append((task, spec.label, summaries, entry["baselines"].get(spec.baseline_key or "")))
+            strongest = spec.strongest_baseline(entry["baselines"])
+            rows.append((task, spec.label, summaries, strongest[1] if strongest else None))
     if not rows:
         return None
     fig, axes = plt.subplots(1, len(rows), figsize=(3.2 * len(rows), 3.6), squeeze=False)

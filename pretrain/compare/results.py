@@ -16,10 +16,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from pretrain.compare.bootstrap import PairedDifference, paired_difference
 from pretrain.compare.ledger import RunRecord
-from pretrain.compare.metrics import PRETRAIN_METRICS, TASK_METRICS
+from pretrain.compare.metrics import PRETRAIN_METRICS, TASK_METRICS, MetricSpec
 from pretrain.compare.plan import FAMILIES
 from pretrain.compare.stats import Summary, summarize
+from pretrain.compare.selection import choose_lr, validation_score
 from pretrain.compare.verdict import compare
 from pretrain.data.caching import atomic_write
 
@@ -52,27 +54,37 @@ def environment(repo: Path = CODE_ROOT) -> dict[str, Any]:
     }
 
 
-def aggregate(plan: dict[str, Any], records: list[RunRecord], env: dict[str, Any]) -> dict[str, Any]:
+def aggregate(plan: dict[str, Any], records: list[RunRecord], env: dict[str, Any],
+              stage_wall: dict[str, float] | None = None) -> dict[str, Any]:
     """Turn the ledger's run records into the results structure (pure: no I/O).
 
-    Records carry `meta["stage"]`: "pretrain" (per family), "finetune" (per family, task, probe
-    step, seed) or "baseline" (per task; result = {baseline key: value}).
+    Records carry `meta["stage"]`: "pretrain" (per family and pretraining seed), "finetune" (per
+    family, task, pretraining seed, probe step, learning rate, seed), "control" (random-init
+    fine-tuning, per family, task, learning rate, seed) or "baseline" (per task).
     """
     baselines = {r.meta["task"]: r.result for r in records if r.meta.get("stage") == "baseline" and r.status == "done"}
     pretraining: dict[str, Any] = {}
-    for record in records:
-        if record.meta.get("stage") == "pretrain":
-            pretraining[record.meta["family"]] = {"status": record.status, "wall_s": record.wall_s,
-                                                  "error": record.error, **record.result}
-    tasks = {task: _task(task, records, baselines.get(task, {})) for task in plan["finetune"]["tasks"]}
+    for family in FAMILIES:
+        runs = sorted((r for r in records if r.meta.get("stage") == "pretrain" and r.meta.get("family") == family),
+                      key=lambda r: r.meta.get("seed", 0))
+        if not runs:
+            continue
+        first = runs[0]  # curves, model facts and attention of the first pretraining seed
+        pretraining[family] = {"status": first.status, "wall_s": first.wall_s, "error": first.error, **first.result,
+                               "seeds": {str(r.meta.get("seed")): {"status": r.status, "wall_s": r.wall_s,
+                                                                   "metrics": r.result.get("metrics", {})}
+                                         for r in runs}}
+    tasks = {task: _task(task, plan, records, baselines.get(task, {})) for task in plan["finetune"]["tasks"]}
     pretrain_verdicts: dict[str, str] = {}
     for family, specs in PRETRAIN_METRICS.items():
         metrics = pretraining.get(family, {}).get("metrics")
         if metrics:  # the headline metric against its trivial baseline
             spec = specs[0]
-            pretrain_verdicts[family] = _against_baseline(
-                spec.label, metrics, spec.key, spec.baseline_key, spec.higher_is_better
-            )
+            pretrain_verdicts[family] = _against_baseline(spec, metrics)
+    walls: dict[str, float] = {}
+    for record in records:
+        stage = record.meta.get("stage", "other")
+        walls[stage] = walls.get(stage, 0.0) + record.wall_s
     return {
         "experiment": plan["experiment"],
         "plan": plan,
@@ -82,6 +94,7 @@ def aggregate(plan: dict[str, Any], records: list[RunRecord], env: dict[str, Any
         "tasks": tasks,
         "runs": [asdict(r) for r in records],
         "counts": {s: sum(r.status == s for r in records) for s in ("done", "failed", "skipped")},
+        "wall_s": {"per_stage_elapsed": stage_wall or {}, "per_stage_run_total": walls},
     }
 
 
@@ -89,51 +102,119 @@ def write_results(results: dict[str, Any], path: Path) -> None:
     atomic_write(path, lambda tmp: tmp.write_text(json.dumps(results, indent=2, default=str)))
 
 
-def _task(task: str, records: list[RunRecord], baselines: dict[str, float]) -> dict[str, Any]:
-    runs = [r for r in records if r.meta.get("stage") == "finetune" and r.meta.get("task") == task]
-    probes: list[dict[str, Any]] = []
-    for step in sorted({r.meta["probe_step"] for r in runs}):
-        at_step = [r for r in runs if r.meta["probe_step"] == step]
+def _chosen_lrs(plan: dict[str, Any], runs: list[RunRecord]) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+    """The learning rate chosen on validation per family and kind, and the grid it was chosen from."""
+    p, f = plan["pretrain"], plan["finetune"]
+    chosen: dict[str, dict[str, Any]] = {}
+    grid: list[dict[str, Any]] = []
+    for family in FAMILIES:
+        for kind, random_init in (("pretrained", False), ("random_init", True)):
+            by_lr = {}
+            for r in runs:
+                m = r.meta
+                if (m.get("final", True) and m.get("family") == family and m.get("random_init", False) == random_init
+                        and m.get("seed") == f["seeds"][0] and m.get("pretrain_seed", p["seeds"][0]) == p["seeds"][0]
+                        and m.get("lr") in f["lrs"]):
+                    by_lr[m["lr"]] = r
+            if not by_lr:
+                continue
+            for lr, record in sorted(by_lr.items()):
+                score = validation_score(record)
+                grid.append({"family": family, "kind": kind, "lr": lr, "status": record.status,
+                             "monitor": score[0] if score else None, "val": score[1] if score else None})
+            chosen.setdefault(family, {})[kind] = choose_lr(by_lr)
+    return chosen, grid
+
+
+def _task(task: str, plan: dict[str, Any], records: list[RunRecord], baselines: dict[str, float]) -> dict[str, Any]:
+    runs = [r for r in records if r.meta.get("stage") in ("finetune", "control") and r.meta.get("task") == task]
+    chosen, grid = _chosen_lrs(plan, runs)
+
+    def selected(family: str, random_init: bool) -> list[RunRecord]:
+        lr = chosen.get(family, {}).get("random_init" if random_init else "pretrained")
+        return [r for r in runs if r.meta["family"] == family and r.meta.get("random_init", False) == random_init
+                and r.meta.get("lr") == lr]
+
+    probes: list[dict[str, Any]] = []  # one entry per probe index; the families' step counts may differ (FLOPs)
+    steps = {family: sorted({r.meta["probe_step"] for r in selected(family, False)}) for family in FAMILIES}
+    for index in range(max(len(s) for s in steps.values())):
         families: dict[str, dict[str, Any]] = {}
         for family in FAMILIES:
-            of_family = [r for r in at_step if r.meta["family"] == family]
-            done = [r for r in of_family if r.status == "done"]
-            keys = sorted({k for r in done for k in r.result.get("metrics", {})})
-            meta = of_family[0].meta if of_family else {}  # each family's own pretraining tokens and FLOPs
-            families[family] = {
-                "seeds": [r.meta["seed"] for r in done],
-                "failed_seeds": [r.meta["seed"] for r in of_family if r.status != "done"],
-                "tokens": meta.get("probe_tokens"),
-                "flops": meta.get("probe_flops", {}).get(family),
-                "metrics": {k: summarize([r.result["metrics"][k] for r in done if k in r.result["metrics"]]).to_dict()
-                            for k in keys},
-            }
-        probes.append({"step": step, "families": families})
-    verdicts = []
+            pretrained = selected(family, False)
+            family_steps = steps[family]
+            step = family_steps[index] if index < len(family_steps) else None
+            families[family] = {**_group([r for r in pretrained if r.meta["probe_step"] == step]), "step": step}
+        if any(entry["runs"] or entry["failed_seeds"] for entry in families.values()):
+            probes.append({"step": max(e["step"] or 0 for e in families.values()), "families": families})
+    controls = {family: _group(selected(family, True)) for family in FAMILIES if selected(family, True)}
+    final = {family: [r for r in selected(family, False) if r.meta.get("final")] for family in FAMILIES}
+    verdicts, effects = [], {}
+    headline = TASK_METRICS[task][0]
     if probes:
-        final = probes[-1]["families"]
+        last = probes[-1]["families"]
         for spec in TASK_METRICS[task]:
-            a, b = (final[f]["metrics"].get(spec.key) for f in FAMILIES)
+            a, b = (last[f]["metrics"].get(spec.key) for f in FAMILIES)
             if a is None or b is None:
                 continue
-            baseline = baselines.get(spec.baseline_key) if spec.baseline_key else None
+            strongest = spec.strongest_baseline(baselines)
+            baseline = strongest[1] if strongest else None
+            paired = _paired(task, final["bert"], final["gpt"]) if spec is headline else None
             verdict = compare(spec.label, ("BERT", Summary.from_dict(a)), ("GPT", Summary.from_dict(b)),
-                              higher_is_better=spec.higher_is_better, baseline=baseline)
-            verdicts.append({"metric": spec.key, **verdict.to_dict()})
-    return {"baselines": baselines, "probes": probes, "verdicts": verdicts,
+                              higher_is_better=spec.higher_is_better, baseline=baseline, paired=paired)
+            verdicts.append({"metric": spec.key, **verdict.to_dict(),
+                             "paired_bootstrap": paired.to_dict() if paired else None})
+    for family in FAMILIES:
+        control = selected(family, True)
+        effect = _paired(task, final[family], control)
+        if effect is not None:
+            effects[family] = {"metric": headline.key, **effect.to_dict()}
+    return {"baselines": baselines, "probes": probes, "controls": controls, "lr": chosen, "grid": grid,
+            "pretraining_effect": effects, "verdicts": verdicts,
             "failed": [r.run_id for r in runs if r.status != "done"]}
 
 
-def _against_baseline(label: str, metrics: dict[str, float], key: str, baseline_key: str | None,
-                      higher_is_better: bool) -> str:
-    if key not in metrics:
-        return f"{label}: not logged."
-    value = metrics[key]
-    if baseline_key is None or baseline_key not in metrics:
-        return f"{label}: {value:.4g} (no baseline logged)."
-    base = metrics[baseline_key]
-    beats = (value > base) == higher_is_better
-    return f"{label}: {value:.4g} vs trivial baseline {base:.4g} -- {'better' if beats else 'NOT better'} than the baseline."
+def _group(runs: list[RunRecord]) -> dict[str, Any]:
+    """Seeds, budgets and metric summaries of a group of runs (pretraining seeds x fine-tuning seeds)."""
+    done = [r for r in runs if r.status == "done"]
+    keys = sorted({k for r in done for k in r.result.get("metrics", {})})
+    meta = runs[0].meta if runs else {}
+    return {
+        "seeds": [r.meta["seed"] for r in done],
+        "pretrain_seeds": sorted({r.meta.get("pretrain_seed") for r in done if r.meta.get("pretrain_seed") is not None}),
+        "runs": [r.run_id for r in done],
+        "failed_seeds": [r.meta["seed"] for r in runs if r.status != "done"],
+        "lr": meta.get("lr"),
+        "tokens": meta.get("probe_tokens"),
+        "flops": meta.get("probe_flops"),
+        "metrics": {k: summarize([r.result["metrics"][k] for r in done if k in r.result["metrics"]]).to_dict()
+                    for k in keys},
+    }
+
+
+def _paired(task: str, first: list[RunRecord], second: list[RunRecord]) -> PairedDifference | None:
+    """Paired bootstrap of the task's headline metric between two groups, when both recorded per-example scores."""
+    groups = [[per_example_stats(task, r.result["per_example"]) for r in group
+               if r.status == "done" and r.result.get("per_example")] for group in (first, second)]
+    if not groups[0] or not groups[1]:
+        return None
+    return paired_difference(groups[0], groups[1])
+
+
+def per_example_stats(task: str, records: list[Any]) -> list[Any]:
+    """The fine-tuning results' per-example records as numbers (or NER's count triples) for the bootstrap."""
+    return [r["rougeL"] for r in records] if task == "generation" else list(records)
+
+
+def _against_baseline(spec: MetricSpec, metrics: dict[str, float]) -> str:
+    if spec.key not in metrics:
+        return f"{spec.label}: not logged."
+    value = metrics[spec.key]
+    strongest = spec.strongest_baseline(metrics)
+    if strongest is None:
+        return f"{spec.label}: {value:.4g} (no baseline logged)."
+    beats = (value > strongest[1]) == spec.higher_is_better
+    return (f"{spec.label}: {value:.4g} vs trivial baseline {strongest[1]:.4g} -- "
+            f"{'better' if beats else 'NOT better'} than the baseline.")
 
 
 def _git(repo: Path, *args: str) -> str | None:

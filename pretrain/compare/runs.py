@@ -31,39 +31,46 @@ TOKENIZER_KIND = {"bert": "wordpiece", "gpt": "bpe"}
 Cli = Callable[[list[str]], object]
 
 
-def pretrain_args(resolved: ResolvedPlan, family: str, run_dir: Path) -> list[str]:
-    plan, p = resolved.plan, resolved.plan.pretrain
-    model_class, data_class = PRETRAIN_CLASSES[family]
+def pretrain_args(resolved: ResolvedPlan, family: str, seed: int, max_steps: int, run_dir: Path) -> list[str]:
+    """`max_steps` is the family's own length (plan.pretrain.max_steps, or more when matching FLOPs);
+    checkpoints for fine-tuning are saved every `max_steps // probes` steps."""
+    p = resolved.plan.pretrain
     data = resolved.pretrain_data
+    probe_interval = max(1, max_steps // p.probes)
     args = [
         # --ckpt_path last: a re-run continues an interrupted pretraining (a fresh start when there is none).
-        "fit", "--config", getattr(p, f"{family}_config"), "--config", p.trainer, "--seed_everything", str(p.seed),
+        "fit", "--config", getattr(p, f"{family}_config"), "--config", p.trainer, "--seed_everything", str(seed),
         "--ckpt_path", "last",
-        "--trainer.max_steps", str(p.max_steps), "--trainer.max_epochs", "-1",
-        "--trainer.val_check_interval", str(min(p.val_check_interval, p.max_steps)),
+        "--trainer.max_steps", str(max_steps), "--trainer.max_epochs", "-1",
+        "--trainer.val_check_interval", str(min(p.val_check_interval, max_steps)),
         "--trainer.check_val_every_n_epoch", "null", "--trainer.limit_val_batches", str(p.limit_val_batches),
-        "--trainer.log_every_n_steps", str(min(p.log_every_n_steps, p.probe_interval)),
-        "--trainer.default_root_dir", str(run_dir),
+        "--trainer.log_every_n_steps", str(min(p.log_every_n_steps, probe_interval)),
+        "--trainer.default_root_dir", str(run_dir), "--trainer.enable_progress_bar", "false",
         "--trainer.callbacks+=lightning.pytorch.callbacks.ModelCheckpoint",
-        "--trainer.callbacks.every_n_train_steps", str(p.probe_interval),
+        "--trainer.callbacks.every_n_train_steps", str(probe_interval),
         "--trainer.callbacks.save_top_k", "-1", "--trainer.callbacks.filename", "probe-{step}",
         "--model.init_args.config", str(resolved.model_presets[family]),
         "--model.init_args.lr", str(p.lr), "--model.init_args.warmup_steps", str(p.warmup_steps),
-        "--model.init_args.max_steps", str(p.max_steps),
+        "--model.init_args.max_steps", str(max_steps),
         "--data.init_args.source", data.source,
         "--data.init_args.tokenizer_kind", TOKENIZER_KIND["bert" if p.shared_tokenizer else family],
         "--data.init_args.vocab_size", str(p.vocab_size), "--data.init_args.max_length", str(p.seq_len),
-        "--data.init_args.batch_size", str(p.batch_size), "--data.init_args.seed", str(p.seed),
+        # The data seed is the first pretraining seed for every run: the tokenizer, the validation batches
+        # and the NSP pairs stay the same, only initialisation, masking, shuffling and dropout vary.
+        "--data.init_args.batch_size", str(p.batch_size), "--data.init_args.seed", str(p.seeds[0]),
     ]
+    if family == "bert":
+        args += ["--model.init_args.nsp", str(p.nsp).lower(), "--data.init_args.nsp", str(p.nsp).lower()]
     if data.hub_config:
         args += ["--data.init_args.hub_config", data.hub_config]
     if data.text_column:
         args += ["--data.init_args.text_column", data.text_column]
-    return args + logger_args(resolved, f"pretrain-{family}", [family, "pretrain"], run_dir)
+    return args + logger_args(resolved, run_dir.name, [family, "pretrain"], run_dir)
 
 
 def finetune_args(
-    resolved: ResolvedPlan, family: str, task: str, checkpoint: Path, seed: int, run_dir: Path, results: Path
+    resolved: ResolvedPlan, family: str, task: str, checkpoint: Path, seed: int, lr: float, random_init: bool,
+    run_dir: Path, results: Path,
 ) -> list[str]:
     f = resolved.plan.finetune
     data = resolved.task_data[task]
@@ -71,10 +78,11 @@ def finetune_args(
         "fit", "--config", str(Path(f.configs_dir) / f"{task}.yaml"), "--config", f.trainer,
         "--seed_everything", str(seed), "--test_after_fit", "true", "--results_file", str(results),
         "--trainer.max_steps", str(f.max_steps), "--trainer.max_epochs", "-1",
-        "--trainer.val_check_interval", str(f.max_steps), "--trainer.check_val_every_n_epoch", "null",
+        "--trainer.val_check_interval", str(min(f.val_check_interval, f.max_steps)),
+        "--trainer.check_val_every_n_epoch", "null", "--trainer.enable_progress_bar", "false",
         "--trainer.default_root_dir", str(run_dir),
         "--model.init_args.checkpoint", str(checkpoint), "--model.init_args.family", family,
-        "--model.init_args.lr", str(f.lr),
+        "--model.init_args.lr", str(lr), "--model.init_args.random_init", str(random_init).lower(),
         "--data.init_args.batch_size", str(f.batch_size),
         "--data.init_args.max_length", str(_source_length(resolved, task)),
     ]
@@ -84,7 +92,8 @@ def finetune_args(
         args += ["--data.init_args.source", data.source if data.hub_config is None else f"{data.source}/{data.hub_config}"]
     else:
         args += ["--data.init_args.train_file", data.source]
-    return args + logger_args(resolved, f"{task}-{family}-seed{seed}", [family, task], run_dir)
+    return args + logger_args(resolved, run_dir.name, [family, task, "random-init" if random_init else "pretrained"],
+                              run_dir)
 
 
 def _source_length(resolved: ResolvedPlan, task: str) -> int:
@@ -153,7 +162,9 @@ def probe_checkpoints(run_dir: Path, steps: list[int]) -> dict[int, Path]:
     return found
 
 
-def model_facts(checkpoint: Path, preset: Path, seq_len: int) -> dict[str, Any]:
+def model_facts(checkpoint: Path, preset: Path, seq_len: int, output_fraction: float) -> dict[str, Any]:
+    """Sizes and training FLOPs per token; `output_fraction` is the share of positions that go through the
+    vocabulary projection (BERT: the masked ones only; GPT: all)."""
     from pretrain.lightning import load_backbone
     from pretrain.models import count_parameters, flops_per_token
 
@@ -162,8 +173,9 @@ def model_facts(checkpoint: Path, preset: Path, seq_len: int) -> dict[str, Any]:
         "preset": preset.stem,
         "params": count_parameters(backbone.model),
         "non_embedding_params": count_parameters(backbone.model, exclude_embeddings=True),
-        "flops_per_token": flops_per_token(backbone.model, backbone.config, seq_len),
+        "flops_per_token": flops_per_token(backbone.model, backbone.config, seq_len, output_fraction),
         "vocab_size": backbone.config.vocab_size,
+        "block_settings": backbone.config.to_dict(),
     }
 
 

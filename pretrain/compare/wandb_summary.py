@@ -24,7 +24,8 @@ def summary_rows(results: dict[str, Any]) -> list[list[Any]]:
             for family in FAMILIES:
                 s = final[family]["metrics"].get(spec.key)
                 if s is not None:
-                    baseline = entry["baselines"].get(spec.baseline_key) if spec.baseline_key else None
+                    strongest = spec.strongest_baseline(entry["baselines"])
+                    baseline = strongest[1] if strongest else None
                     rows.append([task, spec.key, family, s["mean"], s["ci_low"], s["ci_high"], s["n"], baseline,
                                  verdicts.get(spec.key, "")])
     return rows

@@ -77,6 +77,7 @@ class PretrainingModule(LightningModule):
         self.test_metrics = self._build_metrics()
         self.val_baseline = UnigramBaseline(config.vocab_size)
         self.tokens_seen = 0
+        self.supervised_tokens = 0  # positions the objective predicted (BERT: masked tokens; GPT: every target)
         self._last_step_time: float | None = None
         self._bytes_per_token: dict[str, float | None] = {}
 
@@ -187,6 +188,12 @@ class PretrainingModule(LightningModule):
             self._bytes_per_token[split] = float(fn(DATA_SPLIT[split])) if fn is not None else None
         return self._bytes_per_token[split]
 
+    def count_supervised(self, local: int) -> None:
+        """Add this step's predicted positions (summed over ranks) to train/supervised_tokens."""
+        total = int(self.trainer.strategy.reduce(torch.tensor(float(local), device=self.device), reduce_op="sum"))
+        self.supervised_tokens += total
+        self.log("train/supervised_tokens", float(self.supervised_tokens), reduce_fx="max")
+
     def _log_throughput(self, batch: dict[str, Tensor]) -> None:
         """train/tokens_seen (all ranks), tokens_per_sec and, where the peak is known, MFU (PaLM, arXiv:2204.02311)."""
         mask = batch.get("attention_mask")
@@ -217,6 +224,7 @@ class PretrainingModule(LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["pretrain_format"] = CHECKPOINT_FORMAT
         checkpoint["tokens_seen"] = self.tokens_seen
+        checkpoint["supervised_tokens"] = self.supervised_tokens
         # Torch and Python RNG (e.g. MLM masking in the main process), restored on resume;
         # numpy's state is left out so the file stays loadable with weights_only=True.
         checkpoint["rng_states"] = {k: v for k, v in _collect_rng_states().items() if k != "numpy"}
@@ -240,6 +248,7 @@ class PretrainingModule(LightningModule):
             details = ", ".join(f"{k}: run={a!r} checkpoint={b!r}" for k, (a, b) in diff.items())
             raise ValueError(f"checkpoint {source}: model config differs from this run's ({details})")
         self.tokens_seen = int(checkpoint.get("tokens_seen", 0))
+        self.supervised_tokens = int(checkpoint.get("supervised_tokens", 0))
         if checkpoint.get("rng_states"):
             _set_rng_states(checkpoint["rng_states"])
         self._last_step_time = None

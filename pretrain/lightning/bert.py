@@ -90,6 +90,7 @@ class BertPretraining(PretrainingModule):
                 self.log("train/nsp_loss", nsp_loss)
         if split == "train":
             self.log("train/mlm_loss", mlm_loss, prog_bar=True)
+            self.count_supervised(n)
         elif split == "val":
             self.val_baseline.update(targets)
         return loss

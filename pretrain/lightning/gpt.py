@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import torch.nn.functional as F
 from torch import Tensor, nn
 from torchmetrics import MetricCollection
 
@@ -27,16 +26,17 @@ class GptPretraining(PretrainingModule):
 
     def _step(self, batch: dict[str, Tensor], split: str) -> Tensor:
         input_ids, mask = batch["input_ids"], batch.get("attention_mask")
-        out = self.model(input_ids, mask, document_ids=batch.get("document_ids"))
-        targets = batch["labels"][:, 1:]  # (B, T-1): logit t predicts token t + 1
+        # The suite's one LM loss: the LM head fused into a chunked cross-entropy, no (B, T, V) logits kept.
+        loss = self.model.lm_loss(input_ids, batch["labels"], mask, document_ids=batch.get("document_ids"))
+        targets = batch["labels"][:, 1:]  # (B, T-1): position t predicts token t + 1
         if mask is not None:
             targets = targets.masked_fill(mask[:, 1:] == 0, IGNORE_INDEX)
-        logits = out.logits[:, :-1].float()  # (B, T-1, V); the loss in fp32 under mixed precision
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORE_INDEX)
         n = int((targets != IGNORE_INDEX).sum())
         if n:
-            self.metrics(split)["loss"].update(loss.detach(), n)
-        if split == "val":
+            self.metrics(split)["loss"].update(loss.detach().float(), n)
+        if split == "train":
+            self.count_supervised(n)
+        elif split == "val":
             self.val_baseline.update(targets)
         return loss
 

@@ -29,13 +29,18 @@ def count_parameters(model: nn.Module, *, exclude_embeddings: bool = False) -> i
     return total
 
 
-def flops_per_token(model: nn.Module, config: TransformerConfig, seq_len: int) -> int:
+def flops_per_token(model: nn.Module, config: TransformerConfig, seq_len: int, output_fraction: float = 1.0) -> int:
     """Training FLOPs per token, forward + backward, as in nanoGPT's MFU estimate (PaLM, appendix B).
 
     6 * N for every weight matmul (N counts the tied output projection once more, since it is
     used as a matmul twice) plus 12 * L * D * T for attention scores and weighted values.
+    `output_fraction` is the share of positions that go through the vocabulary projection: 1 for a
+    causal LM, the masking rate (0.15) for BERT, which projects only masked positions.
     """
+    if not 0.0 < output_fraction <= 1.0:
+        raise ValueError(f"output_fraction={output_fraction} must be in (0, 1]")
     n = count_parameters(model, exclude_embeddings=True)
-    if config.tie_embeddings:  # an untied output matrix is already among the non-embedding parameters
-        n += config.vocab_size * config.d_model
-    return 6 * n + 12 * config.n_layers * config.d_model * seq_len
+    output = config.vocab_size * config.d_model
+    if not config.tie_embeddings:  # an untied output matrix is among the non-embedding parameters: count it once
+        n -= output
+    return round(6 * (n + output_fraction * output) + 12 * config.n_layers * config.d_model * seq_len)

@@ -1,0 +1,144 @@
+"""Independent runs of a plan side by side, each recorded in the ledger as it finishes.
+
+Small models use one CPU core better than two (per-op threading overhead dominates at d_model 128),
+so on an N-core machine N single-threaded runs finish sooner than N runs in a row with N threads.
+With `workers == 1` a job runs in this process, as before; with more, in-process runs go to a pool
+of spawned worker processes (started once, reused: the imports are paid once per worker), and
+subprocess runs (`subprocess_runs`) to threads that each wait for their child process. Each
+pooled run's console output goes to `<run folder>/run.log`; the console shows one line per run.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pretrain.compare.ledger import Ledger, RunRecord
+
+
+@dataclass(frozen=True)
+class Job:
+    run_id: str
+    fn: Callable[..., dict[str, Any]]  # module-level (picklable) when run in a worker process
+    args: tuple[Any, ...]
+    meta: dict[str, Any] = field(default_factory=dict)
+    log_file: Path | None = None  # where a pooled run's console output goes
+
+
+@dataclass
+class Progress:
+    """Counts runs over the whole plan and prints one line per run, with an estimate of the time left."""
+
+    total: int
+    done: int = 0
+    started: float = field(default_factory=time.perf_counter)
+
+    def line(self, record: RunRecord, remaining_in_plan: int | None = None) -> str:
+        self.done += 1
+        elapsed = time.perf_counter() - self.started
+        left = self.total - self.done if remaining_in_plan is None else remaining_in_plan
+        eta = f", ~{elapsed / self.done * left / 60:.0f} min left" if left > 0 else ""
+        note = f" -- {record.error.splitlines()[-1]}" if record.error else ""
+        return f"[{self.done}/{self.total}] {record.run_id}: {record.status} ({record.wall_s:.0f} s){note}{eta}"
+
+
+def capture(fn: Callable[..., dict[str, Any]], args: tuple[Any, ...], log_file: Path | None = None,
+            threads: int | None = None) -> tuple[str, float, dict[str, Any], str]:
+    """Run one job; never raise (except KeyboardInterrupt). Returns (status, wall seconds, result, error)."""
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+    restore = _redirect(log_file) if log_file is not None else None
+    start = time.perf_counter()
+    try:
+        result = fn(*args)
+        return "done", time.perf_counter() - start, result, ""
+    except Exception as error:  # one failed run must not stop the plan
+        detail = "".join(traceback.format_exception_only(type(error), error)).strip()
+        if log_file is not None:
+            traceback.print_exc()
+        return "failed", time.perf_counter() - start, {}, detail
+    finally:
+        if restore is not None:
+            restore()
+
+
+def run_jobs(jobs: Sequence[Job], ledger: Ledger, progress: Progress, *, workers: int, threads: int,
+             subprocess_runs: bool) -> None:
+    """Run the jobs not yet done in the ledger, `workers` at a time; record each as it finishes."""
+    pending = []
+    for job in jobs:
+        if ledger.done(job.run_id):
+            progress.done += 1
+            print(f"[{progress.done}/{progress.total}] {job.run_id}: already done, skipped", flush=True)
+        else:
+            pending.append(job)
+    if workers == 1:
+        for job in pending:
+            print(f"[{progress.done + 1}/{progress.total}] {job.run_id} ...", flush=True)
+            _record(ledger, progress, job, capture(job.fn, job.args))
+        return
+    with _executor(workers, threads, subprocess_runs) as pool:
+        futures: dict[Future[tuple[str, float, dict[str, Any], str]], Job] = {}
+        for job in pending:
+            if job.log_file is not None:
+                job.log_file.parent.mkdir(parents=True, exist_ok=True)
+            log = None if subprocess_runs else job.log_file
+            futures[pool.submit(capture, job.fn, job.args, log, None if subprocess_runs else threads)] = job
+        print(f"[compare] {len(pending)} runs, {min(workers, len(pending))} at a time "
+              f"({threads} thread{'s' if threads > 1 else ''} each); logs in each run's folder", flush=True)
+        for future in as_completed(futures):
+            _record(ledger, progress, futures[future], future.result())
+
+
+def _record(ledger: Ledger, progress: Progress, job: Job, outcome: tuple[str, float, dict[str, Any], str]) -> None:
+    status, wall, result, error = outcome
+    record = RunRecord(job.run_id, status, job.meta, wall, result, error, time.strftime("%Y-%m-%dT%H:%M:%S"))
+    ledger.save(record)
+    print(progress.line(record), flush=True)
+
+
+def _executor(workers: int, threads: int, subprocess_runs: bool) -> Executor:
+    if subprocess_runs:  # each run is its own process already: threads only wait for them
+        return ThreadPoolExecutor(max_workers=workers)
+    # spawn, not fork: a forked child of a process that already ran OpenMP/torch threads can deadlock.
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_init_worker, initargs=(threads,))
+
+
+def _init_worker(threads: int) -> None:
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _redirect(log_file: Path) -> Callable[[], None]:
+    """Send this process's stdout/stderr (file descriptors 1 and 2, so C-level output too) to `log_file`."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    handle = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
+    os.dup2(handle, 1)
+    os.dup2(handle, 2)
+    os.close(handle)
+
+    def restore() -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        os.close(saved[0])
+        os.close(saved[1])
+
+    return restore
