@@ -176,6 +176,23 @@ class TaskDataModule(LightningDataModule):
     def collate(self, examples: list[dict[str, Any]]) -> dict[str, Any]: ...
 
 
+# `--help` text of the options every task module shares (jsonargparse reads the Args of __init__).
+TASK_MODULE_HELP = {
+    "checkpoint": "a `pretrain` checkpoint (.ckpt) or hf:<local Hugging Face model directory>",
+    "family": "bert | gpt: rejects a checkpoint of the other family (unset: either)",
+    "lr": "peak learning rate (AdamW, linear warmup then linear decay)",
+    "weight_decay": "AdamW weight decay (none on biases, norms and embeddings)",
+    "warmup_ratio": "fraction of the steps spent warming up",
+    "random_init": "fine-tune the same architecture from random weights, the control that measures what "
+                   "pretraining adds (the checkpoint gives only its config and tokenizer)",
+}
+
+
+def init_help(**task_options: str) -> str:
+    """An __init__ docstring whose Args are the shared options' help plus the task's own."""
+    return "Options of the task module.\n\nArgs:\n" + "".join(f"    {name}: {text}\n" for name, text in {**TASK_MODULE_HELP, **task_options}.items())
+
+
 @dataclass
 class RestoredCheckpoint:
     """What a fine-tuned checkpoint recorded when it was saved: its step and validation metrics."""
@@ -207,16 +224,6 @@ class TaskModule(LightningModule):
         warmup_ratio: float = 0.1,
         random_init: bool = False,
     ) -> None:
-        """
-        Args:
-            checkpoint: a `pretrain` checkpoint (.ckpt) or hf:<local Hugging Face model directory>
-            family: bert | gpt; rejects a checkpoint of the other family (unset: any)
-            lr: peak learning rate of AdamW
-            weight_decay: AdamW weight decay (not on biases, norms, embeddings)
-            warmup_ratio: fraction of the steps with linear warmup
-            random_init: fine-tune the same architecture from random weights, the control that
-                measures what pretraining adds (the checkpoint gives only its config and tokenizer)
-        """
         super().__init__()
         if lr <= 0:
             raise ValueError(f"model.lr={lr} must be > 0")
@@ -238,6 +245,8 @@ class TaskModule(LightningModule):
         self.restored: RestoredCheckpoint | None = None
         self.build(backbone)
         self.train()  # load_backbone returns the model in eval mode; Lightning's fit keeps a module's mode
+
+    __init__.__doc__ = init_help()
 
     @abstractmethod
     def build(self, backbone: Backbone) -> None:

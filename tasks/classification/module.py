@@ -10,7 +10,7 @@ from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from tasks.backbone import Backbone, body
-from tasks.base import TaskDataModule, TaskModule
+from tasks.base import TaskDataModule, TaskModule, init_help
 from tasks.classification.data import ClassificationDataModule
 from tasks.classification.head import ClassificationHead, sequence_features
 from tasks.encoding import IGNORE_INDEX
@@ -32,6 +32,8 @@ class ClassificationModule(TaskModule):
         if not 0.0 <= classifier_dropout < 1.0:
             raise ValueError(f"model.classifier_dropout={classifier_dropout} must be in [0, 1)")
         super().__init__(checkpoint, family, lr, weight_decay, warmup_ratio, random_init)
+
+    __init__.__doc__ = init_help(classifier_dropout="dropout before the label layer")
 
     def build(self, backbone: Backbone) -> None:
         self.body = body(backbone)

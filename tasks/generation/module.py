@@ -20,7 +20,7 @@ from pretrain.models.encoder_decoder import EncoderDecoderModel
 from pretrain.models.generation import GenerationConfig
 from pretrain.models.gpt import GptModel
 from tasks.backbone import Backbone
-from tasks.base import TaskDataModule, TaskModule
+from tasks.base import TaskDataModule, TaskModule, init_help
 from tasks.encoding import IGNORE_INDEX
 from tasks.generation.data import GenerationDataModule
 from tasks.generation.warm_start import warm_start_encoder_decoder
@@ -53,6 +53,16 @@ class GenerationModule(TaskModule):
         GenerationConfig(max_new_tokens=max_new_tokens, do_sample=do_sample, temperature=temperature, top_k=top_k,
                          top_p=top_p, num_beams=num_beams, length_penalty=length_penalty)
         super().__init__(checkpoint, family, lr, weight_decay, warmup_ratio, random_init)
+
+    __init__.__doc__ = init_help(
+        max_new_tokens="decode at most this many tokens (also bounded by GPT's max_positions)",
+        num_beams="beam search width (1 = greedy or sampling)", do_sample="sample instead of argmax",
+        temperature="sampling temperature", top_k="sample among the k most likely tokens (0 = all)",
+        top_p="nucleus sampling mass (1.0 = off)", length_penalty="beam score = log p / length ** length_penalty",
+        generate_during_validation="also decode during validation for val ROUGE/BLEU (slower; the checkpoint "
+                                   "is picked by val/loss)",
+        num_logged_samples="decoded samples logged per evaluation (W&B table)",
+    )
 
     def build(self, backbone: Backbone) -> None:
         if backbone.family == "gpt":

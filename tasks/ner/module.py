@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tasks.backbone import Backbone, body
-from tasks.base import TaskDataModule, TaskModule
+from tasks.base import TaskDataModule, TaskModule, init_help
 from tasks.encoding import IGNORE_INDEX
 from tasks.ner.data import NerDataModule
 from tasks.ner.metrics import EntityScores, entity_types, sentence_counts
@@ -34,6 +34,8 @@ class NerModule(TaskModule):
         if not 0.0 <= classifier_dropout < 1.0:
             raise ValueError(f"model.classifier_dropout={classifier_dropout} must be in [0, 1)")
         super().__init__(checkpoint, family, lr, weight_decay, warmup_ratio, random_init)
+
+    __init__.__doc__ = init_help(classifier_dropout="dropout before the tag layer")
 
     def build(self, backbone: Backbone) -> None:
         self.body = body(backbone)
