@@ -45,6 +45,25 @@ def test_padded_source_equals_unpadded() -> None:
     )
 
 
+@pytest.mark.parametrize("num_beams", [1, 3])
+def test_batched_right_padded_generation_equals_each_source_alone(num_beams: int) -> None:
+    model = _model()
+    lengths = [8, 3, 5]
+    sources = [torch.randint(1, 60, (n,)) for n in lengths]
+    batch = torch.zeros(3, 8, dtype=torch.long)
+    mask = torch.zeros(3, 8, dtype=torch.long)
+    for row, source in enumerate(sources):  # right padding: every source starts at position 0
+        batch[row, :len(source)], mask[row, :len(source)] = source, 1
+    config = GenerationConfig(max_new_tokens=5, num_beams=num_beams)
+    together = model.generate(batch, config, mask, start_token_id=2)
+    with torch.no_grad():
+        states = model.encode(batch, mask)
+    for row, source in enumerate(sources):
+        with torch.no_grad():
+            torch.testing.assert_close(states[row, :len(source)], model.encode(source[None])[0], atol=1e-5, rtol=1e-5)
+        assert torch.equal(together[row], model.generate(source[None], config, start_token_id=2)[0])
+
+
 @pytest.mark.parametrize("position", ["learned", "sinusoidal", "rope"])
 def test_kv_cache_decoding_equals_full_forward(position: str) -> None:
     model = _model(position)

@@ -132,3 +132,14 @@ def test_gpt_training_loss_is_the_fused_lm_loss_with_the_plain_value_and_gradien
     torch.testing.assert_close(fused, plain)
     for got, want in zip(torch.autograd.grad(fused, params), plain_grads):
         torch.testing.assert_close(got, want)
+
+
+def test_left_padded_bert2bert_sources_are_refused(tmp_path: Path) -> None:
+    module = GenerationModule(hf_backbone("bert", tmp_path / "model"), max_new_tokens=2).eval()
+    batch = _batch(module)
+    lengths = batch["prompt_mask"].sum(dim=1)
+    assert bool(batch["prompt_mask"][:, 0].all())  # the collated BERT sources are right-padded
+    short = int(lengths.argmin())
+    batch["prompt_mask"][short] = batch["prompt_mask"][short].flip(0)  # as if left-padded
+    with pytest.raises(ValueError, match="BERT2BERT sources must be right-padded"):
+        module.generate_ids(batch)
