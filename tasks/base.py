@@ -190,7 +190,8 @@ TASK_MODULE_HELP = {
 
 def init_help(**task_options: str) -> str:
     """An __init__ docstring whose Args are the shared options' help plus the task's own."""
-    return "Options of the task module.\n\nArgs:\n" + "".join(f"    {name}: {text}\n" for name, text in {**TASK_MODULE_HELP, **task_options}.items())
+    options = {**TASK_MODULE_HELP, **task_options}
+    return "Options of the task module.\n\nArgs:\n" + "".join(f"    {name}: {text}\n" for name, text in options.items())
 
 
 @dataclass

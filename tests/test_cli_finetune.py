@@ -11,6 +11,7 @@ import yaml
 from tasks_fixtures import TAGGED, classification_files, conll_files, generation_files, hf_backbone
 
 from tasks.cli import main
+from tasks.outputs import FinetuneResults, read_results
 from tasks.per_example import PER_EXAMPLE_METRIC, resampled_metric
 
 TASKS = {
@@ -53,6 +54,7 @@ def test_fit_test_predict(task: str, family: str, backbones: dict[str, str], tmp
     after_fit = json.loads((tmp_path / "fit.json").read_text())
     assert (after_fit["task"], after_fit["family"], after_fit["seed"]) == (task, family, 3)
     assert after_fit["random_init"] is False
+    assert read_results(tmp_path / "fit.json") == FinetuneResults(**after_fit)  # the typed reader sees every field
     ckpt = after_fit["finetuned_checkpoint"]
     assert ckpt and Path(ckpt).is_file()
     expected = {"classification": {"test/acc", "test/macro_f1"}, "ner": {"test/entity_f1", "test/entity_f1_LOC"},
