@@ -6,9 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from pretrain.data.builtin_corpus import FINETUNE_BUCKETS, builtin_documents, load_builtin_corpus, split_bucket
-from pretrain.data.builtin_tasks import builtin_classification, builtin_generation, builtin_ner
+from pretrain.data.builtin_corpus import (
+    FINETUNE_BUCKETS,
+    PRETRAIN_BUCKETS,
+    builtin_documents,
+    load_builtin_corpus,
+    split_bucket,
+)
+from pretrain.data.builtin_tasks import _paragraphs, builtin_classification, builtin_generation, builtin_ner
 from pretrain.data.code_mentions import MentionVocabulary, bio_tag, find_mentions
+
+
+SHARED = "Every function of the fake library repeats this paragraph."
 
 
 def _fake_stdlib(root: Path, n: int = 160) -> Path:
@@ -21,7 +30,8 @@ def _fake_stdlib(root: Path, n: int = 160) -> Path:
             f"def fn_{i}(count, name_{i}=None):\n"
             f'    """Return the time of item {i} in the list.\n\n'
             f"    Use ``time`` carefully with *count* and name_{i}; raises KeyError\n"
-            f'    when the set is empty, see sys.path for details.\n    """\n'
+            f"    when the set is empty, see sys.path for details.\n\n"
+            f'    {SHARED} Raises KeyError too.\n    """\n'
         )
     (root / "alpha" / "core.py").write_text("\n".join(functions[: n // 2]))
     (root / "beta" / "more.py").write_text("\n".join(functions[n // 2 :]))
@@ -54,11 +64,26 @@ def test_splits_are_deterministic_and_exclude_finetuning_evaluation(fake_root: P
     second = load_builtin_corpus(tmp_path / "b", fake_root)
     for split in ("train", "validation", "test"):
         assert first[split]["id"] == second[split]["id"]
-    pretraining = {i for split in first.values() for i in split["id"]}
     held_out = {i for i in builtin_documents(tmp_path / "a", fake_root)["id"]
                 if split_bucket(i) in FINETUNE_BUCKETS["validation"] or split_bucket(i) in FINETUNE_BUCKETS["test"]}
-    assert held_out and not pretraining & held_out
+    assert held_out and not set(first["train"]["id"]) & held_out
+    # Pretraining's own validation/test documents are fine-tuning evaluation documents, never fine-tuning train.
+    assert not set(PRETRAIN_BUCKETS["validation"]) - set(FINETUNE_BUCKETS["validation"])
+    assert not set(PRETRAIN_BUCKETS["test"]) - set(FINETUNE_BUCKETS["test"])
+    assert set(PRETRAIN_BUCKETS["train"]) == set(FINETUNE_BUCKETS["train"])
     assert split_bucket("function:json.dumps") == split_bucket("function:json.dumps")
+
+
+def test_a_paragraph_shared_by_many_documents_is_one_training_example(fake_root: Path, tmp_path: Path) -> None:
+    classification = builtin_classification(num_classes=2, cache_dir=tmp_path / "cache", root=fake_root)
+    ner = builtin_ner(cache_dir=tmp_path / "cache", root=fake_root)
+    shared = f"{SHARED} Raises KeyError too."
+    found = {split: sum(" ".join(t.split()) == shared for t in data["text"]) for split, data in classification.items()}
+    assert found == {"train": 1, "validation": 0, "test": 0}
+    # NER examples are sentences: the shared sentence with an entity is kept once, in train; the one without is not kept.
+    found = {split: sum(t == ["Raises", "KeyError", "too", "."] for t in data["tokens"]) for split, data in ner.items()}
+    assert found == {"train": 1, "validation": 0, "test": 0}
+    assert all(len(data) for data in ner.values())
 
 
 def test_classification_labels_are_packages(fake_root: Path, tmp_path: Path) -> None:
@@ -102,7 +127,20 @@ def test_generation_pairs_signature_and_body_with_summary(fake_root: Path, tmp_p
     assert row["target"].startswith("Return the time of item") and "\n" not in row["target"]
 
 
-def test_real_standard_library_loads(tmp_path: Path) -> None:
+def test_real_standard_library_evaluation_splits_are_large_and_unseen(tmp_path: Path) -> None:
     corpus = load_builtin_corpus(tmp_path)
-    assert all(len(corpus[s]) > 100 for s in ("train", "validation", "test"))
+    assert all(len(corpus[s]) > 300 for s in ("train", "validation", "test"))
     assert all(i.split(":")[0] in {"module", "class", "function", "topic"} for i in corpus["validation"]["id"])
+    evaluation = set(FINETUNE_BUCKETS["validation"]) | set(FINETUNE_BUCKETS["test"])
+    assert not any(split_bucket(i) in evaluation for i in corpus["train"]["id"])
+    pretraining_paragraphs = {" ".join(p.split()) for text in corpus["train"]["text"] for p in _paragraphs(text)}
+    tasks = {"classification": builtin_classification(cache_dir=tmp_path), "ner": builtin_ner(cache_dir=tmp_path),
+             "generation": builtin_generation(cache_dir=tmp_path)}
+    for name, data in tasks.items():
+        for split in ("validation", "test"):
+            assert len(data[split]) >= 500, f"{name} {split}: {len(data[split])} examples"
+    classification = {s: {" ".join(t.split()) for t in d["text"]} for s, d in tasks["classification"].items()}
+    ner = {s: {tuple(t) for t in d["tokens"]} for s, d in tasks["ner"].items()}
+    for split in ("validation", "test"):
+        assert not classification[split] & (classification["train"] | pretraining_paragraphs)
+        assert not ner[split] & ner["train"]

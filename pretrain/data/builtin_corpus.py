@@ -6,16 +6,21 @@ effects. Every document has a stable id (``function:json.dumps``) and a split bu
 ``sha256(id) % 100`` that fixes which split it lands in, for pretraining and for the
 three derived fine-tuning tasks alike:
 
-    buckets  0-79  pretraining train        fine-tuning train
-    buckets 80-84  pretraining validation   fine-tuning train
-    buckets 85-89  pretraining test         fine-tuning train
-    buckets 90-94  (not in pretraining)     fine-tuning validation
-    buckets 95-99  (not in pretraining)     fine-tuning test
+    buckets  0-61  pretraining train        fine-tuning train
+    buckets 62-66  pretraining validation   fine-tuning validation
+    buckets 67-80  (not in pretraining)     fine-tuning validation
+    buckets 81-85  pretraining test         fine-tuning test
+    buckets 86-99  (not in pretraining)     fine-tuning test
 
 so no document that any fine-tuning validation or test split uses is ever in the
-pretraining corpus. Parsed documents are cached on disk keyed by the Python version
-and the standard library's location, which makes every load after the first take
-well under a second.
+pretraining train split. Pretraining's own validation and test documents are fine-tuning
+evaluation documents: nothing trains on either, and sharing them leaves the most text for
+pretraining train. The evaluation buckets are as wide as the generation task needs (one
+pair per docstring, about 29 per bucket) for 500 validation and 500 test pairs on
+Python 3.11-3.13. On Python 3.11 (7,945 documents) pretraining gets 4,982 train documents
+(197k words), 388 validation and 366 test. Parsed documents are cached on disk keyed by
+the Python version and the standard library's location, which makes every load after the
+first take well under a second.
 """
 
 from __future__ import annotations
@@ -34,11 +39,11 @@ import datasets
 
 from pretrain.data.caching import atomic_directory, resolve_cache_dir, stable_hash
 
-# Bump when parsing rules change so that old caches are not reused.
-CORPUS_VERSION = 1
+# Bump when parsing rules or splits change so that old caches are not reused.
+CORPUS_VERSION = 2
 
-PRETRAIN_BUCKETS: dict[str, range] = {"train": range(0, 80), "validation": range(80, 85), "test": range(85, 90)}
-FINETUNE_BUCKETS: dict[str, range] = {"train": range(0, 90), "validation": range(90, 95), "test": range(95, 100)}
+PRETRAIN_BUCKETS: dict[str, range] = {"train": range(0, 62), "validation": range(62, 67), "test": range(81, 86)}
+FINETUNE_BUCKETS: dict[str, range] = {"train": range(0, 62), "validation": range(62, 81), "test": range(81, 100)}
 
 # Test suites, demos, vendored third-party code and generated codec tables are not prose about the stdlib.
 _SKIPPED_DIRS = frozenset(
@@ -239,7 +244,7 @@ def select_buckets(docs: datasets.Dataset, buckets: dict[str, range]) -> dataset
 def load_builtin_corpus(cache_dir: str | Path | None = None, root: Path | None = None) -> datasets.DatasetDict:
     """The pretraining corpus: train/validation/test with columns ``id`` and ``text``.
 
-    Fine-tuning validation/test documents (buckets 90-99) are left out entirely.
+    Train holds no fine-tuning validation/test document (buckets 62-99); see the module docstring.
     """
     docs = builtin_documents(cache_dir, root)
     corpus = select_buckets(docs, PRETRAIN_BUCKETS)
