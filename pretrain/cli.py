@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from lightning.pytorch import LightningDataModule, Trainer
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback
 from jsonargparse import Namespace
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import CSVLogger, Logger
@@ -86,13 +86,8 @@ class PretrainCLI(TrackedRunCLI):
         loggers: list[Logger] = [lg for lg in _as_list(config.get("logger")) if isinstance(lg, Logger)]
         if not any(isinstance(lg, CSVLogger) for lg in loggers):
             loggers.append(CSVLogger(root, name="csv"))
-        trainer = super().instantiate_trainer(
-            plugins=plugins, callbacks=present + callbacks, logger=loggers, **kwargs
-        )
-        for callback in trainer.checkpoint_callbacks:
-            if isinstance(callback, ModelCheckpoint) and callback.dirpath is None:
-                callback.dirpath = str(root / "checkpoints")  # not under a versioned logger dir
-        return trainer
+        # (TrackedRunCLI puts checkpoints without a dirpath into <root>/checkpoints.)
+        return super().instantiate_trainer(plugins=plugins, callbacks=present + callbacks, logger=loggers, **kwargs)
 
     def _parse_ckpt_path(self) -> None:
         """Check a given checkpoint file before anything is built, instead of Lightning's default.

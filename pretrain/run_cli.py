@@ -5,6 +5,7 @@
 
 - A sweep trial gets its own run folder: `PRETRAIN_TRIAL_DIR` (set by scripts/sweep.py --local), or
   under W&B's agent `<default_root_dir>/<W&B run id>`; otherwise trainer.default_root_dir as configured.
+- Checkpoints without a dirpath go to <run folder>/checkpoints (stable across launches).
 - W&B: job type, name (the run folder's name unless the logger sets one) and tags (family, task,
   seed) are filled in before the run starts; the run is finished when the command ends.
 - On the command line a config or data error is one line (pretrain.cli_errors).
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from lightning.pytorch import Trainer
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 
 from pretrain.cli_errors import command_line_parser_kwargs, one_line_errors
@@ -57,6 +59,10 @@ class TrackedRunCLI(LightningCLI):
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         trainer = super().instantiate_trainer(**kwargs)
+        root = Path(trainer.default_root_dir)
+        for callback in trainer.checkpoint_callbacks:
+            if isinstance(callback, ModelCheckpoint) and callback.dirpath is None:
+                callback.dirpath = str(root / "checkpoints")  # the run folder, not a logger's (W&B: save_dir/project/id)
         identify_runs(trainer.loggers, job_type=self.job_type, name=Path(trainer.default_root_dir).resolve().name,
                       tags=self.run_tags())
         return trainer

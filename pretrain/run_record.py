@@ -43,6 +43,7 @@ class RunRecord(SaveConfigCallback):
         super().__init__(parser, config, config_filename=config_filename, overwrite=overwrite, multifile=multifile,
                          save_to_log_dir=False)
         self.describe = describe
+        self.values: dict[str, Any] = {}
         self.metrics: dict[str, float] = {}
 
     def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
@@ -52,11 +53,33 @@ class RunRecord(SaveConfigCallback):
         path = root / self.config_filename
         text = self.parser.dump(self.config, skip_none=False)
         atomic_write(path, lambda tmp: tmp.write_text(text))
-        values = self.describe(trainer, pl_module, self.config)
+        self.values = self.describe(trainer, pl_module, self.config)
+        self._log_values(trainer)
         for logger in trainer.loggers:
-            logger.log_hyperparams(values)
             if isinstance(logger, WandbLogger):  # uploaded with the run; W&B's own config.yaml is the flat one
                 (Path(logger.experiment.dir) / WANDB_CONFIG_FILE).write_text(text)
+
+    def _log_values(self, trainer: Trainer) -> None:
+        for logger in trainer.loggers:
+            logger.log_hyperparams(self.values)
+
+    # Lightning logs the module's hyperparameters after `setup`; a task module's `family` argument (None:
+    # "any") would then hide the backbone's family, so the run config is logged again once a stage starts.
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if trainer.is_global_zero:
+            self._log_values(trainer)
+
+    def on_validation_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if trainer.is_global_zero and not trainer.training and trainer.state.fn == "validate":
+            self._log_values(trainer)
+
+    def on_test_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if trainer.is_global_zero:
+            self._log_values(trainer)
+
+    def on_predict_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if trainer.is_global_zero:
+            self._log_values(trainer)
 
     def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         """After fit, and again after a test in the same command: the last value of every metric so far."""
