@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -75,7 +76,7 @@ def _new_tokenizer(kind: str, vocab_size: int) -> tuple[Tokenizer, trainers.Trai
         tokenizer.decoder = decoders.WordPiece(prefix="##")
         tokenizer.post_processor = _template()
         trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS),
-                                            continuing_subword_prefix="##", show_progress=False)
+                                            continuing_subword_prefix="##", show_progress=True)
         return tokenizer, trainer
     if kind == "bpe":
         tokenizer = Tokenizer(models.BPE())
@@ -85,7 +86,7 @@ def _new_tokenizer(kind: str, vocab_size: int) -> tuple[Tokenizer, trainers.Trai
         tokenizer.decoder = decoders.ByteLevel()
         tokenizer.post_processor = processors.Sequence([processors.ByteLevel(trim_offsets=True), _template()])
         trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS),
-                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=True)
         return tokenizer, trainer
     raise ValueError(f"tokenizer kind '{kind}' is not supported: expected one of {TOKENIZER_KINDS}")
 
@@ -131,6 +132,9 @@ def build_tokenizer(kind: str, vocab_size: int, texts_dataset: TextSource, cache
     target = resolve_cache_dir(cache_dir) / "tokenizers" / f"{kind}-{vocab_size}-{key}"
     if not (target / "tokenizer.json").is_file():
         tokenizer, trainer = _new_tokenizer(kind, vocab_size)
+        # The trainer's own bar shows on a terminal only; this line also reaches logs (then cached: said once).
+        print(f"[data] training a {kind} tokenizer of {vocab_size} tokens, cached in {target}", file=sys.stderr,
+              flush=True)
         tokenizer.train_from_iterator(_texts(texts_dataset), trainer=trainer)
         if tokenizer.get_vocab_size() <= len(SPECIAL_TOKENS):
             raise ValueError("the tokenizer training corpus is empty: expected at least one document with text")
