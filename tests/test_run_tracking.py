@@ -160,3 +160,19 @@ def test_help_names_the_debug_switch_and_predict_is_not_offered(monkeypatch: pyt
     with pytest.raises(SystemExit) as exit_info:
         pretrain_main()
     assert exit_info.value.code == 2 and "predict" in capsys.readouterr().err
+
+
+def test_experiment_summary_and_baselines_are_their_own_runs(tmp_path: Path) -> None:
+    from pretrain.compare.wandb_summary import log_summary
+
+    results = {"plan": {"experiment": "exp1"},
+               "tasks": {"classification": {"probes": [], "verdicts": [], "baselines": {"majority_acc": 0.25}}}}
+    log_summary(results, "bert-vs-gpt", "exp1", "offline", tmp_path)
+    import wandb
+
+    wandb.teardown()
+    runs = {r.name: r for r in offline_runs(tmp_path)}
+    assert set(runs) == {"exp1-summary", "baseline-classification"}
+    assert runs["exp1-summary"].job_type == "summary" and runs["baseline-classification"].job_type == "baseline"
+    assert runs["baseline-classification"].config["task"] == "classification"
+    assert all(r.group == "exp1" for r in runs.values())
