@@ -7,7 +7,10 @@ On top of plain LightningCLI it: links the tokenizer's vocabulary size into the 
 always adds a CSVLogger under the run directory; writes checkpoints atomically into
 <default_root_dir>/checkpoints (stable across launches, so `--ckpt_path last` finds them);
 adds the NaN guard and the SIGTERM/SIGUSR1 checkpoint; switches W&B offline without
-credentials or network; checks a checkpoint to resume from before any work starts.
+credentials or network; checks a checkpoint to resume from, and data.max_length against the model's
+max_positions, before any work starts. Each run gets one W&B run (job type pretrain, finished when
+the command ends) and writes config.yaml and metrics.json into its run folder (pretrain.run_cli).
+`predict` is not offered: pretraining has nothing to predict (generate with pretrain.models instead).
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from lightning.pytorch import LightningDataModule, Trainer
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint
-from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
-from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
+from lightning.pytorch.callbacks import Callback
+from jsonargparse import Namespace
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.loggers import CSVLogger, Logger
 from lightning.pytorch.plugins.io import CheckpointIO
 
 from pretrain.lightning.atomic_io import AtomicCheckpointIO
@@ -28,19 +32,39 @@ from pretrain.lightning.base import PretrainingModule
 from pretrain.lightning.nan_guard import NonFiniteLossGuard
 from pretrain.lightning.preemption import PreemptionCheckpoint
 from pretrain.lightning.wandb_mode import ensure_wandb_mode
+from pretrain.run_cli import TrackedRunCLI, command_session, session_kwargs
+from pretrain.run_config import pretrain_run_config, seed_of
 
 
-class WandbSaveConfigCallback(SaveConfigCallback):
-    """Writes config.yaml into the run directory (Lightning's default) and logs the resolved
-    config to every W&B logger, so a dashboard run can be re-launched exactly."""
-
-    def save_config(self, trainer: Trainer, pl_module: Any, stage: str) -> None:
-        for logger in trainer.loggers:
-            if isinstance(logger, WandbLogger):
-                logger.log_hyperparams({"config": self.parser.dump(self.config, skip_none=False, format="json")})
+def describe_pretraining(trainer: Trainer, module: Any, config: Namespace) -> dict[str, Any]:
+    """The flat W&B / hparams.yaml config of a pretraining run; the preset is the model YAML's name."""
+    path = config.model.init_args.config.get("__path__") if isinstance(config.model.init_args.config, Namespace) else None
+    preset = Path(str(path)).stem if path else None
+    return pretrain_run_config(module, trainer.datamodule, trainer, preset=preset, seed=seed_of(config.seed_everything))
 
 
-class PretrainCLI(LightningCLI):
+class PretrainCLI(TrackedRunCLI):
+    job_type = "pretrain"
+
+    @staticmethod
+    def subcommands() -> dict[str, set[str]]:
+        return {k: v for k, v in LightningCLI.subcommands().items() if k != "predict"}
+
+    def run_tags(self) -> list[str]:
+        seed = self.run_seed()
+        return [self.model.family] + ([f"seed{seed}"] if seed is not None else [])
+
+    def before_instantiate_classes(self) -> None:
+        """Check data.max_length against the model's positions before the data module trains a tokenizer."""
+        super().before_instantiate_classes()
+        config = self.config.get(str(self.subcommand), self.config) if self.subcommand else self.config
+        model_config = config.model.init_args.get("config")
+        max_length = config.data.init_args.get("max_length") if config.get("data") else None
+        positions = model_config.get("max_positions") if isinstance(model_config, Namespace) else None
+        if isinstance(max_length, int) and isinstance(positions, int) and max_length > positions:
+            raise ValueError(f"data.max_length={max_length} exceeds the model's max_positions={positions}; "
+                             "lower --data.init_args.max_length or use a preset with more positions")
+
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         # The vocabulary size is a property of the trained tokenizer, never typed twice.
         parser.link_arguments(
@@ -62,13 +86,8 @@ class PretrainCLI(LightningCLI):
         loggers: list[Logger] = [lg for lg in _as_list(config.get("logger")) if isinstance(lg, Logger)]
         if not any(isinstance(lg, CSVLogger) for lg in loggers):
             loggers.append(CSVLogger(root, name="csv"))
-        trainer = super().instantiate_trainer(
-            plugins=plugins, callbacks=present + callbacks, logger=loggers, **kwargs
-        )
-        for callback in trainer.checkpoint_callbacks:
-            if isinstance(callback, ModelCheckpoint) and callback.dirpath is None:
-                callback.dirpath = str(root / "checkpoints")  # not under a versioned logger dir
-        return trainer
+        # (TrackedRunCLI puts checkpoints without a dirpath into <root>/checkpoints.)
+        return super().instantiate_trainer(plugins=plugins, callbacks=present + callbacks, logger=loggers, **kwargs)
 
     def _parse_ckpt_path(self) -> None:
         """Check a given checkpoint file before anything is built, instead of Lightning's default.
@@ -131,18 +150,18 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def main(args: list[str] | None = None) -> None:
-    """Run the CLI in-process (scripts/compare.py calls this); `args=None` reads sys.argv."""
+    """Run the command. `args=None` reads sys.argv and reports a config or data error in one line
+    (exit status 2); with `args` (in-process, as scripts/compare.py calls it) errors are raised."""
     ensure_wandb_mode()
-    PretrainCLI(
-        PretrainingModule,
-        LightningDataModule,
-        subclass_mode_model=True,
-        subclass_mode_data=True,
-        save_config_callback=WandbSaveConfigCallback,
-        save_config_kwargs={"overwrite": True},
-        auto_configure_optimizers=False,
-        args=args,
-    )
+    with command_session("pretrain", args):
+        PretrainCLI(
+            PretrainingModule,
+            LightningDataModule,
+            subclass_mode_model=True,
+            subclass_mode_data=True,
+            auto_configure_optimizers=False,
+            **session_kwargs(PretrainCLI, args, describe_pretraining),
+        )
 
 
 if __name__ == "__main__":

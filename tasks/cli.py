@@ -12,19 +12,27 @@ seed's score; N seeds: `for s in 0 1 2; do finetune fit ... --seed_everything $s
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.cli import LightningArgumentParser
 
+from pretrain.lightning.wandb_mode import ensure_wandb_mode
+from pretrain.run_cli import TrackedRunCLI, command_session, session_kwargs
 from tasks.base import TaskDataModule, TaskModule
 from tasks.outputs import FinetuneResults, PredictionFileWriter, write_results
+from tasks.run_config import describe_finetuning
 
 # Predictions are written in the input's own format: one label per line, CoNLL columns, JSONL.
 PREDICTION_SUFFIX = {"classification": ".txt", "ner": ".conll", "generation": ".jsonl"}
 
 
-class FinetuneCLI(LightningCLI):
+class FinetuneCLI(TrackedRunCLI):
+    job_type = "finetune"
+
+    def run_tags(self) -> list[str]:
+        seed = self.run_seed()
+        return [self.model.family, self.model.task] + ([f"seed{seed}"] if seed is not None else [])
+
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_argument("--results_file", type=str | None, default=None,
                             help="test metrics JSON (default: <run dir>/results.json)")
@@ -37,7 +45,7 @@ class FinetuneCLI(LightningCLI):
         return self.config[self.subcommand].get(name) if self.subcommand else None
 
     def _run_dir(self) -> Path:
-        return Path(self.trainer.log_dir or self.trainer.default_root_dir)
+        return Path(self.trainer.default_root_dir)  # the configured run folder (log_dir is a logger's)
 
     def _write_results(self, finetuned_checkpoint: str | None) -> None:
         model, data, trainer = self.model, self.datamodule, self.trainer
@@ -86,12 +94,12 @@ class FinetuneCLI(LightningCLI):
 
 
 def main(args: list[str] | None = None) -> None:
-    """Returns None: the `finetune` console script exits with main()'s return value (0 on None)."""
-    os.environ.setdefault("WANDB_MODE", "offline")  # never block on the network; `wandb sync` later
-    FinetuneCLI(
-        TaskModule, TaskDataModule, subclass_mode_model=True, subclass_mode_data=True, args=args,
-        save_config_kwargs={"overwrite": True},
-    )
+    """Run the command; returns None so the console script exits 0 on success. `args=None` reads
+    sys.argv and reports a config or data error in one line (exit status 2); in-process, errors raise."""
+    ensure_wandb_mode()  # offline only without credentials or network; `wandb sync` later
+    with command_session("finetune", args):
+        FinetuneCLI(TaskModule, TaskDataModule, subclass_mode_model=True, subclass_mode_data=True,
+                    **session_kwargs(FinetuneCLI, args, describe_finetuning))
 
 
 if __name__ == "__main__":

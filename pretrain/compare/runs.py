@@ -65,7 +65,7 @@ def pretrain_args(resolved: ResolvedPlan, family: str, seed: int, max_steps: int
         args += ["--data.init_args.hub_config", data.hub_config]
     if data.text_column:
         args += ["--data.init_args.text_column", data.text_column]
-    return args + logger_args(resolved, run_dir.name, [family, "pretrain"], run_dir)
+    return args + logger_args(resolved, [family, "pretrain"], run_dir)
 
 
 def finetune_args(
@@ -92,8 +92,7 @@ def finetune_args(
         args += ["--data.init_args.source", data.source if data.hub_config is None else f"{data.source}/{data.hub_config}"]
     else:
         args += ["--data.init_args.train_file", data.source]
-    return args + logger_args(resolved, run_dir.name, [family, task, "random-init" if random_init else "pretrained"],
-                              run_dir)
+    return args + logger_args(resolved, [family, task, "random-init" if random_init else "pretrained"], run_dir)
 
 
 def _source_length(resolved: ResolvedPlan, task: str) -> int:
@@ -107,15 +106,16 @@ def _source_length(resolved: ResolvedPlan, task: str) -> int:
     return min(f.max_length, positions - f.max_target_length - 1)
 
 
-def logger_args(resolved: ResolvedPlan, name: str, tags: list[str], run_dir: Path) -> list[str]:
-    """W&B: every run of the experiment in one group (DESIGN.md section 6); none when disabled."""
+def logger_args(resolved: ResolvedPlan, tags: list[str], run_dir: Path) -> list[str]:
+    """W&B: every run of the experiment in one group, named by its run id (its folder's name); none when
+    disabled. The command adds job type and family/task/seed tags, and finishes its run (pretrain.run_cli)."""
     plan = resolved.plan
     if plan.wandb.mode == "disabled":
         return ["--trainer.logger", "false"]
     return [
         "--trainer.logger", "lightning.pytorch.loggers.WandbLogger",
         "--trainer.logger.project", plan.wandb.project, "--trainer.logger.group", plan.experiment,
-        "--trainer.logger.name", f"{plan.experiment}-{name}", "--trainer.logger.save_dir", str(run_dir),
+        "--trainer.logger.name", run_dir.name, "--trainer.logger.save_dir", str(run_dir),
         "--trainer.logger.tags", json.dumps(tags), "--trainer.logger.offline", str(plan.wandb.mode == "offline").lower(),
     ]
 

@@ -7,6 +7,10 @@ clear message), and each trial runs the sweep's command as a subprocess, as the
 W&B agent does. Because training always runs in that subprocess, DDP works the same
 way in both modes: the agent stays one process and Lightning's launcher hands the
 same arguments to every rank.
+
+Each local trial runs in its own folder, <root>/trial-<i> (passed as PRETRAIN_TRIAL_DIR, which the
+`pretrain` and `finetune` commands use as their run folder), and is ranked by the sweep's metric
+as its command left it in <trial folder>/metrics.json.
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ from typing import Any
 
 import yaml
 
+from pretrain.run_cli import TRIAL_DIR_ENV
+from pretrain.run_record import read_run_metrics
+
 METHODS = ("grid", "random", "bayes")
 DEFAULT_COMMAND = ("${env}", "${interpreter}", "${program}", "${args}")
 _DISTRIBUTIONS = ("uniform", "log_uniform_values", "int_uniform", "q_uniform", "categorical", "constant")
@@ -33,6 +40,15 @@ _DISTRIBUTIONS = ("uniform", "log_uniform_values", "int_uniform", "q_uniform", "
 class Trial:
     index: int
     params: dict[str, Any]  # dotted parameter name -> value
+
+
+@dataclass(frozen=True)
+class TrialOutcome:
+    trial: int
+    params: dict[str, Any]
+    returncode: int
+    run_dir: str
+    metric: float | None  # the sweep metric's last value, None when the trial did not log it
 
 
 def load_sweep(path: Path) -> dict[str, Any]:
@@ -69,15 +85,20 @@ def flatten_parameters(parameters: dict[str, Any], prefix: str = "") -> dict[str
 
 
 def trials(config: dict[str, Any], count: int | None, seed: int = 0) -> list[Trial]:
-    """The trials a local sweep runs: the whole grid (at most `count`), or `count` random draws."""
+    """The trials a local sweep runs: the whole grid (`count` smaller than it: that many combinations drawn
+    without replacement, in grid order), or `count` random draws."""
     params = flatten_parameters(config["parameters"])
     if config["method"] == "bayes":
         raise ValueError("method 'bayes' needs the W&B server; run online, or use grid/random with --local")
     if config["method"] == "grid":
         names = list(params)
         choices = [_grid_values(n, params[n]) for n in names]
-        grid = [Trial(i, dict(zip(names, combo, strict=True))) for i, combo in enumerate(itertools.product(*choices))]
-        return grid if count is None else grid[:count]
+        grid = [dict(zip(names, combo, strict=True)) for combo in itertools.product(*choices)]
+        if count is not None and count < len(grid):
+            # A sample without replacement, not the first N: those would all share the first values of the
+            # leading parameters and explore only the last one.
+            grid = [grid[i] for i in sorted(random.Random(seed).sample(range(len(grid)), count))]
+        return [Trial(i, combo) for i, combo in enumerate(grid)]
     if count is None:
         raise ValueError("random search needs --count N (it has no natural end)")
     rng = random.Random(seed)
@@ -104,18 +125,53 @@ def command(config: dict[str, Any], params: dict[str, Any]) -> list[str]:
     return argv
 
 
-def run_local(config: dict[str, Any], group: str, count: int | None, *, cwd: Path, seed: int = 0) -> list[dict[str, Any]]:
-    """Run every trial in turn, each as an offline W&B run in `group`; a failing trial is recorded, not fatal."""
+def grid_size(config: dict[str, Any]) -> int | None:
+    """How many combinations a grid sweep has (None for random/bayes)."""
+    if config["method"] != "grid":
+        return None
+    return math.prod(len(_grid_values(n, spec)) for n, spec in flatten_parameters(config["parameters"]).items())
+
+
+def run_local(config: dict[str, Any], group: str, count: int | None, *, cwd: Path, root: Path,
+              seed: int = 0) -> list[TrialOutcome]:
+    """Run every trial in turn, each in its own folder under `root` as an offline W&B run in `group`
+    tagged `sweep`; a failing trial is recorded, not fatal."""
     outcomes = []
     planned = trials(config, count, seed)
+    size = grid_size(config)
+    if size is not None and len(planned) < size:
+        print(f"[sweep {group}] grid of {size} combinations: --count {count} runs {len(planned)} of them, "
+              f"drawn without replacement (--seed {seed}); omit --count to run all", flush=True)
     for trial in planned:
         argv = command(config, trial.params)
+        run_dir = root / f"trial-{trial.index}"
         env = {**os.environ, "WANDB_MODE": "offline", "WANDB_RUN_GROUP": group,
-               "WANDB_NAME": f"{group}-{trial.index}", "WANDB_TAGS": "sweep"}
+               "WANDB_NAME": f"{group}-{trial.index}", "WANDB_TAGS": "sweep", TRIAL_DIR_ENV: str(run_dir)}
         print(f"[sweep {group}] trial {trial.index + 1}/{len(planned)}: {shlex.join(argv)}", flush=True)
         rc = subprocess.run(argv, cwd=cwd, env=env, check=False).returncode
-        outcomes.append({"trial": trial.index, "params": trial.params, "returncode": rc})
+        metric = read_run_metrics(run_dir).get(config["metric"]["name"]) if rc == 0 else None
+        outcomes.append(TrialOutcome(trial.index, trial.params, rc, str(run_dir), metric))
     return outcomes
+
+
+def best_trial(outcomes: list[TrialOutcome], goal: str) -> TrialOutcome | None:
+    """The trial with the best metric (`goal`: minimize | maximize) among those that reported it."""
+    scored = [o for o in outcomes if o.metric is not None and math.isfinite(o.metric)]
+    if not scored:
+        return None
+    return (min if goal == "minimize" else max)(scored, key=lambda o: o.metric)
+
+
+def outcome_table(outcomes: list[TrialOutcome], metric: str, best: TrialOutcome | None) -> str:
+    """A plain-text table: trial, status, metric, parameters; the best trial marked with *."""
+    names = sorted({n for o in outcomes for n in o.params})
+    header = ["trial", "status", metric, *names]
+    rows = [[f"{o.trial}{'*' if best is not None and o.trial == best.trial else ''}",
+             "ok" if o.returncode == 0 else f"exit {o.returncode}",
+             "-" if o.metric is None else f"{o.metric:.6g}", *[_fmt(o.params.get(n, "")) for n in names]]
+            for o in outcomes]
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) for r in [header, *rows])
 
 
 def run_online(config: dict[str, Any], project: str, count: int | None) -> str:

@@ -1,5 +1,7 @@
 """The experiment's W&B summary: one run in the experiment's group holding a table of every
-task x metric x family (mean, 95% CI, n, baseline) and the verdicts, plus the report's plots."""
+task x metric x family (mean, 95% CI, n, baseline) and the verdicts, plus the report's plots,
+and one run per task's baselines (job type `baseline`), so a dashboard can group every run of
+the experiment by job type: pretrain, finetune, baseline, summary."""
 
 from __future__ import annotations
 
@@ -48,5 +50,13 @@ def log_summary(results: dict[str, Any], project: str, group: str, mode: str, sa
         for plot in plots or []:
             run.log({f"plots/{plot.stem}": wandb.Image(str(plot))})
         run.finish()
+        for task, entry in results["tasks"].items():
+            baselines = {k: v for k, v in (entry.get("baselines") or {}).items() if isinstance(v, int | float)}
+            if baselines:
+                run = wandb.init(project=project, group=group, name=f"baseline-{task}", job_type="baseline",
+                                 dir=str(save_dir), tags=[task], config={"job_type": "baseline", "task": task},
+                                 reinit="finish_previous")
+                run.summary.update({f"baseline/{k}": v for k, v in baselines.items()})
+                run.finish()
     except Exception as error:  # noqa: BLE001 - the report on disk is the source of truth
         print(f"warning: W&B summary not logged ({type(error).__name__}: {error})", flush=True)

@@ -37,11 +37,18 @@ def stable_hash(*parts: object, length: int = 16) -> str:
     return hashlib.sha256(payload).hexdigest()[:length]
 
 
+def current_umask() -> int:
+    mask = os.umask(0)  # reading the umask means setting it; restored at once
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_directory(target: Path) -> Iterator[Path]:
     """Yield a temporary directory that replaces ``target`` only if the block finishes without error."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes it 0700; the result should follow the umask
     try:
         yield tmp
         if target.exists():
@@ -62,6 +69,7 @@ def atomic_write(target: Path, write: Callable[[Path], None]) -> None:
     tmp = Path(tmp_name)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes it 0600; the result should follow the umask
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import sys
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -79,7 +80,7 @@ def _new_tokenizer(kind: str, vocab_size: int) -> tuple[Tokenizer, trainers.Trai
         tokenizer.decoder = decoders.WordPiece(prefix="##")
         tokenizer.post_processor = _template()
         # WordPiece vocabularies are learned by BPE merges, as WordPieceTrainer itself does; see _train_wordpiece.
-        trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS), show_progress=False)
+        trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS), show_progress=True)
         return tokenizer, trainer
     if kind == "bpe":
         tokenizer = Tokenizer(models.BPE())
@@ -89,7 +90,7 @@ def _new_tokenizer(kind: str, vocab_size: int) -> tuple[Tokenizer, trainers.Trai
         tokenizer.decoder = decoders.ByteLevel()
         tokenizer.post_processor = processors.Sequence([processors.ByteLevel(trim_offsets=True), _template()])
         trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS),
-                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=True)
         return tokenizer, trainer
     raise ValueError(f"tokenizer kind '{kind}' is not supported: expected one of {TOKENIZER_KINDS}")
 
@@ -173,6 +174,9 @@ def build_tokenizer(kind: str, vocab_size: int, texts_dataset: TextSource, cache
     target = resolve_cache_dir(cache_dir) / "tokenizers" / f"{kind}-{vocab_size}-{key}"
     if not (target / "tokenizer.json").is_file():
         tokenizer, trainer = _new_tokenizer(kind, vocab_size)
+        # The trainer's own bar shows on a terminal only; this line also reaches logs (then cached: said once).
+        print(f"[data] training a {kind} tokenizer of {vocab_size} tokens, cached in {target}", file=sys.stderr,
+              flush=True)
         if kind == "wordpiece":
             _train_wordpiece(tokenizer, trainer, _texts(texts_dataset))
         else:  # byte-level BPE has no "##x" symbols: its alphabet is all 256 bytes, sorted, so it is deterministic

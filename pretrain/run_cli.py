@@ -1,0 +1,87 @@
+"""What the `pretrain` and `finetune` commands share around one run: its folder, its W&B identity, its end.
+
+    class PretrainCLI(TrackedRunCLI): job_type = "pretrain"; def run_tags(self): ...
+    main(): with command_session("pretrain", args): PretrainCLI(..., **session_kwargs(...))
+
+- A sweep trial gets its own run folder: `PRETRAIN_TRIAL_DIR` (set by scripts/sweep.py --local), or
+  under W&B's agent `<default_root_dir>/<W&B run id>`; otherwise trainer.default_root_dir as configured.
+- Checkpoints without a dirpath go to <run folder>/checkpoints (stable across launches).
+- W&B: job type, name (the run folder's name unless the logger sets one) and tags (family, task,
+  seed) are filled in before the run starts; the run is finished when the command ends.
+- On the command line a config or data error is one line (pretrain.cli_errors).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any, ClassVar
+
+from lightning.pytorch import Trainer
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.cli import LightningCLI
+
+from pretrain.cli_errors import command_line_parser_kwargs, one_line_errors
+from pretrain.run_config import seed_of
+from pretrain.run_record import Describe, RunRecord
+from pretrain.wandb_run import finished_wandb_run, identify_runs
+
+TRIAL_DIR_ENV = "PRETRAIN_TRIAL_DIR"
+
+
+def trial_run_dir(default_root_dir: str | None) -> Path | None:
+    """The run folder of a sweep trial, or None outside a sweep."""
+    if os.environ.get(TRIAL_DIR_ENV):
+        return Path(os.environ[TRIAL_DIR_ENV])
+    if os.environ.get("WANDB_SWEEP_ID") and os.environ.get("WANDB_RUN_ID"):  # set by `wandb agent` per trial
+        return Path(default_root_dir or ".") / os.environ["WANDB_RUN_ID"]
+    return None
+
+
+class TrackedRunCLI(LightningCLI):
+    job_type: ClassVar[str]
+
+    def run_tags(self) -> list[str]:
+        """W&B tags of this run beyond what the logger config sets (family, task, seed)."""
+        return []
+
+    def run_seed(self) -> int | None:
+        config = self.config.get(str(self.subcommand), self.config) if self.subcommand else self.config
+        return seed_of(config.get("seed_everything"))
+
+    def before_instantiate_classes(self) -> None:
+        config = self.config.get(str(self.subcommand), self.config) if self.subcommand else self.config
+        trial = trial_run_dir(config.trainer.get("default_root_dir"))
+        if trial is not None:
+            config.trainer.default_root_dir = str(trial)
+
+    def instantiate_trainer(self, **kwargs: Any) -> Trainer:
+        trainer = super().instantiate_trainer(**kwargs)
+        root = Path(trainer.default_root_dir)
+        for callback in trainer.checkpoint_callbacks:
+            if isinstance(callback, ModelCheckpoint) and callback.dirpath is None:
+                callback.dirpath = str(root / "checkpoints")  # the run folder, not a logger's (W&B: save_dir/project/id)
+        identify_runs(trainer.loggers, job_type=self.job_type, name=Path(trainer.default_root_dir).resolve().name,
+                      tags=self.run_tags())
+        return trainer
+
+
+def session_kwargs(cli_class: type[LightningCLI], args: list[str] | None, describe: Describe) -> dict[str, Any]:
+    """LightningCLI keyword arguments every command uses: the run record, and one-line errors on the command line."""
+    kwargs: dict[str, Any] = {"save_config_callback": RunRecord, "save_config_kwargs": {"describe": describe},
+                              "args": args}
+    if args is None:
+        kwargs["parser_kwargs"] = command_line_parser_kwargs(list(cli_class.subcommands()))
+    return kwargs
+
+
+@contextmanager
+def command_session(prog: str, args: list[str] | None) -> Iterator[None]:
+    """One command: its W&B run finished at the end; on the command line (`args=None`), one-line errors."""
+    with ExitStack() as stack:
+        if args is None:
+            stack.enter_context(one_line_errors(prog))
+        stack.enter_context(finished_wandb_run())
+        yield
