@@ -1,0 +1,85 @@
+"""The same miniature comparison, run twice from empty caches, gives every metric to the last digit.
+
+The two runs are separate processes with different hash seeds (set and dict order of strings),
+different tokenizer thread counts and their own cache and run folders, as two users on one
+machine would have: every number under ``pretraining`` and ``tasks`` in results.json (built-in
+corpus, tokenizer, data splits and batches, both pretrainings, baselines, fine-tuning) must match.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import yaml
+
+from pretrain.data.caching import CACHE_ENV_VAR
+
+REPO = Path(__file__).resolve().parents[1]
+# Wall times and rates depend on the machine's load; checkpoint paths on the run folder. Matched on the last
+# part of a metric name ("train/tokens_per_sec").
+NOT_REPRODUCIBLE = ("wall_s", "train_wall_s", "tokens_per_sec", "checkpoints", "seconds")
+
+
+def _plan(folder: Path) -> Path:
+    plan = {
+        "experiment": "repro", "bert_model": "bert-tiny", "gpt_model": "gpt-tiny", "architecture": "classic",
+        "model_dir": str(REPO / "configs/model"), "runs_dir": "runs", "reports_dir": "reports",
+        "pretrain": {"tokens": 8 * 64 * 4, "seq_len": 64, "batch_size": 8, "vocab_size": 512, "warmup_steps": 1,
+                     "val_check_interval": 2, "limit_val_batches": 2, "log_every_n_steps": 1,
+                     "trainer": str(REPO / "configs/trainer/cpu.yaml"),
+                     "bert_config": str(REPO / "configs/pretrain/bert.yaml"),
+                     "gpt_config": str(REPO / "configs/pretrain/gpt.yaml")},
+        "finetune": {"tasks": ["classification"], "seeds": [0], "max_steps": 2, "batch_size": 8, "max_length": 64,
+                     "lrs": [1e-3], "controls": 0, "val_check_interval": 2,
+                     "trainer": str(REPO / "configs/trainer/cpu.yaml"), "configs_dir": str(REPO / "configs/finetune")},
+        "wandb": {"mode": "disabled"},
+    }
+    path = folder / "plan.yaml"
+    path.write_text(yaml.safe_dump(plan))
+    return path
+
+
+def _run(folder: Path, hash_seed: int, tokenizer_threads: int) -> dict[str, object]:
+    folder.mkdir()
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+        "PYTHONHASHSEED": str(hash_seed),
+        "RAYON_NUM_THREADS": str(tokenizer_threads),
+        "OMP_NUM_THREADS": "1",
+        CACHE_ENV_VAR: str(folder / ".cache"),  # the tasks' cache; the pretraining configs use ./.cache too
+        "HF_DATASETS_CACHE": str(folder / "hf"),
+        "WANDB_MODE": "disabled",
+    }
+    done = subprocess.run([sys.executable, str(REPO / "scripts/compare.py"), "--config", str(_plan(folder))],
+                          cwd=folder, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    return json.loads((folder / "reports/repro/results.json").read_text())
+
+
+def _leaves(tree: object, path: str = "") -> Iterator[tuple[str, object]]:
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            if key.split("/")[-1] not in NOT_REPRODUCIBLE:
+                yield from _leaves(value, f"{path}/{key}")
+    elif isinstance(tree, list):
+        for index, value in enumerate(tree):
+            yield from _leaves(value, f"{path}/{index}")
+    else:
+        yield path, tree
+
+
+def test_two_runs_from_empty_caches_give_identical_results(tmp_path: Path) -> None:
+    first, second = _run(tmp_path / "a", 1, 1), _run(tmp_path / "b", 2, 2)
+    a = dict(_leaves({"pretraining": first["pretraining"], "tasks": first["tasks"]}))
+    b = dict(_leaves({"pretraining": second["pretraining"], "tasks": second["tasks"]}))
+    assert "/pretraining/bert/metrics/val/baseline_mlm_acc" in a and "/pretraining/gpt/metrics/val/loss" in a
+    assert any(key.startswith("/tasks/classification/") and key.endswith("test/acc/mean") for key in a)
+    differing = sorted(key for key in a.keys() | b.keys() if a.get(key) != b.get(key))
+    assert not differing, f"{len(differing)} of {len(a)} values differ, e.g. " + "; ".join(
+        f"{key}: {a.get(key)} vs {b.get(key)}" for key in differing[:8])
