@@ -157,3 +157,28 @@ def test_left_padded_generation_equals_unpadded(position: str) -> None:
 def test_bad_generation_config(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         GenerationConfig(**kwargs)
+
+
+def test_no_repeat_ngram_size_blocks_repeats_but_not_copying_the_prompt() -> None:
+    import torch
+
+    from pretrain.blocks.kv_cache import KVCache
+    from pretrain.models.generation import GenerationConfig, ban_repeated_ngrams, generate
+
+    # A "model" that always prefers token 7, then 8: greedy loops on 7 7 7 ...
+    def step(tokens: torch.Tensor) -> torch.Tensor:
+        logits = torch.zeros(tokens.shape[0], 10)
+        logits[:, 7], logits[:, 8], logits[:, 9] = 3.0, 2.0, 1.0
+        return logits
+
+    prompt = torch.tensor([[7, 7, 7]])  # the prompt's own repeats do not count
+    looped = generate(step, prompt, KVCache(1), GenerationConfig(max_new_tokens=6))
+    assert looped.tolist() == [[7] * 6]
+    blocked = generate(step, prompt, KVCache(1), GenerationConfig(max_new_tokens=6, no_repeat_ngram_size=2))
+    bigrams = [tuple(blocked[0, i:i + 2].tolist()) for i in range(5)]
+    assert len(set(bigrams)) == len(bigrams) and blocked[0, 0] == 7  # copying the prompt's token stays allowed
+    beams = generate(step, prompt, KVCache(1), GenerationConfig(max_new_tokens=6, num_beams=2, no_repeat_ngram_size=2))
+    assert len({tuple(beams[0, i:i + 2].tolist()) for i in range(5)}) == 5
+    history = torch.tensor([[1, 2, 3, 1, 2]])
+    banned = ban_repeated_ngrams(torch.zeros(1, 5), history, 3)
+    assert torch.isinf(banned[0, 3]) and torch.isfinite(banned[0, [0, 1, 2, 4]]).all()  # "1 2 3" would repeat

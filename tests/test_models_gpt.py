@@ -115,3 +115,29 @@ def test_document_ids_with_a_cache_are_rejected() -> None:
     model(torch.zeros(1, 3, dtype=torch.long), cache=cache)
     with pytest.raises(ValueError, match=r"document_ids must have the shape of input_ids \(1, 2\) and no KV cache"):
         model(torch.zeros(1, 2, dtype=torch.long), document_ids=torch.zeros(1, 2, dtype=torch.long), cache=cache)
+
+
+def test_right_padding_takes_the_fused_causal_path_and_changes_nothing() -> None:
+    """Right-padded causal batches need no padding mask (no real query sees a later pad); left padding does."""
+    import torch
+
+    from pretrain.blocks.config import TransformerConfig
+    from pretrain.models import GptModel
+
+    torch.manual_seed(0)
+    model = GptModel(TransformerConfig(vocab_size=64, dropout=0.0, attention_dropout=0.0)).eval()
+    ids = torch.randint(6, 64, (2, 7))
+    right = torch.tensor([[1] * 7, [1] * 4 + [0] * 3])
+    left = right.flip(1)
+    stack = model.decoder
+    assert stack._self_attention_mask(right, None, 7, 0, ids.device) == (None, True)
+    mask, is_causal = stack._self_attention_mask(left, None, 7, 0, ids.device)
+    assert mask is not None and not is_causal
+    padded = model(ids, right).logits[1, :4]
+    alone = model(ids[1:, :4]).logits[0]
+    torch.testing.assert_close(padded, alone, atol=1e-5, rtol=1e-5)
+    # The fused loss scores only labelled rows and still equals the plain computation.
+    labels = ids.masked_fill(right == 0, -100)
+    plain = torch.nn.functional.cross_entropy(model(ids, right).logits[:, :-1].reshape(-1, 64),
+                                              labels[:, 1:].reshape(-1), ignore_index=-100)
+    torch.testing.assert_close(model.lm_loss(ids, labels, right), plain, atol=1e-5, rtol=1e-5)

@@ -27,6 +27,10 @@ class GenerationConfig:
     top_p: float = 1.0  # nucleus sampling (Holtzman et al. 2019, arXiv:1904.09751); 1.0 = off
     num_beams: int = 1
     length_penalty: float = 1.0  # final beam score = log p / length ** length_penalty
+    # Never generate an n-gram of this size twice (0 = off): trigram blocking, Paulus et al. 2018
+    # (arXiv:1705.04304), against the loops small models fall into. Counted over the generated tokens
+    # only, so copying from the prompt stays allowed.
+    no_repeat_ngram_size: int = 0
     eos_token_id: int | None = None
     pad_token_id: int = 0
 
@@ -41,6 +45,8 @@ class GenerationConfig:
             raise ValueError(f"top_p={self.top_p} must be in (0, 1]")
         if self.num_beams < 1:
             raise ValueError(f"num_beams={self.num_beams} must be >= 1")
+        if self.no_repeat_ngram_size < 0:
+            raise ValueError(f"no_repeat_ngram_size={self.no_repeat_ngram_size} must be >= 0 (0 disables it)")
         if self.num_beams > 1 and self.do_sample:
             raise ValueError("num_beams > 1 is beam search; set do_sample=False or num_beams=1")
 
@@ -56,6 +62,8 @@ def generate(
     finished = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
     tokens: list[Tensor] = []
     for i in range(config.max_new_tokens):
+        if tokens:
+            logits = ban_repeated_ngrams(logits, torch.stack(tokens, dim=1), config.no_repeat_ngram_size)
         next_token = _choose(logits, config, generator).masked_fill(finished, config.pad_token_id)  # (B,)
         tokens.append(next_token)
         if config.eos_token_id is not None:
@@ -64,6 +72,20 @@ def generate(
             break
         logits = step(next_token[:, None])
     return torch.stack(tokens, dim=1)
+
+
+def ban_repeated_ngrams(logits: Tensor, generated: Tensor, n: int) -> Tensor:
+    """logits (B, V) with -inf at every token that would complete an n-gram already in `generated` (B, L)."""
+    length = generated.shape[1]
+    if n < 1 or length < n - 1 or length == 0:
+        return logits
+    logits = logits.clone()
+    for row, history in enumerate(generated.tolist()):
+        prefix = history[length - n + 1:] if n > 1 else []
+        banned = [history[i + n - 1] for i in range(length - n + 1) if history[i:i + n - 1] == prefix]
+        if banned:
+            logits[row, banned] = float("-inf")
+    return logits
 
 
 def _choose(logits: Tensor, config: GenerationConfig, generator: torch.Generator | None) -> Tensor:
@@ -107,7 +129,8 @@ def _beam_search(
     finished = torch.zeros(B, K, dtype=torch.bool, device=device)
     lengths = torch.zeros(B, K, device=device)
     for i in range(config.max_new_tokens):
-        logprobs = logprobs.view(B, K, V)
+        logprobs = ban_repeated_ngrams(logprobs.view(B * K, V), sequences.reshape(B * K, sequences.shape[-1]),
+                                      config.no_repeat_ngram_size).view(B, K, V)
         frozen = torch.full((V,), float("-inf"), device=device)
         frozen[config.pad_token_id] = 0.0
         logprobs = torch.where(finished[..., None], frozen, logprobs)

@@ -84,11 +84,16 @@ class GptModel(nn.Module):
         )
         if attention_mask is not None:
             labels = labels.masked_fill(attention_mask == 0, IGNORE_INDEX)
-        targets = F.pad(labels[:, 1:], (0, 1), value=IGNORE_INDEX)  # (B, T): last position has no target
-        hidden = body.hidden_states  # (B, T, D)
+        targets = F.pad(labels[:, 1:], (0, 1), value=IGNORE_INDEX).reshape(-1)  # (B*T,): the last has no target
+        hidden = body.hidden_states.reshape(-1, body.hidden_states.shape[-1])  # (B*T, D)
+        scored = targets != IGNORE_INDEX
+        if not torch.compiler.is_compiling() and not bool(scored.all()):
+            # Only scored rows go through the vocabulary projection: fine-tuning on source -> target
+            # scores the target alone (~1/4 of the rows), padding never.
+            hidden, targets = hidden[scored], targets[scored]
         return F.linear_cross_entropy(
-            hidden.reshape(-1, hidden.shape[-1]), self.lm_head.decoder.weight, targets.reshape(-1),
-            ignore_index=IGNORE_INDEX, options=_chunking(chunk_size, hidden.device),
+            hidden, self.lm_head.decoder.weight, targets, ignore_index=IGNORE_INDEX,
+            options=_chunking(chunk_size, hidden.device),
         )
 
     @torch.no_grad()

@@ -45,13 +45,15 @@ class GenerationModule(TaskModule):
         top_k: int = 0,
         top_p: float = 1.0,
         length_penalty: float = 1.0,
+        no_repeat_ngram_size: int = 3,
         generate_during_validation: bool = False,
         num_logged_samples: int = 8,
         random_init: bool = False,
     ) -> None:
         # Validate the decoding settings before loading any weights.
         GenerationConfig(max_new_tokens=max_new_tokens, do_sample=do_sample, temperature=temperature, top_k=top_k,
-                         top_p=top_p, num_beams=num_beams, length_penalty=length_penalty)
+                         top_p=top_p, num_beams=num_beams, length_penalty=length_penalty,
+                         no_repeat_ngram_size=no_repeat_ngram_size)
         super().__init__(checkpoint, family, lr, weight_decay, warmup_ratio, random_init)
 
     __init__.__doc__ = init_help(
@@ -59,6 +61,8 @@ class GenerationModule(TaskModule):
         num_beams="beam search width (1 = greedy or sampling)", do_sample="sample instead of argmax",
         temperature="sampling temperature", top_k="sample among the k most likely tokens (0 = all)",
         top_p="nucleus sampling mass (1.0 = off)", length_penalty="beam score = log p / length ** length_penalty",
+        no_repeat_ngram_size="never generate an n-gram of this size twice (0 = off; 3 = trigram blocking, which "
+                             "stops the loops a small model falls into)",
         generate_during_validation="also decode during validation for val ROUGE/BLEU (slower; the checkpoint "
                                    "is picked by val/loss)",
         num_logged_samples="decoded samples logged per evaluation (W&B table)",
@@ -88,7 +92,7 @@ class GenerationModule(TaskModule):
         return GenerationConfig(
             max_new_tokens=max(1, min(hp.max_new_tokens, room)), do_sample=hp.do_sample, temperature=hp.temperature,
             top_k=hp.top_k, top_p=hp.top_p, num_beams=hp.num_beams, length_penalty=hp.length_penalty,
-            eos_token_id=self.special.eos, pad_token_id=self.special.pad,
+            no_repeat_ngram_size=hp.no_repeat_ngram_size, eos_token_id=self.special.eos, pad_token_id=self.special.pad,
         )
 
     def forward(self, batch: dict[str, Any]) -> tuple[Tensor, Tensor]:
