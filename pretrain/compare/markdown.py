@@ -140,9 +140,10 @@ def _protocol(results: dict[str, Any]) -> list[str]:
         f"BERT {'with' if p.get('nsp', True) else 'without'} next-sentence prediction; pretraining seeds {p['seeds']}.",
         f"- **Fine-tuning:** {f['max_steps']} steps, batch {f['batch_size']}, validation every "
         f"{f['val_check_interval']} steps and the best validation checkpoint tested; learning rate chosen on validation "
-        f"from the same grid {f['lrs']} for both families and for the controls; seeds {f['seeds']}.",
+        f"from the same grid {f['lrs']} for both families; seeds {f['seeds']}.",
         f"- **Controls:** {'none' if not f['controls'] else str(f['controls']) + ' random-init run(s) per task and family'}"
-        " (same architecture, recipe and grid, no pretraining); pretraining effect = pretrained minus random-init.",
+        " (same architecture and recipe, including the learning rate chosen for the pretrained model, but random "
+        "weights); pretraining effect = pretrained minus random-init.",
         f"- **Statistics:** mean ± 95% Student-t interval over {len(p['seeds'])} pretraining x {len(f['seeds'])} "
         "fine-tuning seeds (covers "
         + ("pretraining and fine-tuning randomness" if len(p["seeds"]) > 1 else "fine-tuning randomness only: one "
@@ -179,8 +180,7 @@ def _task_section(task: str, entry: dict[str, Any]) -> list[str]:
     rows += ["", f"Fine-tuned from the final pretraining checkpoints ({seen})."]
     lrs = entry.get("lr", {})
     if lrs:
-        chosen = "; ".join(f"{fam.upper()} {kinds.get('pretrained', '-')} (random-init {kinds.get('random_init', '-')})"
-                           for fam, kinds in lrs.items())
+        chosen = "; ".join(f"{fam.upper()} {kinds.get('pretrained', '-')}" for fam, kinds in lrs.items())
         rows.append(f"Learning rate chosen on validation: {chosen}.")
     rows.append("")
     rows += [f"- {v['text']}" for v in entry["verdicts"]] or ["- No verdict: no metric was measured for both families."]

@@ -2,9 +2,10 @@
 
     baselines        trivial baselines of every task (on the same test rows the models are scored on)
     pretrain         each family x pretraining seed, the same budget (tokens seen, or FLOPs)
-    grid             each (task, family, pretrained | random-init) x learning rate, first seed
-    seeds            the learning rate chosen on validation, the remaining seeds (and pretraining
-                     seeds and probes); random-init controls for their first `controls` seeds
+    grid             each (task, family) x learning rate, first seed, final checkpoint
+    seeds            the learning rate chosen on validation: the remaining seeds (and pretraining
+                     seeds and probes), and the random-init controls (the same recipe, the first
+                     `controls` seeds)
 
 Runs of one stage are independent and go side by side (`parallel_runs`). Every run goes through
 the ledger, so a re-run resumes: finished runs are skipped, failed ones retried.
@@ -115,23 +116,22 @@ def execute(resolved: ResolvedPlan, pretrain_cli: Cli, finetune_cli: Cli) -> dic
             run_dir / _pretrain_id(family, seed) / "run.log")
         for seed in p.seeds for family in FAMILIES
     ])
-    kinds = (False, True) if f.controls else (False,)
-    grid = [_finetune_job(resolved, ledger, finetune_cli, task, family, p.seeds[0], None, f.seeds[0], lr, random_init)
-            for task in f.tasks for family in FAMILIES for random_init in kinds for lr in f.lrs]
+    grid = [_finetune_job(resolved, ledger, finetune_cli, task, family, p.seeds[0], None, f.seeds[0], lr, False)
+            for task in f.tasks for family in FAMILIES for lr in f.lrs]
     stage("grid", [job for job in grid if job is not None])
     rest = []
     for task in f.tasks:
         for family in FAMILIES:
-            for random_init in kinds:
-                lr = choose_lr({rate: ledger.get(grid_id(resolved, task, family, rate, random_init)) for rate in f.lrs})
-                if lr is None:
-                    continue  # every grid run of this group failed: nothing to choose from
-                seeds = f.seeds[: f.controls] if random_init else f.seeds
-                pretraining_seeds = p.seeds[:1] if random_init else p.seeds
-                for pretrain_seed in pretraining_seeds:
-                    for probe in [None] if random_init else _probe_steps(resolved, steps[family]):
-                        rest += [_finetune_job(resolved, ledger, finetune_cli, task, family, pretrain_seed, probe, seed,
-                                               lr, random_init) for seed in seeds]
+            lr = choose_lr({rate: ledger.get(grid_id(resolved, task, family, rate)) for rate in f.lrs})
+            if lr is None:
+                continue  # every grid run of this group failed: nothing to choose from
+            for pretrain_seed in p.seeds:
+                for probe in _probe_steps(resolved, steps[family]):
+                    rest += [_finetune_job(resolved, ledger, finetune_cli, task, family, pretrain_seed, probe, seed, lr,
+                                           False) for seed in f.seeds]
+            # The control: the same recipe (the rate chosen for the pretrained model) from random weights.
+            rest += [_finetune_job(resolved, ledger, finetune_cli, task, family, p.seeds[0], None, seed, lr, True)
+                     for seed in f.seeds[: f.controls]]
     stage("seeds", [job for job in rest if job is not None])
     results = aggregate(plan_dict, list(ledger.records.values()), environment(), stage_wall)
     written = write_report(results, report_dir)
@@ -146,10 +146,8 @@ def _count_runs(resolved: ResolvedPlan) -> int:
     """Every run the plan can make (grid runs with the chosen rate count once)."""
     p, f = resolved.plan.pretrain, resolved.plan.finetune
     baselines = sum(resolved.task_data[t].is_builtin for t in f.tasks)
-    per_group = len(f.lrs) - 1  # grid runs not reused by the seeds stage
-    pretrained = len(p.seeds) * p.probes * len(f.seeds) + per_group
-    controls = f.controls + per_group if f.controls else 0
-    return baselines + len(FAMILIES) * (len(p.seeds) + len(f.tasks) * (pretrained + controls))
+    pretrained = len(p.seeds) * p.probes * len(f.seeds) + len(f.lrs) - 1  # the chosen rate's grid run is reused
+    return baselines + len(FAMILIES) * (len(p.seeds) + len(f.tasks) * (pretrained + f.controls))
 
 
 def _probe_steps(resolved: ResolvedPlan, max_steps: int) -> list[int]:
@@ -169,10 +167,10 @@ def finetune_id(task: str, family: str, pretrain_seed: int, probe: int | None, s
     return f"finetune-{task}-{family}-p{pretrain_seed}{step}-lr{lr:g}-seed{seed}"
 
 
-def grid_id(resolved: ResolvedPlan, task: str, family: str, lr: float, random_init: bool) -> str:
-    """The grid run of a group at one rate: first seed, first pretraining seed, final checkpoint."""
+def grid_id(resolved: ResolvedPlan, task: str, family: str, lr: float) -> str:
+    """The grid run of a (task, family) at one rate: first seed, first pretraining seed, final checkpoint."""
     p, f = resolved.plan.pretrain, resolved.plan.finetune
-    return finetune_id(task, family, p.seeds[0], None, f.seeds[0], lr, random_init)
+    return finetune_id(task, family, p.seeds[0], None, f.seeds[0], lr, False)
 
 
 def _finetune_job(resolved: ResolvedPlan, ledger: Ledger, cli: Cli, task: str, family: str, pretrain_seed: int,

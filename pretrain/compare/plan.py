@@ -90,7 +90,8 @@ class FinetunePlan:
     # first seed on the first pretraining seed, keeps the best on validation, then runs the other seeds.
     lrs: list[float] = field(default_factory=lambda: [3e-4, 1e-3])
     # Random-init controls per (task, family): this many seeds (the first ones) fine-tune the same
-    # architecture from random weights, over the same grid; 0 turns the control off.
+    # architecture from random weights with the same recipe (the rate chosen for the pretrained model);
+    # 0 turns the control off.
     controls: int = 1
     val_check_interval: int = 50  # validate every this many steps; the best checkpoint is the one tested
     max_length: int = 128  # input tokens; generation sources are cut further so source + target fit GPT

@@ -108,21 +108,22 @@ def _chosen_lrs(plan: dict[str, Any], runs: list[RunRecord]) -> tuple[dict[str, 
     chosen: dict[str, dict[str, Any]] = {}
     grid: list[dict[str, Any]] = []
     for family in FAMILIES:
-        for kind, random_init in (("pretrained", False), ("random_init", True)):
-            by_lr = {}
-            for r in runs:
-                m = r.meta
-                if (m.get("final", True) and m.get("family") == family and m.get("random_init", False) == random_init
-                        and m.get("seed") == f["seeds"][0] and m.get("pretrain_seed", p["seeds"][0]) == p["seeds"][0]
-                        and m.get("lr") in f["lrs"]):
-                    by_lr[m["lr"]] = r
-            if not by_lr:
-                continue
-            for lr, record in sorted(by_lr.items()):
-                score = validation_score(record)
-                grid.append({"family": family, "kind": kind, "lr": lr, "status": record.status,
-                             "monitor": score[0] if score else None, "val": score[1] if score else None})
-            chosen.setdefault(family, {})[kind] = choose_lr(by_lr)
+        by_lr = {}
+        for r in runs:
+            m = r.meta
+            if (m.get("final", True) and m.get("family") == family and not m.get("random_init", False)
+                    and m.get("seed") == f["seeds"][0] and m.get("pretrain_seed", p["seeds"][0]) == p["seeds"][0]
+                    and m.get("lr") in f["lrs"]):
+                by_lr[m["lr"]] = r
+        if not by_lr:
+            continue
+        for lr, record in sorted(by_lr.items()):
+            score = validation_score(record)
+            grid.append({"family": family, "lr": lr, "status": record.status,
+                         "monitor": score[0] if score else None, "val": score[1] if score else None})
+        # The random-init control runs the recipe chosen for the pretrained model.
+        chosen[family] = {"pretrained": choose_lr(by_lr)}
+        chosen[family]["random_init"] = chosen[family]["pretrained"]
     return chosen, grid
 
 
