@@ -147,9 +147,10 @@ def test_shipped_config_parses(task: str, capsys: pytest.CaptureFixture[str]) ->
     [checkpointing] = [c["init_args"] for c in trainer["callbacks"] if c["class_path"].endswith("ModelCheckpoint")]
     assert (checkpointing["monitor"], checkpointing["mode"], checkpointing["save_top_k"]) == {
         "classification": ("val/acc", "max", 1), "ner": ("val/entity_f1", "max", 1),
-        "generation": ("val/loss", "min", 1)}[task]
-    if task == "generation":
-        assert config["model"]["init_args"]["generate_during_validation"] is False
+        "generation": ("val/rougeL", "max", 1)}[task]
+    if task == "generation":  # the checkpoint is chosen by ROUGE-L on a fixed validation subset
+        assert config["model"]["init_args"]["generate_during_validation"] is True
+        assert config["model"]["init_args"]["validation_decode_limit"] == 128
 
 
 def test_random_init_fine_tunes_and_is_recorded(backbones: dict[str, str], tmp_path: Path) -> None:

@@ -78,7 +78,8 @@ def test_miniature_plan_end_to_end_with_failure_and_resume(tmp_path: Path, monke
     assert task["controls"]["gpt"]["metrics"]["test/acc"]["n"] == 1
     assert saved["pretraining"]["bert"]["supervised_tokens"] > 0
     assert saved["pretraining"]["gpt"]["supervised_tokens"] > saved["pretraining"]["bert"]["supervised_tokens"]
-    assert set(saved["wall_s"]["per_stage_elapsed"]) == {"baselines", "pretrain", "grid", "seeds"}
+    assert set(saved["wall_s"]["per_stage_run_total"]) == {"baseline", "pretrain", "finetune", "control"}
+    assert saved["wall_s"]["elapsed"] > 0
     assert saved["environment"]["git_commit"] and saved["environment"]["versions"]["lightning"]
     report = (report_dir / "report.md").read_text()
     assert "simulated crash" in report and "trivial baseline" in report

@@ -143,3 +143,19 @@ def test_left_padded_bert2bert_sources_are_refused(tmp_path: Path) -> None:
     batch["prompt_mask"][short] = batch["prompt_mask"][short].flip(0)  # as if left-padded
     with pytest.raises(ValueError, match="BERT2BERT sources must be right-padded"):
         module.generate_ids(batch)
+
+
+def test_validation_decodes_only_a_fixed_prefix_of_examples_but_scores_the_loss_on_all(tmp_path: Path) -> None:
+    module = GenerationModule(hf_backbone("gpt", tmp_path / "model"), max_new_tokens=3, generate_during_validation=True,
+                              validation_decode_limit=4).eval()
+    dm = GenerationDataModule(max_length=24, max_target_length=8)
+    dm.attach(module.tokenizer, module.family, module.backbone_config.max_positions)
+    module.configure_task(dm)
+    batch = _batch(module)  # 3 examples per batch
+    module.on_validation_epoch_start()
+    with mock.patch.object(module, "log"), mock.patch.object(module, "generate", wraps=module.generate) as generate:
+        for _ in range(3):
+            module.validation_step(batch, 0)
+    assert [len(call.args[0]["references"]) for call in generate.call_args_list] == [3, 1]  # 4 examples, no more
+    assert len(module.val_rouge.rougeL_fmeasure) == 4
+    assert module.val_ppl.update_count == 3 and module._val_decoded == 4  # the loss saw every batch

@@ -80,11 +80,11 @@ def render(results: dict[str, Any], plots: list[Path]) -> str:
     attention = [f"![{f} attention](attention_{f}.png)" for f in FAMILIES if f"attention_{f}.png" in names]
     if attention:
         lines += ["", "## Attention maps (one validation example)", "", " ".join(attention)]
-    walls = results.get("wall_s", {}).get("per_stage_elapsed", {})
-    if walls:
-        lines += ["", "## Wall time", "", "| stage | elapsed |", "|---|---:|"]
-        lines += [f"| {stage} | {_secs(seconds)} |" for stage, seconds in walls.items()]
-        lines.append(f"| total | {_secs(sum(walls.values()))} |")
+    walls = results.get("wall_s", {})
+    if walls.get("per_stage_run_total"):
+        lines += ["", "## Wall time", "", f"Elapsed (this invocation, runs side by side): {_secs(walls.get('elapsed'))}.",
+                  "", "| stage | runs' wall time, summed |", "|---|---:|"]
+        lines += [f"| {stage} | {_secs(seconds)} |" for stage, seconds in walls["per_stage_run_total"].items()]
     failed = [r for r in results["runs"] if r["status"] != "done"]
     if failed:
         lines += ["", "## Runs that did not finish", "", "| run | status | error |", "|---|---|---|"]

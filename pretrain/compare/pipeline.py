@@ -1,14 +1,15 @@
-"""Execute a validated plan, stage by stage, then aggregate and write the report.
+"""Execute a validated plan, then aggregate and write the report. The runs, and what each waits for:
 
     baselines        trivial baselines of every task (on the same test rows the models are scored on)
     pretrain         each family x pretraining seed, the same budget (tokens seen, or FLOPs)
-    grid             each (task, family) x learning rate, first seed, final checkpoint
+    grid             each (task, family) x learning rate, first seed, final checkpoint:
+                     after the family's first pretraining seed
     seeds            the learning rate chosen on validation: the remaining seeds (and pretraining
                      seeds and probes), and the random-init controls (the same recipe, the first
-                     `controls` seeds)
+                     `controls` seeds): after the group's grid runs
 
-Runs of one stage are independent and go side by side (`parallel_runs`). Every run goes through
-the ledger, so a re-run resumes: finished runs are skipped, failed ones retried.
+Up to `parallel_runs` runs go side by side, each starting as soon as what it waits for has finished.
+Every run goes through the ledger, so a re-run resumes: finished runs are skipped, failed ones retried.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 import torch
 
 from pretrain.compare.baselines import builtin_baseline
-from pretrain.compare.ledger import Ledger
+from pretrain.compare.ledger import Ledger, RunRecord
 from pretrain.compare.plan import FAMILIES, ResolvedPlan
 from pretrain.compare.pool import Job, Progress, run_jobs
 from pretrain.compare.report import LEDGER_FILE, PLAN_FILE, write_report
@@ -98,42 +99,63 @@ def execute(resolved: ResolvedPlan, pretrain_cli: Cli, finetune_cli: Cli) -> dic
     ledger = Ledger(run_dir / LEDGER_FILE)
     p, f = plan.pretrain, plan.finetune
     steps = pretrain_steps(resolved)
-    progress = Progress(total=_count_runs(resolved))
-    workers = plan.parallel_runs
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    stage_wall: dict[str, float] = {}
+    progress = Progress(total=_count_runs(resolved), workers=plan.parallel_runs)
+    start = time.perf_counter()
 
-    def stage(name: str, jobs: list[Job]) -> None:
-        start = time.perf_counter()
-        run_jobs(jobs, ledger, progress, workers=workers, threads=threads, subprocess_runs=plan.subprocess_runs)
-        stage_wall[name] = stage_wall.get(name, 0.0) + time.perf_counter() - start
+    def grid_jobs(family: str) -> list[Job]:
+        """Every task x learning rate of a family: first seed, first pretraining seed, final checkpoint."""
+        return [_finetune_job(resolved, ledger, finetune_cli, task, family, p.seeds[0], None, f.seeds[0], lr, False)
+                for task in f.tasks for lr in f.lrs]
 
-    stage("baselines", [Job(f"baseline-{task}", builtin_baseline, (task,), {"stage": "baseline", "task": task})
-                        for task in f.tasks if resolved.task_data[task].is_builtin])
-    stage("pretrain", [
+    def seed_jobs(task: str, family: str, pretrain_seeds: list[int]) -> list[Job | None]:
+        """The chosen rate's remaining seeds (and probes) on these pretraining seeds, and the controls."""
+        lr = choose_lr({rate: ledger.get(grid_id(resolved, task, family, rate)) for rate in f.lrs})
+        if lr is None:
+            return []  # every grid run of this group failed: nothing to choose from
+        jobs = [_finetune_job(resolved, ledger, finetune_cli, task, family, pretrain_seed, probe, seed, lr, False)
+                for pretrain_seed in pretrain_seeds for probe in _probe_steps(resolved, steps[family])
+                for seed in f.seeds]
+        if p.seeds[0] in pretrain_seeds:  # the control: the same recipe from random weights
+            jobs += [_finetune_job(resolved, ledger, finetune_cli, task, family, p.seeds[0], None, seed, lr, True)
+                     for seed in f.seeds[: f.controls]]
+        return jobs
+
+    def grid_finished(task: str, family: str) -> bool:
+        return all(ledger.get(grid_id(resolved, task, family, lr)) is not None for lr in f.lrs)
+
+    def pretrained(family: str) -> list[int]:
+        return [s for s in p.seeds if (r := ledger.get(_pretrain_id(family, s))) is not None and r.status == "done"]
+
+    def then(job: Job, record: RunRecord) -> list[Job]:
+        """What a finished run makes runnable: pretraining -> its grid (or, for later pretraining seeds, their
+        seeds once the rate is chosen); a group's last grid run -> the seeds and controls of that group."""
+        meta, follow = job.meta, []
+        if meta["stage"] == "pretrain" and record.status == "done":
+            if meta["seed"] == p.seeds[0]:
+                follow = grid_jobs(meta["family"])
+            else:
+                follow = [j for task in f.tasks if grid_finished(task, meta["family"])
+                          for j in seed_jobs(task, meta["family"], [meta["seed"]])]
+        elif meta["stage"] == "finetune" and job.run_id == grid_id(resolved, meta["task"], meta["family"], meta["lr"]):
+            if grid_finished(meta["task"], meta["family"]):
+                follow = seed_jobs(meta["task"], meta["family"], pretrained(meta["family"]))
+        return [j for j in follow if j is not None]
+
+    baselines = [Job(f"baseline-{task}", builtin_baseline, (task,), {"stage": "baseline", "task": task})
+                 for task in f.tasks if resolved.task_data[task].is_builtin]
+    pretraining = [
         Job(_pretrain_id(family, seed), _pretrain, (resolved, family, seed, steps[family], pretrain_cli),
             {"stage": "pretrain", "family": family, "seed": seed, "max_steps": steps[family]},
             run_dir / _pretrain_id(family, seed) / "run.log")
         for seed in p.seeds for family in FAMILIES
-    ])
-    grid = [_finetune_job(resolved, ledger, finetune_cli, task, family, p.seeds[0], None, f.seeds[0], lr, False)
-            for task in f.tasks for family in FAMILIES for lr in f.lrs]
-    stage("grid", [job for job in grid if job is not None])
-    rest = []
-    for task in f.tasks:
-        for family in FAMILIES:
-            lr = choose_lr({rate: ledger.get(grid_id(resolved, task, family, rate)) for rate in f.lrs})
-            if lr is None:
-                continue  # every grid run of this group failed: nothing to choose from
-            for pretrain_seed in p.seeds:
-                for probe in _probe_steps(resolved, steps[family]):
-                    rest += [_finetune_job(resolved, ledger, finetune_cli, task, family, pretrain_seed, probe, seed, lr,
-                                           False) for seed in f.seeds]
-            # The control: the same recipe (the rate chosen for the pretrained model) from random weights.
-            rest += [_finetune_job(resolved, ledger, finetune_cli, task, family, p.seeds[0], None, seed, lr, True)
-                     for seed in f.seeds[: f.controls]]
-    stage("seeds", [job for job in rest if job is not None])
-    results = aggregate(plan_dict, list(ledger.records.values()), environment(), stage_wall)
+    ]
+    run_jobs(baselines + pretraining, ledger, progress, workers=plan.parallel_runs,
+             threads=max(1, (os.cpu_count() or 1) // plan.parallel_runs), subprocess_runs=plan.subprocess_runs,
+             then=then)
+    for family in FAMILIES:  # runs that could not start because their pretraining failed: recorded as skipped
+        if not pretrained(family):
+            grid_jobs(family)
+    results = aggregate(plan_dict, list(ledger.records.values()), environment(), time.perf_counter() - start)
     written = write_report(results, report_dir)
     if plan.wandb.mode != "disabled":
         log_summary(results, plan.wandb.project, plan.experiment, plan.wandb.mode, run_dir,

@@ -1,4 +1,5 @@
-"""Independent runs of a plan side by side, each recorded in the ledger as it finishes.
+"""Runs of a plan side by side, each recorded in the ledger as it finishes and each started as soon as
+the runs it depends on have finished.
 
 Small models use one CPU core better than two (per-op threading overhead dominates at d_model 128),
 so on an N-core machine N single-threaded runs finish sooner than N runs in a row with N threads.
@@ -16,7 +17,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,17 +36,22 @@ class Job:
 
 @dataclass
 class Progress:
-    """Counts runs over the whole plan and prints one line per run, with an estimate of the time left."""
+    """Counts runs over the whole plan and prints one line per run, with an estimate of the time left
+    (the mean wall time of the runs so far, times the runs left, over the runs going side by side)."""
 
     total: int
+    workers: int = 1
     done: int = 0
-    started: float = field(default_factory=time.perf_counter)
+    walls: list[float] = field(default_factory=list)
 
-    def line(self, record: RunRecord, remaining_in_plan: int | None = None) -> str:
+    def line(self, record: RunRecord) -> str:
         self.done += 1
-        elapsed = time.perf_counter() - self.started
-        left = self.total - self.done if remaining_in_plan is None else remaining_in_plan
-        eta = f", ~{elapsed / self.done * left / 60:.0f} min left" if left > 0 else ""
+        if record.meta.get("stage") != "baseline":  # seconds each: they would make the estimate optimistic
+            self.walls.append(record.wall_s)
+        left = self.total - self.done
+        eta = ""
+        if left > 0 and self.walls:
+            eta = f", ~{sum(self.walls) / len(self.walls) * left / self.workers / 60:.0f} min left"
         note = f" -- {record.error.splitlines()[-1]}" if record.error else ""
         return f"[{self.done}/{self.total}] {record.run_id}: {record.status} ({record.wall_s:.0f} s){note}{eta}"
 
@@ -72,39 +78,69 @@ def capture(fn: Callable[..., dict[str, Any]], args: tuple[Any, ...], log_file: 
             restore()
 
 
+Followups = Callable[[Job, RunRecord], list[Job]]
+
+
 def run_jobs(jobs: Sequence[Job], ledger: Ledger, progress: Progress, *, workers: int, threads: int,
-             subprocess_runs: bool) -> None:
-    """Run the jobs not yet done in the ledger, `workers` at a time; record each as it finishes."""
-    pending = []
-    for job in jobs:
-        if ledger.done(job.run_id):
-            progress.done += 1
-            print(f"[{progress.done}/{progress.total}] {job.run_id}: already done, skipped", flush=True)
-        else:
-            pending.append(job)
+             subprocess_runs: bool, then: Followups | None = None) -> None:
+    """Run the jobs not yet done in the ledger, `workers` at a time, recording each as it finishes.
+
+    `then(job, record)` returns the jobs a finished (or already done) job makes runnable; they are
+    queued at once, so a run starts as soon as what it depends on is there, not when a whole stage is.
+    """
+    follow = then or (lambda job, record: [])
+    queued: set[str] = set()
+
+    def fresh(batch: Sequence[Job]) -> list[Job]:
+        """Jobs not seen before; already finished ones are reported and their followups expanded."""
+        out: list[Job] = []
+        for job in batch:
+            if job.run_id in queued:
+                continue
+            queued.add(job.run_id)
+            record = ledger.get(job.run_id)
+            if record is not None and record.status == "done":
+                progress.done += 1
+                print(f"[{progress.done}/{progress.total}] {job.run_id}: already done, skipped", flush=True)
+                out += fresh(follow(job, record))
+            else:
+                out.append(job)
+        return out
+
+    pending = fresh(jobs)
     if workers == 1:
-        for job in pending:
+        while pending:
+            job = pending.pop(0)
             print(f"[{progress.done + 1}/{progress.total}] {job.run_id} ...", flush=True)
-            _record(ledger, progress, job, capture(job.fn, job.args))
+            pending += fresh(follow(job, _record(ledger, progress, job, capture(job.fn, job.args))))
         return
+    print(f"[compare] up to {workers} runs at a time ({threads} thread{'s' if threads > 1 else ''} each); each run's "
+          "log is in its folder", flush=True)
     with _executor(workers, threads, subprocess_runs) as pool:
         futures: dict[Future[tuple[str, float, dict[str, Any], str]], Job] = {}
-        for job in pending:
-            if job.log_file is not None:
-                job.log_file.parent.mkdir(parents=True, exist_ok=True)
-            log = None if subprocess_runs else job.log_file
-            futures[pool.submit(capture, job.fn, job.args, log, None if subprocess_runs else threads)] = job
-        print(f"[compare] {len(pending)} runs, {min(workers, len(pending))} at a time "
-              f"({threads} thread{'s' if threads > 1 else ''} each); logs in each run's folder", flush=True)
-        for future in as_completed(futures):
-            _record(ledger, progress, futures[future], future.result())
+
+        def submit(batch: list[Job]) -> None:
+            for job in batch:
+                if job.log_file is not None:
+                    job.log_file.parent.mkdir(parents=True, exist_ok=True)
+                log = None if subprocess_runs else job.log_file
+                futures[pool.submit(capture, job.fn, job.args, log, None if subprocess_runs else threads)] = job
+
+        submit(pending)
+        while futures:
+            finished, _ = wait(futures, return_when=FIRST_COMPLETED)
+            for future in finished:
+                job = futures.pop(future)
+                submit(fresh(follow(job, _record(ledger, progress, job, future.result()))))
 
 
-def _record(ledger: Ledger, progress: Progress, job: Job, outcome: tuple[str, float, dict[str, Any], str]) -> None:
+def _record(ledger: Ledger, progress: Progress, job: Job,
+            outcome: tuple[str, float, dict[str, Any], str]) -> RunRecord:
     status, wall, result, error = outcome
     record = RunRecord(job.run_id, status, job.meta, wall, result, error, time.strftime("%Y-%m-%dT%H:%M:%S"))
     ledger.save(record)
     print(progress.line(record), flush=True)
+    return record
 
 
 def _executor(workers: int, threads: int, subprocess_runs: bool) -> Executor:

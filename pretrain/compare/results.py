@@ -55,7 +55,7 @@ def environment(repo: Path = CODE_ROOT) -> dict[str, Any]:
 
 
 def aggregate(plan: dict[str, Any], records: list[RunRecord], env: dict[str, Any],
-              stage_wall: dict[str, float] | None = None) -> dict[str, Any]:
+              elapsed_s: float | None = None) -> dict[str, Any]:
     """Turn the ledger's run records into the results structure (pure: no I/O).
 
     Records carry `meta["stage"]`: "pretrain" (per family and pretraining seed), "finetune" (per
@@ -94,7 +94,8 @@ def aggregate(plan: dict[str, Any], records: list[RunRecord], env: dict[str, Any
         "tasks": tasks,
         "runs": [asdict(r) for r in records],
         "counts": {s: sum(r.status == s for r in records) for s in ("done", "failed", "skipped")},
-        "wall_s": {"per_stage_elapsed": stage_wall or {}, "per_stage_run_total": walls},
+        # elapsed: this invocation, start to report (runs overlap); per stage: the runs' own wall times, summed.
+        "wall_s": {"elapsed": elapsed_s, "per_stage_run_total": walls},
     }
 
 
