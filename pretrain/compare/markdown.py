@@ -27,7 +27,7 @@ def render(results: dict[str, Any], plots: list[Path]) -> str:
         "",
         "## The answer",
         "",
-        *_answer(results),
+        *answer_lines(results),
         "",
         "## Protocol",
         "",
@@ -92,7 +92,7 @@ def render(results: dict[str, Any], plots: list[Path]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _answer(results: dict[str, Any]) -> list[str]:
+def answer_lines(results: dict[str, Any]) -> list[str]:
     """One row per task: the headline metric, who won (or not significant), the effect of pretraining,
     and whether each pretrained model beats the strongest trivial baseline."""
     rows = ["| task (metric) | BERT | GPT | strongest trivial baseline | verdict | pretraining effect (BERT / GPT) |",
@@ -118,9 +118,15 @@ def _answer(results: dict[str, Any]) -> list[str]:
                 notes.append(f"- {family.upper()} does not beat the {strongest[0].split('/')[-1]} baseline on {task}: "
                              "at this budget that is a finding about the budget, not about the objective.")
             effect = entry["pretraining_effect"].get(family)
-            if effect is not None and not (effect["ci_low"] > 0 if spec.higher_is_better else effect["ci_high"] < 0):
-                notes.append(f"- {family.upper()}'s pretraining shows no measurable benefit on {task} (pretrained minus "
-                             f"random-init {_effect(effect)}).")
+            if effect is None:
+                continue
+            helps, hurts = (effect["ci_low"] > 0, effect["ci_high"] < 0)
+            if not spec.higher_is_better:
+                helps, hurts = hurts, helps
+            if not helps:
+                said = "measurably hurts" if hurts else "shows no measurable benefit"
+                notes.append(f"- {family.upper()}'s pretraining {said} on {task} (pretrained minus random-init "
+                             f"{_effect(effect)}, 95% paired bootstrap interval).")
     return rows + ([""] + notes if notes else [])
 
 

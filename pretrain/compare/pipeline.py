@@ -159,7 +159,7 @@ def execute(resolved: ResolvedPlan, pretrain_cli: Cli, finetune_cli: Cli) -> dic
     written = write_report(results, report_dir)
     if plan.wandb.mode != "disabled":
         log_summary(results, plan.wandb.project, plan.experiment, plan.wandb.mode, run_dir,
-                    [w for w in written if w.suffix == ".png"])
+                    [w for w in written if w.suffix == ".png"], report_dir)
     print(f"report: {', '.join(str(w) for w in written)}", flush=True)
     return results
 

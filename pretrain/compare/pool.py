@@ -37,7 +37,7 @@ class Job:
 @dataclass
 class Progress:
     """Counts runs over the whole plan and prints one line per run, with an estimate of the time left
-    (the mean wall time of the runs so far, times the runs left, over the runs going side by side)."""
+    (the mean wall time of the fine-tuning runs so far, times the runs left, over the runs going side by side)."""
 
     total: int
     workers: int = 1
@@ -46,7 +46,7 @@ class Progress:
 
     def line(self, record: RunRecord) -> str:
         self.done += 1
-        if record.meta.get("stage") != "baseline":  # seconds each: they would make the estimate optimistic
+        if record.meta.get("stage") in ("finetune", "control"):  # most runs left are fine-tunes: estimate from them
             self.walls.append(record.wall_s)
         left = self.total - self.done
         eta = ""

@@ -34,21 +34,29 @@ def summary_rows(results: dict[str, Any]) -> list[list[Any]]:
 
 
 def log_summary(results: dict[str, Any], project: str, group: str, mode: str, save_dir: Path,
-                plots: list[Path] | None = None) -> None:
-    """Log the summary run; a W&B failure is reported, never fatal (the local report is already written)."""
+                plots: list[Path] | None = None, report_dir: Path | None = None) -> None:
+    """Log the summary run (results table, plots, results.json as an artifact) and the baseline runs, and
+    save the W&B Report spec in `report_dir`, published at once when W&B is online. A W&B failure is
+    reported, never fatal (the local report is already written)."""
     import wandb
 
+    from pretrain.compare.wandb_report import publish, report_spec, save_spec
     from pretrain.lightning.wandb_mode import ensure_wandb_mode
 
     if mode == "offline":
         os.environ.setdefault("WANDB_MODE", "offline")
-    ensure_wandb_mode()
+    online = ensure_wandb_mode() == "online"
     try:
         run = wandb.init(project=project, group=group, name=f"{group}-summary", job_type="summary",
                          dir=str(save_dir), config=results["plan"], reinit="finish_previous")
         run.log({"summary": wandb.Table(columns=COLUMNS, data=summary_rows(results))})
         for plot in plots or []:
             run.log({f"plots/{plot.stem}": wandb.Image(str(plot))})
+        if report_dir is not None and (report_dir / "results.json").is_file():
+            artifact = wandb.Artifact(f"{group}-results", type="results", description="results.json of the comparison")
+            artifact.add_file(str(report_dir / "results.json"))
+            run.log_artifact(artifact)
+        entity = run.entity if online else None
         run.finish()
         for task, entry in results["tasks"].items():
             baselines = {k: v for k, v in (entry.get("baselines") or {}).items() if isinstance(v, int | float)}
@@ -56,7 +64,15 @@ def log_summary(results: dict[str, Any], project: str, group: str, mode: str, sa
                 run = wandb.init(project=project, group=group, name=f"baseline-{task}", job_type="baseline",
                                  dir=str(save_dir), tags=[task], config={"job_type": "baseline", "task": task},
                                  reinit="finish_previous")
-                run.summary.update({f"baseline/{k}": v for k, v in baselines.items()})
+                run.summary.update(baselines)  # keys are already "baseline/<name>"
                 run.finish()
+        if report_dir is not None:
+            spec = report_spec(results, project, entity)
+            path = save_spec(spec, report_dir)
+            if online:
+                print(f"W&B Report: {publish(spec)}", flush=True)
+            else:
+                print(f"W&B Report saved as {path}; publish it once online: wandb sync {save_dir}/wandb/offline-run-* "
+                      f"&& python scripts/report.py --experiment {group} --publish", flush=True)
     except Exception as error:  # noqa: BLE001 - the report on disk is the source of truth
         print(f"warning: W&B summary not logged ({type(error).__name__}: {error})", flush=True)

@@ -1,0 +1,60 @@
+"""The W&B Report of a comparison: built from results.json offline, saved as a spec, published later."""
+
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+from test_compare_report import _records
+
+from pretrain.compare.plan import ComparePlan
+from pretrain.compare.results import aggregate, environment
+from pretrain.compare.wandb_report import build_report, load_spec, report_spec, save_spec
+
+
+def _results() -> dict:
+    plan = asdict(ComparePlan(experiment="synthetic"))
+    plan["finetune"]["tasks"] = ["classification"]
+    return aggregate(plan, _records(), environment())
+
+
+def test_spec_filters_the_experiment_and_shows_loss_scores_and_the_answer(tmp_path: Path) -> None:
+    spec = report_spec(_results(), "bert-vs-gpt", entity="team")
+    titles = [s["title"] for s in spec["sections"]]
+    assert titles[0] == "Pretraining loss vs tokens seen" and titles[1].startswith("classification: test accuracy")
+    assert all("Metric('Group') == 'synthetic'" in s["filters"] for s in spec["sections"])
+    assert spec["sections"][1]["groupby"] == ["config.family", "config.random_init"]
+    assert "| classification (accuracy) |" in spec["answer"] and "pretraining effect" in spec["answer"]
+    assert load_spec(save_spec(spec, tmp_path).parent) == spec
+
+
+def test_spec_becomes_a_wandb_workspaces_report_without_network() -> None:
+    import wandb_workspaces.reports.v2 as wr
+
+    report = build_report(report_spec(_results(), "bert-vs-gpt", entity="team"))
+    grids = [b for b in report.blocks if isinstance(b, wr.PanelGrid)]
+    assert report.project == "bert-vs-gpt" and report.title == "BERT vs GPT: synthetic" and len(grids) == 2
+    line, bar = grids[0].panels[0], grids[1].panels[0]
+    assert isinstance(line, wr.LinePlot) and line.x == "train/tokens_seen"
+    assert isinstance(bar, wr.BarPlot) and bar.metrics == ["test/acc"] and bar.groupby_rangefunc == "stderr"
+    assert "Config('task') == 'classification'" in grids[1].runsets[0].filters
+
+
+def test_offline_summary_saves_the_spec_and_publishing_without_one_fails_in_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pretrain.compare.wandb_summary import log_summary
+
+    results = _results()
+    report_dir = tmp_path / "reports/synthetic"
+    report_dir.mkdir(parents=True)
+    (report_dir / "results.json").write_text(json.dumps(results, default=str))
+    log_summary(results, "bert-vs-gpt", "synthetic", "offline", tmp_path / "runs", report_dir=report_dir)
+    assert load_spec(report_dir)["title"] == "BERT vs GPT: synthetic"
+    assert "--publish" in capsys.readouterr().out
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    import report as report_script
+
+    assert report_script.main(["--experiment", "missing", "--reports_dir", str(tmp_path), "--publish", "true"]) == 2
+    assert "wandb_report.json does not exist" in capsys.readouterr().err
