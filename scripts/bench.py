@@ -1,6 +1,7 @@
 """Training throughput of our BERT and GPT next to Hugging Face's, same config, same process, interleaved.
 
     python scripts/bench.py                      # CPU fp32, the standard config (bert-mini / gpt-mini shape)
+    python scripts/bench.py --cpu-bf16           # the same with bf16 autocast on the CPU
     python scripts/bench.py --json bench.json    # also write the rows
     python scripts/bench.py --bert-config configs/model/bert-base.yaml --gpt-config configs/model/gpt2-small.yaml \
         --seq-len 1024 --batch-size 8 --device cuda --compile   # GPU: bf16 autocast, MFU
@@ -177,7 +178,7 @@ def bench_family(family: str, config: TransformerConfig, args: argparse.Namespac
     g = torch.Generator().manual_seed(args.seed)
     make = _bert_batch if family == "bert" else _gpt_batch
     batch = make(config, args.batch_size, args.seq_len, device, g)
-    amp = device.type == "cuda" and not args.fp32
+    amp = (device.type == "cuda" and not args.fp32) or args.cpu_bf16
     losses = (_ours_bert_loss, _hf_bert_loss) if family == "bert" else (_ours_gpt_loss, _hf_gpt_loss)
     runners = {
         "ours": Runner(ours, losses[0], batch, device, amp, args.compile),
@@ -260,6 +261,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=2, help="untimed steps per model first")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--fp32", action="store_true", help="on CUDA, train in fp32 instead of bf16 autocast")
+    p.add_argument("--cpu-bf16", action="store_true",
+                   help="on CPU, train with bf16 autocast (fast on CPUs with AVX512-BF16 or AMX; compare with a run without)")
     p.add_argument("--compile", action="store_true", help="torch.compile both models")
     p.add_argument("--peak-flops", type=float, default=None, help="device peak FLOP/s for MFU (default: by GPU name)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")

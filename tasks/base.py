@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import datasets
 import torch
@@ -219,7 +219,7 @@ class TaskModule(LightningModule):
     def __init__(
         self,
         checkpoint: str,
-        family: str | None = None,
+        family: Literal["bert", "gpt"] | None = None,
         lr: float = 5e-5,
         weight_decay: float = 0.01,
         warmup_ratio: float = 0.1,

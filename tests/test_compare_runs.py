@@ -39,3 +39,23 @@ def test_cli_exits_become_errors() -> None:
         call(lambda args: exits(2), ["fit"])
     with pytest.raises(RuntimeError, match="json.tool .* exited with status"):
         subprocess_cli("json.tool")(["/nonexistent/file.json"])
+
+
+def test_subprocess_runs_keep_their_output_in_the_run_folder(tmp_path) -> None:
+    run = tmp_path / "run-1"
+    with pytest.raises(RuntimeError, match=r"its output is in .*run-1/run.log"):
+        subprocess_cli("json.tool")(["/nonexistent/file.json", "--trainer.default_root_dir", str(run)])
+    assert "No such file" in (run / "run.log").read_text() or "nonexistent" in (run / "run.log").read_text()
+
+
+def test_progress_lines_count_runs_and_estimate_the_time_left() -> None:
+    from pretrain.compare.ledger import RunRecord
+    from pretrain.compare.pool import Progress
+
+    progress = Progress(total=4, workers=2)
+    assert progress.line(RunRecord("baseline-ner", "done", {"stage": "baseline"}, 1.0)) == \
+        "[1/4] baseline-ner: done (1 s)"  # no estimate before any fine-tuning run
+    line = progress.line(RunRecord("finetune-ner-bert", "done", {"stage": "finetune"}, 60.0))
+    assert line == "[2/4] finetune-ner-bert: done (60 s), ~1 min left"  # 2 left x 60 s over 2 at a time
+    failed = progress.line(RunRecord("control-ner-gpt", "failed", {"stage": "control"}, 5.0, error="x\nValueError: bad"))
+    assert failed.startswith("[3/4] control-ner-gpt: failed (5 s) -- ValueError: bad")

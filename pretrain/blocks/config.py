@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -31,11 +31,11 @@ class TransformerConfig:
     n_layers: int = 2
     n_heads: int = 4
     d_ff: int = 128
-    activation: str = "gelu"  # gelu (exact, BERT) | gelu_tanh (GPT-2) | relu | swiglu
-    norm: str = "layernorm"  # layernorm | rmsnorm
+    activation: Literal["gelu", "gelu_tanh", "relu", "swiglu"] = "gelu"  # gelu (exact, BERT) | gelu_tanh (GPT-2) | relu | swiglu
+    norm: Literal["layernorm", "rmsnorm"] = "layernorm"  # layernorm | rmsnorm
     norm_eps: float = 1e-5
-    norm_placement: str = "pre"  # pre (GPT-2) | post (BERT)
-    position: str = "learned"  # learned | sinusoidal | rope
+    norm_placement: Literal["pre", "post"] = "pre"  # pre (GPT-2) | post (BERT)
+    position: Literal["learned", "sinusoidal", "rope"] = "learned"  # learned | sinusoidal | rope
     rope_base: float = 10000.0
     type_vocab_size: int = 0  # 2 for BERT's segment A/B embeddings, 0 for none
     embedding_norm: bool = False  # BERT normalises the summed embeddings

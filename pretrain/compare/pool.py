@@ -5,8 +5,9 @@ Small models use one CPU core better than two (per-op threading overhead dominat
 so on an N-core machine N single-threaded runs finish sooner than N runs in a row with N threads.
 With `workers == 1` a job runs in this process, as before; with more, in-process runs go to a pool
 of spawned worker processes (started once, reused: the imports are paid once per worker), and
-subprocess runs (`subprocess_runs`) to threads that each wait for their child process. Each
-pooled run's console output goes to `<run folder>/run.log`; the console shows one line per run.
+subprocess runs (`subprocess_runs`) to threads that each wait for their child process. Each run's
+console output goes to `<run folder>/run.log` (a child process writes its own); the console shows one
+line per run.
 """
 
 from __future__ import annotations
@@ -112,7 +113,7 @@ def run_jobs(jobs: Sequence[Job], ledger: Ledger, progress: Progress, *, workers
         while pending:
             job = pending.pop(0)
             print(f"[{progress.done + 1}/{progress.total}] {job.run_id} ...", flush=True)
-            pending += fresh(follow(job, _record(ledger, progress, job, capture(job.fn, job.args))))
+            pending += fresh(follow(job, _record(ledger, progress, job, capture(job.fn, job.args, job.log_file))))
         return
     print(f"[compare] up to {workers} runs at a time ({threads} thread{'s' if threads > 1 else ''} each); each run's "
           "log is in its folder", flush=True)

@@ -202,12 +202,21 @@ def call(cli: Cli, args: list[str]) -> None:
 
 
 def subprocess_cli(module: str) -> Cli:
-    """A CLI that runs `python -m <module> ARGS` in a child process (see ComparePlan.subprocess_runs)."""
+    """A CLI that runs `python -m <module> ARGS` in a child process (see ComparePlan.subprocess_runs); its
+    output goes to run.log in the run's folder (`--trainer.default_root_dir`), as in-process runs' does."""
 
     def run(args: list[str]) -> None:
-        code = subprocess.run([sys.executable, "-m", module, *args], check=False).returncode
+        command = [sys.executable, "-m", module, *args]
+        if "--trainer.default_root_dir" not in args:
+            code, where = subprocess.run(command, check=False).returncode, ""
+        else:
+            folder = Path(args[args.index("--trainer.default_root_dir") + 1])
+            folder.mkdir(parents=True, exist_ok=True)
+            with open(folder / "run.log", "a") as log:
+                code = subprocess.run(command, check=False, stdout=log, stderr=subprocess.STDOUT).returncode
+            where = f"; its output is in {folder / 'run.log'}"
         if code:
-            raise RuntimeError(f"python -m {module} {args[0]} ... exited with status {code}")
+            raise RuntimeError(f"python -m {module} {args[0]} ... exited with status {code}{where}")
 
     return run
 

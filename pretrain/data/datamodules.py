@@ -13,6 +13,8 @@ are split per rank with ``datasets.distributed.split_dataset_by_node``.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import hashlib
 from pathlib import Path
 
@@ -51,7 +53,7 @@ class PretrainDataModule(L.LightningDataModule):
 
     def __init__(self, source: str = "builtin", text_column: str = "text", hub_config: str | None = None,
                  validation_split: str | None = None, test_split: str | None = None,
-                 tokenizer_kind: str = "wordpiece", tokenizer_file: str | None = None, vocab_size: int = 8192,
+                 tokenizer_kind: Literal["wordpiece", "bpe"] = "wordpiece", tokenizer_file: str | None = None, vocab_size: int = 8192,
                  max_length: int = 128, batch_size: int = 32, num_workers: int = 0, num_proc: int | None = None,
                  cache_dir: str = ".cache", streaming: bool = False, seed: int = 0) -> None:
         super().__init__()
@@ -209,7 +211,7 @@ class BertDataModule(PretrainDataModule):
 
     def __init__(self, source: str = "builtin", text_column: str = "text", hub_config: str | None = None,
                  validation_split: str | None = None, test_split: str | None = None,
-                 tokenizer_kind: str = "wordpiece", tokenizer_file: str | None = None, vocab_size: int = 8192,
+                 tokenizer_kind: Literal["wordpiece", "bpe"] = "wordpiece", tokenizer_file: str | None = None, vocab_size: int = 8192,
                  max_length: int = 128, batch_size: int = 32, num_workers: int = 0, num_proc: int | None = None,
                  cache_dir: str = ".cache", streaming: bool = False, seed: int = 0,
                  mlm_probability: float = 0.15, whole_word_masking: bool = False, nsp: bool = True) -> None:
@@ -290,7 +292,7 @@ class GptDataModule(PretrainDataModule):
 
     def __init__(self, source: str = "builtin", text_column: str = "text", hub_config: str | None = None,
                  validation_split: str | None = None, test_split: str | None = None,
-                 tokenizer_kind: str = "bpe", tokenizer_file: str | None = None, vocab_size: int = 8192,
+                 tokenizer_kind: Literal["wordpiece", "bpe"] = "bpe", tokenizer_file: str | None = None, vocab_size: int = 8192,
                  max_length: int = 128, batch_size: int = 32, num_workers: int = 0, num_proc: int | None = None,
                  cache_dir: str = ".cache", streaming: bool = False, seed: int = 0,
                  document_mask: bool = False) -> None:

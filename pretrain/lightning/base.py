@@ -12,7 +12,7 @@ import os
 import time
 from abc import abstractmethod
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import torch
 from lightning.fabric.utilities.seed import _collect_rng_states, _set_rng_states
@@ -56,7 +56,7 @@ class PretrainingModule(LightningModule):
         eps: float = 1e-8,
         warmup_steps: int = 100,
         max_steps: int | None = None,
-        schedule: str = "cosine",
+        schedule: Literal["cosine", "linear", "constant"] = "cosine",
         min_lr_ratio: float = 0.1,
         compile: bool = False,
         activation_checkpointing: bool = False,

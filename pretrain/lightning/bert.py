@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -35,7 +35,7 @@ class BertPretraining(PretrainingModule):
         eps: float = 1e-8,
         warmup_steps: int = 100,
         max_steps: int | None = None,
-        schedule: str = "cosine",
+        schedule: Literal["cosine", "linear", "constant"] = "cosine",
         min_lr_ratio: float = 0.1,
         compile: bool = False,
         activation_checkpointing: bool = False,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import torch.nn.functional as F
 from torch import Tensor
@@ -22,7 +22,7 @@ class ClassificationModule(TaskModule):
     def __init__(
         self,
         checkpoint: str,
-        family: str | None = None,
+        family: Literal["bert", "gpt"] | None = None,
         lr: float = 5e-5,
         weight_decay: float = 0.01,
         warmup_ratio: float = 0.1,

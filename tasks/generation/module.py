@@ -9,7 +9,7 @@ uses the models' KV-cached `generate` with the options below. Validation decodes
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 import torch.nn.functional as F
 from lightning.pytorch.loggers import WandbLogger
@@ -34,7 +34,7 @@ class GenerationModule(TaskModule):
     def __init__(
         self,
         checkpoint: str,
-        family: str | None = None,
+        family: Literal["bert", "gpt"] | None = None,
         lr: float = 5e-5,
         weight_decay: float = 0.01,
         warmup_ratio: float = 0.1,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import datasets
 import torch
@@ -31,7 +31,7 @@ class NerDataModule(TaskDataModule):
         tag_column: int = -1,
         tokens_field: str = "tokens",
         tags_field: str = "ner_tags",
-        scheme: str = "BIO",
+        scheme: Literal["BIO", "IOBES"] = "BIO",
         batch_size: int = 32,
         max_length: int = 128,
         num_workers: int = 0,

@@ -6,7 +6,7 @@ of what the suite compares, so it is not patched over.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -24,7 +24,7 @@ class NerModule(TaskModule):
     def __init__(
         self,
         checkpoint: str,
-        family: str | None = None,
+        family: Literal["bert", "gpt"] | None = None,
         lr: float = 5e-5,
         weight_decay: float = 0.01,
         warmup_ratio: float = 0.1,
