@@ -1,1 +1,1 @@
-"""The comparison: plan -> pretraining and fine-tuning runs -> statistics -> report (issue 6)."""
+"""The comparison: plan -> pretraining and fine-tuning runs -> statistics -> report."""

@@ -1,4 +1,4 @@
-"""Trivial baselines every downstream score is shown next to (DESIGN.md section 5).
+"""Trivial baselines every downstream score is shown next to.
 
 - classification: always predict the training set's majority class;
 - NER: a unigram tagger (each word gets its most frequent training tag, unseen words "O"),

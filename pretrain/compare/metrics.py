@@ -1,6 +1,6 @@
 """Which logged metric decides each comparison, which way is better, and its trivial baseline.
 
-Key names follow the suite's `split/name` convention (DESIGN.md section 6).
+Key names follow the suite's `split/name` convention.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Runs go through the suite's own commands in-process (`pretrain.cli.main`, `tasks.cli.main`),
 so a compare run is exactly what a user gets typing those commands. Both families get the same
 arguments except the model/data classes and the preset: same data, tokenizer, batch, sequence
-length, steps, optimizer and schedule (DESIGN.md section 5).
+length, steps, optimizer and schedule.
 """
 
 from __future__ import annotations

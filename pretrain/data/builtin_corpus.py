@@ -1,6 +1,6 @@
 """The built-in corpus: docstrings of the running Python's standard library plus pydoc topics.
 
-Nothing is downloaded or copied into the repository (DESIGN.md section 4). Source
+Nothing is downloaded or copied into the repository. Source
 files are parsed with ``ast`` and never imported, so reading the corpus has no side
 effects. Every document has a stable id (``function:json.dumps``) and a split bucket
 ``sha256(id) % 100`` that fixes which split it lands in, for pretraining and for the

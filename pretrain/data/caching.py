@@ -3,7 +3,7 @@
 Every cache entry is keyed by a hash of *what* produced it (corpus fingerprint,
 settings, code version), so a changed input can never be served a stale file, and
 every entry is written to a temporary path first and renamed into place, so an
-interrupted run never leaves a half-written cache behind (DESIGN.md section 6).
+interrupted run never leaves a half-written cache behind.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """LightningDataModules for both families: one base class holds every shared option and step.
 
-Flow (DESIGN.md section 3): ``load_corpus`` -> ``build_tokenizer`` (train split) ->
+Flow: ``load_corpus`` -> ``build_tokenizer`` (train split) ->
 batched, cached ``.map`` tokenization (``num_proc``) -> family-specific examples
 (full-length NSP pairs or single segments | packed blocks) -> ``StatefulDataLoader`` with the family's collator.
 

@@ -1,7 +1,7 @@
 """Train (or load) the suite's tokenizers: WordPiece (BERT style) and byte-level BPE (GPT style).
 
 Both kinds carry the same six special tokens at the same ids, so either model family
-can use either tokenizer and the default comparison shares one (DESIGN.md section 5).
+can use either tokenizer and the default comparison shares one.
 Both also add ``[CLS] A [SEP]`` / ``[CLS] A [SEP] B [SEP]`` when called with
 ``add_special_tokens=True`` (the default, which is what encoder fine-tuning wants);
 causal-LM code calls them with ``add_special_tokens=False`` and joins documents with
