@@ -131,3 +131,20 @@ def test_wandb_offline_run_is_written(tmp_path: Path, monkeypatch: pytest.Monkey
     assert len(runs) == 1
     assert list(runs[0].glob("*.wandb"))  # the run's log, for `wandb sync`
     assert (tmp_path / "run" / "csv" / "version_0" / "metrics.csv").is_file()  # CSV alongside W&B
+
+
+@pytest.mark.parametrize(("flag", "cls", "described"), [
+    ("--model.help", "pretrain.lightning.BertPretraining",
+     ["peak learning rate of AdamW", "{cosine,linear,constant}", "add next-sentence prediction", "{pre,post}"]),
+    ("--model.help", "pretrain.lightning.GptPretraining", ["linear warmup steps", "{gelu,gelu_tanh,relu,swiglu}"]),
+    ("--data.help", "pretrain.data.BertDataModule", ["{wordpiece,bpe}", "share of tokens chosen for masked-LM"]),
+    ("--data.help", "pretrain.data.GptDataModule", ["attend only within each packed document", "examples per batch"]),
+])
+def test_help_describes_options_and_lists_choices(flag: str, cls: str, described: list[str],
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from pretrain.cli import main as pretrain_main
+
+    with pytest.raises(SystemExit) as exit_info:
+        pretrain_main(["fit", flag, cls])
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    assert exit_info.value.code == 0 and all(d in text for d in described), [d for d in described if d not in text]

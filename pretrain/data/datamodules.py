@@ -50,10 +50,32 @@ class PretrainDataModule(L.LightningDataModule):
     """Shared options and steps; subclasses say how tokenized documents become examples and batches."""
 
     family = ""
+    # The options' help for `pretrain --help` (jsonargparse reads an __init__ docstring's Args).
+    OPTIONS_HELP = """Options of the pretraining data.
+
+        Args:
+            source: "builtin" (the standard library's docstrings), a hub data set name, or local files (path or glob)
+            text_column: the column holding the text (hub and csv/jsonl/parquet files)
+            hub_config: the hub data set's configuration name (e.g. wikitext-103-raw-v1)
+            validation_split: the hub split (or, for local files, a path/glob) to validate on (null: "validation"
+                or an alias such as "dev"; when there is none, 5% of train by text hash)
+            test_split: the same for the test split (null: "test", else 5% of train)
+            tokenizer_kind: wordpiece (BERT style) or byte-level bpe (GPT style); both share the special tokens
+            tokenizer_file: an existing tokenizer.json instead of training one
+            vocab_size: the vocabulary size to train (the model's is linked from the trained tokenizer)
+            max_length: tokens per example, special tokens included; at most the model's max_positions
+            batch_size: examples per batch and process
+            num_workers: DataLoader worker processes
+            num_proc: processes for tokenization (null: none)
+            cache_dir: where tokenizers and tokenized data are cached
+            streaming: stream the corpus instead of loading it (for corpora larger than memory)
+            seed: seed of the shuffling and of the example building (NSP pairs, fixed validation masks)
+        """
 
     def __init__(self, source: str = "builtin", text_column: str = "text", hub_config: str | None = None,
                  validation_split: str | None = None, test_split: str | None = None,
-                 tokenizer_kind: Literal["wordpiece", "bpe"] = "wordpiece", tokenizer_file: str | None = None, vocab_size: int = 8192,
+                 tokenizer_kind: Literal["wordpiece", "bpe"] = "wordpiece", tokenizer_file: str | None = None,
+                 vocab_size: int = 8192,
                  max_length: int = 128, batch_size: int = 32, num_workers: int = 0, num_proc: int | None = None,
                  cache_dir: str = ".cache", streaming: bool = False, seed: int = 0) -> None:
         super().__init__()
@@ -211,7 +233,8 @@ class BertDataModule(PretrainDataModule):
 
     def __init__(self, source: str = "builtin", text_column: str = "text", hub_config: str | None = None,
                  validation_split: str | None = None, test_split: str | None = None,
-                 tokenizer_kind: Literal["wordpiece", "bpe"] = "wordpiece", tokenizer_file: str | None = None, vocab_size: int = 8192,
+                 tokenizer_kind: Literal["wordpiece", "bpe"] = "wordpiece", tokenizer_file: str | None = None,
+                 vocab_size: int = 8192,
                  max_length: int = 128, batch_size: int = 32, num_workers: int = 0, num_proc: int | None = None,
                  cache_dir: str = ".cache", streaming: bool = False, seed: int = 0,
                  mlm_probability: float = 0.15, whole_word_masking: bool = False, nsp: bool = True) -> None:
@@ -292,7 +315,8 @@ class GptDataModule(PretrainDataModule):
 
     def __init__(self, source: str = "builtin", text_column: str = "text", hub_config: str | None = None,
                  validation_split: str | None = None, test_split: str | None = None,
-                 tokenizer_kind: Literal["wordpiece", "bpe"] = "bpe", tokenizer_file: str | None = None, vocab_size: int = 8192,
+                 tokenizer_kind: Literal["wordpiece", "bpe"] = "bpe", tokenizer_file: str | None = None,
+                 vocab_size: int = 8192,
                  max_length: int = 128, batch_size: int = 32, num_workers: int = 0, num_proc: int | None = None,
                  cache_dir: str = ".cache", streaming: bool = False, seed: int = 0,
                  document_mask: bool = False) -> None:
@@ -323,3 +347,12 @@ class GptDataModule(PretrainDataModule):
 
     def _collator(self, split: str) -> CausalCollator:
         return CausalCollator(document_mask=self.document_mask)
+
+
+PretrainDataModule.__init__.__doc__ = PretrainDataModule.OPTIONS_HELP
+BertDataModule.__init__.__doc__ = PretrainDataModule.OPTIONS_HELP.replace("        Args:\n", (
+    "        Args:\n            mlm_probability: share of tokens chosen for masked-LM prediction (BERT: 0.15)\n"
+    "            whole_word_masking: mask all sub-words of a chosen word together\n"
+    "            nsp: sentence pairs with next-sentence labels (false: single full-length segments, as RoBERTa)\n"))
+GptDataModule.__init__.__doc__ = PretrainDataModule.OPTIONS_HELP.replace("        Args:\n", (
+    "        Args:\n            document_mask: attend only within each packed document (default: across them)\n"))

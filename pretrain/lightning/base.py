@@ -46,6 +46,24 @@ class PretrainingModule(LightningModule):
 
     family: ClassVar[str]
 
+    # The options' help for `pretrain --help` (jsonargparse reads an __init__ docstring's Args).
+    OPTIONS_HELP: ClassVar[str] = """Options of the pretraining module.
+
+        Args:
+            config: the model: a preset YAML (configs/model/*.yaml) or its fields; vocab_size comes from the tokenizer
+            lr: peak learning rate of AdamW
+            weight_decay: AdamW decoupled weight decay, on weight matrices only
+            betas: AdamW betas
+            eps: AdamW epsilon
+            warmup_steps: linear warmup steps
+            max_steps: steps of the schedule (null: the Trainer's whole run)
+            schedule: decay after warmup, down to min_lr_ratio * lr
+            min_lr_ratio: the final learning rate as a fraction of lr
+            compile: torch.compile the model in place (checkpoints keep the eager parameter names)
+            activation_checkpointing: recompute each block's activations in backward (less memory, ~30% slower)
+            peak_flops_per_device: peak FLOP/s for MFU (null: by GPU name; none on CPU)
+        """
+
     def __init__(
         self,
         config: TransformerConfig,
@@ -252,6 +270,9 @@ class PretrainingModule(LightningModule):
         if checkpoint.get("rng_states"):
             _set_rng_states(checkpoint["rng_states"])
         self._last_step_time = None
+
+
+PretrainingModule.__init__.__doc__ = PretrainingModule.OPTIONS_HELP
 
 
 def _schedule_factor(schedule: str, warmup: int, total: int, min_ratio: float) -> Any:

@@ -48,6 +48,9 @@ class BertPretraining(PretrainingModule):
             activation_checkpointing=activation_checkpointing, peak_flops_per_device=peak_flops_per_device,
         )
 
+    __init__.__doc__ = PretrainingModule.OPTIONS_HELP.replace(
+        "        Args:\n", "        Args:\n            nsp: add next-sentence prediction to the loss (false: MLM only, as RoBERTa)\n")
+
     def _build_model(self, config: TransformerConfig) -> nn.Module:
         if config.type_vocab_size < 2 and self.nsp:
             raise ValueError(
