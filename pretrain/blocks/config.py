@@ -23,6 +23,29 @@ class TransformerConfig:
     """Hyperparameters of a transformer stack and its embeddings.
 
     Defaults are the `tiny` preset used by tests; real sizes live in YAML.
+
+    Args:
+        vocab_size: embedding rows (linked from the tokenizer by the commands)
+        max_positions: the longest sequence, in tokens
+        d_model: model width
+        n_layers: transformer blocks
+        n_heads: attention heads (d_model must divide by it)
+        d_ff: feed-forward hidden width
+        activation: feed-forward activation: gelu (exact, BERT), gelu_tanh (GPT-2), relu, swiglu
+        norm: layernorm or rmsnorm
+        norm_eps: the norms' epsilon
+        norm_placement: pre (GPT-2, stable at high learning rates) or post (BERT)
+        position: learned, sinusoidal or rope positions
+        rope_base: RoPE's frequency base
+        type_vocab_size: segment (A/B) embeddings: 2 for BERT's sentence pairs, 0 for none
+        embedding_norm: normalise the summed embeddings (BERT)
+        final_norm: a norm after the last block (pre-norm stacks need it: GPT-2's ln_f)
+        bias: biases in linear layers and norms
+        dropout: dropout on the embeddings and on each residual branch (attention and feed-forward outputs)
+        attention_dropout: dropout on attention probabilities
+        tie_embeddings: the output projection shares the input embedding matrix
+        initializer_range: standard deviation of the normal weight init
+        pad_token_id: the padding token's id
     """
 
     vocab_size: int = 1024
@@ -31,15 +54,15 @@ class TransformerConfig:
     n_layers: int = 2
     n_heads: int = 4
     d_ff: int = 128
-    activation: Literal["gelu", "gelu_tanh", "relu", "swiglu"] = "gelu"  # gelu (exact, BERT) | gelu_tanh (GPT-2) | relu | swiglu
-    norm: Literal["layernorm", "rmsnorm"] = "layernorm"  # layernorm | rmsnorm
+    activation: Literal["gelu", "gelu_tanh", "relu", "swiglu"] = "gelu"
+    norm: Literal["layernorm", "rmsnorm"] = "layernorm"
     norm_eps: float = 1e-5
-    norm_placement: Literal["pre", "post"] = "pre"  # pre (GPT-2) | post (BERT)
-    position: Literal["learned", "sinusoidal", "rope"] = "learned"  # learned | sinusoidal | rope
+    norm_placement: Literal["pre", "post"] = "pre"
+    position: Literal["learned", "sinusoidal", "rope"] = "learned"
     rope_base: float = 10000.0
-    type_vocab_size: int = 0  # 2 for BERT's segment A/B embeddings, 0 for none
-    embedding_norm: bool = False  # BERT normalises the summed embeddings
-    final_norm: bool = True  # pre-norm stacks need a last norm (GPT-2's ln_f)
+    type_vocab_size: int = 0
+    embedding_norm: bool = False
+    final_norm: bool = True
     bias: bool = True
     dropout: float = 0.1
     attention_dropout: float = 0.1
