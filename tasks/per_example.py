@@ -9,7 +9,9 @@ set (BERT vs GPT, pretrained vs random init) pair up by index:
     generation      {"rouge1", "rouge2", "rougeL"} F-measures, each   -> test/rougeL = mean of "rougeL"
                     against the best of the example's references        (torchmetrics ROUGEScore averages them)
 
-`resampled_metric(task, per_example, index)` recomputes the metric on a resample of the indices.
+`statistics` turns the records into an (examples, k) array and `metric_from_sums` computes the
+metric from its (weighted) column sums: the one formula both `resampled_metric` and the
+comparison's bootstrap (pretrain.compare.bootstrap) use.
 """
 
 from __future__ import annotations
@@ -17,20 +19,39 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 # The test metric each task's per-example records recompute.
 PER_EXAMPLE_METRIC = {"classification": "test/acc", "ner": "test/entity_f1", "generation": "test/rougeL"}
 
 
-def resampled_metric(task: str, per_example: Sequence[Any], index: Sequence[int] | None = None) -> float:
-    """The task's test metric (PER_EXAMPLE_METRIC) over the examples at `index` (default: all, once each)."""
+def statistics(task: str, per_example: Sequence[Any]) -> np.ndarray:
+    """(examples, k) floats: k = 1 for a mean metric (accuracy, ROUGE-L), k = 3 for NER's count triples."""
     if task not in PER_EXAMPLE_METRIC:
         raise ValueError(f"task={task!r} has no per-example metric; expected one of {', '.join(PER_EXAMPLE_METRIC)}")
-    rows = [per_example[i] for i in index] if index is not None else list(per_example)
-    if not rows:
+    rows = [row["rougeL"] for row in per_example] if task == "generation" else list(per_example)
+    array = np.asarray(rows, dtype=float)
+    array = array[:, None] if array.ndim == 1 else array
+    if array.ndim != 2 or array.shape[1] != (3 if task == "ner" else 1):
+        raise ValueError(f"{task} per-example records have shape {array.shape}; expected "
+                         f"{'[correct, predicted, gold] triples' if task == 'ner' else 'one number each'}")
+    return array
+
+
+def metric_from_sums(sums: np.ndarray, count: float | np.ndarray) -> np.ndarray:
+    """The metric from column sums (..., k) over `count` examples: their mean for k = 1, micro F1 for k = 3."""
+    if sums.shape[-1] == 1:
+        return sums[..., 0] / count
+    correct, predicted, gold = sums[..., 0], sums[..., 1], sums[..., 2]
+    denominator = predicted + gold
+    return np.divide(2 * correct, denominator, out=np.zeros_like(correct, dtype=float), where=denominator > 0)
+
+
+def resampled_metric(task: str, per_example: Sequence[Any], index: Sequence[int] | None = None) -> float:
+    """The task's test metric (PER_EXAMPLE_METRIC) over the examples at `index` (default: all, once each)."""
+    stats = statistics(task, per_example)
+    if index is not None:
+        stats = stats[np.asarray(index, dtype=int)]
+    if not len(stats):
         raise ValueError("per_example (or its resample index) is empty; a metric needs at least one example")
-    if task == "classification":
-        return sum(rows) / len(rows)
-    if task == "ner":
-        correct, predicted, gold = (sum(column) for column in zip(*rows))
-        return 2 * correct / (predicted + gold) if predicted + gold else 0.0
-    return sum(row["rougeL"] for row in rows) / len(rows)
+    return float(metric_from_sums(stats.sum(axis=0), len(stats)))

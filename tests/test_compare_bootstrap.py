@@ -5,13 +5,16 @@ import math
 import numpy as np
 import pytest
 
-from pretrain.compare.bootstrap import paired_difference, score
+from pretrain.compare.bootstrap import paired_difference
+from tasks.per_example import resampled_metric
 
 
-def test_score_is_the_mean_or_the_micro_f1() -> None:
-    assert score([1, 0, 1, 1]) == 0.75
+def test_the_metric_is_the_mean_or_the_micro_f1() -> None:
+    assert resampled_metric("classification", [1, 0, 1, 1]) == 0.75
     # F1 from [tp, predicted, gold] per sentence: 2*3 / (4 + 5) = 0.666...
-    assert score([[1, 2, 2], [2, 2, 3], [0, 0, 0]]) == pytest.approx(6 / 9)
+    assert resampled_metric("ner", [[1, 2, 2], [2, 2, 3], [0, 0, 0]]) == pytest.approx(6 / 9)
+    assert resampled_metric("ner", [[1, 2, 2], [2, 2, 3]], index=[1, 1]) == pytest.approx(8 / 10)
+    assert resampled_metric("generation", [{"rougeL": 0.5}, {"rougeL": 0.25}]) == 0.375
 
 
 def test_identical_groups_give_zero_and_p_one() -> None:

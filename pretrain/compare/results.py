@@ -24,6 +24,7 @@ from pretrain.compare.stats import Summary, summarize
 from pretrain.compare.selection import choose_lr, validation_score
 from pretrain.compare.verdict import compare
 from pretrain.data.caching import atomic_write
+from tasks.per_example import statistics
 
 PACKAGES = (
     "torch", "lightning", "transformers", "datasets", "tokenizers", "torchmetrics", "torchdata", "wandb",
@@ -195,16 +196,11 @@ def _group(runs: list[RunRecord]) -> dict[str, Any]:
 
 def _paired(task: str, first: list[RunRecord], second: list[RunRecord]) -> PairedDifference | None:
     """Paired bootstrap of the task's headline metric between two groups, when both recorded per-example scores."""
-    groups = [[per_example_stats(task, r.result["per_example"]) for r in group
+    groups = [[statistics(task, r.result["per_example"]) for r in group
                if r.status == "done" and r.result.get("per_example")] for group in (first, second)]
     if not groups[0] or not groups[1]:
         return None
     return paired_difference(groups[0], groups[1])
-
-
-def per_example_stats(task: str, records: list[Any]) -> list[Any]:
-    """The fine-tuning results' per-example records as numbers (or NER's count triples) for the bootstrap."""
-    return [r["rougeL"] for r in records] if task == "generation" else list(records)
 
 
 def _against_baseline(spec: MetricSpec, metrics: dict[str, float]) -> str:
