@@ -113,7 +113,7 @@ def execute(resolved: ResolvedPlan, pretrain_cli: Cli, finetune_cli: Cli) -> dic
         if lr is None:
             return []  # every grid run of this group failed: nothing to choose from
         jobs = [_finetune_job(resolved, ledger, finetune_cli, task, family, pretrain_seed, probe, seed, lr, False)
-                for pretrain_seed in pretrain_seeds for probe in _probe_steps(resolved, steps[family])
+                for pretrain_seed in pretrain_seeds for probe in resolved.plan.pretrain.probe_steps(steps[family])
                 for seed in f.seeds]
         if p.seeds[0] in pretrain_seeds:  # the control: the same recipe from random weights
             jobs += [_finetune_job(resolved, ledger, finetune_cli, task, family, p.seeds[0], None, seed, lr, True)
@@ -172,11 +172,6 @@ def _count_runs(resolved: ResolvedPlan) -> int:
     return baselines + len(FAMILIES) * (len(p.seeds) + len(f.tasks) * (pretrained + f.controls))
 
 
-def _probe_steps(resolved: ResolvedPlan, max_steps: int) -> list[int]:
-    interval = max(1, max_steps // resolved.plan.pretrain.probes)
-    return [interval * (i + 1) for i in range(resolved.plan.pretrain.probes)]
-
-
 def _pretrain_id(family: str, seed: int) -> str:
     return f"pretrain-{family}-seed{seed}"
 
@@ -199,7 +194,7 @@ def _finetune_job(resolved: ResolvedPlan, ledger: Ledger, cli: Cli, task: str, f
                   probe: int | None, seed: int, lr: float, random_init: bool) -> Job | None:
     """The job of one fine-tuning run (probe None = the final checkpoint); None when its pretraining failed."""
     pre = ledger.get(_pretrain_id(family, pretrain_seed))
-    steps = _probe_steps(resolved, pre.meta["max_steps"]) if pre is not None else []
+    steps = resolved.plan.pretrain.probe_steps(pre.meta["max_steps"]) if pre is not None else []
     probe = steps[-1] if probe is None and steps else probe
     run_id = finetune_id(task, family, pretrain_seed, None if probe == (steps or [None])[-1] else probe, seed, lr,
                          random_init)
@@ -243,7 +238,7 @@ def _pretrain(resolved: ResolvedPlan, family: str, seed: int, max_steps: int, cl
     call(cli, pretrain_args(resolved, family, seed, max_steps, out))
     wall = time.perf_counter() - start
     points = curve(read_metrics_csv(out), p.tokens_per_step)
-    probes = _probe_steps(resolved, max_steps)
+    probes = resolved.plan.pretrain.probe_steps(max_steps)
     checkpoints = probe_checkpoints(out, probes)
     final = checkpoints[probes[-1]]
     last = points[-1] if points else {}

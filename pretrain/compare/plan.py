@@ -70,9 +70,11 @@ class PretrainPlan:
     def max_steps(self) -> int:
         return self.probe_interval * self.probes
 
-    def probe_steps(self) -> list[int]:
-        """Steps at which a checkpoint is fine-tuned, ending with the last one."""
-        return [self.probe_interval * (i + 1) for i in range(self.probes)]
+    def probe_steps(self, max_steps: int | None = None) -> list[int]:
+        """Steps at which a checkpoint is fine-tuned, ending with the last one, for a run of `max_steps`
+        (default: the plan's; a family matched by FLOPs may train longer)."""
+        interval = self.probe_interval if max_steps is None else max(1, max_steps // self.probes)
+        return [interval * (i + 1) for i in range(self.probes)]
 
 
 @dataclass

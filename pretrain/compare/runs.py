@@ -36,7 +36,7 @@ def pretrain_args(resolved: ResolvedPlan, family: str, seed: int, max_steps: int
     checkpoints for fine-tuning are saved every `max_steps // probes` steps."""
     p = resolved.plan.pretrain
     data = resolved.pretrain_data
-    probe_interval = max(1, max_steps // p.probes)
+    probe_interval = p.probe_steps(max_steps)[0]
     args = [
         # --ckpt_path last: a re-run continues an interrupted pretraining (a fresh start when there is none).
         "fit", "--config", getattr(p, f"{family}_config"), "--config", p.trainer, "--seed_everything", str(seed),
