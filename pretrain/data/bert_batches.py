@@ -254,7 +254,8 @@ class MlmNspCollator(DataCollatorForLanguageModeling):
         if seeds is None:
             input_ids, labels = self._mask(input_ids, special)
         else:
-            rows = [self._mask_seeded(row, row_special, seed) for row, row_special, seed in zip(input_ids, special, seeds)]
+            rows = [self._mask_seeded(row, row_special, seed)
+                    for row, row_special, seed in zip(input_ids, special, seeds)]
             input_ids = torch.stack([r[0] for r in rows])
             labels = torch.stack([r[1] for r in rows])
         return {
