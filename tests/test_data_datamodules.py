@@ -5,15 +5,16 @@ from __future__ import annotations
 import logging
 import random
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
-from lightning.pytorch.utilities.data import _update_dataloader
 from torch.utils.data import DistributedSampler
 from torchdata.stateful_dataloader import StatefulDataLoader
 
 from pretrain.data import BertDataModule, GptDataModule
 from pretrain.data import datamodules as datamodules_module
+from pretrain.data.global_batches import DrawnExamples, GlobalBatchSampler
 
 WORDS = "alpha beta gamma delta river stone cloud paper light music garden window".split()
 
@@ -29,8 +30,8 @@ def _corpus(tmp_path: Path, n_docs: int = 120) -> str:
 
 
 def _module(cls: type, tmp_path: Path, **options: object):
-    return cls(source=_corpus(tmp_path), vocab_size=300, max_length=32, batch_size=4,
-               cache_dir=str(tmp_path / "cache"), **options)
+    return cls(**{"source": _corpus(tmp_path), "vocab_size": 300, "max_length": 32, "batch_size": 4,
+                  "cache_dir": str(tmp_path / "cache"), **options})
 
 
 def test_bert_batches_have_hf_keys_and_nsp_labels(tmp_path: Path) -> None:
@@ -80,19 +81,68 @@ def test_second_load_reads_the_tokenized_cache(cls: type, tmp_path: Path, monkey
     assert second.tokenized("train").cache_files[0]["filename"].startswith(str(tmp_path / "cache" / "tokenized"))
 
 
+def _draws(loader: StatefulDataLoader) -> list[list[int]]:
+    """The example indices of each batch, as the loader's sampler hands them out."""
+    indices = [index for _, index in loader.sampler]
+    sizes = [len(batch["input_ids"]) for batch in loader]
+    return [indices[sum(sizes[:k]) : sum(sizes[: k + 1])] for k in range(len(sizes))]
+
+
 @pytest.mark.parametrize("cls", [BertDataModule, GptDataModule])
-def test_ranks_see_distinct_samples_after_lightning_injects_its_sampler(cls: type, tmp_path: Path) -> None:
-    module = _module(cls, tmp_path)
-    module.setup("fit")
-    seen = []
-    for rank in range(2):
-        sampler = DistributedSampler(module.examples("train"), num_replicas=2, rank=rank, shuffle=True, seed=0)
-        loader = _update_dataloader(module.train_dataloader(), sampler)
-        assert isinstance(loader, StatefulDataLoader)
-        seen.append([index for batch in loader.batch_sampler for index in batch])  # Lightning swaps the sampler here
-    # DistributedSampler repeats at most num_replicas - 1 samples to give every rank equally many.
-    assert len(set(seen[0]) & set(seen[1])) <= 1
-    assert set(seen[0]) | set(seen[1]) == set(range(len(module.examples("train"))))
+def test_ranks_split_each_one_process_batch_and_lightning_keeps_the_sampler(cls: type, tmp_path: Path) -> None:
+    def loader(batch_size: int, world_size: int, rank: int, epoch: int) -> StatefulDataLoader:
+        module = _module(cls, tmp_path, batch_size=batch_size)
+        module.trainer = SimpleNamespace(world_size=world_size, global_rank=rank)  # what the data module reads
+        result = module.train_dataloader()
+        result.sampler.set_epoch(epoch)
+        return result
+
+    assert len(loader(8, 1, 0, 0).dataset) % 8 >= 2  # a short last batch, long enough to split over 2 ranks
+    for epoch in (0, 1):
+        single = _draws(loader(8, 1, 0, epoch))
+        ranks = [_draws(loader(4, 2, rank, epoch)) for rank in range(2)]
+        assert all(len(r) == len(single) for r in ranks)  # every rank steps as often as one process
+        assert [sum((r[k] for r in ranks), []) for k in range(len(single))] == single
+    assert _draws(loader(8, 1, 0, 0)) != _draws(loader(8, 1, 0, 1))  # a new permutation per epoch
+    train = loader(4, 2, 1, 0)
+    # Lightning injects its own (strided) DistributedSampler only into loaders without one.
+    assert isinstance(train.sampler, DistributedSampler) and len(train.sampler) == sum(map(len, _draws(train)))
+
+
+def test_global_batch_sampler_splits_a_short_last_batch_and_drops_one_too_short_to_split() -> None:
+    shares = [list(GlobalBatchSampler(range(13), 4, 2, rank, shuffle=False)) for rank in range(2)]
+    assert [i for _, i in shares[0]] == [0, 1, 2, 3, 8, 9]
+    assert [i for _, i in shares[1]] == [4, 5, 6, 7, 10, 11, 12]  # last batch: 5 rows split 2 + 3
+    assert [len(list(GlobalBatchSampler(range(9), 4, 2, rank))) for rank in range(2)] == [4, 4]  # 1 row dropped
+    assert [len(GlobalBatchSampler(range(9), 4, 2, rank)) for rank in range(2)] == [4, 4]
+    with pytest.raises(ValueError, match="rank=2"):
+        GlobalBatchSampler(range(9), 4, 2, 2)
+
+
+def test_mlm_masks_follow_the_draw_not_the_batch(tmp_path: Path) -> None:
+    module = _module(BertDataModule, tmp_path)
+    collate = module._collator("train")
+    examples = DrawnExamples(module.examples("train"), seed=0)
+    together = collate(examples.__getitems__([(0, 3), (0, 5)]))
+    alone = collate([examples[(0, 5)]])
+    next_epoch = collate([examples[(1, 5)]])
+    # The same draw is masked alike in any batch; the next epoch draws a new mask (dynamic masking).
+    assert torch.equal(together["labels"][1], alone["labels"][0])
+    assert not torch.equal(alone["labels"][0], next_epoch["labels"][0])
+
+
+def test_streaming_ranks_read_disjoint_parts_and_warn_that_the_order_differs(tmp_path: Path) -> None:
+    def streamed(world_size: int, rank: int) -> list[list[int]]:
+        module = _module(GptDataModule, tmp_path, streaming=True)
+        module.trainer = SimpleNamespace(world_size=world_size, global_rank=rank)
+        module.setup("fit")
+        return [b.tolist() for batch in module.train_dataloader() for b in batch["input_ids"]]
+
+    single = streamed(1, 0)
+    with pytest.warns(UserWarning, match="not that of one process"):
+        ranks = [streamed(2, rank) for rank in range(2)]
+    assert ranks[0] and ranks[1] and not {tuple(b) for b in ranks[0]} & {tuple(b) for b in ranks[1]}
+    assert len(ranks[0]) + len(ranks[1]) <= len(single)
 
 
 def test_loader_resumes_mid_epoch(tmp_path: Path) -> None:

@@ -235,6 +235,10 @@ class MlmNspCollator(DataCollatorForLanguageModeling):
       80/10/10 per token (HF's own whole-word mode drops it and needs offset mappings);
     - ``fixed_seed``: each example's mask is seeded by (fixed_seed, its token ids), so the
       validation mask is identical across runs, batch sizes and worker counts.
+
+    Otherwise an example carrying a ``draw_seed`` (training draws, ``global_batches``) is masked
+    with a generator of that seed, so its mask does not depend on which process or batch it lands
+    in; without one the batch is masked from torch's global generator.
     """
 
     continuation: torch.Tensor | None = None
@@ -246,10 +250,12 @@ class MlmNspCollator(DataCollatorForLanguageModeling):
         batch = self.tokenizer.pad(features, return_tensors="pt", pad_to_multiple_of=self.pad_to_multiple_of)
         input_ids = batch["input_ids"]
         special = torch.isin(input_ids, torch.tensor(self.tokenizer.all_special_ids))
-        if self.fixed_seed is None:
+        seeds = self._row_seeds(examples, input_ids, special)
+        if seeds is None:
             input_ids, labels = self._mask(input_ids, special)
         else:
-            rows = [self._mask_fixed(row, row_special) for row, row_special in zip(input_ids, special)]
+            rows = [self._mask_seeded(row, row_special, seed)
+                    for row, row_special, seed in zip(input_ids, special, seeds)]
             input_ids = torch.stack([r[0] for r in rows])
             labels = torch.stack([r[1] for r in rows])
         return {
@@ -260,9 +266,18 @@ class MlmNspCollator(DataCollatorForLanguageModeling):
             "next_sentence_label": nsp,
         }
 
-    def _mask_fixed(self, row: torch.Tensor, special: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        content = row[~special].to(torch.int32).numpy().tobytes()
-        self.generator = torch.Generator().manual_seed(self.fixed_seed * 1_000_003 + zlib.crc32(content))
+    def _row_seeds(self, examples: list[dict[str, object]], input_ids: torch.Tensor,
+                   special: torch.Tensor) -> list[int] | None:
+        """One mask seed per row (fixed by content, or the draw's), or None to mask from the global generator."""
+        if self.fixed_seed is not None:
+            return [self.fixed_seed * 1_000_003 + zlib.crc32(row[~row_special].to(torch.int32).numpy().tobytes())
+                    for row, row_special in zip(input_ids, special)]
+        if all("draw_seed" in e for e in examples):
+            return [int(e["draw_seed"]) for e in examples]
+        return None
+
+    def _mask_seeded(self, row: torch.Tensor, special: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        self.generator = torch.Generator().manual_seed(seed)
         try:
             masked, labels = self._mask(row[None].clone(), special[None])
         finally:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Literal
 
 import hashlib
+import warnings
 from pathlib import Path
 
 import datasets
@@ -36,6 +37,7 @@ from pretrain.data.bert_batches import (
     join_documents,
 )
 from pretrain.data.caching import resolve_cache_dir, stable_hash
+from pretrain.data.global_batches import DrawnExamples, GlobalBatchSampler
 from pretrain.data.gpt_batches import CausalCollator, DocumentTokenizer, PackedBlocks, StreamPacker, flat_stream
 from pretrain.data.sources import SPLITS, Corpus, load_corpus
 from pretrain.data.tokenizer import build_tokenizer, continuation_table, corpus_fingerprint
@@ -64,7 +66,7 @@ class PretrainDataModule(L.LightningDataModule):
             tokenizer_file: an existing tokenizer.json instead of training one
             vocab_size: the vocabulary size to train (the model's is linked from the trained tokenizer)
             max_length: tokens per example, special tokens included; at most the model's max_positions
-            batch_size: examples per batch and process
+            batch_size: examples per batch and process (global batch: batch_size * processes)
             num_workers: DataLoader worker processes
             num_proc: processes for tokenization (null: none)
             cache_dir: where tokenizers and tokenized data are cached
@@ -188,6 +190,12 @@ class PretrainDataModule(L.LightningDataModule):
                 continue
             examples = self._build_examples(split)
             if isinstance(examples, datasets.IterableDataset) and self.trainer is not None:
+                if self.trainer.world_size > 1 and split == "train":
+                    warnings.warn(
+                        f"streaming with {self.trainer.world_size} processes: each reads its own part of the "
+                        "stream (split_dataset_by_node) and shuffles its own buffer, so the training order is "
+                        "not that of one process with the same global batch (map-style data is)", stacklevel=2,
+                    )
                 examples = split_dataset_by_node(examples, self.trainer.global_rank, self.trainer.world_size)
             self._examples[split] = examples
             stats = self.split_statistics(split)
@@ -204,11 +212,16 @@ class PretrainDataModule(L.LightningDataModule):
 
     def _loader(self, split: str) -> StatefulDataLoader:
         examples = self.examples(split)
-        shuffle = split == "train" and not isinstance(examples, datasets.IterableDataset)
+        sampler = None
+        if split == "train" and not isinstance(examples, datasets.IterableDataset):
+            # Shuffled by (seed, epoch) and cut into global batches of batch_size * world_size rows, one
+            # share per rank: the order does not depend on the number of processes (global_batches).
+            world_size, rank = (self.trainer.world_size, self.trainer.global_rank) if self.trainer else (1, 0)
+            sampler = GlobalBatchSampler(examples, self.batch_size, world_size, rank, shuffle=True, seed=self.seed)
+            examples = DrawnExamples(examples, self.seed)
         return StatefulDataLoader(
-            examples, batch_size=self.batch_size, shuffle=shuffle, collate_fn=self._collator(split),
-            num_workers=self.num_workers, generator=torch.Generator().manual_seed(self.seed) if shuffle else None,
-            persistent_workers=self.num_workers > 0,
+            examples, batch_size=self.batch_size, sampler=sampler, collate_fn=self._collator(split),
+            num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
         )
 
     def train_dataloader(self) -> StatefulDataLoader:

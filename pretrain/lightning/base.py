@@ -152,7 +152,8 @@ class PretrainingModule(LightningModule):
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         with self._step_rng():
             loss = self._step(batch, "train")
-        self.log("train/loss", loss, prog_bar=True)
+        # Averaged over ranks: each rank's loss is its share of the global mean (share_of_global_mean).
+        self.log("train/loss", loss, prog_bar=True, sync_dist=True)
         self.log("train/lr", self.lr_schedulers().get_last_lr()[0])  # type: ignore[union-attr]
         self._log_throughput(batch)
         return loss
@@ -206,9 +207,26 @@ class PretrainingModule(LightningModule):
             self._bytes_per_token[split] = float(fn(DATA_SPLIT[split])) if fn is not None else None
         return self._bytes_per_token[split]
 
-    def count_supervised(self, local: int) -> None:
-        """Add this step's predicted positions (summed over ranks) to train/supervised_tokens."""
-        total = int(self.trainer.strategy.reduce(torch.tensor(float(local), device=self.device), reduce_op="sum"))
+    def global_counts(self, *local: int) -> list[int]:
+        """This rank's counts summed over all ranks, in one all-reduce."""
+        counts = torch.tensor(local, dtype=torch.float64, device=self.device)  # exact below 2**53
+        return [int(c) for c in self.trainer.strategy.reduce(counts, reduce_op="sum").tolist()]
+
+    def share_of_global_mean(self, local_mean: Tensor, local: int, total: int) -> Tensor:
+        """This rank's loss such that DDP's average of the ranks' gradients is the gradient of the global mean.
+
+        local_mean * local / (total / world_size) is this rank's sum of per-item losses over the
+        average per-rank count. Plain per-rank means, averaged by DDP, would be a mean of means: an item
+        on a rank with fewer items (MLM's random masking, ignored labels, a short last batch) would weigh
+        more, and N processes would not train like one process with the same global batch. With equal
+        counts the factor is exactly 1.
+        """
+        if total == 0:
+            return local_mean * 0.0
+        return local_mean * (local * self.trainer.world_size / total)
+
+    def count_supervised(self, total: int) -> None:
+        """Add this step's predicted positions (already summed over ranks) to train/supervised_tokens."""
         self.supervised_tokens += total
         self.log("train/supervised_tokens", float(self.supervised_tokens), reduce_fx="max")
 

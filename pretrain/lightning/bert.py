@@ -81,19 +81,25 @@ class BertPretraining(PretrainingModule):
         if n:
             metrics["mlm_loss"].update(mlm_loss.detach(), n)
             metrics["mlm_acc"].update(logits.detach(), targets)
+        rows = batch["input_ids"].shape[0]
+        if split == "train":
+            # Ranks mask different numbers of tokens: normalise by the global counts, not per rank.
+            total, total_rows = self.global_counts(n, rows)
+            mlm_loss = self.share_of_global_mean(mlm_loss, n, total)
+            self.count_supervised(total)
         loss = mlm_loss
         if self.nsp:
             nsp_labels = batch["next_sentence_label"]
             nsp_logits = out.nsp_logits.float()
             nsp_loss = F.cross_entropy(nsp_logits, nsp_labels)
-            metrics["nsp_loss"].update(nsp_loss.detach(), nsp_labels.numel())
+            metrics["nsp_loss"].update(nsp_loss.detach(), rows)
             metrics["nsp_acc"].update(nsp_logits.detach(), nsp_labels)
-            loss = mlm_loss + nsp_loss
             if split == "train":
-                self.log("train/nsp_loss", nsp_loss)
+                nsp_loss = self.share_of_global_mean(nsp_loss, rows, total_rows)
+                self.log("train/nsp_loss", nsp_loss, sync_dist=True)
+            loss = mlm_loss + nsp_loss
         if split == "train":
-            self.log("train/mlm_loss", mlm_loss, prog_bar=True)
-            self.count_supervised(n)
+            self.log("train/mlm_loss", mlm_loss, prog_bar=True, sync_dist=True)
         elif split == "val":
             self.val_baseline.update(targets)
         return loss

@@ -35,7 +35,9 @@ class GptPretraining(PretrainingModule):
         if n:
             self.metrics(split)["loss"].update(loss.detach().float(), n)
         if split == "train":
-            self.count_supervised(n)
+            (total,) = self.global_counts(n)
+            loss = self.share_of_global_mean(loss, n, total)  # rows can hold unequal target counts
+            self.count_supervised(total)
         elif split == "val":
             self.val_baseline.update(targets)
         return loss
