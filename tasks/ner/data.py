@@ -8,6 +8,7 @@ from typing import Any, Literal
 import datasets
 import torch
 
+from pretrain.data.sources import DataSource
 from tasks.base import TaskDataModule
 from tasks.encoding import IGNORE_INDEX, build_input, n_special, pad
 from tasks.files import Row
@@ -18,32 +19,31 @@ from tasks.ner.metrics import SCHEMES, check_tag
 
 class NerDataModule(TaskDataModule):
     """Each example keeps its words and gold tags, so predictions are scored (and written) per word,
-    including words whose sub-words fell past `max_length` (they count as predicted "O")."""
+    including words whose sub-words fell past `max_length` (they count as predicted "O").
+
+    Rows have `tokens` and `ner_tags` (the hub's CoNLL-2003 schema); local files are CoNLL column files
+    (`token_column`, `tag_column`)."""
+
+    tokens_field = "tokens"
+    tags_field = "ner_tags"
+    required_columns = (tokens_field, tags_field)
 
     def __init__(
         self,
-        source: str = "builtin",
-        train_file: str | None = None,
-        validation_file: str | None = None,
-        test_file: str | None = None,
+        source: DataSource | str = "builtin",
         predict_file: str | None = None,
         token_column: int = 0,
         tag_column: int = -1,
-        tokens_field: str = "tokens",
-        tags_field: str = "ner_tags",
         scheme: Literal["BIO", "IOBES"] = "BIO",
         batch_size: int = 32,
         max_length: int = 128,
         num_workers: int = 0,
     ) -> None:
-        super().__init__(source, train_file, validation_file, test_file, predict_file, batch_size, max_length,
-                         num_workers)
+        super().__init__(source, predict_file, batch_size, max_length, num_workers)
         if scheme not in SCHEMES:
             raise ValueError(f"data.scheme={scheme!r} is not supported; choose one of {', '.join(SCHEMES)}")
         self.token_column = token_column
         self.tag_column = tag_column
-        self.tokens_field = tokens_field
-        self.tags_field = tags_field
         self.scheme = scheme
         self.label_names: list[str] = []
         self._class_label = False
