@@ -60,13 +60,13 @@ class ClassificationDataModule(TaskDataModule):
         if names is not None:
             self.label_names, self._class_label = names, True
             return
-        values = {self._label_text(row) for row in self.rows("train")}
+        values = {self.label_text(row) for row in self.rows("train")}
         if len(values) < 2:
             raise ValueError(f"{self.describe('train')}: column {self.label_column!r} has {len(values)} distinct "
                              "label(s); classification needs at least 2")
         self.label_names = sorted(values)
 
-    def _label_text(self, row: Row) -> str:
+    def label_text(self, row: Row) -> str:
         value = row.get(self.label_column)
         if self._class_label and isinstance(value, int) and 0 <= value < len(self.label_names):
             return self.label_names[value]
@@ -91,7 +91,7 @@ class ClassificationDataModule(TaskDataModule):
             input_ids, token_types = build_input(a, b, family, special)
             label = NO_LABEL
             if labelled:
-                name = self._label_text(row)
+                name = self.label_text(row)
                 if name not in index:
                     raise ValueError(f"{row.where}: label {name!r} is not one of the train labels {self.label_names}")
                 label = index[name]

@@ -65,7 +65,12 @@ class GenerationDataModule(TaskDataModule):
     def prepare_labels(self) -> None:
         """Generation has no label vocabulary."""
 
-    def _targets(self, row: Row) -> list[str]:
+    def source_text(self, row: Row) -> str:
+        source = row.text(self.source_column)
+        assert source is not None  # required: text() raises on a missing or blank source
+        return source
+
+    def targets(self, row: Row) -> list[str]:
         value = row.get(self.target_column)
         targets = value if isinstance(value, list) else [value]
         if not targets or any(not isinstance(t, str) or not t.strip() for t in targets):
@@ -76,10 +81,9 @@ class GenerationDataModule(TaskDataModule):
     def encode(self, rows: list[Row], split: str) -> list[dict[str, Any]]:
         grouped: dict[str, list[str]] = {}
         for row in rows:
-            source = row.text(self.source_column)
-            assert source is not None
+            source = self.source_text(row)
             has_target = split != "predict" or self.target_column in row.values
-            targets = self._targets(row) if has_target else []
+            targets = self.targets(row) if has_target else []
             references = grouped.setdefault(source, [])
             for target in targets:
                 if split == "train" or target not in references:  # evaluation: distinct references

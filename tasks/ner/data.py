@@ -59,7 +59,14 @@ class NerDataModule(TaskDataModule):
             for s in read_conll(path, self.token_column, self.tag_column)
         ]
 
-    def _tags(self, row: Row) -> list[str]:
+    def words(self, row: Row) -> list[str]:
+        tokens = row.get(self.tokens_field)
+        if not tokens:
+            raise ValueError(f"{row.where}: empty sentence in column {self.tokens_field!r}")
+        return [str(t) for t in tokens]
+
+    def tags(self, row: Row) -> list[str]:
+        """Tag names (ClassLabel indices of built-in and hub data become their names)."""
         tags = row.get(self.tags_field)
         if self._class_label:
             return [self.label_names[t] if isinstance(t, int) else str(t) for t in tags]
@@ -72,7 +79,7 @@ class NerDataModule(TaskDataModule):
         if names is not None:
             self.label_names, self._class_label = names, True
             return
-        tags = {tag for row in self.rows("train") for tag in self._tags(row)}
+        tags = {tag for row in self.rows("train") for tag in self.tags(row)}
         self.label_names = ["O", *sorted(tags - {"O"})]
 
     def encode(self, rows: list[Row], split: str) -> list[dict[str, Any]]:
@@ -80,15 +87,12 @@ class NerDataModule(TaskDataModule):
         index = {name: i for i, name in enumerate(self.label_names)}
         words = []
         for row in rows:
-            tokens = row.get(self.tokens_field)
-            if not tokens:
-                raise ValueError(f"{row.where}: empty sentence in column {self.tokens_field!r}")
-            words.append([str(t) for t in tokens])
+            words.append(self.words(row))
         aligned = split_words(self._tokenizer, words)
         budget = self.max_length - n_special(family, pair=False)
         examples = []
         for row, sentence, piece in zip(rows, words, aligned):
-            tags = self._tags(row) if self.tags_field in row.values else None
+            tags = self.tags(row) if self.tags_field in row.values else None
             if tags is not None:
                 if len(tags) != len(sentence):
                     raise ValueError(f"{row.where}: {len(sentence)} tokens but {len(tags)} tags")
