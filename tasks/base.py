@@ -136,17 +136,18 @@ class TaskDataModule(LightningDataModule):
         if not files:
             raise ValueError(f"data.source {split} split: no file matches {pattern!r}")
         rows = [row for file in files for row in self.read_file(Path(file))]
+        if rows:
+            missing = [c for c in self.required_columns if self.source.column(c) not in rows[0].values]
+            if missing:
+                read_as = f" (read as {missing[0]!r})" if self.source.column(missing[0]) != missing[0] else ""
+                raise ValueError(f"{rows[0].where}: no column {self.source.column(missing[0])!r}{read_as}; columns "
+                                 f"are {sorted(rows[0].values)}. Set the data source's columns, e.g. "
+                                 f"{{{missing[0]!r}: <one of them>}}")
         renames = {data: role for role, data in self.source.columns.items() if data != role}
         for row in rows:
             for data, role in renames.items():
                 if data in row.values:
                     row.values[role] = row.values.pop(data)
-        if rows:
-            missing = [c for c in self.required_columns if c not in rows[0].values]
-            if missing:
-                raise ValueError(f"{rows[0].where}: no column {self.source.column(missing[0])!r} (read as "
-                                 f"{missing[0]!r}); columns are {sorted(rows[0].values)}. Set the data source's "
-                                 f"columns, e.g. {{{missing[0]!r}: <one of them>}}")
         return rows
 
     def hf_split(self, split: str) -> datasets.Dataset:

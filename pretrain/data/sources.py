@@ -39,7 +39,9 @@ from pretrain.data.caching import resolve_cache_dir
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "validation", "test")
-FILE_BUILDERS = {".txt": "text", ".text": "text", ".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
+# WikiText ships its text as .raw (raw) and .tokens (tokenized) files: one paragraph per line, like .txt.
+FILE_BUILDERS = {".txt": "text", ".text": "text", ".raw": "text", ".tokens": "text", ".jsonl": "json", ".json": "json",
+                 ".csv": "csv", ".parquet": "parquet"}
 # Suffixes that name a local file whatever reads it (fine-tuning also reads TSV and CoNLL column files).
 LOCAL_SUFFIXES = (*FILE_BUILDERS, ".tsv", ".conll", ".gz", ".xml")
 _VALIDATION_ALIASES = ("validation", "valid", "dev", "val")
