@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: compare test bench report clean
+.PHONY: compare dry-run test bench report clean
 
 $(INSTALLED): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,6 +16,12 @@ $(INSTALLED): pyproject.toml constraints.txt
 
 compare: $(INSTALLED)
 	$(PY) scripts/compare.py --config configs/compare/default.yaml
+
+# The real plan (configs/compare/real.yaml) end to end on a CPU before renting GPUs: its data sources as small
+# synthetic copies in the hub's schemas, tiny models, a few steps, subprocess runs, 2-process DDP (gloo).
+dry-run: $(INSTALLED)
+	$(PY) -m pretrain.data.sample_copies runs/dry-run-datasets
+	$(PY) scripts/compare.py --config configs/compare/real.yaml --config configs/compare/dry-run.yaml
 
 test: $(INSTALLED)
 	WANDB_MODE=offline $(PY) -m pytest -q

@@ -77,7 +77,7 @@ def pretrain_run_config(module: Any, data: LightningDataModule | None, trainer: 
         "job_type": "pretrain", "preset": preset, **backbone_facts(module.family, module.config),
         "seq_len": seq_len, "batch_size": batch, **trainer_budget(trainer, batch, seq_len),
         "lr": hp.get("lr"), "schedule": hp.get("schedule"), "warmup_steps": hp.get("warmup_steps"),
-        "weight_decay": hp.get("weight_decay"), "data_source": getattr(data, "source", None),
+        "weight_decay": hp.get("weight_decay"), "data_source": str(getattr(data, "source", "")) or None,
         "tokenizer": getattr(data, "tokenizer_file", None) or tokenizer, "seed": seed,
     }
     return complete(values)

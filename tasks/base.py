@@ -7,6 +7,7 @@ __init__ and builds its label-dependent head in `setup`, once the data module kn
 
 from __future__ import annotations
 
+import glob
 from abc import abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,23 +24,25 @@ from transformers import PreTrainedTokenizerBase, get_linear_schedule_with_warmu
 from pretrain.blocks.config import TransformerConfig
 from tasks.backbone import Backbone, load_backbone, random_weights
 from tasks.encoding import SpecialTokens
-from tasks.files import Row, class_names, dataset_rows, load_hub, read_table
+from pretrain.data.sources import DataSource, load_hub_split
+from tasks.files import Row, class_names, dataset_rows, read_table
 
 SPLITS = ("train", "validation", "test", "predict")
 _STAGE_SPLITS = {"fit": ("train", "validation"), "validate": ("validation",), "test": ("test",), "predict": ("predict",)}
 
 
 class TaskDataModule(LightningDataModule):
-    """Rows come from local files when any `*_file` is given, else from `source`:
-    "builtin" (derived from the standard library, no download) or a hub name such as "glue/sst2".
-    The predict split is `predict_file`, or the test split when none is given."""
+    """Rows come from `source` (a pretrain.data.sources.DataSource, or its short form, a name or path):
+    "builtin" (derived from the standard library, no download), local files (the train split's path;
+    `splits` gives the validation/test files), or a hub data set with its configuration, split names and
+    `columns` (the task's column -> the data's). The predict split is `predict_file`, or the test split."""
+
+    # The columns every labelled split must have, by the task's own names (source.columns maps them).
+    required_columns: tuple[str, ...] = ()
 
     def __init__(
         self,
-        source: str = "builtin",
-        train_file: str | None = None,
-        validation_file: str | None = None,
-        test_file: str | None = None,
+        source: DataSource | str = "builtin",
         predict_file: str | None = None,
         batch_size: int = 32,
         max_length: int = 128,
@@ -50,8 +53,8 @@ class TaskDataModule(LightningDataModule):
             raise ValueError(f"data.batch_size={batch_size} must be >= 1")
         if max_length < 4:
             raise ValueError(f"data.max_length={max_length} must be >= 4")
-        self.source = source
-        self.files = {"train": train_file, "validation": validation_file, "test": test_file, "predict": predict_file}
+        self.source = DataSource.of(source)
+        self.predict_file = predict_file
         self.batch_size = batch_size
         self.max_length = max_length
         self.num_workers = num_workers
@@ -59,7 +62,7 @@ class TaskDataModule(LightningDataModule):
         self.family: str | None = None
         self.examples: dict[str, list[dict[str, Any]]] = {}
         self.truncated: dict[str, int] = {}
-        self._builtin_cache: datasets.DatasetDict | None = None
+        self._splits: dict[str, datasets.Dataset] = {}
 
     # -- wiring ---------------------------------------------------------------------------------
     def attach(self, tokenizer: PreTrainedTokenizerBase, family: str, max_positions: int) -> None:
@@ -106,31 +109,57 @@ class TaskDataModule(LightningDataModule):
 
     # -- rows -----------------------------------------------------------------------------------
     def uses_files(self) -> bool:
-        return any(path is not None for path in self.files.values())
+        return self.source.kind == "files"
 
     def describe(self, split: str) -> str:
-        split = self._data_split(split)
-        return str(self.files[split]) if self.uses_files() else f"{self.source} {split}"
+        if split == "predict" and self.predict_file is not None:
+            return self.predict_file
+        split = "test" if split == "predict" else split
+        return str(self.source.file(split)) if self.uses_files() else f"{self.source} {split}"
 
-    def _data_split(self, split: str) -> str:
-        return "test" if split == "predict" and self.files["predict"] is None else split
+    def columns(self, split: str) -> list[str]:
+        """The columns a split offers the task (after `source.columns`), without encoding anything; a
+        missing split or required column is an error naming the source and what was expected."""
+        return sorted(self.rows(split)[0].values) if self.uses_files() else list(self.hf_split(split).column_names)
 
     def rows(self, split: str) -> list[Row]:
-        split = self._data_split(split)
-        if self.uses_files():
-            path = self.files[split]
-            if path is None:
-                raise ValueError(f"data.{split}_file is not set, but the run needs the {split} split")
-            return self.read_file(Path(path))
-        return dataset_rows(self.hf_split(split), f"{self.source} {split}")
+        if split == "predict" and self.predict_file is not None:
+            return self.read_file(Path(self.predict_file))
+        split = "test" if split == "predict" else split
+        if not self.uses_files():
+            return dataset_rows(self.hf_split(split), f"{self.source} {split}")
+        pattern = self.source.file(split)
+        if pattern is None:
+            raise ValueError(f"data.source.splits has no {split!r} file for {self.source.name}, but the run needs the "
+                             f"{split} split: give e.g. splits: {{{split}: <path>}}")
+        files = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+        if not files:
+            raise ValueError(f"data.source {split} split: no file matches {pattern!r}")
+        rows = [row for file in files for row in self.read_file(Path(file))]
+        if rows:
+            missing = [c for c in self.required_columns if self.source.column(c) not in rows[0].values]
+            if missing:
+                read_as = f" (read as {missing[0]!r})" if self.source.column(missing[0]) != missing[0] else ""
+                raise ValueError(f"{rows[0].where}: no column {self.source.column(missing[0])!r}{read_as}; columns "
+                                 f"are {sorted(rows[0].values)}. Set the data source's columns, e.g. "
+                                 f"{{{missing[0]!r}: <one of them>}}")
+        renames = {data: role for role, data in self.source.columns.items() if data != role}
+        for row in rows:
+            for data, role in renames.items():
+                if data in row.values:
+                    row.values[role] = row.values.pop(data)
+        return rows
 
     def hf_split(self, split: str) -> datasets.Dataset:
-        """A split of the built-in task or of a hub data set."""
-        if self.source == "builtin":
-            if self._builtin_cache is None:
-                self._builtin_cache = self.builtin()
-            return self._builtin_cache[split]
-        return load_hub(self.source, split)
+        """A split of the built-in task or of a hub data set, its columns renamed to the task's."""
+        if split not in self._splits:
+            if self.source.is_builtin:
+                self._splits.update(self.builtin())
+            else:
+                where = f"data set {self.source} split {self.source.hub_split(split)!r}"
+                self._splits[split] = self.source.rename(load_hub_split(self.source, split), where,
+                                                         self.required_columns)
+        return self._splits[split]
 
     def read_file(self, path: Path) -> list[Row]:
         return read_table(path)

@@ -97,17 +97,6 @@ def dataset_rows(dataset: datasets.Dataset, name: str) -> list[Row]:
     return [Row(record, f"{name} row {i}") for i, record in enumerate(dataset)]
 
 
-def load_hub(source: str, split: str) -> datasets.Dataset:
-    """`glue/sst2` -> load_dataset("glue", "sst2"); a local data-set directory works too."""
-    path, name = source, None
-    if not Path(source).exists() and source.count("/") == 1:
-        path, name = source.split("/")
-    loaded = datasets.load_dataset(path, name)
-    if split not in loaded:
-        raise ValueError(f"{source} has no split {split!r}; it has {', '.join(loaded)}")
-    return loaded[split]
-
-
 def class_names(dataset: datasets.Dataset, column: str) -> Sequence[str] | None:
     """Label names of a ClassLabel column (or of a Sequence of ClassLabel), else None."""
     feature = dataset.features.get(column)

@@ -74,3 +74,9 @@ def generation_files(directory: Path) -> dict[str, Path]:
             lines += [json.dumps({"source": s, "target": t.upper()}) for s, t in pairs]
         files[split] = write_lines(directory / f"{split}.jsonl", lines)
     return files
+
+
+def source_option(files: dict[str, Path]) -> str:
+    """`--data.source=...`: local files as one data source (train is the name, the rest its splits)."""
+    splits = {split: str(path) for split, path in files.items() if split != "train"}
+    return f"--data.source={json.dumps({'name': str(files['train']), 'splits': splits})}"

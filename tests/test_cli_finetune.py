@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tasks_fixtures import TAGGED, classification_files, conll_files, generation_files, hf_backbone
+from tasks_fixtures import TAGGED, classification_files, conll_files, generation_files, hf_backbone, source_option
 
 from tasks.cli import main
 from tasks.outputs import FinetuneResults, read_results
@@ -34,7 +34,7 @@ def _args(task: str, checkpoint: str, tmp_path: Path) -> list[str]:
     files = make_files(tmp_path)
     args = [
         "--model", module, f"--model.checkpoint={checkpoint}", "--model.lr=1e-3", "--data", data,
-        *[f"--data.{split}_file={path}" for split, path in files.items()],
+        source_option(files),
         "--data.batch_size=4", "--data.max_length=24", f"--trainer.default_root_dir={tmp_path / 'run'}",
         "--trainer.max_steps=2", "--trainer.limit_val_batches=1", "--trainer.enable_progress_bar=false",
         "--trainer.logger=false", "--trainer.enable_model_summary=false",

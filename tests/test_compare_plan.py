@@ -5,6 +5,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+from pretrain.data.sources import DataSource
 from pretrain.compare.plan import ComparePlan, FinetunePlan, PretrainPlan, WandbPlan, parse_plan, validate
 
 
@@ -77,9 +78,14 @@ def test_bad_plans_fail_before_training(root: Path, plan: ComparePlan, message: 
 
 def test_local_files_are_accepted(root: Path) -> None:
     (root / "data").mkdir()
-    (root / "data/train.jsonl").write_text('{"source": "a", "target": "b"}\n')
-    resolved = validate(ComparePlan(finetune=FinetunePlan(generation_data="data/*.jsonl")), root)
-    assert resolved.task_data["generation"].source == str(root / "data/*.jsonl")
+    for split in ("train", "dev", "test"):
+        (root / f"data/{split}.jsonl").write_text('{"source": "a", "target": "b"}\n')
+    data = DataSource("data/tr*.jsonl", splits={"validation": "data/dev.jsonl", "test": "data/test.jsonl"})
+    resolved = validate(ComparePlan(finetune=FinetunePlan(generation_data=data)), root)
+    assert resolved.task_data["generation"].name == str(root / "data/tr*.jsonl")
+    assert resolved.task_data["generation"].splits["test"] == str(root / "data/test.jsonl")
+    with pytest.raises(ValueError, match=r"finetune.generation_data: .*no 'validation' file"):
+        validate(ComparePlan(finetune=FinetunePlan(generation_data="data/train.jsonl")), root)
 
 
 def test_generation_source_and_target_fit_the_smaller_model(root: Path) -> None:

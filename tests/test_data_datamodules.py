@@ -13,6 +13,7 @@ from torch.utils.data import DistributedSampler
 from torchdata.stateful_dataloader import StatefulDataLoader
 
 from pretrain.data import BertDataModule, GptDataModule
+from pretrain.data.sources import DataSource
 from pretrain.data import datamodules as datamodules_module
 from pretrain.data.global_batches import DrawnExamples, GlobalBatchSampler
 
@@ -208,8 +209,9 @@ def test_bert_examples_depend_on_seed_not_on_num_proc(tmp_path: Path, monkeypatc
 def test_split_too_small_for_nsp_negatives_is_reported(tmp_path: Path) -> None:
     for split in ("train", "val", "test"):  # distinct one-character documents: one token each
         (tmp_path / f"{split}.txt").write_text("\n".join(chr(0x4E00 + i) for i in range(30)))
-    options = {"source": str(tmp_path / "train.txt"), "validation_split": str(tmp_path / "val.txt"),
-               "test_split": str(tmp_path / "test.txt"), "vocab_size": 300, "max_length": 32,
+    source = DataSource(str(tmp_path / "train.txt"),
+                        splits={"validation": str(tmp_path / "val.txt"), "test": str(tmp_path / "test.txt")})
+    options = {"source": source, "vocab_size": 300, "max_length": 32,
                "cache_dir": str(tmp_path / "cache")}
     with pytest.raises(ValueError, match=r"train\.txt train: 30 tokens are too few for NSP negatives"):
         BertDataModule(**options).setup("fit")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pretrain.data.sources import load_corpus
+from pretrain.data.sources import DataSource, load_corpus
 
 
 def _lines(n: int) -> list[str]:
@@ -29,8 +29,9 @@ def test_txt_glob_gives_three_deterministic_splits(tmp_path: Path) -> None:
 def test_jsonl_with_text_column_and_explicit_splits(tmp_path: Path) -> None:
     for name, rows in (("train", _lines(20)), ("dev", _lines(5)), ("test", _lines(4))):
         (tmp_path / f"{name}.jsonl").write_text("\n".join(json.dumps({"body": t, "n": 1}) for t in rows))
-    corpus = load_corpus(str(tmp_path / "train.jsonl"), text_column="body", validation_split=str(tmp_path / "dev.jsonl"),
-                         test_split=str(tmp_path / "test.jsonl"), cache_dir=tmp_path / "cache")
+    source = DataSource(str(tmp_path / "train.jsonl"), columns={"text": "body"},
+                        splits={"validation": str(tmp_path / "dev.jsonl"), "test": str(tmp_path / "test.jsonl")})
+    corpus = load_corpus(source, cache_dir=tmp_path / "cache")
     assert [len(corpus[s]) for s in ("train", "validation", "test")] == [20, 5, 4]
     assert corpus["train"].column_names == ["text"]
 
@@ -92,5 +93,5 @@ def test_empty_corpus_and_empty_split(tmp_path: Path) -> None:
     (tmp_path / "train.txt").write_text("\n".join(_lines(20)))
     (tmp_path / "blank.txt").write_text("\n  \n\n")
     with pytest.raises(ValueError, match=r"blank\.txt: the validation split has no documents"):
-        load_corpus(str(tmp_path / "train.txt"), validation_split=str(tmp_path / "blank.txt"),
+        load_corpus(DataSource(str(tmp_path / "train.txt"), splits={"validation": str(tmp_path / "blank.txt")}),
                     cache_dir=tmp_path / "cache")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from tasks_fixtures import classification_files, hf_backbone
+from tasks_fixtures import classification_files, hf_backbone, source_option
 from wandb_offline import offline_runs
 
 from lightning_fakes import tiny_config
@@ -85,7 +85,7 @@ def test_finetune_run_config_has_task_seed_data_and_checkpoint(tmp_path: Path) -
     assert finetune_main([
         "fit", "--model", "tasks.classification.module.ClassificationModule", f"--model.checkpoint={checkpoint}",
         "--data", "tasks.classification.data.ClassificationDataModule",
-        *[f"--data.{split}_file={path}" for split, path in files.items()], "--data.batch_size=4",
+        source_option(files), "--data.batch_size=4",
         "--data.max_length=24", f"--trainer.default_root_dir={run_dir}", "--trainer.max_steps=2",
         "--trainer.limit_val_batches=1", "--trainer.enable_progress_bar=false", "--seed_everything=7",
         "--test_after_fit=true", "--trainer.logger=lightning.pytorch.loggers.WandbLogger",

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from tasks_fixtures import tokenizer, write_lines
 
+from pretrain.data.sources import DataSource
 from tasks.classification.data import ClassificationDataModule
 from tasks.encoding import IGNORE_INDEX, SpecialTokens
 from tasks.generation.data import GenerationDataModule
@@ -20,9 +21,11 @@ def wordpiece(tmp_path_factory: pytest.TempPathFactory):
     return tokenizer("wordpiece", tmp_path_factory.mktemp("tok"))
 
 
-def _classification(tmp_path: Path, rows: dict[str, list[str]], **options) -> ClassificationDataModule:
-    files = {f"{split}_file": str(write_lines(tmp_path / f"{split}.tsv", lines)) for split, lines in rows.items()}
-    return ClassificationDataModule(**files, **options)
+def _classification(tmp_path: Path, rows: dict[str, list[str]], columns: dict[str, str] | None = None,
+                    **options) -> ClassificationDataModule:
+    files = {split: str(write_lines(tmp_path / f"{split}.tsv", lines)) for split, lines in rows.items()}
+    source = DataSource(files.pop("train"), splits=files, columns=columns or {})
+    return ClassificationDataModule(source, **options)
 
 
 def test_read_conll_docstart_whitespace_separators_and_columns(tmp_path: Path) -> None:
@@ -43,7 +46,7 @@ def test_malformed_conll_line_names_file_and_line(tmp_path: Path) -> None:
 def test_bert_pair_layout_and_truncation_count(tmp_path: Path, wordpiece) -> None:
     long_text = " ".join(["the cat sat"] * 20)
     dm = _classification(tmp_path, {"train": ["a\tb\tlabel", f"{long_text}\tParis\tx", "the cat\tBob\ty"]},
-                         text_column="a", text_pair_column="b", max_length=16)
+                         columns={"text": "a", "text_pair": "b"}, max_length=16)
     dm.attach(wordpiece, "bert", 128)
     dm.prepare_labels()
     dm.truncated["train"] = 0
@@ -71,7 +74,7 @@ def test_gpt_single_text_ends_with_extract_token(tmp_path: Path, wordpiece) -> N
     [
         (["text\tlabel", "the cat\tz"], r"validation.tsv:2: label 'z' is not one of the train labels"),
         (["text\tlabel", " \tx"], r"validation.tsv:2: column 'text' must be a non-empty text"),
-        (["words\tlabel", "the cat\tx"], r"validation.tsv:2: missing column 'text'"),
+        (["words\tlabel", "the cat\tx"], r"validation.tsv:2: no column 'text'"),
         (["text\tlabel", "the cat\tx\textra"], r"validation.tsv:2: expected 2 fields"),
     ],
 )
@@ -84,7 +87,7 @@ def test_classification_bad_input(tmp_path: Path, wordpiece, lines: list[str], m
 
 def test_ner_labels_on_first_subword_for_bert_and_unknown_tag_error(tmp_path: Path, wordpiece) -> None:
     train = write_lines(tmp_path / "train.conll", ["Alice B-PER", "met O", "Berlinbirds B-LOC", ""])
-    dm = NerDataModule(train_file=str(train), validation_file=str(train))
+    dm = NerDataModule(DataSource(str(train), splits={"validation": str(train)}))
     dm.attach(wordpiece, "bert", 128)
     dm.setup("fit")
     example = dm.examples["train"][0]
@@ -93,7 +96,7 @@ def test_ner_labels_on_first_subword_for_bert_and_unknown_tag_error(tmp_path: Pa
     assert [label for _, label in labelled] == [index["B-PER"], index["O"], index["B-LOC"]]
     assert [p for p, _ in labelled] == example["word_positions"] and example["word_positions"][0] == 1  # after [CLS]
     bad = write_lines(tmp_path / "test.conll", ["Alice B-ORG", ""])
-    dm = NerDataModule(train_file=str(train), test_file=str(bad))
+    dm = NerDataModule(DataSource(str(train), splits={"test": str(bad)}))
     dm.attach(wordpiece, "bert", 128)
     with pytest.raises(ValueError, match=rf"{bad}:1: tag 'B-ORG' is not one of the train tags"):
         dm.setup("test")
@@ -103,7 +106,7 @@ def test_generation_groups_references_and_masks_the_source_for_gpt(tmp_path: Pat
     rows = [{"source": "the cat", "target": "cat"}, {"source": "the cat", "target": "a cat"},
             {"source": "Paris", "target": ["city", "town"]}]
     path = write_lines(tmp_path / "g.jsonl", [json.dumps(r) for r in rows])
-    dm = GenerationDataModule(train_file=str(path), test_file=str(path), max_length=16, max_target_length=8)
+    dm = GenerationDataModule(DataSource(str(path), splits={"test": str(path)}), max_length=16, max_target_length=8)
     dm.attach(wordpiece, "gpt", 128)
     dm.setup("test")
     test = dm.examples["test"]

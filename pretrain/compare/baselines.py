@@ -7,7 +7,10 @@
   that, said for every input, scores best on the training targets (ROUGE against the references,
   torchmetrics). A model that has not learned to read its input can still reach the latter.
 
-Every baseline is scored on the test split the fine-tuned models are scored on.
+Every baseline reads the task's rows with the task's own data module (pretrain.data.sources.DataSource:
+built-in, local files or a hub set) and is scored on the test split the fine-tuned models are scored on.
+Pretraining's trivial baselines (most frequent token, unigram perplexity) are computed by the pretraining
+modules on their own validation data (pretrain.lightning.metrics), for any source.
 """
 
 from __future__ import annotations
@@ -16,36 +19,34 @@ import re
 from collections import Counter
 
 import torch
-from datasets import DatasetDict
 from seqeval.metrics import f1_score
 from torchmetrics.functional.classification import multiclass_accuracy, multiclass_f1_score
 from torchmetrics.text import ROUGEScore
 
+from pretrain.data.sources import DataSource
 
-def classification_baseline(data: DatasetDict, label_column: str = "label") -> dict[str, float]:
-    train, test = data["train"][label_column], data["test"][label_column]
+
+def classification_baseline(train: list[str], test: list[str]) -> dict[str, float]:
+    """Majority class of the train labels, scored on the test labels (label names)."""
+    names = sorted(set(train) | set(test))
+    index = {name: i for i, name in enumerate(names)}
     majority = Counter(train).most_common(1)[0][0]
-    n = max(max(train), max(test)) + 1
-    target = torch.tensor(test)
-    preds = torch.full_like(target, majority)
+    target = torch.tensor([index[label] for label in test])
+    preds = torch.full_like(target, index[majority])
     return {
-        "baseline/majority_acc": float(multiclass_accuracy(preds, target, n, average="micro")),
-        "baseline/majority_macro_f1": float(multiclass_f1_score(preds, target, n, average="macro")),
+        "baseline/majority_acc": float(multiclass_accuracy(preds, target, len(names), average="micro")),
+        "baseline/majority_macro_f1": float(multiclass_f1_score(preds, target, len(names), average="macro")),
     }
 
 
-def ner_baseline(data: DatasetDict) -> dict[str, float]:
-    names = data["train"].features["ner_tags"].feature.names
-    counts: dict[str, Counter[int]] = {}
-    for row in data["train"]:
-        for word, tag in zip(row["tokens"], row["ner_tags"], strict=True):
+def ner_baseline(train: list[tuple[list[str], list[str]]], test: list[tuple[list[str], list[str]]]) -> dict[str, float]:
+    """Unigram tagger over (words, tags) sentences: each word's most frequent train tag, unseen words "O"."""
+    counts: dict[str, Counter[str]] = {}
+    for words, tags in train:
+        for word, tag in zip(words, tags, strict=True):
             counts.setdefault(word, Counter())[tag] += 1
-    outside = names.index("O")
-    gold, pred = [], []
-    for row in data["test"]:
-        gold.append([names[t] for t in row["ner_tags"]])
-        tags = [counts[w].most_common(1)[0][0] if w in counts else outside for w in row["tokens"]]
-        pred.append([names[t] for t in tags])
+    gold = [tags for _, tags in test]
+    pred = [[counts[w].most_common(1)[0][0] if w in counts else "O" for w in words] for words, _ in test]
     return {"baseline/unigram_tagger_f1": float(f1_score(gold, pred))}
 
 
@@ -53,10 +54,12 @@ ROUGE_KEYS = ("rouge1", "rouge2", "rougeL")
 _WORD = re.compile(r"[a-z0-9]+")  # ROUGE's own normalisation: lower case, alphanumeric runs
 
 
-def generation_baseline(data: DatasetDict, source: str = "source", target: str = "target") -> dict[str, float]:
-    references = list(data["test"][target])
-    copy = ROUGEScore(rouge_keys=ROUGE_KEYS)(list(data["test"][source]), references)
-    constant_text = best_constant_output(list(data["train"][target]))
+def generation_baseline(train_targets: list[str], test_sources: list[str],
+                        references: list[list[str]]) -> dict[str, float]:
+    """Copy the source, and the best constant output (chosen on the train targets), against each test
+    row's references."""
+    copy = ROUGEScore(rouge_keys=ROUGE_KEYS)(test_sources, references)
+    constant_text = best_constant_output(train_targets)
     constant = ROUGEScore(rouge_keys=ROUGE_KEYS)([constant_text] * len(references), references)
     return {
         **{f"baseline/copy_{k}": float(copy[f"{k}_fmeasure"]) for k in ROUGE_KEYS},
@@ -101,14 +104,20 @@ def _lcs_f1(a: list[str], b: list[str]) -> float:
     return 0.0 if lcs == 0 else 2 * lcs / (len(a) + len(b))
 
 
-def builtin_baseline(task: str) -> dict[str, float]:
-    """The baseline of a built-in task, on its test split."""
-    from pretrain.data import builtin_classification, builtin_generation, builtin_ner
+def task_baseline(task: str, source: DataSource) -> dict[str, float]:
+    """The trivial baselines of `task` on `source`, read by the task's data module (its splits, columns and
+    label names), on its test split."""
+    from pretrain.compare.source_check import task_data_module
 
+    module = task_data_module(task, source)
+    module.prepare_labels()
+    train, test = module.rows("train"), module.rows("test")
     if task == "classification":
-        return classification_baseline(builtin_classification())
+        return classification_baseline([module.label_text(r) for r in train], [module.label_text(r) for r in test])
     if task == "ner":
-        return ner_baseline(builtin_ner())
+        return ner_baseline([(module.words(r), module.tags(r)) for r in train],
+                            [(module.words(r), module.tags(r)) for r in test])
     if task == "generation":
-        return generation_baseline(builtin_generation())
+        return generation_baseline([t for r in train for t in module.targets(r)],
+                                   [module.source_text(r) for r in test], [module.targets(r) for r in test])
     raise ValueError(f"unknown task {task!r}")

@@ -1,49 +1,40 @@
-"""Named data sets a compare plan may use, per stage, and how local files are recognised.
+"""Named data sets a compare plan may use, per stage, and how a plan's data field becomes a DataSource.
 
 A plan names data by a short key (``wikitext-103``, ``sst2``) so that a typo fails at
 plan-validation time with the valid choices listed, not an hour into a run when the hub
-answers 404. Anything that looks like a path is a local file (or glob) and must exist.
+answers 404. Anything that is local files (pretrain.data.sources.DataSource.kind) must exist.
+With a data-set directory root (the plan's ``datasets_dir``) the same entries read local copies
+in the hub's schema (<root>/<owner>/<name>/<config>) instead of the hub.
 """
 
 from __future__ import annotations
 
 import glob
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 
+from pretrain.data.sources import LOCAL_SUFFIXES, DataSource, local_copy_dir
+
 STAGES = ("pretrain", "classification", "ner", "generation")
-LOCAL_SUFFIXES = (".txt", ".jsonl", ".json", ".csv", ".tsv", ".parquet", ".conll")
-
-
-@dataclass(frozen=True)
-class DataSource:
-    """Where one stage's data comes from, in the data modules' own option names."""
-
-    source: str  # "builtin", a hub name, or a local path/glob
-    hub_config: str | None = None
-    text_column: str | None = None  # pretraining / classification text
-    label_column: str | None = None  # classification
-    source_column: str | None = None  # generation input
-    target_column: str | None = None  # generation reference
-
-    @property
-    def is_builtin(self) -> bool:
-        return self.source == "builtin"
-
 
 _BUILTIN = DataSource("builtin")
 
-# The public sets the real-scale plan uses; add an entry here to name a new one.
+# The public sets the real-scale plan uses; add an entry here to name a new one. Each entry is the same
+# DataSource the data modules take, so its splits and columns reach pretraining and fine-tuning unchanged.
 REGISTRY: dict[str, dict[str, DataSource]] = {
     "pretrain": {
         "builtin": _BUILTIN,
-        "wikitext-2": DataSource("Salesforce/wikitext", "wikitext-2-raw-v1", text_column="text"),
-        "wikitext-103": DataSource("Salesforce/wikitext", "wikitext-103-raw-v1", text_column="text"),
-        "bookcorpus": DataSource("bookcorpus/bookcorpus", text_column="text"),
+        "wikitext-2": DataSource("Salesforce/wikitext", "wikitext-2-raw-v1"),
+        "wikitext-103": DataSource("Salesforce/wikitext", "wikitext-103-raw-v1"),
+        "bookcorpus": DataSource("bookcorpus/bookcorpus"),
     },
     "classification": {
         "builtin": _BUILTIN,
-        "sst2": DataSource("nyu-mll/glue", "sst2", text_column="sentence", label_column="label"),
+        # GLUE's test labels are hidden (-1 on the hub), so its validation set is the test set, as in the
+        # BERT paper's GLUE dev results, and the last 5% of train is the validation set.
+        "sst2": DataSource("nyu-mll/glue", "sst2",
+                           splits={"train": "train[:95%]", "validation": "train[95%:]", "test": "validation"},
+                           columns={"text": "sentence"}),
     },
     "ner": {
         "builtin": _BUILTIN,
@@ -52,32 +43,51 @@ REGISTRY: dict[str, dict[str, DataSource]] = {
     },
     "generation": {
         "builtin": _BUILTIN,
-        "xsum": DataSource("EdinburghNLP/xsum", source_column="document", target_column="summary"),
+        "xsum": DataSource("EdinburghNLP/xsum", columns={"source": "document", "target": "summary"}),
     },
 }
 
 
-def is_local(name: str) -> bool:
-    return "/" in name or name.startswith(".") or name.endswith(LOCAL_SUFFIXES) or any(c in name for c in "*?[")
+def resolve(stage: str, value: DataSource | str, *, field: str, root: Path,
+            datasets_dir: str | None = None) -> DataSource:
+    """The DataSource for a plan's data field: a registry name, a local path/glob, or a whole DataSource
+    (e.g. local files with their splits and columns). Raises ValueError naming `field` and the choices.
 
-
-def resolve(stage: str, name: str, *, field: str, root: Path) -> DataSource:
-    """The DataSource for `name` in `stage`; raises ValueError naming `field` and the valid choices.
-
-    Local paths are taken relative to `root` (the working directory) and must match a file.
-    Hub names outside the registry are refused: they would only fail later, online.
+    Local paths are taken relative to `root` (the working directory) and must match a file. Hub names
+    outside the registry are refused unless described in full (they would only fail later, online).
+    With `datasets_dir`, a registry entry reads its local copy there, which must exist.
     """
     if stage not in REGISTRY:
         raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}")
     known = REGISTRY[stage]
-    if name in known:
-        return known[name]
-    if is_local(name):
-        pattern = name if Path(name).is_absolute() else str(root / name)
-        if not glob.glob(pattern):
-            raise ValueError(f"{field}={name!r}: no local file matches {pattern}")
-        return DataSource(pattern)
+    if isinstance(value, str) and value in known:
+        source = known[value]
+        if datasets_dir is None or source.is_builtin:
+            return source
+        copy = local_copy_dir(datasets_dir if Path(datasets_dir).is_absolute() else root / datasets_dir,
+                              source.name, source.config)
+        if not copy.is_dir():
+            raise ValueError(f"{field}={value!r}: datasets_dir={datasets_dir!r} has no copy of {source} "
+                             f"(expected a directory {copy})")
+        return replace(source, local_copy=str(copy))
+    source = DataSource.of(value)
+    if source.is_builtin:
+        return source
+    if source.kind == "files" or source.name.startswith((".", "/")):
+        anchored = {split: _local(pattern, field if split == "train" else f"{field}.splits.{split}", root)
+                    for split in ("train", *source.splits) if (pattern := source.file(split)) is not None}
+        return replace(source, name=anchored.pop("train"), splits=anchored)
+    if isinstance(value, DataSource):  # a hub set described in full: validation checks that it resolves
+        return source
     raise ValueError(
-        f"{field}={name!r} is not a known {stage} data set; choose one of {', '.join(sorted(known))}, "
-        f"or give a local file path/glob ({', '.join(LOCAL_SUFFIXES)})"
+        f"{field}={value!r} is not a known {stage} data set; choose one of {', '.join(sorted(known))}, "
+        f"give a local file path/glob ({', '.join(LOCAL_SUFFIXES)}), or describe the source in full "
+        "({name, config, splits, columns})"
     )
+
+
+def _local(pattern: str, field: str, root: Path) -> str:
+    path = pattern if Path(pattern).is_absolute() else str(root / pattern)
+    if not glob.glob(path):
+        raise ValueError(f"{field}={pattern!r}: no local file matches {path}")
+    return path

@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from pretrain.compare.baselines import builtin_baseline
+from pretrain.compare.baselines import task_baseline
 from pretrain.compare.ledger import Ledger, RunRecord
 from pretrain.compare.plan import FAMILIES, ResolvedPlan
 from pretrain.compare.pool import Job, Progress, run_jobs
@@ -141,8 +141,8 @@ def execute(resolved: ResolvedPlan, pretrain_cli: Cli, finetune_cli: Cli) -> dic
                 follow = seed_jobs(meta["task"], meta["family"], pretrained(meta["family"]))
         return [j for j in follow if j is not None]
 
-    baselines = [Job(f"baseline-{task}", builtin_baseline, (task,), {"stage": "baseline", "task": task})
-                 for task in f.tasks if resolved.task_data[task].is_builtin]
+    baselines = [Job(f"baseline-{task}", task_baseline, (task, resolved.task_data[task]), {"stage": "baseline", "task": task})
+                 for task in f.tasks]
     pretraining = [
         Job(_pretrain_id(family, seed), _pretrain, (resolved, family, seed, steps[family], pretrain_cli),
             {"stage": "pretrain", "family": family, "seed": seed, "max_steps": steps[family]},
@@ -167,7 +167,7 @@ def execute(resolved: ResolvedPlan, pretrain_cli: Cli, finetune_cli: Cli) -> dic
 def _count_runs(resolved: ResolvedPlan) -> int:
     """Every run the plan can make (grid runs with the chosen rate count once)."""
     p, f = resolved.plan.pretrain, resolved.plan.finetune
-    baselines = sum(resolved.task_data[t].is_builtin for t in f.tasks)
+    baselines = len(f.tasks)
     pretrained = len(p.seeds) * p.probes * len(f.seeds) + len(f.lrs) - 1  # the chosen rate's grid run is reused
     return baselines + len(FAMILIES) * (len(p.seeds) + len(f.tasks) * (pretrained + f.controls))
 

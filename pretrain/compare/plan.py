@@ -15,7 +15,9 @@ from pathlib import Path
 from jsonargparse import ActionConfigFile, ArgumentParser
 
 from pretrain.blocks.config import TransformerConfig
-from pretrain.compare.datasets import DataSource, resolve
+from pretrain.compare.datasets import resolve
+from pretrain.compare.source_check import check_source
+from pretrain.data.sources import DataSource
 
 TASKS = ("classification", "ner", "generation")
 FAMILIES = ("bert", "gpt")
@@ -34,7 +36,9 @@ class PretrainPlan:
     sequence length, optimizer and schedule, and the same budget (tokens seen, or FLOPs with
     `match: flops`)."""
 
-    data: str = "builtin"  # a name from pretrain.compare.datasets.REGISTRY["pretrain"] or a local file/glob
+    # A name from pretrain.compare.datasets.REGISTRY["pretrain"], a local file/glob, or a whole data source
+    # {name, config, splits, columns} (pretrain.data.sources.DataSource).
+    data: DataSource | str = "builtin"
     tokens: int = 1_000_000  # training tokens each family sees (batch_size * seq_len * steps)
     seq_len: int = 128
     batch_size: int = 32
@@ -82,9 +86,11 @@ class FinetunePlan:
     """Fine-tuning, identical for both families; several seeds give the spread."""
 
     tasks: list[str] = field(default_factory=lambda: list(TASKS))
-    classification_data: str = "builtin"
-    ner_data: str = "builtin"
-    generation_data: str = "builtin"
+    # Each: a name from pretrain.compare.datasets.REGISTRY[task], a local file (the train split), or a whole
+    # data source {name, config, splits, columns}, e.g. local files with their validation/test paths.
+    classification_data: DataSource | str = "builtin"
+    ner_data: DataSource | str = "builtin"
+    generation_data: DataSource | str = "builtin"
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     max_steps: int = 100
     batch_size: int = 32
@@ -101,7 +107,7 @@ class FinetunePlan:
     trainer: str = "configs/trainer/cpu.yaml"
     configs_dir: str = "configs/finetune"  # <task>.yaml base configs; the plan overrides budgets
 
-    def data_name(self, task: str) -> str:
+    def data_name(self, task: str) -> DataSource | str:
         return getattr(self, f"{task}_data")
 
 
@@ -122,6 +128,9 @@ class ComparePlan:
     runs_dir: str = "runs"  # checkpoints, logs and the run ledger: runs/<experiment>/
     reports_dir: str = "reports"  # report.md, results.json, plots: reports/<experiment>/
     model_dir: str = "configs/model"
+    # A data-set directory root: the registry's hub sets are read from local copies in the hub's schema at
+    # <datasets_dir>/<owner>/<name>/<config> (offline machines, the dry run); null reads the hub.
+    datasets_dir: str | None = None
     # matched: both presets share every block setting (only the attention mask, objective and heads
     # differ; checked before training); classic: each family's own layout (e.g. post-LN BERT, GPT-2).
     architecture: str = "matched"
@@ -154,10 +163,11 @@ def model_presets(model_dir: Path) -> list[str]:
     return sorted(p.stem for p in model_dir.glob("*.yaml"))
 
 
-def validate(plan: ComparePlan, root: Path = Path(".")) -> ResolvedPlan:
+def validate(plan: ComparePlan, root: Path = Path("."), check_data: bool = True) -> ResolvedPlan:
     """Check everything that can be checked without training; raise one ValueError naming the field.
 
-    Runs before any tokenizer, model or data set is built, so a typo costs seconds.
+    Runs before any tokenizer or model is built, so a typo costs seconds. `check_data` also checks that
+    every data source resolves with the splits and columns its stage reads (pretrain.compare.source_check).
     """
     if not _NAME.match(plan.experiment):
         raise ValueError(f"experiment={plan.experiment!r} must be a plain name (letters, digits, '_', '.', '-')")
@@ -220,8 +230,13 @@ def validate(plan: ComparePlan, root: Path = Path(".")) -> ResolvedPlan:
             )
     if plan.architecture == "matched":
         check_matched_architecture(presets)
-    pretrain_data = resolve("pretrain", p.data, field="pretrain.data", root=root)
-    task_data = {t: resolve(t, f.data_name(t), field=f"finetune.{t}_data", root=root) for t in f.tasks}
+    pretrain_data = resolve("pretrain", p.data, field="pretrain.data", root=root, datasets_dir=plan.datasets_dir)
+    task_data = {t: resolve(t, f.data_name(t), field=f"finetune.{t}_data", root=root, datasets_dir=plan.datasets_dir)
+                 for t in f.tasks}
+    if check_data:
+        check_source("pretrain", pretrain_data, "pretrain.data")
+        for task, source in task_data.items():
+            check_source(task, source, f"finetune.{task}_data")
     return ResolvedPlan(plan, presets, pretrain_data, task_data)
 
 

@@ -52,7 +52,7 @@ def pretrain_args(resolved: ResolvedPlan, family: str, seed: int, max_steps: int
         "--model.init_args.config", str(resolved.model_presets[family]),
         "--model.init_args.lr", str(p.lr), "--model.init_args.warmup_steps", str(p.warmup_steps),
         "--model.init_args.max_steps", str(max_steps),
-        "--data.init_args.source", data.source,
+        "--data.init_args.source", data.cli_value(),
         "--data.init_args.tokenizer_kind", TOKENIZER_KIND["bert" if p.shared_tokenizer else family],
         "--data.init_args.vocab_size", str(p.vocab_size), "--data.init_args.max_length", str(p.seq_len),
         # The data seed is the first pretraining seed for every run: the tokenizer, the validation batches
@@ -61,10 +61,6 @@ def pretrain_args(resolved: ResolvedPlan, family: str, seed: int, max_steps: int
     ]
     if family == "bert":
         args += ["--model.init_args.nsp", str(p.nsp).lower(), "--data.init_args.nsp", str(p.nsp).lower()]
-    if data.hub_config:
-        args += ["--data.init_args.hub_config", data.hub_config]
-    if data.text_column:
-        args += ["--data.init_args.text_column", data.text_column]
     return args + logger_args(resolved, [family, "pretrain"], run_dir)
 
 
@@ -85,13 +81,10 @@ def finetune_args(
         "--model.init_args.lr", str(lr), "--model.init_args.random_init", str(random_init).lower(),
         "--data.init_args.batch_size", str(f.batch_size),
         "--data.init_args.max_length", str(_source_length(resolved, task)),
+        "--data.init_args.source", data.cli_value(),  # the plan's DataSource, unchanged
     ]
     if task == "generation":
         args += ["--data.init_args.max_target_length", str(f.max_target_length)]
-    if data.is_builtin or data.hub_config is not None or not Path(data.source).exists():
-        args += ["--data.init_args.source", data.source if data.hub_config is None else f"{data.source}/{data.hub_config}"]
-    else:
-        args += ["--data.init_args.train_file", data.source]
     return args + logger_args(resolved, [family, task, "random-init" if random_init else "pretrained"], run_dir)
 
 

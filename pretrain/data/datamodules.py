@@ -39,7 +39,7 @@ from pretrain.data.bert_batches import (
 from pretrain.data.caching import resolve_cache_dir, stable_hash
 from pretrain.data.global_batches import DrawnExamples, GlobalBatchSampler
 from pretrain.data.gpt_batches import CausalCollator, DocumentTokenizer, PackedBlocks, StreamPacker, flat_stream
-from pretrain.data.sources import SPLITS, Corpus, load_corpus
+from pretrain.data.sources import SPLITS, Corpus, DataSource, load_corpus
 from pretrain.data.tokenizer import build_tokenizer, continuation_table, corpus_fingerprint
 
 DATA_VERSION = 2  # 2: BERT examples fill the sequence from one document stream; NSP negatives length-matched
@@ -56,12 +56,10 @@ class PretrainDataModule(L.LightningDataModule):
     OPTIONS_HELP = """Options of the pretraining data.
 
         Args:
-            source: "builtin" (the standard library's docstrings), a hub data set name, or local files (path or glob)
-            text_column: the column holding the text (hub and csv/jsonl/parquet files)
-            hub_config: the hub data set's configuration name (e.g. wikitext-103-raw-v1)
-            validation_split: the hub split (or, for local files, a path/glob) to validate on (null: "validation"
-                or an alias such as "dev"; when there is none, 5% of train by text hash)
-            test_split: the same for the test split (null: "test", else 5% of train)
+            source: "builtin" (the standard library's docstrings), local files (path or glob), or a data source
+                {name, config, splits, columns, local_copy} (pretrain.data.sources.DataSource), e.g.
+                {name: Salesforce/wikitext, config: wikitext-103-raw-v1}; splits not given and not found are
+                5% of train each (by text hash); columns maps "text" to the data's own text column
             tokenizer_kind: wordpiece (BERT style) or byte-level bpe (GPT style); both share the special tokens
             tokenizer_file: an existing tokenizer.json instead of training one
             vocab_size: the vocabulary size to train (the model's is linked from the trained tokenizer)
@@ -74,8 +72,7 @@ class PretrainDataModule(L.LightningDataModule):
             seed: seed of the shuffling and of the example building (NSP pairs, fixed validation masks)
         """
 
-    def __init__(self, source: str = "builtin", text_column: str = "text", hub_config: str | None = None,
-                 validation_split: str | None = None, test_split: str | None = None,
+    def __init__(self, source: DataSource | str = "builtin",
                  tokenizer_kind: Literal["wordpiece", "bpe"] = "wordpiece", tokenizer_file: str | None = None,
                  vocab_size: int = 8192,
                  max_length: int = 128, batch_size: int = 32, num_workers: int = 0, num_proc: int | None = None,
@@ -87,8 +84,7 @@ class PretrainDataModule(L.LightningDataModule):
                 raise ValueError(f"{name}={value}: expected an integer >= {low}")
         if num_proc is not None and num_proc < 1:
             raise ValueError(f"num_proc={num_proc}: expected None (no worker processes) or an integer >= 1")
-        self.source, self.text_column, self.hub_config = source, text_column, hub_config
-        self.validation_split, self.test_split = validation_split, test_split
+        self.source = DataSource.of(source)
         self.tokenizer_kind, self.tokenizer_file, self.vocab_size = tokenizer_kind, tokenizer_file, vocab_size
         self.max_length, self.batch_size, self.num_workers, self.num_proc = max_length, batch_size, num_workers, num_proc
         self.cache_dir, self.streaming, self.seed = cache_dir, streaming, seed
@@ -101,8 +97,7 @@ class PretrainDataModule(L.LightningDataModule):
     @property
     def corpus(self) -> Corpus:
         if self._corpus is None:
-            self._corpus = load_corpus(self.source, self.text_column, self.hub_config, self.validation_split,
-                                       self.test_split, self.streaming, self.cache_dir, self.num_proc)
+            self._corpus = load_corpus(self.source, self.streaming, self.cache_dir, self.num_proc)
         return self._corpus
 
     @property
@@ -244,14 +239,13 @@ class BertDataModule(PretrainDataModule):
 
     family = "bert"
 
-    def __init__(self, source: str = "builtin", text_column: str = "text", hub_config: str | None = None,
-                 validation_split: str | None = None, test_split: str | None = None,
+    def __init__(self, source: DataSource | str = "builtin",
                  tokenizer_kind: Literal["wordpiece", "bpe"] = "wordpiece", tokenizer_file: str | None = None,
                  vocab_size: int = 8192,
                  max_length: int = 128, batch_size: int = 32, num_workers: int = 0, num_proc: int | None = None,
                  cache_dir: str = ".cache", streaming: bool = False, seed: int = 0,
                  mlm_probability: float = 0.15, whole_word_masking: bool = False, nsp: bool = True) -> None:
-        super().__init__(source, text_column, hub_config, validation_split, test_split, tokenizer_kind,
+        super().__init__(source, tokenizer_kind,
                          tokenizer_file, vocab_size, max_length, batch_size, num_workers, num_proc, cache_dir,
                          streaming, seed)
         if not 0.0 < mlm_probability < 1.0:
@@ -326,14 +320,13 @@ class GptDataModule(PretrainDataModule):
 
     family = "gpt"
 
-    def __init__(self, source: str = "builtin", text_column: str = "text", hub_config: str | None = None,
-                 validation_split: str | None = None, test_split: str | None = None,
+    def __init__(self, source: DataSource | str = "builtin",
                  tokenizer_kind: Literal["wordpiece", "bpe"] = "bpe", tokenizer_file: str | None = None,
                  vocab_size: int = 8192,
                  max_length: int = 128, batch_size: int = 32, num_workers: int = 0, num_proc: int | None = None,
                  cache_dir: str = ".cache", streaming: bool = False, seed: int = 0,
                  document_mask: bool = False) -> None:
-        super().__init__(source, text_column, hub_config, validation_split, test_split, tokenizer_kind,
+        super().__init__(source, tokenizer_kind,
                          tokenizer_file, vocab_size, max_length, batch_size, num_workers, num_proc, cache_dir,
                          streaming, seed)
         self.document_mask = document_mask

@@ -1,16 +1,23 @@
-"""``load_corpus``: any text source -> a DatasetDict with train/validation/test splits and a ``text`` column.
+"""One description of where data comes from (``DataSource``), the one rule that tells local files from
+hub data sets, and ``load_corpus``: any text source -> train/validation/test splits with a ``text`` column.
 
-A source is one of
-- ``"builtin"``: the standard-library corpus (``builtin_corpus``), no download;
-- local files by path or glob: ``.txt`` (one document per non-blank line), ``.jsonl``/``.json``,
-  ``.csv``, ``.parquet`` with the documents in ``text_column``;
-- anything else is a Hugging Face data set name (or a local data set directory), loaded
-  with ``datasets.load_dataset(source, hub_config)``.
+A ``DataSource`` is what the comparison plan, the ``pretrain`` data modules and every fine-tuning task
+take, unchanged, so a data set is spelled once. Its ``name`` is one of
+- ``"builtin"``: the standard-library corpus and tasks (``builtin_corpus``, ``builtin_tasks``), no download;
+- local files by path or glob (``.txt``, ``.jsonl``/``.json``, ``.csv``, ``.tsv``, ``.parquet``; CoNLL column
+  files for NER): the train split; ``splits`` gives the other splits' paths;
+- anything else is a Hugging Face data set name (or a local data-set directory), loaded with
+  ``datasets.load_dataset(name, config, split=...)``; ``splits`` maps our split to the hub's
+  (a split expression such as ``train[:95%]`` works), and ``local_copy`` points the same entry at a
+  directory holding a copy in the hub's own schema (offline machines, tests, the dry run).
 
-Missing validation/test splits are carved from train by a stable hash of each
-document's text (5% each), so the split is deterministic and duplicates never straddle
-two splits. Every check runs here, in the main process, before any worker starts, and
-its message names the file or data set and what was expected.
+``columns`` maps the column a reader expects (``text``; ``label``; ``tokens``/``ner_tags``;
+``source``/``target``) to the data's own column (``{"text": "sentence"}`` for GLUE SST-2).
+
+Missing validation/test splits of a pretraining corpus are carved from train by a stable hash of each
+document's text (5% each), so the split is deterministic and duplicates never straddle two splits.
+Every check runs here, in the main process, before any worker starts, and its message names the file or
+data set and what was expected.
 """
 
 from __future__ import annotations
@@ -18,8 +25,11 @@ from __future__ import annotations
 import codecs
 import glob
 import hashlib
+import json
 import logging
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import datasets
 
@@ -29,21 +39,177 @@ from pretrain.data.caching import resolve_cache_dir
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "validation", "test")
-FILE_BUILDERS = {".txt": "text", ".text": "text", ".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
+# WikiText ships its text as .raw (raw) and .tokens (tokenized) files: one paragraph per line, like .txt.
+FILE_BUILDERS = {".txt": "text", ".text": "text", ".raw": "text", ".tokens": "text", ".jsonl": "json", ".json": "json",
+                 ".csv": "csv", ".parquet": "parquet"}
+# Suffixes that name a local file whatever reads it (fine-tuning also reads TSV and CoNLL column files).
+LOCAL_SUFFIXES = (*FILE_BUILDERS, ".tsv", ".conll", ".gz", ".xml")
 _VALIDATION_ALIASES = ("validation", "valid", "dev", "val")
 _HOLDOUT_PERCENT = 5
 _DECODE_CHECK_BYTES_STREAMING = 1 << 20
 
 Corpus = datasets.DatasetDict | datasets.IterableDatasetDict
+SourceKind = Literal["builtin", "files", "hub"]
 
 
-def is_local_files(source: str) -> bool:
-    """A path or glob to data files (as opposed to ``builtin`` or a hub name / data set directory)."""
-    if source == "builtin":
-        return False
-    if glob.has_magic(source) or Path(source).is_file():
-        return True
-    return Path(source).suffix.lower() in FILE_BUILDERS or Path(source).suffix.lower() in {".tsv", ".gz", ".xml"}
+@dataclass(frozen=True)
+class DataSource:
+    """Where one data set comes from: built-in, local files, or a hub data set (see the module docstring).
+
+    Args:
+        name: "builtin", a hub data set name (owner/name), a local data-set directory, or a path/glob to
+            the train split's files
+        config: the hub data set's configuration (e.g. wikitext-103-raw-v1, sst2)
+        splits: our split (train, validation, test) -> the hub's split name or expression (e.g. train[:95%]),
+            or, for local files, a path/glob of that split's files
+        columns: the reader's column -> the data's column, e.g. {"text": "sentence"}
+        local_copy: a directory holding this hub data set in the hub's schema (one folder per split or
+            split-named files, as load_dataset reads them); used instead of the hub when set
+    """
+
+    name: str = "builtin"
+    config: str | None = None
+    splits: dict[str, str] = field(default_factory=dict)
+    columns: dict[str, str] = field(default_factory=dict)
+    local_copy: str | None = None
+
+    @classmethod
+    def of(cls, value: DataSource | str | dict) -> DataSource:
+        """A DataSource from itself, a plain name/path (the command line's short form) or its fields."""
+        if isinstance(value, DataSource):
+            return value
+        if isinstance(value, str):
+            return cls(value)
+        if isinstance(value, dict):
+            unknown = sorted(set(value) - {f for f in cls.__dataclass_fields__})
+            if unknown:
+                raise ValueError(f"data source {value}: unknown field(s) {unknown}; expected "
+                                 f"{', '.join(cls.__dataclass_fields__)}")
+            return cls(**value)
+        fields_ = getattr(value, "__dict__", None)  # a jsonargparse Namespace of the fields
+        if fields_ is not None:
+            return cls.of({k: v for k, v in vars(value).items() if not k.startswith("_")})
+        raise ValueError(f"data source {value!r}: expected a name, a path/glob or a mapping of "
+                         f"{', '.join(cls.__dataclass_fields__)}")
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise ValueError("data source name is empty: expected 'builtin', a hub name or a path/glob")
+        bad = sorted(set(self.splits) - set(SPLITS))
+        if bad:
+            raise ValueError(f"data source {self.name!r}: splits has unknown split(s) {bad}; expected keys among "
+                             f"{', '.join(SPLITS)}")
+
+    @property
+    def kind(self) -> SourceKind:
+        """The one rule: built-in; local files (a glob, an existing file, or a file suffix, so that a missing
+        file is reported as missing rather than looked up on the hub); else a hub set or data-set directory."""
+        if self.name == "builtin":
+            return "builtin"
+        if self.local_copy is None and (glob.has_magic(self.name) or Path(self.name).is_file()
+                                        or Path(self.name).suffix.lower() in LOCAL_SUFFIXES):
+            return "files"
+        return "hub"
+
+    @property
+    def is_builtin(self) -> bool:
+        return self.kind == "builtin"
+
+    def column(self, role: str) -> str:
+        """The data's column holding what the reader calls `role`."""
+        return self.columns.get(role, role)
+
+    def file(self, split: str) -> str | None:
+        """Local files: the path/glob of a split (train: `name`)."""
+        return self.name if split == "train" else self.splits.get(split)
+
+    def hub_split(self, split: str) -> str:
+        return self.splits.get(split, split)
+
+    def cli_value(self) -> str:
+        """The command-line form of `--data.init_args.source`: the name alone when nothing else is set,
+        else a JSON object of the fields that are set (jsonargparse parses it back into a DataSource)."""
+        default = DataSource()
+        set_fields = {k: v for k, v in asdict(self).items() if v != getattr(default, k) or k == "name"}
+        return self.name if list(set_fields) == ["name"] else json.dumps(set_fields)
+
+    def __str__(self) -> str:
+        if self.kind != "hub":
+            return self.name
+        where = f" from {self.local_copy}" if self.local_copy else ""
+        return f"{self.name}" + (f" ({self.config})" if self.config else "") + where
+
+    def rename(self, dataset: datasets.Dataset | datasets.IterableDataset, where: str,
+               required: tuple[str, ...] = ()) -> datasets.Dataset | datasets.IterableDataset:
+        """The data set with its columns renamed to the reader's (``columns``); a missing one is an error
+        naming the split, the column and the columns there are."""
+        present = _column_names(dataset)
+        for role in required:
+            if self.column(role) not in present:
+                read_as = f" (read as {role!r})" if self.column(role) != role else ""
+                raise ValueError(f"{where}: no column {self.column(role)!r}{read_as}; available columns: {present}. "
+                                 f"Set the data source's columns, e.g. {{{role!r}: <one of them>}}")
+        renames = {data: role for role, data in self.columns.items() if data in present and data != role}
+        clashing = [role for role in renames.values() if role in present and role not in renames]
+        if clashing:
+            dataset = dataset.remove_columns(clashing)
+        return dataset.rename_columns(renames) if renames else dataset
+
+
+def local_copy_dir(root: str | Path, name: str, config: str | None) -> Path:
+    """Where a data-set directory root keeps a copy of hub set `name` (configuration `config`):
+    <root>/<owner>/<name>/<config or "default">."""
+    return Path(root) / name / (config or "default")
+
+
+def _hub_cache(cache_dir: str | Path | None) -> str | None:
+    """Hub data go to the `datasets` cache (HF_DATASETS_CACHE) unless a directory is given: the cache that
+    plan validation reads offline is the one training fills."""
+    return None if cache_dir is None else str(cache_dir)
+
+
+def hub_split_names(source: DataSource, cache_dir: str | Path | None = None) -> list[str]:
+    """The splits the hub set (or its local copy) has, read from its metadata, not its rows."""
+    path, config = (source.local_copy, None) if source.local_copy else (source.name, source.config)
+    try:
+        return list(datasets.get_dataset_split_names(path, config,
+                                                     cache_dir=_hub_cache(cache_dir)))
+    except FileNotFoundError as error:
+        raise FileNotFoundError(f"data set {source} not found locally or on the hub: expected 'builtin', a path/glob "
+                                f"to {'/'.join(sorted(FILE_BUILDERS))} files, a local data-set directory, or a hub "
+                                f"data set name ({error})") from error
+
+
+def hub_columns(source: DataSource, split: str, cache_dir: str | Path | None = None) -> list[str]:
+    """The data's own column names of one hub split, from the builder's metadata when it has them
+    (the hub's dataset card, or the local cache offline), else from the split itself (local copies)."""
+    path, config = (source.local_copy, None) if source.local_copy else (source.name, source.config)
+    features = datasets.load_dataset_builder(path, config, cache_dir=_hub_cache(cache_dir)).info.features
+    if features is None:
+        features = load_hub_split(source, split, cache_dir=cache_dir).features
+    return list(features)
+
+
+def load_hub_split(source: DataSource, split: str, streaming: bool = False,
+                   cache_dir: str | Path | None = None) -> datasets.Dataset | datasets.IterableDataset:
+    """One split of a hub set, ``load_dataset(name, config, split=...)``, or of its local copy; the data's
+    own columns (``rename`` maps them)."""
+    path, config = (source.local_copy, None) if source.local_copy else (source.name, source.config)
+    expression = source.hub_split(split)
+    if streaming and "[" in expression:
+        raise ValueError(f"data set {source}: split {split!r} = {expression!r} slices a split, which streaming "
+                         "cannot do; name a whole split or set streaming false")
+    try:
+        return datasets.load_dataset(path, config, split=expression, streaming=streaming,
+                                     cache_dir=_hub_cache(cache_dir))
+    except FileNotFoundError as error:
+        raise FileNotFoundError(f"data set {source} not found locally or on the hub: expected 'builtin', a path/glob "
+                                f"to {'/'.join(sorted(FILE_BUILDERS))} files, a local data-set directory, or a hub "
+                                f"data set name ({error})") from error
+    except ValueError as error:
+        if "split" not in str(error).lower():
+            raise
+        raise ValueError(f"data set {source} has no split {expression!r} (for our {split!r} split): {error}") from None
 
 
 def resolve_files(pattern: str) -> tuple[list[str], str]:
@@ -119,17 +285,12 @@ def _column_names(dataset: datasets.Dataset | datasets.IterableDataset) -> list[
     return [] if first is None else list(first)
 
 
-def _select_text(dataset: datasets.Dataset | datasets.IterableDataset, text_column: str, where: str,
+def _select_text(dataset: datasets.Dataset | datasets.IterableDataset, where: str,
                  num_proc: int | None) -> datasets.Dataset | datasets.IterableDataset:
-    """Keep ``text_column`` as ``text`` (and ``id`` if present); drop blank or missing texts, counting them."""
+    """Keep ``text`` (and ``id`` if present); drop blank or missing texts, counting them."""
+    text_column = "text"
     columns = _column_names(dataset)
-    if text_column not in columns:
-        raise ValueError(f"{where}: no column '{text_column}'; available columns: {columns}. "
-                         "Pass text_column=<one of them>")
-    keep = [text_column] + (["id"] if "id" in columns and text_column != "id" else [])
-    dataset = dataset.select_columns(keep)
-    if text_column != "text":
-        dataset = dataset.rename_column(text_column, "text")
+    dataset = dataset.select_columns([text_column] + (["id"] if "id" in columns else []))
 
     def non_blank(text: object) -> bool:
         return isinstance(text, str) and bool(text.strip())
@@ -162,27 +323,34 @@ def _load_files(split_files: dict[str, str], streaming: bool, cache: Path) -> Co
     return datasets.load_dataset(builder, data_files=data_files, streaming=streaming, cache_dir=str(cache))
 
 
-def _load_hub(source: str, hub_config: str | None, streaming: bool, cache: Path) -> Corpus:
-    try:
-        return datasets.load_dataset(source, hub_config, streaming=streaming, cache_dir=str(cache))
-    except FileNotFoundError as error:
-        raise FileNotFoundError(f"data set '{source}' (config {hub_config!r}) not found locally or on the hub: "
-                                f"expected 'builtin', a path/glob to {'/'.join(sorted(FILE_BUILDERS))} files, "
-                                f"or a hub data set name. ({error})") from error
+def _hub_splits(source: DataSource, streaming: bool, cache_dir: str | Path | None) -> tuple[Corpus, dict[str, str]]:
+    """train/validation/test of a hub set as far as it has them (``splits``, else ``validation`` or an alias
+    such as ``dev``, and ``test``), and where each came from, for messages."""
+    available = hub_split_names(source, cache_dir)
+    wanted = {
+        "train": source.hub_split("train"),
+        "validation": source.splits.get("validation") or next((s for s in _VALIDATION_ALIASES if s in available), None),
+        "test": source.splits.get("test") or ("test" if "test" in available else None),
+    }
+    for split, expression in wanted.items():
+        if expression is not None and expression.split("[")[0] not in available:
+            raise ValueError(f"data set {source} has no split {expression!r} (for our {split!r} split); available "
+                             f"splits: {available}")
+    chosen = {split: expression for split, expression in wanted.items() if expression is not None}
+    loaded = {split: load_hub_split(DataSource(source.name, source.config, chosen, source.columns, source.local_copy),
+                                    split, streaming, cache_dir) for split in chosen}
+    kind = datasets.IterableDatasetDict if streaming else datasets.DatasetDict
+    return kind(loaded), {split: f"data set {source} split {expression!r}" for split, expression in chosen.items()}
 
 
-def load_corpus(source: str = "builtin", text_column: str = "text", hub_config: str | None = None,
-                validation_split: str | None = None, test_split: str | None = None,
-                streaming: bool = False, cache_dir: str | Path | None = None,
+def load_corpus(source: DataSource | str = "builtin", streaming: bool = False, cache_dir: str | Path | None = None,
                 num_proc: int | None = None) -> Corpus:
-    """Load ``source`` as a DatasetDict (IterableDatasetDict when streaming) with train/validation/test.
-
-    ``validation_split``/``test_split`` name the hub split to use (default: ``validation``
-    or an alias such as ``dev``, and ``test``) or, for local files, a path/glob of their
-    own. A split that is not given and not found is carved from train (5% each, by text hash).
-    """
+    """Load ``source`` as a DatasetDict (IterableDatasetDict when streaming) with train/validation/test and
+    one ``text`` column (``source.columns["text"]`` names the data's own). A split that is not given and
+    not found is carved from train (5% each, by text hash). Hub data go to the `datasets` cache."""
+    source = DataSource.of(source)
     cache = resolve_cache_dir(cache_dir)
-    if source == "builtin":
+    if source.is_builtin:
         corpus: Corpus = load_builtin_corpus(cache)
         if streaming:
             corpus = datasets.IterableDatasetDict(
@@ -190,27 +358,15 @@ def load_corpus(source: str = "builtin", text_column: str = "text", hub_config: 
             )
         return corpus
 
-    if is_local_files(source):
-        split_files = {"train": source}
-        split_files.update({k: v for k, v in (("validation", validation_split), ("test", test_split)) if v})
+    if source.kind == "files":
+        split_files = {split: pattern for split in SPLITS if (pattern := source.file(split)) is not None}
         raw = _load_files(split_files, streaming, cache / "hf_datasets")
-        where = {split: pattern for split, pattern in split_files.items()}
+        where = dict(split_files)
     else:
-        raw = _load_hub(source, hub_config, streaming, cache / "hf_datasets")
-        where = {split: f"data set '{source}' split '{split}'" for split in raw}
-        if "train" not in raw:
-            raise ValueError(f"data set '{source}' has no 'train' split; available splits: {list(raw)}")
-        wanted = {
-            "validation": validation_split or next((s for s in _VALIDATION_ALIASES if s in raw), None),
-            "test": test_split or ("test" if "test" in raw else None),
-        }
-        for split, name in wanted.items():
-            if name is not None and name not in raw:
-                raise ValueError(f"data set '{source}' has no split '{name}'; available splits: {list(raw)}")
-        raw = type(raw)({"train": raw["train"], **{s: raw[n] for s, n in wanted.items() if n is not None}})
-        where.update({s: f"data set '{source}' split '{n}'" for s, n in wanted.items() if n is not None})
+        raw, where = _hub_splits(source, streaming, None)
 
-    splits = {split: _select_text(ds, text_column, where[split], num_proc) for split, ds in raw.items()}
+    splits = {split: _select_text(source.rename(ds, where[split], ("text",)), where[split], num_proc)
+              for split, ds in raw.items()}
     missing = [s for s in SPLITS if s not in splits]
     if missing:
         log.info("%s: no %s split given; carving %d%% of train for each", source, " or ".join(missing),

@@ -1,4 +1,8 @@
-"""Text (or text-pair) classification data: built-in stdlib packages, CSV/TSV/JSONL files, hub sets."""
+"""Text (or text-pair) classification data: built-in stdlib packages, CSV/TSV/JSONL files, hub sets.
+
+Rows have a `text` and a `label` column (and `text_pair` for sentence pairs); a data source's `columns`
+maps them to the data's own names, e.g. GLUE SST-2's {text: sentence}.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from typing import Any
 import datasets
 import torch
 
+from pretrain.data.sources import DataSource
 from tasks.base import TaskDataModule
 from tasks.encoding import build_input, n_special, pad, tokenize, truncate_pair
 from tasks.files import Row
@@ -18,26 +23,23 @@ class ClassificationDataModule(TaskDataModule):
     """Label names come from the train split (ClassLabel names, or the sorted distinct values of
     a file's label column); a validation/test label outside them is an error naming the row."""
 
+    text_column = "text"
+    label_column = "label"
+    text_pair_role = "text_pair"  # a second text (sentence pairs) when source.columns maps it
+
     def __init__(
         self,
-        source: str = "builtin",
-        train_file: str | None = None,
-        validation_file: str | None = None,
-        test_file: str | None = None,
+        source: DataSource | str = "builtin",
         predict_file: str | None = None,
-        text_column: str = "text",
-        text_pair_column: str | None = None,
-        label_column: str = "label",
         builtin_num_classes: int = 8,
         batch_size: int = 32,
         max_length: int = 128,
         num_workers: int = 0,
     ) -> None:
-        super().__init__(source, train_file, validation_file, test_file, predict_file, batch_size, max_length,
-                         num_workers)
-        self.text_column = text_column
-        self.text_pair_column = text_pair_column
-        self.label_column = label_column
+        super().__init__(source, predict_file, batch_size, max_length, num_workers)
+        self.text_pair_column = self.text_pair_role if self.text_pair_role in self.source.columns else None
+        self.required_columns = (self.text_column, self.label_column) + (
+            (self.text_pair_role,) if self.text_pair_column else ())
         self.builtin_num_classes = builtin_num_classes
         self.label_names: list[str] = []
         self._class_label = False  # labels are ClassLabel indices (built-in / hub), not names
@@ -58,13 +60,13 @@ class ClassificationDataModule(TaskDataModule):
         if names is not None:
             self.label_names, self._class_label = names, True
             return
-        values = {self._label_text(row) for row in self.rows("train")}
+        values = {self.label_text(row) for row in self.rows("train")}
         if len(values) < 2:
             raise ValueError(f"{self.describe('train')}: column {self.label_column!r} has {len(values)} distinct "
                              "label(s); classification needs at least 2")
         self.label_names = sorted(values)
 
-    def _label_text(self, row: Row) -> str:
+    def label_text(self, row: Row) -> str:
         value = row.get(self.label_column)
         if self._class_label and isinstance(value, int) and 0 <= value < len(self.label_names):
             return self.label_names[value]
@@ -89,7 +91,7 @@ class ClassificationDataModule(TaskDataModule):
             input_ids, token_types = build_input(a, b, family, special)
             label = NO_LABEL
             if labelled:
-                name = self._label_text(row)
+                name = self.label_text(row)
                 if name not in index:
                     raise ValueError(f"{row.where}: label {name!r} is not one of the train labels {self.label_names}")
                 label = index[name]

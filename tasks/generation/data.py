@@ -17,33 +17,33 @@ from typing import Any
 import datasets
 import torch
 
+from pretrain.data.sources import DataSource
 from tasks.base import TaskDataModule
 from tasks.encoding import IGNORE_INDEX, pad, tokenize
 from tasks.files import Row
 
 
 class GenerationDataModule(TaskDataModule):
+    """Rows have `source` and `target` columns; a data source's `columns` maps them to the data's own,
+    e.g. XSum's {source: document, target: summary}."""
+
+    source_column = "source"
+    target_column = "target"
+    required_columns = (source_column, target_column)
+
     def __init__(
         self,
-        source: str = "builtin",
-        train_file: str | None = None,
-        validation_file: str | None = None,
-        test_file: str | None = None,
+        source: DataSource | str = "builtin",
         predict_file: str | None = None,
-        source_column: str = "source",
-        target_column: str = "target",
         max_target_length: int = 32,
         batch_size: int = 32,
         max_length: int = 96,
         num_workers: int = 0,
     ) -> None:
         """`max_length` bounds the source (special tokens included), `max_target_length` the target."""
-        super().__init__(source, train_file, validation_file, test_file, predict_file, batch_size, max_length,
-                         num_workers)
+        super().__init__(source, predict_file, batch_size, max_length, num_workers)
         if max_target_length < 1:
             raise ValueError(f"data.max_target_length={max_target_length} must be >= 1")
-        self.source_column = source_column
-        self.target_column = target_column
         self.max_target_length = max_target_length
 
     def attach(self, tokenizer: Any, family: str, max_positions: int) -> None:
@@ -65,7 +65,12 @@ class GenerationDataModule(TaskDataModule):
     def prepare_labels(self) -> None:
         """Generation has no label vocabulary."""
 
-    def _targets(self, row: Row) -> list[str]:
+    def source_text(self, row: Row) -> str:
+        source = row.text(self.source_column)
+        assert source is not None  # required: text() raises on a missing or blank source
+        return source
+
+    def targets(self, row: Row) -> list[str]:
         value = row.get(self.target_column)
         targets = value if isinstance(value, list) else [value]
         if not targets or any(not isinstance(t, str) or not t.strip() for t in targets):
@@ -76,10 +81,9 @@ class GenerationDataModule(TaskDataModule):
     def encode(self, rows: list[Row], split: str) -> list[dict[str, Any]]:
         grouped: dict[str, list[str]] = {}
         for row in rows:
-            source = row.text(self.source_column)
-            assert source is not None
+            source = self.source_text(row)
             has_target = split != "predict" or self.target_column in row.values
-            targets = self._targets(row) if has_target else []
+            targets = self.targets(row) if has_target else []
             references = grouped.setdefault(source, [])
             for target in targets:
                 if split == "train" or target not in references:  # evaluation: distinct references

@@ -8,6 +8,7 @@ from typing import Any, Literal
 import datasets
 import torch
 
+from pretrain.data.sources import DataSource
 from tasks.base import TaskDataModule
 from tasks.encoding import IGNORE_INDEX, build_input, n_special, pad
 from tasks.files import Row
@@ -18,32 +19,31 @@ from tasks.ner.metrics import SCHEMES, check_tag
 
 class NerDataModule(TaskDataModule):
     """Each example keeps its words and gold tags, so predictions are scored (and written) per word,
-    including words whose sub-words fell past `max_length` (they count as predicted "O")."""
+    including words whose sub-words fell past `max_length` (they count as predicted "O").
+
+    Rows have `tokens` and `ner_tags` (the hub's CoNLL-2003 schema); local files are CoNLL column files
+    (`token_column`, `tag_column`)."""
+
+    tokens_field = "tokens"
+    tags_field = "ner_tags"
+    required_columns = (tokens_field, tags_field)
 
     def __init__(
         self,
-        source: str = "builtin",
-        train_file: str | None = None,
-        validation_file: str | None = None,
-        test_file: str | None = None,
+        source: DataSource | str = "builtin",
         predict_file: str | None = None,
         token_column: int = 0,
         tag_column: int = -1,
-        tokens_field: str = "tokens",
-        tags_field: str = "ner_tags",
         scheme: Literal["BIO", "IOBES"] = "BIO",
         batch_size: int = 32,
         max_length: int = 128,
         num_workers: int = 0,
     ) -> None:
-        super().__init__(source, train_file, validation_file, test_file, predict_file, batch_size, max_length,
-                         num_workers)
+        super().__init__(source, predict_file, batch_size, max_length, num_workers)
         if scheme not in SCHEMES:
             raise ValueError(f"data.scheme={scheme!r} is not supported; choose one of {', '.join(SCHEMES)}")
         self.token_column = token_column
         self.tag_column = tag_column
-        self.tokens_field = tokens_field
-        self.tags_field = tags_field
         self.scheme = scheme
         self.label_names: list[str] = []
         self._class_label = False
@@ -59,7 +59,14 @@ class NerDataModule(TaskDataModule):
             for s in read_conll(path, self.token_column, self.tag_column)
         ]
 
-    def _tags(self, row: Row) -> list[str]:
+    def words(self, row: Row) -> list[str]:
+        tokens = row.get(self.tokens_field)
+        if not tokens:
+            raise ValueError(f"{row.where}: empty sentence in column {self.tokens_field!r}")
+        return [str(t) for t in tokens]
+
+    def tags(self, row: Row) -> list[str]:
+        """Tag names (ClassLabel indices of built-in and hub data become their names)."""
         tags = row.get(self.tags_field)
         if self._class_label:
             return [self.label_names[t] if isinstance(t, int) else str(t) for t in tags]
@@ -72,7 +79,7 @@ class NerDataModule(TaskDataModule):
         if names is not None:
             self.label_names, self._class_label = names, True
             return
-        tags = {tag for row in self.rows("train") for tag in self._tags(row)}
+        tags = {tag for row in self.rows("train") for tag in self.tags(row)}
         self.label_names = ["O", *sorted(tags - {"O"})]
 
     def encode(self, rows: list[Row], split: str) -> list[dict[str, Any]]:
@@ -80,15 +87,12 @@ class NerDataModule(TaskDataModule):
         index = {name: i for i, name in enumerate(self.label_names)}
         words = []
         for row in rows:
-            tokens = row.get(self.tokens_field)
-            if not tokens:
-                raise ValueError(f"{row.where}: empty sentence in column {self.tokens_field!r}")
-            words.append([str(t) for t in tokens])
+            words.append(self.words(row))
         aligned = split_words(self._tokenizer, words)
         budget = self.max_length - n_special(family, pair=False)
         examples = []
         for row, sentence, piece in zip(rows, words, aligned):
-            tags = self._tags(row) if self.tags_field in row.values else None
+            tags = self.tags(row) if self.tags_field in row.values else None
             if tags is not None:
                 if len(tags) != len(sentence):
                     raise ValueError(f"{row.where}: {len(sentence)} tokens but {len(tags)} tags")

@@ -1,0 +1,123 @@
+"""Hub data sources without network: the real plan's registry entries resolve to local copies in the
+hub's schemas, load with the splits and columns each stage reads, and a wrong split or column fails
+plan validation in one line; online, the same entries go through load_dataset(name, config)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import datasets
+import pytest
+from hub_copies import hub_copies, private_datasets_cache  # noqa: F401 (fixtures)
+
+from pretrain.compare.datasets import REGISTRY, resolve
+from pretrain.compare.plan import ComparePlan, FinetunePlan, PretrainPlan, parse_plan, validate
+from pretrain.compare.source_check import check_source, task_data_module
+from pretrain.data.sources import DataSource, load_corpus, load_hub_split
+
+REPO = Path(__file__).resolve().parents[1]
+EXPECTED_TASK_COLUMNS = {"classification": {"text", "label"}, "ner": {"tokens", "ner_tags"},
+                         "generation": {"source", "target"}}
+
+
+def _hub_entries() -> list[tuple[str, str]]:
+    return [(stage, key) for stage, entries in REGISTRY.items() for key, source in entries.items()
+            if not source.is_builtin]
+
+
+@pytest.mark.parametrize(("stage", "key"), _hub_entries())
+def test_every_registry_entry_loads_from_its_copy(hub_copies: Path, tmp_path: Path, stage: str, key: str) -> None:
+    source = resolve(stage, key, field="x", root=REPO, datasets_dir=str(hub_copies))
+    assert source.local_copy is not None and (source.name, source.config) == (REGISTRY[stage][key].name,
+                                                                               REGISTRY[stage][key].config)
+    check_source(stage, source, "x")
+    if stage == "pretrain":
+        corpus = load_corpus(source, cache_dir=tmp_path / "cache")
+        assert all(corpus[s].column_names == ["text"] and len(corpus[s]) > 0 for s in ("train", "validation", "test"))
+        assert not any(t.strip() == "" for t in corpus["train"]["text"]), "blank wikitext lines are dropped"
+        return
+    module = task_data_module(stage, source)
+    module.prepare_labels()
+    for split in ("train", "validation", "test"):
+        rows = module.rows(split)
+        assert rows and EXPECTED_TASK_COLUMNS[stage] <= set(rows[0].values)
+
+
+def test_class_label_names_and_glue_test_split_reach_the_task(hub_copies: Path) -> None:
+    sst2 = resolve("classification", "sst2", field="x", root=REPO, datasets_dir=str(hub_copies))
+    module = task_data_module("classification", sst2)
+    module.prepare_labels()
+    assert module.label_names == ["negative", "positive"]
+    # GLUE's test labels are hidden (-1): the registry tests on its validation split, which is labelled.
+    hub_test = load_hub_split(DataSource(sst2.name, local_copy=sst2.local_copy), "test")
+    assert set(hub_test["label"]) == {-1}
+    assert {module.label_text(r) for r in module.rows("test")} <= {"negative", "positive"}
+    conll = resolve("ner", "conll2003", field="x", root=REPO, datasets_dir=str(hub_copies))
+    ner = task_data_module("ner", conll)
+    ner.prepare_labels()
+    assert ner.label_names == ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
+
+
+def test_real_plan_validates_against_the_copies(hub_copies: Path) -> None:
+    plan = parse_plan(["--config", str(REPO / "configs/compare/real.yaml"), "--datasets_dir", str(hub_copies)])
+    resolved = validate(plan, REPO)
+    assert resolved.task_data["generation"].column("source") == "document"
+    assert all(s.local_copy for s in (resolved.pretrain_data, *resolved.task_data.values()))
+
+
+@pytest.mark.parametrize(
+    ("finetune", "message"),
+    [
+        (FinetunePlan(tasks=["generation"], generation_data=DataSource("EdinburghNLP/xsum")),
+         r"finetune.generation_data: data source EdinburghNLP/xsum.*no column 'source'"),
+        (FinetunePlan(tasks=["classification"], classification_data=DataSource(
+            "nyu-mll/glue", "sst2", splits={"validation": "dev"}, columns={"text": "sentence"})),
+         r"finetune.classification_data: .*no split 'dev' for the validation split"),
+    ],
+)
+def test_a_wrong_split_or_column_fails_validation_naming_field_source_and_column(
+        hub_copies: Path, finetune: FinetunePlan, message: str) -> None:
+    for field in ("classification_data", "generation_data"):
+        value = getattr(finetune, field)
+        if isinstance(value, DataSource):
+            from pretrain.data.sources import local_copy_dir
+
+            setattr(finetune, field, DataSource(value.name, value.config, value.splits, value.columns,
+                                                str(local_copy_dir(hub_copies, value.name, value.config))))
+    with pytest.raises(ValueError, match=message):
+        validate(ComparePlan(finetune=finetune), REPO)
+
+
+def test_a_missing_copy_names_the_expected_directory(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"pretrain.data='wikitext-103': datasets_dir=.* has no copy of "
+                                         r"Salesforce/wikitext \(wikitext-103-raw-v1\)"):
+        validate(ComparePlan(pretrain=PretrainPlan(data="wikitext-103"), datasets_dir=str(tmp_path)), REPO)
+
+
+def test_without_a_copy_the_hub_path_is_load_dataset_name_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+
+    def fake_load_dataset(path: str, name: str | None = None, **kwargs: object) -> datasets.Dataset:
+        calls.append((path, name, kwargs.get("split")))
+        return datasets.Dataset.from_dict({"sentence": ["good"], "label": [1], "idx": [0]})
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+    module = task_data_module("classification", REGISTRY["classification"]["sst2"])
+    rows = module.rows("test")
+    assert calls == [("nyu-mll/glue", "sst2", "validation")]
+    assert rows[0].values["text"] == "good"  # the column mapping applied
+
+
+def test_the_short_form_and_the_whole_description_cross_the_cli_alike(tmp_path: Path) -> None:
+    from jsonargparse import ArgumentParser
+
+    from tasks.classification.data import ClassificationDataModule
+
+    parser = ArgumentParser()
+    parser.add_class_arguments(ClassificationDataModule, "data")
+    sst2 = REGISTRY["classification"]["sst2"]
+    for value, expected in ((sst2.cli_value(), sst2), ("data/train.tsv", DataSource("data/train.tsv"))):
+        module = parser.instantiate(parser.parse_args(["--data.source", value])).data
+        assert DataSource.of(module.source) == expected
+    assert DataSource("x.tsv").kind == "files" and DataSource("owner/name").kind == "hub"
+    assert DataSource("builtin").kind == "builtin" and DataSource("data/*.txt").kind == "files"
