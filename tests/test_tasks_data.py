@@ -119,8 +119,9 @@ def test_generation_groups_references_and_masks_the_source_for_gpt(tmp_path: Pat
     assert first["labels"][n_prompt:] == first["input_ids"][n_prompt:]
     batch = dm.collate(test)
     assert batch["prompt_mask"][:, -1].tolist() == [1, 1]  # left-padded prompts end together
-    with pytest.raises(ValueError, match="exceeds the GPT backbone's max_positions=20"):
-        dm.attach(wordpiece, "gpt", 20)
+    for family in ("gpt", "bert"):  # both read source and target in one sequence of positions
+        with pytest.raises(ValueError, match=f"exceeds the {family} backbone's max_positions=20"):
+            dm.attach(wordpiece, family, 20)
 
 
 def test_builtin_label_names_come_from_the_class_label_feature() -> None:

@@ -45,10 +45,14 @@ def _argmax_loop(module: GenerationModule, batch: dict, row: int, steps: int) ->
     return out
 
 
-@pytest.mark.parametrize("family", ["bert", "gpt"])
-def test_greedy_generation_equals_uncached_argmax_loop(family: str, tmp_path: Path) -> None:
+MODES = [("bert", "masked"), ("bert", "bert2bert"), ("gpt", "masked")]  # the mode only concerns BERT
+
+
+@pytest.mark.parametrize(("family", "mode"), MODES)
+def test_greedy_generation_equals_uncached_argmax_loop(family: str, mode: str, tmp_path: Path) -> None:
     torch.manual_seed(0)
-    module = GenerationModule(hf_backbone(family, tmp_path / "model"), max_new_tokens=6, no_repeat_ngram_size=0).eval()
+    module = GenerationModule(hf_backbone(family, tmp_path / "model"), max_new_tokens=6, no_repeat_ngram_size=0,
+                              bert_generation=mode).eval()
     batch = _batch(module)
     generated = module.generate_ids(batch)
     assert batch["prompt_mask"].sum(dim=1).unique().numel() >= 2  # prompts of different lengths: padding is exercised
@@ -91,10 +95,10 @@ def _alone(batch: dict, row: int) -> dict:
     return {"prompt_ids": batch["prompt_ids"][row][keep][None], "prompt_mask": batch["prompt_mask"][row][keep][None]}
 
 
-@pytest.mark.parametrize("family", ["bert", "gpt"])
-def test_batched_generation_equals_each_source_alone(family: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("family", "mode"), MODES)
+def test_batched_generation_equals_each_source_alone(family: str, mode: str, tmp_path: Path) -> None:
     torch.manual_seed(0)
-    module = GenerationModule(hf_backbone(family, tmp_path / "model"), max_new_tokens=6).eval()
+    module = GenerationModule(hf_backbone(family, tmp_path / "model"), max_new_tokens=6, bert_generation=mode).eval()
     batch = _batch(module)
     lengths = batch["prompt_mask"].sum(dim=1)
     assert lengths.unique().numel() >= 2  # short and long sources share the batch: padding is exercised
@@ -103,7 +107,7 @@ def test_batched_generation_equals_each_source_alone(family: str, tmp_path: Path
     for row in range(len(generated)):
         alone = _alone(batch, row)
         assert generated[row] == module.generate_ids(alone)[0], row
-        if family == "bert":
+        if mode == "bert2bert" and family == "bert":
             # The encoder sees each source right-padded: [CLS] at position 0, as in pretraining, so the
             # real positions' states do not depend on the other sources in the batch.
             with torch.no_grad():
@@ -134,14 +138,15 @@ def test_gpt_training_loss_is_the_fused_lm_loss_with_the_plain_value_and_gradien
         torch.testing.assert_close(got, want)
 
 
-def test_left_padded_bert2bert_sources_are_refused(tmp_path: Path) -> None:
-    module = GenerationModule(hf_backbone("bert", tmp_path / "model"), max_new_tokens=2).eval()
+@pytest.mark.parametrize("mode", ["masked", "bert2bert"])
+def test_left_padded_bert_sources_are_refused(mode: str, tmp_path: Path) -> None:
+    module = GenerationModule(hf_backbone("bert", tmp_path / "model"), max_new_tokens=2, bert_generation=mode).eval()
     batch = _batch(module)
     lengths = batch["prompt_mask"].sum(dim=1)
     assert bool(batch["prompt_mask"][:, 0].all())  # the collated BERT sources are right-padded
     short = int(lengths.argmin())
     batch["prompt_mask"][short] = batch["prompt_mask"][short].flip(0)  # as if left-padded
-    with pytest.raises(ValueError, match="BERT2BERT sources must be right-padded"):
+    with pytest.raises(ValueError, match="BERT sources must be right-padded"):
         module.generate_ids(batch)
 
 

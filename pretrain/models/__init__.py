@@ -7,9 +7,10 @@ from pretrain.models.counting import count_parameters, flops_per_token
 from pretrain.models.encoder_decoder import EncoderDecoderModel
 from pretrain.models.generation import GenerationConfig, generate
 from pretrain.models.gpt import GptModel
+from pretrain.models.masked_seq2seq import MaskedSeq2Seq
 from pretrain.models.outputs import BertOutput, LMOutput
 
 __all__ = [
     "BertModel", "BertOutput", "EncoderDecoderModel", "GenerationConfig", "GptModel", "KVCache", "LMOutput",
-    "TransformerConfig", "count_parameters", "flops_per_token", "generate",
+    "MaskedSeq2Seq", "TransformerConfig", "count_parameters", "flops_per_token", "generate",
 ]

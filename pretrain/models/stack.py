@@ -52,7 +52,7 @@ class TransformerStack(nn.Module):
         S = cached + T; document_ids (B, T) restricts attention to tokens of the same document;
         context (B, S_ctx, D) with context_mask (B, S_ctx) feeds cross-attention."""
         offset = cache.length if cache is not None else 0
-        self._check_inputs(input_ids, token_type_ids, document_ids, offset)
+        self._check_inputs(input_ids, token_type_ids, document_ids, offset, position_ids)
         B, T = input_ids.shape
         if position_ids is None:
             position_ids = torch.arange(offset, offset + T, device=input_ids.device).unsqueeze(0)  # (1, T)
@@ -73,13 +73,16 @@ class TransformerStack(nn.Module):
         return StackOutput(hidden_states=x, attentions=attentions)
 
     def _check_inputs(
-        self, input_ids: Tensor, token_type_ids: Tensor | None, document_ids: Tensor | None, offset: int
+        self, input_ids: Tensor, token_type_ids: Tensor | None, document_ids: Tensor | None, offset: int,
+        position_ids: Tensor | None,
     ) -> None:
         """Fail with a readable message before an embedding lookup fails with an index error."""
         config = self.config
         if input_ids.dim() != 2:
             raise ValueError(f"input_ids must have shape (batch, seq_len), got {tuple(input_ids.shape)}")
         length = offset + input_ids.shape[1]
+        if position_ids is not None and not torch.compiler.is_compiling():
+            length = int(position_ids.max()) + 1  # explicit positions may repeat (the masked seq2seq layout)
         if length > config.max_positions:
             raise ValueError(
                 f"sequence length {length} exceeds max_positions={config.max_positions}; "
@@ -122,6 +125,8 @@ class TransformerStack(nn.Module):
         materialises a mask. Otherwise padding, causality and document boundaries are combined
         into one mask built once and shared by all layers.
         """
+        if attention_mask is not None and attention_mask.dim() == 4:
+            return attention_mask.bool(), False  # a full (B, 1, T, S) layout, used as given
         if attention_mask is not None and not torch.compiler.is_compiling() and (
             bool(attention_mask.all()) or self._padding_is_invisible(attention_mask, document_ids, offset)
         ):

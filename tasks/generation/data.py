@@ -49,13 +49,12 @@ class GenerationDataModule(TaskDataModule):
     def attach(self, tokenizer: Any, family: str, max_positions: int) -> None:
         super().attach(tokenizer, family, max_positions)
         # GPT holds source and target in one sequence; BERT's decoder has positions of its own.
-        if family == "gpt" and self.max_length + self.max_target_length + 1 > max_positions:
+        # Both families read source and target in one sequence of positions (GPT's prompt + continuation,
+        # BERT's masked sequence-to-sequence layout), so both must fit.
+        if self.max_length + self.max_target_length + 1 > max_positions:
             raise ValueError(f"data.max_length + data.max_target_length + 1 = "
-                             f"{self.max_length + self.max_target_length + 1} exceeds the GPT backbone's "
-                             f"max_positions={max_positions}")
-        if family == "bert" and self.max_target_length + 1 > max_positions:
-            raise ValueError(f"data.max_target_length + 1 = {self.max_target_length + 1} exceeds the "
-                             f"backbone's max_positions={max_positions}")
+                             f"{self.max_length + self.max_target_length + 1} exceeds the {family} backbone's "
+                             f"max_positions={max_positions} (source and target share its positions)")
 
     def builtin(self) -> datasets.DatasetDict:
         from pretrain.data import builtin_generation
@@ -124,7 +123,7 @@ class GenerationDataModule(TaskDataModule):
 
         input_ids, attention_mask = batch_of("input_ids", pad_id)
         # GPT continues its prompt, so batched decoding left-pads it (every row's next token is at the
-        # right end; GptModel.generate counts positions over real tokens). BERT2BERT's encoder reads the
+        # right end; GptModel.generate counts positions over real tokens). BERT reads the
         # source with positions 0..S-1, [CLS] at 0 as in pretraining, so its source is right-padded.
         prompt_ids, prompt_mask = batch_of("prompt_ids", pad_id, left=self._family == "gpt")
         batch = {

@@ -1,4 +1,6 @@
-"""Fine-tune for generation: GPT continues `source [SEP]`; BERT becomes a warm-started encoder-decoder.
+"""Fine-tune for generation: GPT continues `source [SEP]`; BERT fills one [MASK] after the source and the
+tokens so far with its own MLM head (``MaskedSeq2Seq``, the default) or becomes a warm-started encoder-decoder
+(BERT2BERT, ``bert_generation: bert2bert``).
 
 Validation and test report the target's loss and perplexity (teacher forcing) and, from decoded
 text, ROUGE-1/2/L F-measure and corpus BLEU-4 against all references (torchmetrics); decoding
@@ -19,6 +21,7 @@ from torchmetrics.text import BLEUScore, Perplexity, ROUGEScore
 from pretrain.models.encoder_decoder import EncoderDecoderModel
 from pretrain.models.generation import GenerationConfig
 from pretrain.models.gpt import GptModel
+from pretrain.models.masked_seq2seq import MaskedSeq2Seq
 from tasks.backbone import Backbone
 from tasks.base import TaskDataModule, TaskModule, init_help
 from tasks.encoding import IGNORE_INDEX
@@ -49,6 +52,7 @@ class GenerationModule(TaskModule):
         generate_during_validation: bool = False,
         validation_decode_limit: int = 0,
         num_logged_samples: int = 8,
+        bert_generation: Literal["masked", "bert2bert"] = "masked",
         random_init: bool = False,
     ) -> None:
         # Validate the decoding settings before loading any weights.
@@ -69,13 +73,18 @@ class GenerationModule(TaskModule):
         validation_decode_limit="decode only the first this many validation examples (0 = all): a fixed "
                                 "subset keeps val ROUGE cheap and comparable between validations",
         num_logged_samples="decoded samples logged per evaluation (W&B table)",
+        bert_generation="how BERT generates: 'masked' fills one [MASK] after the source and the tokens so far "
+                        "with BERT's own MLM head (UniLM's sequence-to-sequence mask, no new weights); "
+                        "'bert2bert' warm-starts an encoder-decoder (Rothe et al. 2020; new cross-attention)",
     )
 
     def build(self, backbone: Backbone) -> None:
         if backbone.family == "gpt":
             if not isinstance(backbone.model, GptModel):
                 raise ValueError(f"a gpt backbone must be a GptModel, got {type(backbone.model).__name__}")
-            self.model: GptModel | EncoderDecoderModel = backbone.model
+            self.model: GptModel | EncoderDecoderModel | MaskedSeq2Seq = backbone.model
+        elif self.hparams.bert_generation == "masked":
+            self.model = MaskedSeq2Seq(backbone.model, self.tokenizer.mask_token_id)
         else:
             self.model = warm_start_encoder_decoder(backbone.model)
         self.samples: list[list[str]] = []
@@ -100,7 +109,7 @@ class GenerationModule(TaskModule):
 
     def forward(self, batch: dict[str, Any]) -> tuple[Tensor, Tensor]:
         """Teacher-forced logits (B, T, V) and the aligned labels (B, T)."""
-        if isinstance(self.model, EncoderDecoderModel):
+        if isinstance(self.model, (EncoderDecoderModel, MaskedSeq2Seq)):
             out = self.model(batch["input_ids"], batch["attention_mask"], batch["decoder_input_ids"],
                              batch["decoder_attention_mask"])
             return out.logits, batch["labels"]
@@ -110,9 +119,9 @@ class GenerationModule(TaskModule):
     def generate_ids(self, batch: dict[str, Any]) -> list[list[int]]:
         """New token ids per source (KV-cached decoding), cut before the end token."""
         config = self.generation_config(batch["prompt_ids"].shape[1])
-        if isinstance(self.model, EncoderDecoderModel):
+        if isinstance(self.model, (EncoderDecoderModel, MaskedSeq2Seq)):
             if not bool(batch["prompt_mask"][:, 0].all()):
-                raise ValueError("BERT2BERT sources must be right-padded (prompt_mask[:, 0] all 1): the encoder "
+                raise ValueError("BERT sources must be right-padded (prompt_mask[:, 0] all 1): the encoder "
                                  "numbers positions from 0, so left padding would move [CLS] off position 0")
             new = self.model.generate(batch["prompt_ids"], config, batch["prompt_mask"],
                                       start_token_id=self.special.cls)
@@ -129,7 +138,7 @@ class GenerationModule(TaskModule):
             # Pretraining's LM loss: the head is fused into a chunked loss, so no (B, T, V) logits are
             # kept for backward; it shifts the labels itself (prompt and padding labels are ignored).
             return self.model.lm_loss(batch["input_ids"], batch["labels"], batch["attention_mask"])
-        # BERT2BERT's head is BERT's MLM head (a transform before the tied projection), which the
+        # BERT generates through its MLM head (a transform before the tied projection), which the
         # fused loss does not cover; its logits are (B, T_target, V), the target only.
         logits, labels = self(batch)
         return F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=IGNORE_INDEX)
