@@ -89,7 +89,7 @@ def test_local_files_are_accepted(root: Path) -> None:
 
 
 def test_generation_source_and_target_fit_the_smaller_model(root: Path) -> None:
-    """GPT reads source + [SEP] + target as one sequence: the plan cuts the source (for both families alike)."""
+    """Both families read source + target in one sequence of positions: the plan cuts the source alike."""
     from pretrain.compare.runs import finetune_args
 
     resolved = validate(ComparePlan(finetune=FinetunePlan(max_length=128, max_target_length=32)), root)
@@ -97,7 +97,8 @@ def test_generation_source_and_target_fit_the_smaller_model(root: Path) -> None:
         args = finetune_args(resolved, family, "generation", Path("x.ckpt"), 0, 1e-3, False, Path("run"), Path("r.json"))
         source = int(args[args.index("--data.init_args.max_length") + 1])
         target = int(args[args.index("--data.init_args.max_target_length") + 1])
-        assert (source, target) == (128 - 32 - 1, 32)
+        decoded = int(args[args.index("--model.init_args.max_new_tokens") + 1])
+        assert (source, target, decoded) == (128 - 32 - 1, 32, 32)  # decoding is bounded by the plan, not the config
         args = finetune_args(resolved, family, "ner", Path("x.ckpt"), 0, 1e-3, True, Path("run"), Path("r.json"))
         assert int(args[args.index("--data.init_args.max_length") + 1]) == 128
 

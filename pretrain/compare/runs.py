@@ -83,8 +83,9 @@ def finetune_args(
         "--data.init_args.max_length", str(_source_length(resolved, task)),
         "--data.init_args.source", data.cli_value(),  # the plan's DataSource, unchanged
     ]
-    if task == "generation":
-        args += ["--data.init_args.max_target_length", str(f.max_target_length)]
+    if task == "generation":  # decode as many tokens as a training target holds
+        args += ["--data.init_args.max_target_length", str(f.max_target_length),
+                 "--model.init_args.max_new_tokens", str(f.max_target_length)]
     return args + logger_args(resolved, [family, task, "random-init" if random_init else "pretrained"], run_dir)
 
 
