@@ -32,6 +32,12 @@ class KVCache:
         self.self_attention[layer] = (k, v)
         return k, v
 
+    def crop(self, length: int) -> None:
+        """Keep the first `length` cached positions of every self-attention layer (drop a scratch token)."""
+        for i, kv in enumerate(self.self_attention):
+            if kv is not None:
+                self.self_attention[i] = (kv[0][:, :, :length], kv[1][:, :, :length])
+
     def reorder(self, index: Tensor) -> None:
         """Select batch rows, e.g. the surviving hypotheses of a beam search step."""
         for entries in (self.self_attention, self.cross_attention):

@@ -88,21 +88,44 @@ class MaskedSeq2Seq(nn.Module):
     ) -> Tensor:
         """Decode a target for each right-padded source (B, S), starting from `start_token_id`.
 
-        Each step re-encodes source + prefix + one [MASK] (the bidirectional source has no KV cache
-        across steps; targets are short).
+        KV-cached: the source is encoded once (its tokens never see the target), then each step feeds
+        the newest real token and one [MASK] after it, reads the [MASK]'s prediction and drops the
+        [MASK]'s keys and values from the cache, so the cache holds exactly the keys the training layout
+        lets the next tokens see.
         """
-        state: dict[str, Tensor | None] = {"source": input_ids, "mask": attention_mask, "prefix": None}
+        B, S = input_ids.shape
+        device = input_ids.device
+        source = torch.ones_like(input_ids, dtype=torch.bool) if attention_mask is None else attention_mask.bool()
+        segments = self.config.type_vocab_size > 1
+        cache = KVCache(self.config.n_layers)
+        itself = torch.eye(S, dtype=torch.bool, device=device)
+        self.bert.encoder(
+            input_ids, attention_mask=(source[:, None, :] | itself)[:, None],
+            token_type_ids=torch.zeros_like(input_ids) if segments else None,
+            position_ids=torch.arange(S, device=device).expand(B, S), cache=cache,
+        )
+        state = {"visible": source, "next_position": source.sum(dim=1, keepdim=True)}  # (B, K), (B, 1)
 
         def step(tokens: Tensor) -> Tensor:
-            prefix = state["prefix"]
-            state["prefix"] = tokens if prefix is None else torch.cat([prefix, tokens], dim=1)
-            out = self(state["source"], state["mask"], state["prefix"])  # type: ignore[arg-type]
-            return out.logits[:, -1]  # (B, V)
+            visible, position = state["visible"], state["next_position"]
+            rows, cached = visible.shape
+            ids = torch.cat([tokens, torch.full_like(tokens, self.mask_token_id)], dim=1)  # (B, 2)
+            mask = torch.zeros(rows, 2, cached + 2, dtype=torch.bool, device=device)
+            mask[:, :, :cached] = visible[:, None, :]
+            mask[:, :, cached] = True  # both see the real token
+            mask[:, 1, cached + 1] = True  # the [MASK] sees itself
+            body = self.bert.encoder(
+                ids, attention_mask=mask[:, None], token_type_ids=torch.ones_like(ids) if segments else None,
+                position_ids=position + torch.arange(2, device=device), cache=cache,
+            )
+            cache.crop(cached + 1)
+            state["visible"] = torch.cat([visible, visible.new_ones(rows, 1)], dim=1)
+            state["next_position"] = position + 1
+            return self.bert.mlm_head(body.hidden_states[:, 1])  # (B, V)
 
         def reorder(index: Tensor) -> None:
             for key, value in state.items():
-                if value is not None:
-                    state[key] = value.index_select(0, index)
+                state[key] = value.index_select(0, index)
 
-        start = torch.full((input_ids.shape[0], 1), start_token_id, dtype=torch.long, device=input_ids.device)
-        return generate(step, start, KVCache(self.config.n_layers), config, generator, on_reorder=reorder)
+        start = torch.full((B, 1), start_token_id, dtype=torch.long, device=device)
+        return generate(step, start, cache, config, generator, on_reorder=reorder)
