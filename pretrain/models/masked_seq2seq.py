@@ -58,8 +58,8 @@ class MaskedSeq2Seq(nn.Module):
         steps = torch.arange(T, device=device)
         real_positions = source.sum(dim=1, keepdim=True) + steps  # (B, T)
         positions = torch.cat([torch.arange(S, device=device).expand(B, S), real_positions, real_positions + 1], 1)
-        types = torch.cat([torch.zeros_like(input_ids), torch.ones_like(decoder_input_ids),
-                           torch.ones_like(decoder_input_ids)], dim=1) if self.config.type_vocab_size > 1 else None
+        types = (torch.arange(S + 2 * T, device=device) >= S).long().expand(B, -1) if self.config.type_vocab_size > 1 \
+            else None  # segment A = source, B = target
         mask = self._attention_mask(source, target)
         body = self.bert.encoder(ids, attention_mask=mask, token_type_ids=types, position_ids=positions)
         hidden = body.hidden_states[:, S + T:]  # (B, T, D): the [MASK] queries
@@ -74,8 +74,7 @@ class MaskedSeq2Seq(nn.Module):
         device = source.device
         causal = torch.ones(T, T, dtype=torch.bool, device=device).tril()  # (T, T): key t' <= query t
         allowed = torch.zeros(B, L, L, dtype=torch.bool, device=device)
-        allowed[:, :, :S] = source[:, None, :]  # every query sees the real source
-        allowed[:, :S, S:] = False  # ... and source queries see nothing else
+        allowed[:, :, :S] = source[:, None, :]  # every query sees the real source (source queries: only it)
         allowed[:, S:S + T, S:S + T] = causal & target[:, None, :]  # real target: its left context
         allowed[:, S + T:, S:S + T] = causal & target[:, None, :]  # [MASK] t: the real tokens up to t
         allowed |= torch.eye(L, dtype=torch.bool, device=device)  # each query sees itself ([MASK]s, padding)
