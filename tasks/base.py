@@ -11,7 +11,7 @@ import glob
 from abc import abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import datasets
 import torch
@@ -244,6 +244,9 @@ class TaskModule(LightningModule):
     """
 
     task: str = ""
+    # The arguments that decide which weights a fine-tuned checkpoint holds: `finetune test/predict
+    # --ckpt_path` takes them from the checkpoint and the rest (decoding, lr) from the run.
+    weights_hparams: ClassVar[tuple[str, ...]] = ("checkpoint", "family", "random_init")
 
     def __init__(
         self,

@@ -12,8 +12,11 @@ seed's score; N seeds: `for s in 0 1 2; do finetune fit ... --seed_everything $s
 
 from __future__ import annotations
 
+import importlib
+import inspect
 from pathlib import Path
 
+import torch
 from lightning.pytorch.cli import LightningArgumentParser
 
 from pretrain.lightning.wandb_mode import ensure_wandb_mode
@@ -40,6 +43,34 @@ class FinetuneCLI(TrackedRunCLI):
                             help="predict output (default: <run dir>/predictions.{txt,conll,jsonl})")
         parser.add_argument("--test_after_fit", type=bool, default=False,
                             help="after fit, test the best checkpoint and write the results JSON")
+
+    def _parse_ckpt_path(self) -> None:
+        """Take from a fine-tuned `--ckpt_path` only the model arguments that define its weights.
+
+        Lightning's default overwrites every model argument with the checkpoint's hyperparameters, so
+        `finetune test --ckpt_path ft.ckpt --model.num_beams 4` would silently decode with the beam
+        width of training. Here the arguments in `weights_hparams` (which backbone, family, BERT's
+        generation mode) come from the checkpoint, unless the run gives a different non-default value,
+        which is an error naming both; everything else (decoding, learning rate) stays the run's own.
+        """
+        subcommand = self.config.get("subcommand")
+        ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
+        if not ckpt_path or not Path(ckpt_path).is_file():
+            return  # "best"/"last", or a missing file that Lightning reports by name
+        stored = torch.load(ckpt_path, map_location="cpu", weights_only=True, mmap=True).get("hyper_parameters", {})
+        model = self.config[subcommand].model
+        module_name, _, class_name = model.class_path.rpartition(".")
+        model_class = getattr(importlib.import_module(module_name), class_name)
+        defaults = inspect.signature(model_class.__init__).parameters
+        for name in getattr(model_class, "weights_hparams", ()):
+            if name not in stored:
+                continue
+            given = model.init_args.get(name)
+            default = defaults[name].default if name in defaults else inspect.Parameter.empty
+            if given not in (default, "", None) and given != stored[name]:
+                raise ValueError(f"checkpoint {ckpt_path} was fine-tuned with model.{name}={stored[name]!r}, "
+                                 f"but this run sets {given!r}; drop the option or use a matching checkpoint")
+            model.init_args[name] = stored[name]
 
     def _option(self, name: str) -> object:
         return self.config[self.subcommand].get(name) if self.subcommand else None

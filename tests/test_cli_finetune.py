@@ -164,3 +164,31 @@ def test_random_init_fine_tunes_and_is_recorded(backbones: dict[str, str], tmp_p
 def test_wrong_family_is_a_clear_error(backbones: dict[str, str], tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="holds a gpt model, but family='bert' was expected"):
         main(["fit", *_args("classification", backbones["gpt"], tmp_path), "--model.family=bert"])
+
+
+def test_testing_a_checkpoint_keeps_the_runs_decoding_options(backbones: dict[str, str], tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--ckpt_path` supplies the weights' arguments (backbone, family, BERT's generation mode); decoding
+    options given on the command line win over the ones stored at training time."""
+    from tasks.generation.module import GenerationModule
+
+    args = _args("generation", backbones["gpt"], tmp_path)
+    main(["fit", *args, "--test_after_fit=true", f"--results_file={tmp_path / 'fit.json'}"])
+    ckpt = json.loads((tmp_path / "fit.json").read_text())["finetuned_checkpoint"]
+
+    seen: list[tuple[int, str, str]] = []
+    generate_ids = GenerationModule.generate_ids
+
+    def spy(self: GenerationModule, batch: dict) -> list[list[int]]:
+        seen.append((self.hparams.num_beams, self.hparams.bert_generation, self.hparams.checkpoint))
+        return generate_ids(self, batch)
+
+    monkeypatch.setattr(GenerationModule, "generate_ids", spy)
+    without_backbone = [a for a in args if not a.startswith("--model.checkpoint")]
+    main(["test", *without_backbone, "--model.checkpoint=", "--model.num_beams=3", f"--ckpt_path={ckpt}",
+          f"--results_file={tmp_path / 'test.json'}"])
+    assert seen and set(seen) == {(3, "masked", backbones["gpt"])}  # the backbone path came from the checkpoint
+
+    with pytest.raises(ValueError, match=r"fine-tuned with model.bert_generation='masked', but this run sets "
+                                         r"'bert2bert'"):
+        main(["test", *args, "--model.bert_generation=bert2bert", f"--ckpt_path={ckpt}"])

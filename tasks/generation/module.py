@@ -33,6 +33,7 @@ ROUGE_KEYS = ("rouge1", "rouge2", "rougeL")
 
 class GenerationModule(TaskModule):
     task = "generation"
+    weights_hparams = (*TaskModule.weights_hparams, "bert_generation")
 
     def __init__(
         self,
