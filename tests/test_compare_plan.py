@@ -69,6 +69,12 @@ def test_unknown_yaml_key_names_file_and_key(tmp_path: Path) -> None:
         (ComparePlan(finetune=FinetunePlan(seeds=[1, 1])), r"distinct"),
         (ComparePlan(wandb=WandbPlan(mode="cloud")), r"wandb.mode"),
         (ComparePlan(finetune=FinetunePlan(max_target_length=125)), r"max_target_length=125.*max_positions=128"),
+        (ComparePlan(finetune=FinetunePlan(task_steps={"qa": 10})), r"task_steps names 'qa'"),
+        (ComparePlan(finetune=FinetunePlan(task_steps={"ner": 0})), r"task_steps.ner"),
+        (ComparePlan(finetune=FinetunePlan(max_steps=100, val_check_interval=50, task_steps={"generation": 120})),
+         r"generation runs 120 steps, not a multiple of val_check_interval=50"),
+        (ComparePlan(finetune=FinetunePlan(classification_pooling="cls")),
+         r"finetune.classification_pooling='cls'; choose one of mean, native"),
     ],
 )
 def test_bad_plans_fail_before_training(root: Path, plan: ComparePlan, message: str) -> None:
@@ -110,3 +116,24 @@ def test_classic_mode_accepts_different_layouts_and_matched_presets_agree(root: 
     for size in ("micro", "base-matched"):
         bert, gpt = (block_settings(root / f"configs/model/{f}-{size}.yaml") for f in ("bert", "gpt"))
         assert {k for k in bert if bert[k] != gpt[k]} == set(FAMILY_ONLY_FIELDS)
+
+
+def test_per_task_steps_and_the_classification_readout_reach_the_runs(root: Path) -> None:
+    """task_steps gives one task more steps (both families alike); the matched mode reads classification by
+    mean pooling in both families, the classic mode by each family's own readout, unless the plan says."""
+    from pretrain.compare.runs import finetune_args
+
+    def option(plan: ComparePlan, task: str, name: str) -> str:
+        args = finetune_args(validate(plan, root), "bert", task, Path("x.ckpt"), 0, 1e-3, False, Path("run"),
+                             Path("r.json"))
+        return args[args.index(name) + 1]
+
+    steps = ComparePlan(finetune=FinetunePlan(max_steps=100, val_check_interval=50, task_steps={"generation": 200}))
+    assert option(steps, "generation", "--trainer.max_steps") == "200"
+    assert option(steps, "ner", "--trainer.max_steps") == "100"
+    assert option(ComparePlan(), "classification", "--model.init_args.pooling") == "mean"
+    classic = ComparePlan(architecture="classic", bert_model="bert-mini", gpt_model="gpt-mini")
+    assert option(classic, "classification", "--model.init_args.pooling") == "native"
+    chosen = ComparePlan(finetune=FinetunePlan(classification_pooling="native"))
+    assert option(chosen, "classification", "--model.init_args.pooling") == "native"
+    assert validate(ComparePlan(), root).plan.finetune.classification_pooling == "mean"  # recorded as resolved

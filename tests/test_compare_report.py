@@ -56,7 +56,7 @@ def test_report_folder_from_synthetic_runs(tmp_path: Path) -> None:
     from dataclasses import asdict
 
     plan = asdict(ComparePlan(experiment="synthetic"))
-    plan["finetune"]["tasks"] = ["classification"]
+    plan["finetune"].update(tasks=["classification"], classification_pooling="mean", task_steps={"generation": 500})
     results = aggregate(plan, _records(), environment())
     written = write_report(results, tmp_path)
     names = {p.name for p in written}
@@ -86,6 +86,8 @@ def test_report_folder_from_synthetic_runs(tmp_path: Path) -> None:
     assert "Pretraining effect for BERT" in report and "random-init" in report
     assert "ft-gpt-4-9" in report and "out of memory" in report
     assert "NOT better" not in report  # both pretrained models beat their trivial baselines
+    assert "**Fine-tuning:** 100 steps (generation 500), batch 32" in report
+    assert "Classification reads the mean hidden state over the input's tokens in both families" in report
 
 
 def test_report_script_rebuilds_from_the_run_folder(tmp_path: Path) -> None:

@@ -130,6 +130,17 @@ def answer_lines(results: dict[str, Any]) -> list[str]:
     return rows + ([""] + notes if notes else [])
 
 
+_POOLING_TEXT = {"mean": "the mean hidden state over the input's tokens in both families (the same readout)",
+                 "native": "BERT's pooled [CLS] and GPT's last token (each family's own readout)"}
+
+
+def _fine_tuning_steps(finetune: dict[str, Any]) -> str:
+    """'250 steps' or '250 steps (generation 500)'."""
+    special = {task: n for task, n in (finetune.get("task_steps") or {}).items() if n != finetune["max_steps"]}
+    return f"{finetune['max_steps']} steps" + (
+        " (" + ", ".join(f"{task} {n}" for task, n in special.items()) + ")" if special else "")
+
+
 def _protocol(results: dict[str, Any]) -> list[str]:
     plan = results["plan"]
     p, f = plan["pretrain"], plan["finetune"]
@@ -144,9 +155,10 @@ def _protocol(results: dict[str, Any]) -> list[str]:
         f"{'one shared' if p['shared_tokenizer'] else 'per-family'} tokenizer ({p['vocab_size']} tokens), batch "
         f"{p['batch_size']} x {p['seq_len']} positions, AdamW lr {p['lr']:g} with {p['warmup_steps']} warmup steps; "
         f"BERT {'with' if p.get('nsp', True) else 'without'} next-sentence prediction; pretraining seeds {p['seeds']}.",
-        f"- **Fine-tuning:** {f['max_steps']} steps, batch {f['batch_size']}, validation every "
+        f"- **Fine-tuning:** {_fine_tuning_steps(f)}, batch {f['batch_size']}, validation every "
         f"{f['val_check_interval']} steps and the best validation checkpoint tested; learning rate chosen on validation "
-        f"from the same grid {f['lrs']} for both families; seeds {f['seeds']}.",
+        f"from the same grid {f['lrs']} for both families; seeds {f['seeds']}. Classification reads "
+        + _POOLING_TEXT[f.get("classification_pooling") or "native"] + ".",  # results before the option: native
         f"- **Controls:** {'none' if not f['controls'] else str(f['controls']) + ' random-init run(s) per task and family'}"
         " (same architecture and recipe, including the learning rate chosen for the pretrained model, but random "
         "weights); pretraining effect = pretrained minus random-init.",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from argparse import ArgumentError
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from jsonargparse import ActionConfigFile, ArgumentParser
@@ -24,6 +24,7 @@ FAMILIES = ("bert", "gpt")
 WANDB_MODES = ("offline", "online", "disabled")
 ARCHITECTURES = ("matched", "classic")
 MATCH_BY = ("tokens", "flops")
+POOLINGS = ("mean", "native")  # tasks.classification.head.Pooling
 # What may differ between the two families' presets in the "matched" architecture mode: BERT's segment
 # (A/B) embeddings exist only for sentence pairs; everything else about the blocks must be identical.
 FAMILY_ONLY_FIELDS = ("type_vocab_size",)
@@ -93,6 +94,9 @@ class FinetunePlan:
     generation_data: DataSource | str = "builtin"
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     max_steps: int = 100
+    # Per-task overrides of max_steps, e.g. {generation: 500}: a task that learns slower gets more steps
+    # (for both families alike). Each must be a multiple of val_check_interval so the last step is validated.
+    task_steps: dict[str, int] = field(default_factory=dict)
     batch_size: int = 32
     # The learning-rate grid, the same for both families: each (task, family) runs every value with the
     # first seed on the first pretraining seed, keeps the best on validation, then runs the other seeds.
@@ -104,11 +108,19 @@ class FinetunePlan:
     val_check_interval: int = 50  # validate every this many steps; the best checkpoint is the one tested
     max_length: int = 128  # input tokens; generation sources are cut further so source + target fit GPT
     max_target_length: int = 32  # generation targets
+    # Classification readout: "mean" pools the hidden states of both families the same way; "native" is
+    # BERT's pooled [CLS] vs GPT's last token (a readout difference that random-init controls show is worth
+    # ~0.19 accuracy on the built-in task by itself); null = mean in the matched mode, native in the classic.
+    classification_pooling: str | None = None
     trainer: str = "configs/trainer/cpu.yaml"
     configs_dir: str = "configs/finetune"  # <task>.yaml base configs; the plan overrides budgets
 
     def data_name(self, task: str) -> DataSource | str:
         return getattr(self, f"{task}_data")
+
+    def steps(self, task: str) -> int:
+        """Fine-tuning steps of `task`."""
+        return self.task_steps.get(task, self.max_steps)
 
 
 @dataclass
@@ -141,6 +153,11 @@ class ComparePlan:
     # Independent runs (the two pretrainings, fine-tunings) side by side in this many worker processes,
     # each with cpu_count // parallel_runs threads; small models use one core each better than two.
     parallel_runs: int = 1
+
+    def classification_pooling(self) -> str:
+        """The classification readout both families use (finetune.classification_pooling, resolved)."""
+        chosen = self.finetune.classification_pooling
+        return chosen if chosen is not None else ("mean" if self.architecture == "matched" else "native")
 
     def run_dir(self) -> Path:
         return Path(self.runs_dir) / self.experiment
@@ -187,9 +204,18 @@ def validate(plan: ComparePlan, root: Path = Path("."), check_data: bool = True)
         raise ValueError(f"finetune.controls={f.controls} must be between 0 and the number of seeds ({len(f.seeds)})")
     if not p.seeds or len(set(p.seeds)) != len(p.seeds):
         raise ValueError(f"pretrain.seeds={p.seeds} must be a non-empty list of distinct integers")
-    for name, value, choices in (("architecture", plan.architecture, ARCHITECTURES), ("pretrain.match", p.match, MATCH_BY)):
+    for name, value, choices in (("architecture", plan.architecture, ARCHITECTURES), ("pretrain.match", p.match, MATCH_BY),
+                                 ("finetune.classification_pooling", plan.classification_pooling(), POOLINGS)):
         if value not in choices:
             raise ValueError(f"{name}={value!r}; choose one of {', '.join(choices)}")
+    for task, steps in f.task_steps.items():
+        if task not in TASKS:
+            raise ValueError(f"finetune.task_steps names {task!r}; tasks are {', '.join(TASKS)}")
+        _positive(f"finetune.task_steps.{task}", steps)
+    for task in f.tasks:
+        if f.steps(task) > f.val_check_interval and f.steps(task) % f.val_check_interval:
+            raise ValueError(f"finetune: {task} runs {f.steps(task)} steps, not a multiple of val_check_interval="
+                             f"{f.val_check_interval}, so its last steps would never be validated")
     if p.tokens < p.tokens_per_step:
         raise ValueError(
             f"pretrain.tokens={p.tokens} is less than one step (batch_size * seq_len = {p.tokens_per_step})"
@@ -237,6 +263,8 @@ def validate(plan: ComparePlan, root: Path = Path("."), check_data: bool = True)
         check_source("pretrain", pretrain_data, "pretrain.data")
         for task, source in task_data.items():
             check_source(task, source, f"finetune.{task}_data")
+    # The readout is recorded as chosen (results.json, the report), not as "null = the mode's default".
+    plan = replace(plan, finetune=replace(f, classification_pooling=plan.classification_pooling()))
     return ResolvedPlan(plan, presets, pretrain_data, task_data)
 
 

@@ -73,8 +73,8 @@ def finetune_args(
     args = [
         "fit", "--config", str(Path(f.configs_dir) / f"{task}.yaml"), "--config", f.trainer,
         "--seed_everything", str(seed), "--test_after_fit", "true", "--results_file", str(results),
-        "--trainer.max_steps", str(f.max_steps), "--trainer.max_epochs", "-1",
-        "--trainer.val_check_interval", str(min(f.val_check_interval, f.max_steps)),
+        "--trainer.max_steps", str(f.steps(task)), "--trainer.max_epochs", "-1",
+        "--trainer.val_check_interval", str(min(f.val_check_interval, f.steps(task))),
         "--trainer.check_val_every_n_epoch", "null", "--trainer.enable_progress_bar", "false",
         "--trainer.default_root_dir", str(run_dir),
         "--model.init_args.checkpoint", str(checkpoint), "--model.init_args.family", family,
@@ -83,6 +83,8 @@ def finetune_args(
         "--data.init_args.max_length", str(_source_length(resolved, task)),
         "--data.init_args.source", data.cli_value(),  # the plan's DataSource, unchanged
     ]
+    if task == "classification":
+        args += ["--model.init_args.pooling", resolved.plan.classification_pooling()]
     if task == "generation":  # decode as many tokens as a training target holds
         args += ["--data.init_args.max_target_length", str(f.max_target_length),
                  "--model.init_args.max_new_tokens", str(f.max_target_length)]

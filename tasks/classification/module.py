@@ -12,7 +12,7 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 from tasks.backbone import Backbone, body
 from tasks.base import TaskDataModule, TaskModule, init_help
 from tasks.classification.data import ClassificationDataModule
-from tasks.classification.head import ClassificationHead, sequence_features
+from tasks.classification.head import ClassificationHead, Pooling, sequence_features
 from tasks.encoding import IGNORE_INDEX
 
 
@@ -27,17 +27,25 @@ class ClassificationModule(TaskModule):
         weight_decay: float = 0.01,
         warmup_ratio: float = 0.1,
         classifier_dropout: float = 0.1,
+        pooling: Pooling = "native",
         random_init: bool = False,
     ) -> None:
         if not 0.0 <= classifier_dropout < 1.0:
             raise ValueError(f"model.classifier_dropout={classifier_dropout} must be in [0, 1)")
         super().__init__(checkpoint, family, lr, weight_decay, warmup_ratio, random_init)
 
-    __init__.__doc__ = init_help(classifier_dropout="dropout before the label layer")
+    __init__.__doc__ = init_help(
+        classifier_dropout="dropout before the label layer",
+        pooling="one vector per input: 'native' = BERT's pooled [CLS] / GPT's last token; 'mean' = the mean "
+                "hidden state over the real tokens for both (the same readout, so the families differ only "
+                "by their pretraining)",
+    )
 
     def build(self, backbone: Backbone) -> None:
         self.body = body(backbone)
-        self.pooler = backbone.model.pooler if backbone.family == "bert" else None
+        # Mean pooling leaves BERT's pooler out (a module without gradients would stall DDP).
+        native_bert = backbone.family == "bert" and self.hparams.pooling == "native"
+        self.pooler = backbone.model.pooler if native_bert else None
         self.label_names: list[str] = []
 
     def configure_task(self, datamodule: TaskDataModule) -> None:
@@ -56,7 +64,8 @@ class ClassificationModule(TaskModule):
     def forward(self, batch: dict[str, Tensor]) -> Tensor:
         token_types = batch["token_type_ids"] if self.family == "bert" else None
         hidden = self.body(batch["input_ids"], attention_mask=batch["attention_mask"], token_type_ids=token_types)
-        return self.head(sequence_features(hidden.hidden_states, batch["attention_mask"], self.pooler))  # (B, C)
+        return self.head(sequence_features(hidden.hidden_states, batch["attention_mask"], self.pooler,
+                                           self.hparams.pooling))  # (B, C)
 
     def _step(self, batch: dict[str, Tensor], split: str) -> Tensor:
         logits = self(batch)
