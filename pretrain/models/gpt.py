@@ -106,7 +106,7 @@ class GptModel(nn.Module):
         Returns the new tokens only (B, <= max_new_tokens), padded with `config.pad_token_id`
         after EOS.
         """
-        cache = KVCache(self.config.n_layers)
+        cache = KVCache()
         state = {"mask": attention_mask if attention_mask is not None else torch.ones_like(input_ids)}
 
         def step(tokens: Tensor) -> Tensor:
