@@ -32,6 +32,7 @@ class MaskedSeq2Seq(nn.Module):
         self.config = bert.config
         self.mask_token_id = mask_token_id
 
+    # EncoderDecoderModel's call, spelled out (Hugging Face's seq2seq argument names): callers use both alike.
     def forward(
         self,
         input_ids: Tensor,
