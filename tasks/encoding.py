@@ -16,7 +16,7 @@ from torch import Tensor
 from torch.nn.utils.rnn import pad_sequence
 from transformers import PreTrainedTokenizerBase
 
-IGNORE_INDEX = -100  # positions without a label, skipped by cross_entropy
+from pretrain.models.loss import IGNORE_INDEX as IGNORE_INDEX  # re-exported: task data and modules label with it
 
 
 @dataclass(frozen=True)

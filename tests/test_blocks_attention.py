@@ -34,12 +34,40 @@ def test_cross_attention_reads_a_context_of_another_length() -> None:
 def test_cross_attention_caches_its_context_keys_once() -> None:
     torch.manual_seed(0)
     attn = MultiHeadAttention(CONFIG, cross=True).eval()
-    cache = KVCache(1)
+    cache = KVCache()
     x, context = torch.randn(1, 1, 32), torch.randn(1, 7, 32)
     first, _ = attn(x, context=context, cache=cache)
     second, _ = attn(x, cache=cache)  # no context: reuses the cached keys/values
     torch.testing.assert_close(first, second)
-    assert cache.cross_attention[0] is not None and cache.cross_attention[0][0].shape == (1, 4, 7, 8)
+    stored = cache.context(attn)
+    assert stored is not None and stored[0].shape == (1, 4, 7, 8)
+    assert cache.length == 0  # cross-attention entries are not decoded positions
+
+
+def test_kv_cache_keeps_one_entry_per_attention_module() -> None:
+    """Modules sharing a cache each keep their own keys; reorder acts on every entry, crop on self-attention."""
+    torch.manual_seed(0)
+    first, second = MultiHeadAttention(CONFIG).eval(), MultiHeadAttention(CONFIG).eval()
+    cross = MultiHeadAttention(CONFIG, cross=True).eval()
+    x, y, context = torch.randn(3, 5, 32), torch.randn(3, 5, 32), torch.randn(3, 4, 32)
+    cache = KVCache()
+    steps = []
+    for t in range(5):
+        first(x[:, t : t + 1], cache=cache)
+        steps.append(second(y[:, t : t + 1], cache=cache)[0])
+    # Interleaved modules never see each other's keys: step by step equals one causal pass.
+    torch.testing.assert_close(torch.cat(steps, dim=1), second(y, is_causal=True)[0], atol=1e-6, rtol=1e-5)
+    cross(x[:, :1], context=context, cache=cache)
+    assert cache.length == 5
+    # Keep rows 2 and 0 (a beam step) and the first 3 positions, then decode one more token.
+    index = torch.tensor([2, 0])
+    cache.reorder(index)
+    cache.crop(3)
+    assert cache.length == 3
+    z = torch.randn(2, 1, 32)
+    expected = first(torch.cat((x[index, :3], z), dim=1), is_causal=True)[0][:, -1:]
+    torch.testing.assert_close(first(z, cache=cache)[0], expected, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(cross(z, cache=cache)[0], cross(z, context=context[index])[0])
 
 
 @pytest.mark.parametrize("is_causal", [False, True])

@@ -49,7 +49,7 @@ def test_cached_step_equals_uncached_step() -> None:
         return model(history["tokens"]).logits[:, -1]
 
     with torch.no_grad():
-        expected = generate(uncached, prompt, KVCache(2), config)
+        expected = generate(uncached, prompt, KVCache(), config)
     assert torch.equal(model.generate(prompt, config), expected)
 
 
@@ -60,7 +60,7 @@ def test_beam_width_one_equals_greedy() -> None:
     # num_beams=1 takes the greedy path; the beam code with K=1 must agree too.
     config = GenerationConfig(max_new_tokens=7, num_beams=1)
     with torch.no_grad():
-        cache = KVCache(2)
+        cache = KVCache()
         beam = _beam_search(lambda t: model(t, cache=cache).logits[:, -1], prompt, cache, config, None)
     assert torch.equal(model.generate(prompt, config), greedy)
     assert torch.equal(beam, greedy)
@@ -111,14 +111,14 @@ def test_eos_stops_and_pads(num_beams: int) -> None:
     def step(tokens: torch.Tensor) -> torch.Tensor:
         return torch.nn.functional.one_hot((tokens[:, -1] + 1) % vocab, vocab).float() * 10.0  # (B, V)
 
-    cache = KVCache(1)
+    cache = KVCache()
     prompt = torch.tensor([[1, 2], [7, 3], [9, 30]])
     out = generate(step, prompt, cache, GenerationConfig(max_new_tokens=6, num_beams=num_beams, eos_token_id=eos,
                                                          pad_token_id=pad))
     assert out.tolist() == [[3, 4, 5, 0, 0, 0], [4, 5, 0, 0, 0, 0], [31, 32, 33, 34, 35, 36]]
     # Once every row has finished decoding stops; for beam search, once no live beam (log p ~ -10
     # after one unlikely token) can beat the finished one (log p ~ 0).
-    finished = generate(step, prompt[:2], KVCache(1), GenerationConfig(max_new_tokens=6, num_beams=num_beams,
+    finished = generate(step, prompt[:2], KVCache(), GenerationConfig(max_new_tokens=6, num_beams=num_beams,
                                                                        eos_token_id=eos, pad_token_id=pad))
     assert finished.tolist() == [[3, 4, 5], [4, 5, 0]]
 
@@ -172,12 +172,12 @@ def test_no_repeat_ngram_size_blocks_repeats_but_not_copying_the_prompt() -> Non
         return logits
 
     prompt = torch.tensor([[7, 7, 7]])  # the prompt's own repeats do not count
-    looped = generate(step, prompt, KVCache(1), GenerationConfig(max_new_tokens=6))
+    looped = generate(step, prompt, KVCache(), GenerationConfig(max_new_tokens=6))
     assert looped.tolist() == [[7] * 6]
-    blocked = generate(step, prompt, KVCache(1), GenerationConfig(max_new_tokens=6, no_repeat_ngram_size=2))
+    blocked = generate(step, prompt, KVCache(), GenerationConfig(max_new_tokens=6, no_repeat_ngram_size=2))
     bigrams = [tuple(blocked[0, i:i + 2].tolist()) for i in range(5)]
     assert len(set(bigrams)) == len(bigrams) and blocked[0, 0] == 7  # copying the prompt's token stays allowed
-    beams = generate(step, prompt, KVCache(1), GenerationConfig(max_new_tokens=6, num_beams=2, no_repeat_ngram_size=2))
+    beams = generate(step, prompt, KVCache(), GenerationConfig(max_new_tokens=6, num_beams=2, no_repeat_ngram_size=2))
     assert len({tuple(beams[0, i:i + 2].tolist()) for i in range(5)}) == 5
     history = torch.tensor([[1, 2, 3, 1, 2]])
     banned = ban_repeated_ngrams(torch.zeros(1, 5), history, 3)

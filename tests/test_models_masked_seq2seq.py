@@ -7,6 +7,7 @@ import torch
 
 from pretrain.models import GenerationConfig, TransformerConfig
 from pretrain.models.bert import BertModel
+from pretrain.models.encoder_decoder import EncoderDecoderModel
 from pretrain.models.masked_seq2seq import MaskedSeq2Seq
 
 MASK, START, EOS, PAD = 4, 2, 3, 0
@@ -35,8 +36,12 @@ def test_teacher_forcing_equals_decoding_one_token_at_a_time(position: str) -> N
         torch.testing.assert_close(model(source, decoder_input_ids=target[:, :t]).logits, full[:, :t])
 
 
-def test_target_is_causal_and_reads_the_source() -> None:
-    model = _model()
+@pytest.mark.parametrize("kind", ["masked", "bert2bert"])
+def test_target_is_causal_and_reads_the_source(kind: str) -> None:
+    """Both of BERT's generation models: logit t sees the whole source and the target up to t."""
+    model: MaskedSeq2Seq | EncoderDecoderModel = _model()
+    if kind == "bert2bert":
+        model = EncoderDecoderModel(model.config).eval()
     source, target = torch.randint(5, 60, (1, 9)), torch.randint(5, 60, (1, 6))
     base = model(source, decoder_input_ids=target).logits
     changed = target.clone()

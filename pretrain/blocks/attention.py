@@ -50,7 +50,6 @@ class MultiHeadAttention(nn.Module):
         context: Tensor | None = None,
         rope: tuple[Tensor, Tensor] | None = None,
         cache: KVCache | None = None,
-        layer: int = 0,
         need_weights: bool = False,
     ) -> tuple[Tensor, Tensor | None]:
         """x (B, T, D); mask bool (B or 1, 1, T, S), True where a query may attend a key.
@@ -58,13 +57,13 @@ class MultiHeadAttention(nn.Module):
         Returns the output (B, T, D) and, if `need_weights`, the attention probabilities (B, H, T, S).
         """
         if self.cross:
-            q, k, v = self._cross_qkv(x, context, cache, layer)
+            q, k, v = self._cross_qkv(x, context, cache)
         else:
             q, k, v = (self._heads(t) for t in self.qkv_proj(x).chunk(3, dim=-1))
             if rope is not None:
                 q, k = apply_rotary(q, *rope), apply_rotary(k, *rope)
             if cache is not None:
-                k, v = cache.append(layer, k, v)  # (B, H, S, Dh), S = cached + T
+                k, v = cache.append(self, k, v)  # (B, H, S, Dh), S = cached + T
         dropout_p = self.dropout_p if self.training else 0.0
         weights = None
         if need_weights:
@@ -76,17 +75,17 @@ class MultiHeadAttention(nn.Module):
         return self.out_proj(out), weights
 
     def _cross_qkv(
-        self, x: Tensor, context: Tensor | None, cache: KVCache | None, layer: int
+        self, x: Tensor, context: Tensor | None, cache: KVCache | None
     ) -> tuple[Tensor, Tensor, Tensor]:
         q = self._heads(self.q_proj(x))
-        cached = cache.cross_attention[layer] if cache is not None else None
+        cached = cache.context(self) if cache is not None else None
         if cached is not None:
             return q, cached[0], cached[1]
         if context is None:
             raise ValueError("cross-attention needs a context (the encoder output) on its first call")
         k, v = (self._heads(t) for t in self.kv_proj(context).chunk(2, dim=-1))  # (B, H, S, Dh)
         if cache is not None:
-            cache.cross_attention[layer] = (k, v)
+            cache.store_context(self, k, v)
         return q, k, v
 
 

@@ -48,18 +48,17 @@ class TransformerBlock(nn.Module):
         context: Tensor | None = None,
         context_mask: Tensor | None = None,
         cache: KVCache | None = None,
-        layer: int = 0,
         need_weights: bool = False,
     ) -> tuple[Tensor, Tensor | None]:
         """x (B, T, D) -> (B, T, D), plus self-attention probabilities (B, H, T, S) if asked."""
         h, weights = self.attn(
             self._input(x, self.attn_norm), mask=mask, is_causal=is_causal, rope=rope,
-            cache=cache, layer=layer, need_weights=need_weights,
+            cache=cache, need_weights=need_weights,
         )
         x = self._residual(x, h, self.attn_norm)
         if self.cross_attn is not None and self.cross_norm is not None:
             h, _ = self.cross_attn(
-                self._input(x, self.cross_norm), mask=context_mask, context=context, cache=cache, layer=layer
+                self._input(x, self.cross_norm), mask=context_mask, context=context, cache=cache
             )
             x = self._residual(x, h, self.cross_norm)
         x = self._residual(x, self.ffn(self._input(x, self.ffn_norm)), self.ffn_norm)

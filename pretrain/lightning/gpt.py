@@ -9,8 +9,9 @@ from torchmetrics import MetricCollection
 
 from pretrain.blocks.config import TransformerConfig
 from pretrain.lightning.base import PretrainingModule
-from pretrain.lightning.metrics import IGNORE_INDEX, bits_per_byte, perplexity, token_metrics
+from pretrain.lightning.metrics import bits_per_byte, perplexity, token_metrics
 from pretrain.models.gpt import GptModel
+from pretrain.models.loss import IGNORE_INDEX, next_token_targets
 
 
 class GptPretraining(PretrainingModule):
@@ -28,9 +29,7 @@ class GptPretraining(PretrainingModule):
         input_ids, mask = batch["input_ids"], batch.get("attention_mask")
         # The suite's one LM loss: the LM head fused into a chunked cross-entropy, no (B, T, V) logits kept.
         loss = self.model.lm_loss(input_ids, batch["labels"], mask, document_ids=batch.get("document_ids"))
-        targets = batch["labels"][:, 1:]  # (B, T-1): position t predicts token t + 1
-        if mask is not None:
-            targets = targets.masked_fill(mask[:, 1:] == 0, IGNORE_INDEX)
+        targets = next_token_targets(batch["labels"], mask)  # (B, T-1): the targets lm_loss scored
         n = int((targets != IGNORE_INDEX).sum())
         if n:
             self.metrics(split)["loss"].update(loss.detach().float(), n)

@@ -13,7 +13,7 @@ from torch import Tensor
 from torchmetrics import MeanMetric, Metric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
-IGNORE_INDEX = -100  # labels that are not predicted (PyTorch's cross_entropy default)
+from pretrain.models.loss import IGNORE_INDEX
 
 
 class UnigramBaseline(Metric):

@@ -33,7 +33,7 @@ class BertModel(nn.Module):
         """input_ids, attention_mask, token_type_ids: (B, T).
 
         `masked_positions` (B, T) bool selects where MLM logits are computed: (N, V) instead of
-        (B, T, V). Pretraining passes `labels != -100`, skipping ~85% of the vocabulary matmul.
+        (B, T, V). Pretraining passes `labels != IGNORE_INDEX`, skipping ~85% of the vocabulary matmul.
         """
         body = self.encoder(
             input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, need_weights=need_weights

@@ -61,7 +61,7 @@ class EncoderDecoderModel(nn.Module):
     ) -> Tensor:
         """Decode a target for each source (B, S), starting from `start_token_id` ([CLS] for BERT)."""
         context = self.encode(input_ids, attention_mask)
-        cache = KVCache(self.config.n_layers)
+        cache = KVCache()
         state = {"context": context, "mask": attention_mask}
 
         def step(tokens: Tensor) -> Tensor:

@@ -11,11 +11,10 @@ from pretrain.blocks.kv_cache import KVCache
 from pretrain.models.generation import GenerationConfig, generate
 from pretrain.models.heads import LMHead
 from pretrain.models.init import init_weights
+from pretrain.models.loss import IGNORE_INDEX, next_token_targets
 from pretrain.models.outputs import LMOutput
 from pretrain.models.stack import TransformerStack
 
-
-IGNORE_INDEX = -100  # targets skipped by the loss (cross_entropy's default)
 # torch's fallback chunking for fp32 on CPU picks ~32-row chunks (at V/D = 32); on 2 busy cores
 # that measured ~10x slower than 2048-row chunks, which beat the unfused loss at 1 and 2 threads.
 CPU_CHUNK_ROWS = 2048
@@ -68,8 +67,9 @@ class GptModel(nn.Module):
         """Mean next-token cross-entropy with the LM head fused into the loss: no (B, T, V) logits are kept.
 
         labels (B, T) default to input_ids and are shifted here (the target of position t is
-        labels[t + 1]); -100 and padded positions (attention_mask == 0) are ignored. Equals
-        `cross_entropy(self(input_ids, attention_mask).logits[:, :-1], labels[:, 1:])`.
+        labels[t + 1]); IGNORE_INDEX and padded positions (attention_mask == 0) are ignored. Equals
+        `token_cross_entropy(self(input_ids, attention_mask).logits[:, :-1], next_token_targets(labels,
+        attention_mask))`.
         Uses torch's chunked `linear_cross_entropy`, which never keeps the logits for backward;
         shifting the labels, not slicing the logits, also avoids copying them. chunk_size (rows per
         chunk) None means torch's own choice on CUDA and CPU_CHUNK_ROWS elsewhere.
@@ -82,9 +82,8 @@ class GptModel(nn.Module):
         body = self.decoder(
             input_ids, attention_mask=attention_mask, position_ids=position_ids, document_ids=document_ids,
         )
-        if attention_mask is not None:
-            labels = labels.masked_fill(attention_mask == 0, IGNORE_INDEX)
-        targets = F.pad(labels[:, 1:], (0, 1), value=IGNORE_INDEX).reshape(-1)  # (B*T,): the last has no target
+        targets = next_token_targets(labels, attention_mask)  # (B, T-1)
+        targets = F.pad(targets, (0, 1), value=IGNORE_INDEX).reshape(-1)  # (B*T,): the last position has no target
         hidden = body.hidden_states.reshape(-1, body.hidden_states.shape[-1])  # (B*T, D)
         scored = targets != IGNORE_INDEX
         if not torch.compiler.is_compiling() and not bool(scored.all()):
@@ -106,7 +105,7 @@ class GptModel(nn.Module):
         Returns the new tokens only (B, <= max_new_tokens), padded with `config.pad_token_id`
         after EOS.
         """
-        cache = KVCache(self.config.n_layers)
+        cache = KVCache()
         state = {"mask": attention_mask if attention_mask is not None else torch.ones_like(input_ids)}
 
         def step(tokens: Tensor) -> Tensor:

@@ -32,6 +32,7 @@ class MaskedSeq2Seq(nn.Module):
         self.config = bert.config
         self.mask_token_id = mask_token_id
 
+    # EncoderDecoderModel's call, spelled out (Hugging Face's seq2seq argument names): callers use both alike.
     def forward(
         self,
         input_ids: Tensor,
@@ -96,7 +97,7 @@ class MaskedSeq2Seq(nn.Module):
         device = input_ids.device
         source = torch.ones_like(input_ids, dtype=torch.bool) if attention_mask is None else attention_mask.bool()
         segments = self.config.type_vocab_size > 1
-        cache = KVCache(self.config.n_layers)
+        cache = KVCache()
         itself = torch.eye(S, dtype=torch.bool, device=device)
         self.bert.encoder(
             input_ids, attention_mask=(source[:, None, :] | itself)[:, None],

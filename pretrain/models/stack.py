@@ -61,10 +61,10 @@ class TransformerStack(nn.Module):
         mask, is_causal = self._self_attention_mask(attention_mask, document_ids, T, offset, input_ids.device)
         cross_mask = None if context_mask is None else context_mask.bool()[:, None, None, :]  # (B, 1, 1, S_ctx)
         attentions: list[Tensor] | None = [] if need_weights else None
-        for layer, block in enumerate(self.blocks):
+        for block in self.blocks:
             x, weights = block(
                 x, mask=mask, is_causal=is_causal, rope=rope, context=context, context_mask=cross_mask,
-                cache=cache, layer=layer, need_weights=need_weights,
+                cache=cache, need_weights=need_weights,
             )
             if attentions is not None and weights is not None:
                 attentions.append(weights)

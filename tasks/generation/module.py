@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-import torch.nn.functional as F
 from lightning.pytorch.loggers import WandbLogger
 from torch import Tensor
 from torchmetrics.text import BLEUScore, Perplexity, ROUGEScore
@@ -21,6 +20,7 @@ from torchmetrics.text import BLEUScore, Perplexity, ROUGEScore
 from pretrain.models.encoder_decoder import EncoderDecoderModel
 from pretrain.models.generation import GenerationConfig
 from pretrain.models.gpt import GptModel
+from pretrain.models.loss import next_token_targets, token_cross_entropy
 from pretrain.models.masked_seq2seq import MaskedSeq2Seq
 from tasks.backbone import Backbone
 from tasks.base import TaskDataModule, TaskModule, init_help
@@ -115,7 +115,7 @@ class GenerationModule(TaskModule):
                              batch["decoder_attention_mask"])
             return out.logits, batch["labels"]
         logits = self.model(batch["input_ids"], batch["attention_mask"]).logits
-        return logits[:, :-1], batch["labels"][:, 1:]  # logit t predicts token t + 1
+        return logits[:, :-1], next_token_targets(batch["labels"])  # logit t predicts token t + 1
 
     def generate_ids(self, batch: dict[str, Any]) -> list[list[int]]:
         """New token ids per source (KV-cached decoding), cut before the end token."""
@@ -142,7 +142,7 @@ class GenerationModule(TaskModule):
         # BERT generates through its MLM head (a transform before the tied projection), which the
         # fused loss does not cover; its logits are (B, T_target, V), the target only.
         logits, labels = self(batch)
-        return F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=IGNORE_INDEX)
+        return token_cross_entropy(logits, labels)
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
         loss = self.training_loss(batch)
@@ -153,9 +153,11 @@ class GenerationModule(TaskModule):
         """Teacher-forced loss and perplexity on the batch; ROUGE/BLEU on its first `decode` rows."""
         if not batch["has_target"]:
             raise ValueError(f"the {split} split has sources without a target; it cannot be scored")
+        # torchmetrics' Perplexity needs the logits, so every family's loss is read from them here rather
+        # than from a second, fused forward pass (for GPT it equals GptModel.lm_loss up to rounding).
         logits, labels = self(batch)
         size = labels.shape[0]
-        loss = F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=IGNORE_INDEX)
+        loss = token_cross_entropy(logits, labels)
         self.log(f"{split}/loss", loss, batch_size=size)
         ppl = getattr(self, f"{split}_ppl")
         ppl.update(logits.float(), labels)
