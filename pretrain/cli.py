@@ -151,10 +151,21 @@ def _as_list(value: Any) -> list[Any]:
 
 def main(args: list[str] | None = None) -> None:
     """Run the command. `args=None` reads sys.argv and reports a config or data error in one line
-    (exit status 2); with `args` (in-process, as scripts/compare.py calls it) errors are raised."""
+    (exit status 2); with `args` (in-process) errors are raised."""
+    _command(args)
+
+
+def run(args: list[str]) -> Path:
+    """The command as a Python function (what the comparison calls): run it in-process (errors raise) and
+    return its run folder (`trainer.default_root_dir`: the CSV log under csv/, the checkpoints under
+    checkpoints/)."""
+    return Path(_command(args).trainer.default_root_dir)
+
+
+def _command(args: list[str] | None) -> PretrainCLI:
     ensure_wandb_mode()
     with command_session("pretrain", args):
-        PretrainCLI(
+        return PretrainCLI(
             PretrainingModule,
             LightningDataModule,
             subclass_mode_model=True,

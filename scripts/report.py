@@ -39,7 +39,8 @@ def main(args: list[str] | None = None) -> int:
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"report rebuilt from {sum(results['counts'].values())} runs: {out}/report.md")
+    counts = results.counts
+    print(f"report rebuilt from {counts.done + counts.failed + counts.skipped} runs: {out}/report.md")
     return 0
 
 

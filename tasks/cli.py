@@ -22,7 +22,7 @@ from lightning.pytorch.cli import LightningArgumentParser
 from pretrain.lightning.wandb_mode import ensure_wandb_mode
 from pretrain.run_cli import TrackedRunCLI, command_session, session_kwargs
 from tasks.base import TaskDataModule, TaskModule
-from tasks.outputs import FinetuneResults, PredictionFileWriter, write_results
+from tasks.outputs import FinetuneResults, PredictionFileWriter, read_results, write_results
 from tasks.run_config import describe_finetuning
 
 # Predictions are written in the input's own format: one label per line, CoNLL columns, JSONL.
@@ -127,10 +127,23 @@ class FinetuneCLI(TrackedRunCLI):
 def main(args: list[str] | None = None) -> None:
     """Run the command; returns None so the console script exits 0 on success. `args=None` reads
     sys.argv and reports a config or data error in one line (exit status 2); in-process, errors raise."""
+    _command(args)
+
+
+def run(args: list[str]) -> FinetuneResults | None:
+    """The command as a Python function (what the comparison calls): run it in-process (errors raise) and
+    return the test results it wrote (`test`, `fit --test_after_fit true`); None when it tested nothing."""
+    cli = _command(args)
+    tested = cli.subcommand == "test" or (
+        cli.subcommand == "fit" and bool(cli._option("test_after_fit")) and not cli.trainer.interrupted)
+    return read_results(Path(str(cli._option("results_file") or cli._run_dir() / "results.json"))) if tested else None
+
+
+def _command(args: list[str] | None) -> FinetuneCLI:
     ensure_wandb_mode()  # offline only without credentials or network; `wandb sync` later
     with command_session("finetune", args):
-        FinetuneCLI(TaskModule, TaskDataModule, subclass_mode_model=True, subclass_mode_data=True,
-                    **session_kwargs(FinetuneCLI, args, describe_finetuning))
+        return FinetuneCLI(TaskModule, TaskDataModule, subclass_mode_model=True, subclass_mode_data=True,
+                           **session_kwargs(FinetuneCLI, args, describe_finetuning))
 
 
 if __name__ == "__main__":

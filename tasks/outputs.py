@@ -50,15 +50,22 @@ class FinetuneResults:
     val: dict[str, float] = field(default_factory=dict)
     per_example: list[Any] | None = None
 
+    def __post_init__(self) -> None:
+        # Sorted, so the file, the comparison's ledger and its results.json list metrics in one order.
+        self.metrics, self.val = dict(sorted(self.metrics.items())), dict(sorted(self.val.items()))
+
 
 def write_results(path: Path, results: FinetuneResults) -> None:
     record = dataclasses.asdict(results)
-    record["metrics"], record["val"] = dict(sorted(results.metrics.items())), dict(sorted(results.val.items()))
     atomic_write(path, lambda tmp: tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8"))
 
 
 def read_results(path: Path) -> FinetuneResults:
-    record = json.loads(Path(path).read_text(encoding="utf-8"))
+    """The results a fine-tuning run wrote to `path` (fields added later default; unknown keys are ignored)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"fine-tuning finished without writing its results file {path}")
+    record = json.loads(path.read_text(encoding="utf-8"))
     known = {f.name for f in dataclasses.fields(FinetuneResults)}
     return FinetuneResults(**{k: v for k, v in record.items() if k in known})
 

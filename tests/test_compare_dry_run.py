@@ -6,19 +6,17 @@ minute on one core it runs one task (classification), one seed, one rate and no 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 from hub_copies import hub_copies, private_datasets_cache  # noqa: F401 (fixtures)
 
+from pretrain.compare.command import main
+
 REPO = Path(__file__).resolve().parents[1]
 
 
 def test_the_real_plan_runs_end_to_end_on_a_cpu(hub_copies: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    sys.path.insert(0, str(REPO / "scripts"))
-    from compare import main
-
     monkeypatch.chdir(REPO)
     code = main(["--config", "configs/compare/real.yaml", "--config", "configs/compare/dry-run.yaml",
                  "--datasets_dir", str(hub_copies), "--runs_dir", str(tmp_path / "runs"),

@@ -5,22 +5,22 @@ rest continues, and that running the plan again resumes: only the failed run is 
 """
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
 
-from pretrain.cli import main as pretrain_main
+from pretrain.cli import run as pretrain_run
+from pretrain.compare.command import main as compare_main
 from pretrain.compare.pipeline import check_matched_parameters, execute
 from pretrain.compare.plan import parse_plan, validate
+from pretrain.compare.schema import Counts, read_comparison
 from pretrain.compare.wandb_summary import summary_rows
-from tasks.cli import main as finetune_main
+from tasks.cli import run as finetune_run
+from tasks.outputs import FinetuneResults
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "scripts"))
-import compare as compare_script  # noqa: E402
 
 
 def _plan_file(tmp_path: Path) -> Path:
@@ -49,15 +49,15 @@ def test_miniature_plan_end_to_end_with_failure_and_resume(tmp_path: Path, monke
     check_matched_parameters(resolved)
     calls: list[list[str]] = []
 
-    def flaky_finetune(args: list[str]) -> object:
+    def flaky_finetune(args: list[str]) -> FinetuneResults | None:
         calls.append(args)
         if "gpt" in args and args[args.index("--seed_everything") + 1] == "1":
             raise RuntimeError("simulated crash")
-        return finetune_main(args)
+        return finetune_run(args)
 
-    results = execute(resolved, pretrain_main, flaky_finetune)
+    results = execute(resolved, pretrain_run, flaky_finetune)
     # baseline + 2 pretrainings + grid (2 families x 2 rates) + the second seed and a control per family
-    assert results["counts"] == {"done": 10, "failed": 1, "skipped": 0}
+    assert results.counts == Counts(done=10, failed=1, skipped=0)
     report_dir = tmp_path / "reports/mini"
     for name in ("report.md", "results.json", "loss_vs_tokens.png", "downstream_scores.png",
                  "attention_bert.png", "attention_gpt.png"):
@@ -83,20 +83,22 @@ def test_miniature_plan_end_to_end_with_failure_and_resume(tmp_path: Path, monke
     assert saved["environment"]["git_commit"] and saved["environment"]["versions"]["lightning"]
     report = (report_dir / "report.md").read_text()
     assert "simulated crash" in report and "trivial baseline" in report
-    assert any(row[2] == "bert" for row in summary_rows(saved))
+    assert any(row[2] == "bert" for row in summary_rows(read_comparison(report_dir / "results.json")))
+    # The typed view reads results.json back to exactly the JSON that was written.
+    assert json.loads(json.dumps(read_comparison(report_dir / "results.json").to_dict(), default=str)) == saved
 
     calls.clear()
     reruns: list[list[str]] = []
 
-    def counting_pretrain(args: list[str]) -> object:
+    def counting_pretrain(args: list[str]) -> Path:
         reruns.append(args)
-        return pretrain_main(args)
+        return pretrain_run(args)
 
-    failed = [r["run_id"] for r in results["runs"] if r["status"] == "failed"]
+    failed = [r.run_id for r in results.runs if r.status == "failed"]
     # The retry goes through the worker pool (2 spawned processes): the same run, recorded the same way.
     resolved = validate(parse_plan(["--config", str(_plan_file(tmp_path)), "--parallel_runs", "2"]), REPO)
-    results = execute(resolved, counting_pretrain, finetune_main)
-    assert results["counts"] == {"done": 11, "failed": 0, "skipped": 0}
+    results = execute(resolved, counting_pretrain, finetune_run)
+    assert results.counts == Counts(done=11, failed=0, skipped=0)
     assert reruns == [] and calls == []  # only the failed run was run again, by the real command
     ledger = json.loads((tmp_path / "runs/mini/ledger.json").read_text())["runs"]
     assert len(failed) == 1 and failed[0].startswith("finetune-classification-gpt-p0-") and failed[0].endswith("-seed1")
@@ -104,7 +106,7 @@ def test_miniature_plan_end_to_end_with_failure_and_resume(tmp_path: Path, monke
 
 
 def test_bad_plan_fails_before_training(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert compare_script.main(["--config", str(_plan_file(tmp_path)), "--finetune.tasks", "[qa]"]) == 2
+    assert compare_main(["--config", str(_plan_file(tmp_path)), "--finetune.tasks", "[qa]"]) == 2
     assert "unknown task 'qa'" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
 
@@ -113,7 +115,7 @@ def test_changed_plan_is_not_resumed(tmp_path: Path, capsys: pytest.CaptureFixtu
     plan = _plan_file(tmp_path)
     (tmp_path / "runs/mini").mkdir(parents=True)
     (tmp_path / "runs/mini/plan.json").write_text(json.dumps({"experiment": "mini", "pretrain": {"tokens": 1}}))
-    assert compare_script.main(["--config", str(plan), "--wandb.mode", "disabled"]) == 2
+    assert compare_main(["--config", str(plan), "--wandb.mode", "disabled"]) == 2
     err = capsys.readouterr().err
     assert "holds runs of a different plan (changed:" in err and "pretrain.tokens" in err
     assert not (tmp_path / "runs/mini/ledger.json").exists()

@@ -9,6 +9,7 @@ from pretrain.compare.ledger import RunRecord
 from pretrain.compare.plan import ComparePlan
 from pretrain.compare.report import write_report
 from pretrain.compare.results import aggregate, environment
+from tasks.outputs import FinetuneResults
 
 
 def _records() -> list[RunRecord]:
@@ -25,10 +26,11 @@ def _records() -> list[RunRecord]:
                              result={"baseline/majority_acc": 0.25}))
     scores = {"bert": [0.60, 0.70, 0.65], "gpt": [0.62, 0.72, 0.66]}
 
-    def result(value: float, val: float) -> dict[str, object]:
+    def result(value: float, val: float) -> FinetuneResults:
         correct = round(value * 100)
-        return {"metrics": {"test/acc": correct / 100}, "monitor": "val/acc", "val": {"val/acc": val},
-                "per_example": [1] * correct + [0] * (100 - correct)}
+        return FinetuneResults(task="classification", family="bert", checkpoint="p.ckpt", finetuned_checkpoint=None,
+                               seed=0, data="built-in", truncated=0, metrics={"test/acc": correct / 100},
+                               monitor="val/acc", val={"val/acc": val}, per_example=[1] * correct + [0] * (100 - correct))
 
     for family, values in scores.items():
         for step in (2, 4):

@@ -23,6 +23,7 @@ from seqeval.metrics import f1_score
 from torchmetrics.functional.classification import multiclass_accuracy, multiclass_f1_score
 from torchmetrics.text import ROUGEScore
 
+from pretrain.compare.source_check import task_data_module
 from pretrain.data.sources import DataSource
 
 
@@ -107,8 +108,6 @@ def _lcs_f1(a: list[str], b: list[str]) -> float:
 def task_baseline(task: str, source: DataSource) -> dict[str, float]:
     """The trivial baselines of `task` on `source`, read by the task's data module (its splits, columns and
     label names), on its test split."""
-    from pretrain.compare.source_check import task_data_module
-
     module = task_data_module(task, source)
     module.prepare_labels()
     train, test = module.rows("train"), module.rows("test")

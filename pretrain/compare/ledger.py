@@ -3,31 +3,20 @@
 One JSON file per experiment (runs/<experiment>/ledger.json), rewritten atomically
 after every change, so a crash or Ctrl-C mid-plan loses at most the run in progress.
 A finished run is skipped on re-run; a failed one is retried (its previous error is
-kept in the record until it succeeds).
+kept in the record until it succeeds). Each record's result is typed by its stage (pretrain.compare.schema).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pretrain.compare.schema import RunRecord
 from pretrain.data.caching import atomic_write
 
 STATUSES = ("done", "failed", "skipped")
-
-
-@dataclass
-class RunRecord:
-    run_id: str
-    status: str  # done | failed | skipped (a dependency failed)
-    meta: dict[str, Any] = field(default_factory=dict)  # what the run is: stage, family, task, seed, ...
-    wall_s: float = 0.0
-    result: dict[str, Any] = field(default_factory=dict)
-    error: str = ""
-    finished_at: str = ""
 
 
 class Ledger:
@@ -57,5 +46,5 @@ class Ledger:
 
     def save(self, record: RunRecord) -> None:
         self.records[record.run_id] = record
-        payload = {"runs": {k: asdict(v) for k, v in self.records.items()}}
+        payload = {"runs": {k: v.to_dict() for k, v in self.records.items()}}
         atomic_write(self.path, lambda tmp: tmp.write_text(json.dumps(payload, indent=2, default=str)))

@@ -8,22 +8,23 @@ from typing import Any
 
 from pretrain.compare.metrics import PRETRAIN_METRICS, TASK_METRICS
 from pretrain.compare.plan import FAMILIES
+from pretrain.compare.schema import ComparisonResults, PretrainingEffect, TaskResults
+from pretrain.compare.stats import Summary
 
 
-def render(results: dict[str, Any], plots: list[Path]) -> str:
-    env, plan = results["environment"], results["plan"]
+def render(results: ComparisonResults, plots: list[Path]) -> str:
+    env, counts = results.environment, results.counts
     names = {p.name for p in plots}
-    versions = ", ".join(f"{k} {v}" for k, v in env["versions"].items() if v)
-    commit = (env.get("git_commit") or "unknown")[:12] + (" (uncommitted changes)" if env.get("git_dirty") else "")
+    versions = ", ".join(f"{k} {v}" for k, v in env.versions.items() if v)
+    commit = (env.git_commit or "unknown")[:12] + (" (uncommitted changes)" if env.git_dirty else "")
     lines = [
-        f"# BERT vs GPT: {results['experiment']}",
+        f"# BERT vs GPT: {results.experiment}",
         "",
-        f"Generated {env['created']} from commit {commit} on {env['platform']} "
-        f"({env['cpu_count']} CPUs, accelerator: {env.get('accelerator') or 'none'}).",
+        f"Generated {env.created} from commit {commit} on {env.platform} "
+        f"({env.cpu_count} CPUs, accelerator: {env.accelerator or 'none'}).",
         f"Versions: {versions}.",
         "",
-        f"Runs: {results['counts']['done']} done, {results['counts']['failed']} failed, "
-        f"{results['counts']['skipped']} skipped.",
+        f"Runs: {counts.done} done, {counts.failed} failed, {counts.skipped} skipped.",
         "",
         "## The answer",
         "",
@@ -40,37 +41,41 @@ def render(results: dict[str, Any], plots: list[Path]) -> str:
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for family in FAMILIES:
-        p = results["pretraining"].get(family, {})
-        m = p.get("model", {})
-        flops = (m.get("flops_per_token") or 0) * (p.get("tokens_seen") or 0)
+        entry = results.pretraining.get(family)
+        run = entry.result if entry is not None else None
+        m = run.model if run is not None else None
+        flops = ((m.flops_per_token or 0) * (run.tokens_seen or 0)) if run is not None and m is not None else 0
         lines.append(
-            f"| {family.upper()} | {m.get('preset', '-')} | {_int(m.get('params'))} | "
-            f"{_int(m.get('non_embedding_params'))} | {_int(m.get('flops_per_token'))} | {_int(p.get('steps'))} | "
-            f"{_int(p.get('tokens_seen'))} | {_int(p.get('supervised_tokens'))} | {flops:.3g} | "
-            f"{_secs(p.get('wall_s'))} | {p.get('status', 'not run')} |"
+            f"| {family.upper()} | {m.preset if m else '-'} | {_int(m.params if m else None)} | "
+            f"{_int(m.non_embedding_params if m else None)} | {_int(m.flops_per_token if m else None)} | "
+            f"{_int(run.steps if run else None)} | {_int(run.tokens_seen if run else None)} | "
+            f"{_int(run.supervised_tokens if run else None)} | {flops:.3g} | "
+            f"{_secs(entry.wall_s if entry else None)} | {entry.status if entry else 'not run'} |"
         )
     lines += ["", "Tokens seen are real (non-padding) input tokens; tokens predicted are the positions the objective "
               "scored (BERT: the ~15% masked; GPT: every next token). FLOPs count BERT's vocabulary projection at "
               "masked positions only.", "", "## Pretraining", ""]
     for family in FAMILIES:
-        p = results["pretraining"].get(family, {})
-        if p.get("status") != "done":
-            lines.append(f"- {family.upper()}: {p.get('status', 'not run')} {p.get('error', '')}".rstrip())
+        entry = results.pretraining.get(family)
+        if entry is None or entry.status != "done" or entry.result is None:
+            lines.append(f"- {family.upper()}: {entry.status if entry else 'not run'} {entry.error if entry else ''}"
+                         .rstrip())
             continue
-        shown = [f"{s.label} {p['metrics'][s.key]:.4g}" for s in PRETRAIN_METRICS[family] if s.key in p["metrics"]]
+        metrics = entry.result.metrics
+        shown = [f"{s.label} {metrics[s.key]:.4g}" for s in PRETRAIN_METRICS[family] if s.key in metrics]
         lines.append(f"- {family.upper()}: {'; '.join(shown) or 'no validation metrics logged'}.")
-        if family in results["pretraining_verdicts"]:
-            lines.append(f"  {results['pretraining_verdicts'][family]}")
-        if len(p.get("seeds", {})) > 1:
+        if family in results.pretraining_verdicts:
+            lines.append(f"  {results.pretraining_verdicts[family]}")
+        if len(entry.seeds) > 1:
             spec = PRETRAIN_METRICS[family][0]
-            values = ", ".join(f"seed {s}: {r['metrics'].get(spec.key, float('nan')):.4g}" for s, r in p["seeds"].items())
+            values = ", ".join(f"seed {s}: {r.metrics.get(spec.key, float('nan')):.4g}" for s, r in entry.seeds.items())
             lines.append(f"  {spec.label} per pretraining seed: {values}.")
     lines.append("")
     lines.append("MLM accuracy and causal perplexity measure different objectives; each family is judged against "
                  "its own trivial baseline (most frequent token; unigram perplexity), not against the other.")
     if "loss_vs_tokens.png" in names:
         lines += ["", "![loss vs tokens](loss_vs_tokens.png)"]
-    for task, entry in results["tasks"].items():
+    for task, entry in results.tasks.items():
         lines += ["", f"## {task}", ""]
         lines += _task_section(task, entry)
     if "downstream_scores.png" in names:
@@ -80,47 +85,46 @@ def render(results: dict[str, Any], plots: list[Path]) -> str:
     attention = [f"![{f} attention](attention_{f}.png)" for f in FAMILIES if f"attention_{f}.png" in names]
     if attention:
         lines += ["", "## Attention maps (one validation example)", "", " ".join(attention)]
-    walls = results.get("wall_s", {})
-    if walls.get("per_stage_run_total"):
-        lines += ["", "## Wall time", "", f"Elapsed (this invocation, runs side by side): {_secs(walls.get('elapsed'))}.",
+    walls = results.wall_s
+    if walls.per_stage_run_total:
+        lines += ["", "## Wall time", "", f"Elapsed (this invocation, runs side by side): {_secs(walls.elapsed)}.",
                   "", "| stage | runs' wall time, summed |", "|---|---:|"]
-        lines += [f"| {stage} | {_secs(seconds)} |" for stage, seconds in walls["per_stage_run_total"].items()]
-    failed = [r for r in results["runs"] if r["status"] != "done"]
+        lines += [f"| {stage} | {_secs(seconds)} |" for stage, seconds in walls.per_stage_run_total.items()]
+    failed = [r for r in results.runs if r.status != "done"]
     if failed:
         lines += ["", "## Runs that did not finish", "", "| run | status | error |", "|---|---|---|"]
-        lines += [f"| {r['run_id']} | {r['status']} | {_cell(r['error'])} |" for r in failed]
+        lines += [f"| {r.run_id} | {r.status} | {_cell(r.error)} |" for r in failed]
     return "\n".join(lines) + "\n"
 
 
-def answer_lines(results: dict[str, Any]) -> list[str]:
+def answer_lines(results: ComparisonResults) -> list[str]:
     """One row per task: the headline metric, who won (or not significant), the effect of pretraining,
     and whether each pretrained model beats the strongest trivial baseline."""
     rows = ["| task (metric) | BERT | GPT | strongest trivial baseline | verdict | pretraining effect (BERT / GPT) |",
             "|---|---:|---:|---:|---|---|"]
     notes = []
-    for task, entry in results["tasks"].items():
+    for task, entry in results.tasks.items():
         spec = TASK_METRICS[task][0]
-        if not entry["probes"]:
+        final = entry.final()
+        if final is None:
             rows.append(f"| {task} ({spec.label}) | - | - | - | no run finished | - |")
             continue
-        final = entry["probes"][-1]["families"]
-        cells = [final[f]["metrics"].get(spec.key) for f in FAMILIES]
-        strongest = spec.strongest_baseline(entry["baselines"])
-        verdict = next((v for v in entry["verdicts"] if v["metric"] == spec.key), None)
-        said = "-" if verdict is None else (f"{verdict['winner']} better" if verdict["significant"]
-                                            else "not significant")
-        effects = " / ".join(_effect(entry["pretraining_effect"].get(f)) for f in FAMILIES)
+        cells = [final[f].metrics.get(spec.key) for f in FAMILIES]
+        strongest = spec.strongest_baseline(entry.baselines)
+        verdict = next((v.verdict for v in entry.verdicts if v.metric == spec.key), None)
+        said = "-" if verdict is None else (f"{verdict.winner} better" if verdict.significant else "not significant")
+        effects = " / ".join(_effect(entry.pretraining_effect.get(f)) for f in FAMILIES)
         base = "-" if strongest is None else f"{strongest[1]:.3g} ({strongest[0].split('/')[-1]})"
         rows.append(f"| {task} ({spec.label}) | {_summary(cells[0])} | {_summary(cells[1])} | {base} | {said} | "
                     f"{effects} |")
         for family, cell in zip(FAMILIES, cells, strict=True):
-            if cell is not None and strongest is not None and (cell["mean"] > strongest[1]) != spec.higher_is_better:
+            if cell is not None and strongest is not None and (cell.mean > strongest[1]) != spec.higher_is_better:
                 notes.append(f"- {family.upper()} does not beat the {strongest[0].split('/')[-1]} baseline on {task}: "
                              "at this budget that is a finding about the budget, not about the objective.")
-            effect = entry["pretraining_effect"].get(family)
+            effect = entry.pretraining_effect.get(family)
             if effect is None:
                 continue
-            helps, hurts = (effect["ci_low"] > 0, effect["ci_high"] < 0)
+            helps, hurts = (effect.paired.ci_low > 0, effect.paired.ci_high < 0)
             if not spec.higher_is_better:
                 helps, hurts = hurts, helps
             if not helps:
@@ -141,11 +145,12 @@ def _fine_tuning_steps(finetune: dict[str, Any]) -> str:
         " (" + ", ".join(f"{task} {n}" for task, n in special.items()) + ")" if special else "")
 
 
-def _protocol(results: dict[str, Any]) -> list[str]:
-    plan = results["plan"]
+def _protocol(results: ComparisonResults) -> list[str]:
+    plan = results.plan  # the plan as saved; results of older plans lack later fields (defaults below)
     p, f = plan["pretrain"], plan["finetune"]
     architecture = plan.get("architecture", "classic")
-    settings = {fam: results["pretraining"].get(fam, {}).get("model", {}).get("block_settings", {}) for fam in FAMILIES}
+    settings = {fam: e.result.model.block_settings if (e := results.pretraining.get(fam)) and e.result else {}
+                for fam in FAMILIES}
     lines = [
         f"- **Architecture: {architecture}.** " + (
             "Both families use the same block settings; they differ only in the attention mask (bidirectional vs "
@@ -178,50 +183,48 @@ def _protocol(results: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _task_section(task: str, entry: dict[str, Any]) -> list[str]:
-    if not entry["probes"]:
+def _task_section(task: str, entry: TaskResults) -> list[str]:
+    final = entry.final()
+    if final is None:
         return ["No fine-tuning run of this task finished."]
-    final = entry["probes"][-1]
-    controls = entry.get("controls", {})
     rows = ["| metric | BERT | GPT | BERT random-init | GPT random-init | trivial baselines |",
             "|---|---:|---:|---:|---:|---|"]
     for spec in TASK_METRICS[task]:
-        cells = [_summary(final["families"][f]["metrics"].get(spec.key)) for f in FAMILIES]
-        cells += [_summary(controls.get(f, {}).get("metrics", {}).get(spec.key)) for f in FAMILIES]
+        cells = [_summary(final[f].metrics.get(spec.key)) for f in FAMILIES]
+        cells += [_summary(c.metrics.get(spec.key) if (c := entry.controls.get(f)) else None) for f in FAMILIES]
         if all(c == "-" for c in cells):
             continue
-        baselines = ", ".join(f"{k.split('/')[-1]} {entry['baselines'][k]:.4g}" for k in spec.baseline_keys
-                              if k in entry["baselines"]) or "-"
+        baselines = ", ".join(f"{k.split('/')[-1]} {entry.baselines[k]:.4g}" for k in spec.baseline_keys
+                              if k in entry.baselines) or "-"
         rows.append(f"| {spec.label} | {' | '.join(cells)} | {baselines} |")
-    seen = ", ".join(f"{f.upper()} step {final['families'][f].get('step')}, {_int(final['families'][f].get('tokens'))} "
-                     "tokens" for f in FAMILIES)
+    seen = ", ".join(f"{f.upper()} step {final[f].step}, {_int(final[f].tokens)} tokens" for f in FAMILIES)
     rows += ["", f"Fine-tuned from the final pretraining checkpoints ({seen})."]
-    lrs = entry.get("lr", {})
-    if lrs:
-        chosen = "; ".join(f"{fam.upper()} {kinds.get('pretrained', '-')}" for fam, kinds in lrs.items())
+    if entry.lr:
+        chosen = "; ".join(f"{fam.upper()} {choice.pretrained}" for fam, choice in entry.lr.items())
         rows.append(f"Learning rate chosen on validation: {chosen}.")
     rows.append("")
-    rows += [f"- {v['text']}" for v in entry["verdicts"]] or ["- No verdict: no metric was measured for both families."]
-    for family, effect in entry.get("pretraining_effect", {}).items():
-        rows.append(f"- Pretraining effect for {family.upper()} ({effect['metric']}): {_effect(effect)} "
+    rows += [f"- {v.verdict.text}" for v in entry.verdicts] or ["- No verdict: no metric was measured for both families."]
+    for family, effect in entry.pretraining_effect.items():
+        rows.append(f"- Pretraining effect for {family.upper()} ({effect.metric}): {_effect(effect)} "
                     "(pretrained minus random-init, 95% paired bootstrap interval over test examples).")
-    if entry["failed"]:
-        rows.append(f"- Failed or skipped runs (left out of the statistics): {', '.join(entry['failed'])}.")
+    if entry.failed:
+        rows.append(f"- Failed or skipped runs (left out of the statistics): {', '.join(entry.failed)}.")
     return rows
 
 
-def _effect(effect: dict[str, Any] | None) -> str:
+def _effect(effect: PretrainingEffect | None) -> str:
     if effect is None:
         return "-"
-    return f"{effect['difference']:+.3g} [{effect['ci_low']:+.3g}, {effect['ci_high']:+.3g}]"
+    d = effect.paired
+    return f"{d.difference:+.3g} [{d.ci_low:+.3g}, {d.ci_high:+.3g}]"
 
 
-def _summary(s: dict[str, Any] | None) -> str:
+def _summary(s: Summary | None) -> str:
     if s is None:
         return "-"
-    if s["n"] < 2:
-        return f"{s['mean']:.4g} (n=1)"
-    return f"{s['mean']:.4g} ± {(s['ci_high'] - s['ci_low']) / 2:.2g} (n={s['n']})"
+    if s.n < 2:
+        return f"{s.mean:.4g} (n=1)"
+    return f"{s.mean:.4g} ± {s.half_width:.2g} (n={s.n})"
 
 
 def _int(v: Any) -> str:

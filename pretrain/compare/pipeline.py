@@ -23,19 +23,23 @@ from typing import Any
 
 import torch
 
+from pretrain.blocks.config import TransformerConfig
 from pretrain.compare.baselines import task_baseline
-from pretrain.compare.ledger import Ledger, RunRecord
+from pretrain.compare.ledger import Ledger
 from pretrain.compare.plan import FAMILIES, ResolvedPlan
 from pretrain.compare.pool import Job, Progress, run_jobs
 from pretrain.compare.report import LEDGER_FILE, PLAN_FILE, write_report
 from pretrain.compare.results import aggregate, environment
 from pretrain.compare.runs import (
     Cli, attention_example, call, curve, final_metrics, finetune_args, model_facts, pretrain_args, probe_checkpoints,
-    read_finetune_results, read_metrics_csv,
+    read_metrics_csv,
 )
+from pretrain.compare.schema import ComparisonResults, PretrainResult, RunRecord
 from pretrain.compare.selection import choose_lr
 from pretrain.compare.wandb_summary import log_summary
 from pretrain.data.caching import atomic_write
+from pretrain.models import BertModel, GptModel, count_parameters, flops_per_token
+from tasks.outputs import FinetuneResults, read_results
 
 ATTENTION_TEXT = "Return the number of items in a container, counting each key once."
 MLM_PROBABILITY = 0.15  # BERT's masking rate (configs/pretrain/bert.yaml): the share of positions it predicts
@@ -57,9 +61,6 @@ def check_matched_parameters(resolved: ResolvedPlan) -> dict[str, int]:
 
 def preset_facts(resolved: ResolvedPlan) -> dict[str, dict[str, int]]:
     """Non-embedding parameters and training FLOPs per token of each family's preset (meta device: no memory)."""
-    from pretrain.blocks.config import TransformerConfig
-    from pretrain.models import BertModel, GptModel, count_parameters, flops_per_token
-
     facts = {}
     for family, model_class in (("bert", BertModel), ("gpt", GptModel)):
         config = TransformerConfig(**{**TransformerConfig.from_yaml(resolved.model_presets[family]).to_dict(),
@@ -88,8 +89,12 @@ def pretrain_steps(resolved: ResolvedPlan) -> dict[str, int]:
     return {family: round(p.max_steps * most / flops[family]) for family in FAMILIES}
 
 
-def execute(resolved: ResolvedPlan, pretrain_cli: Cli, finetune_cli: Cli) -> dict[str, Any]:
-    """Run (or resume) every run of the plan and write reports/<experiment>/; returns the results."""
+def execute(resolved: ResolvedPlan, pretrain_cli: Cli, finetune_cli: Cli) -> ComparisonResults:
+    """Run (or resume) every run of the plan and write reports/<experiment>/; returns the results.
+
+    `pretrain_cli` and `finetune_cli` run the commands on the argv of runs.py: in-process `pretrain.cli.run`
+    and `tasks.cli.run` (the latter returns the run's FinetuneResults), or `runs.subprocess_cli` (returns
+    nothing: the results file is read with the same typed reader)."""
     plan = resolved.plan
     run_dir, report_dir = plan.run_dir(), plan.report_dir()
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -204,9 +209,10 @@ def _finetune_job(resolved: ResolvedPlan, ledger: Ledger, cli: Cli, task: str, f
     if pre is None or pre.status != "done":
         ledger.skip(run_id, f"pretraining {_pretrain_id(family, pretrain_seed)} did not finish", meta)
         return None
-    meta["probe_tokens"] = _tokens_at(pre.result["curve"], probe, resolved.plan.pretrain.tokens_per_step)
-    meta["probe_flops"] = meta["probe_tokens"] * pre.result["model"]["flops_per_token"]
-    checkpoint = Path(pre.result["checkpoints"][str(probe)])
+    assert isinstance(pre.result, PretrainResult)  # a finished pretraining run's result
+    meta["probe_tokens"] = _tokens_at(pre.result.curve, probe, resolved.plan.pretrain.tokens_per_step)
+    meta["probe_flops"] = meta["probe_tokens"] * pre.result.model.flops_per_token
+    checkpoint = Path(pre.result.checkpoints[str(probe)])
     out = resolved.plan.run_dir() / run_id
     return Job(run_id, _finetune, (resolved, family, task, checkpoint, seed, lr, random_init, out, cli), meta,
                out / "run.log")
@@ -231,7 +237,7 @@ def _check_same_plan(path: Path, plan: dict[str, Any]) -> None:
         )
 
 
-def _pretrain(resolved: ResolvedPlan, family: str, seed: int, max_steps: int, cli: Cli) -> dict[str, Any]:
+def _pretrain(resolved: ResolvedPlan, family: str, seed: int, max_steps: int, cli: Cli) -> PretrainResult:
     p = resolved.plan.pretrain
     out = resolved.plan.run_dir() / _pretrain_id(family, seed)
     start = time.perf_counter()
@@ -242,24 +248,25 @@ def _pretrain(resolved: ResolvedPlan, family: str, seed: int, max_steps: int, cl
     checkpoints = probe_checkpoints(out, probes)
     final = checkpoints[probes[-1]]
     last = points[-1] if points else {}
-    return {
-        "metrics": final_metrics(points),
-        "curve": points,
-        "tokens_seen": max((pt.get("train/tokens_seen", 0.0) for pt in points), default=0.0),
-        "supervised_tokens": last.get("train/supervised_tokens"),
-        "steps": max_steps,
-        "checkpoints": {str(k): str(v) for k, v in checkpoints.items()},
-        "model": model_facts(final, resolved.model_presets[family], p.seq_len, output_fraction(family)),
-        "attention": attention_example(final, ATTENTION_TEXT),
-        "train_wall_s": wall,
-    }
+    return PretrainResult(
+        metrics=final_metrics(points),
+        curve=points,
+        tokens_seen=max((pt.get("train/tokens_seen", 0.0) for pt in points), default=0.0),
+        supervised_tokens=last.get("train/supervised_tokens"),
+        steps=max_steps,
+        checkpoints={str(k): str(v) for k, v in checkpoints.items()},
+        model=model_facts(final, resolved.model_presets[family], p.seq_len, output_fraction(family)),
+        attention=attention_example(final, ATTENTION_TEXT),
+        train_wall_s=wall,
+    )
 
 
 def _finetune(resolved: ResolvedPlan, family: str, task: str, checkpoint: Path, seed: int, lr: float,
-              random_init: bool, out: Path, cli: Cli) -> dict[str, Any]:
+              random_init: bool, out: Path, cli: Cli) -> FinetuneResults:
     results_file = out / "results.json"
-    call(cli, finetune_args(resolved, family, task, checkpoint, seed, lr, random_init, out, results_file))
-    return read_finetune_results(results_file)
+    returned = call(cli, finetune_args(resolved, family, task, checkpoint, seed, lr, random_init, out, results_file))
+    # In-process, tasks.cli.run returns the results; a subprocess leaves them in the file it was given.
+    return returned if isinstance(returned, FinetuneResults) else read_results(results_file)
 
 
 def _tokens_at(points: list[dict[str, float]], step: int, tokens_per_step: int) -> float:

@@ -4,7 +4,6 @@ score vs pretraining tokens, and one example's attention map per family."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import matplotlib
 
@@ -14,12 +13,14 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from pretrain.compare.metrics import TASK_METRICS, TRAIN_LOSS_KEYS, VAL_LOSS_KEYS  # noqa: E402
 from pretrain.compare.plan import FAMILIES  # noqa: E402
+from pretrain.compare.schema import ComparisonResults  # noqa: E402
+from pretrain.compare.stats import Summary  # noqa: E402
 from pretrain.data.caching import atomic_write  # noqa: E402
 
 COLORS = {"bert": "tab:blue", "gpt": "tab:orange"}
 
 
-def render_all(results: dict[str, Any], out_dir: Path) -> list[Path]:
+def render_all(results: ComparisonResults, out_dir: Path) -> list[Path]:
     """Write every plot the results support; returns the paths written."""
     written = []
     for name, figure in (
@@ -36,8 +37,8 @@ def render_all(results: dict[str, Any], out_dir: Path) -> list[Path]:
     return written
 
 
-def loss_vs_tokens(results: dict[str, Any]) -> Figure | None:
-    curves = {f: results["pretraining"].get(f, {}).get("curve", []) for f in FAMILIES}
+def loss_vs_tokens(results: ComparisonResults) -> Figure | None:
+    curves = {f: e.result.curve if (e := results.pretraining.get(f)) and e.result else [] for f in FAMILIES}
     if not any(curves.values()):
         return None
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -54,16 +55,16 @@ def loss_vs_tokens(results: dict[str, Any]) -> Figure | None:
     return fig
 
 
-def downstream_scores(results: dict[str, Any]) -> Figure | None:
-    rows = []  # (task, label, {family: summary}, baseline)
-    for task, entry in results["tasks"].items():
-        if not entry["probes"]:
+def downstream_scores(results: ComparisonResults) -> Figure | None:
+    rows: list[tuple[str, str, dict[str, Summary | None], float | None]] = []  # (task, label, summaries, baseline)
+    for task, entry in results.tasks.items():
+        final = entry.final()
+        if final is None:
             continue
-        final = entry["probes"][-1]["families"]
         spec = TASK_METRICS[task][0]
-        summaries = {f: final[f]["metrics"].get(spec.key) for f in FAMILIES}
+        summaries = {f: final[f].metrics.get(spec.key) for f in FAMILIES}
         if any(summaries.values()):
-            strongest = spec.strongest_baseline(entry["baselines"])
+            strongest = spec.strongest_baseline(entry.baselines)
             rows.append((task, spec.label, summaries, strongest[1] if strongest else None))
     if not rows:
         return None
@@ -73,9 +74,9 @@ def downstream_scores(results: dict[str, Any]) -> Figure | None:
             s = summaries[family]
             if s is None:
                 continue
-            err = [[s["mean"] - s["ci_low"]], [s["ci_high"] - s["mean"]]]
-            ax.bar(i, s["mean"], yerr=err, capsize=6, color=COLORS[family], label=family.upper())
-            ax.scatter([i] * len(s["values"]), s["values"], color="black", s=10, zorder=3)
+            err = [[s.mean - s.ci_low], [s.ci_high - s.mean]]
+            ax.bar(i, s.mean, yerr=err, capsize=6, color=COLORS[family], label=family.upper())
+            ax.scatter([i] * len(s.values), s.values, color="black", s=10, zorder=3)
         if baseline is not None:
             ax.axhline(baseline, color="gray", linestyle=":", label="trivial baseline")
         ax.set_xticks(range(len(FAMILIES)), [f.upper() for f in FAMILIES])
@@ -86,21 +87,21 @@ def downstream_scores(results: dict[str, Any]) -> Figure | None:
     return fig
 
 
-def score_vs_tokens(results: dict[str, Any]) -> Figure | None:
-    tasks = [t for t, e in results["tasks"].items() if sum(
-        TASK_METRICS[t][0].key in f["metrics"] for p in e["probes"] for f in p["families"].values()) > 1]
+def score_vs_tokens(results: ComparisonResults) -> Figure | None:
+    tasks = [t for t, e in results.tasks.items() if sum(
+        TASK_METRICS[t][0].key in f.metrics for p in e.probes for f in p.families.values()) > 1]
     if not tasks:
         return None
     fig, axes = plt.subplots(1, len(tasks), figsize=(3.6 * len(tasks), 3.6), squeeze=False)
     for ax, task in zip(axes[0], tasks, strict=True):
         spec = TASK_METRICS[task][0]
         for family in FAMILIES:
-            points = [(p["families"][family]["tokens"], p["families"][family]["metrics"][spec.key])
-                      for p in results["tasks"][task]["probes"] if spec.key in p["families"][family]["metrics"]]
+            points = [(p.families[family].tokens, p.families[family].metrics[spec.key])
+                      for p in results.tasks[task].probes if spec.key in p.families[family].metrics]
             if points:
                 xs = [x for x, _ in points]
-                ax.errorbar(xs, [s["mean"] for _, s in points], capsize=4, color=COLORS[family],
-                            yerr=[[s["mean"] - s["ci_low"] for _, s in points], [s["ci_high"] - s["mean"] for _, s in points]],
+                ax.errorbar(xs, [s.mean for _, s in points], capsize=4, color=COLORS[family],
+                            yerr=[[s.mean - s.ci_low for _, s in points], [s.ci_high - s.mean for _, s in points]],
                             marker="o", label=family.upper())
         ax.set(title=task, xlabel="pretraining tokens", ylabel=f"test {spec.label}")
         ax.legend(fontsize=7)
@@ -108,11 +109,11 @@ def score_vs_tokens(results: dict[str, Any]) -> Figure | None:
     return fig
 
 
-def attention_map(results: dict[str, Any], family: str) -> Figure | None:
-    example = results["pretraining"].get(family, {}).get("attention")
-    if not example:
+def attention_map(results: ComparisonResults, family: str) -> Figure | None:
+    entry = results.pretraining.get(family)
+    if entry is None or entry.result is None or not entry.result.attention.tokens:
         return None
-    tokens, weights = example["tokens"], example["weights"]  # weights: (T, T), last layer, mean over heads
+    tokens, weights = entry.result.attention.tokens, entry.result.attention.weights  # (T, T), last layer, head mean
     fig, ax = plt.subplots(figsize=(5.5, 5))
     image = ax.imshow(weights, cmap="viridis", vmin=0.0)
     ax.set_xticks(range(len(tokens)), tokens, rotation=90, fontsize=6)

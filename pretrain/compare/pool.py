@@ -23,13 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pretrain.compare.ledger import Ledger, RunRecord
+from pretrain.compare.ledger import Ledger
+from pretrain.compare.schema import RunRecord, RunResult
 
 
 @dataclass(frozen=True)
 class Job:
     run_id: str
-    fn: Callable[..., dict[str, Any]]  # module-level (picklable) when run in a worker process
+    fn: Callable[..., RunResult]  # module-level (picklable) when run in a worker process
     args: tuple[Any, ...]
     meta: dict[str, Any] = field(default_factory=dict)
     log_file: Path | None = None  # where a pooled run's console output goes
@@ -57,8 +58,8 @@ class Progress:
         return f"[{self.done}/{self.total}] {record.run_id}: {record.status} ({record.wall_s:.0f} s){note}{eta}"
 
 
-def capture(fn: Callable[..., dict[str, Any]], args: tuple[Any, ...], log_file: Path | None = None,
-            threads: int | None = None) -> tuple[str, float, dict[str, Any], str]:
+def capture(fn: Callable[..., RunResult], args: tuple[Any, ...], log_file: Path | None = None,
+            threads: int | None = None) -> tuple[str, float, RunResult, str]:
     """Run one job; never raise (except KeyboardInterrupt). Returns (status, wall seconds, result, error)."""
     if threads is not None:
         import torch
@@ -118,7 +119,7 @@ def run_jobs(jobs: Sequence[Job], ledger: Ledger, progress: Progress, *, workers
     print(f"[compare] up to {workers} runs at a time ({threads} thread{'s' if threads > 1 else ''} each); each run's "
           "log is in its folder", flush=True)
     with _executor(workers, threads, subprocess_runs) as pool:
-        futures: dict[Future[tuple[str, float, dict[str, Any], str]], Job] = {}
+        futures: dict[Future[tuple[str, float, RunResult, str]], Job] = {}
 
         def submit(batch: list[Job]) -> None:
             for job in batch:
@@ -136,7 +137,7 @@ def run_jobs(jobs: Sequence[Job], ledger: Ledger, progress: Progress, *, workers
 
 
 def _record(ledger: Ledger, progress: Progress, job: Job,
-            outcome: tuple[str, float, dict[str, Any], str]) -> RunRecord:
+            outcome: tuple[str, float, RunResult, str]) -> RunRecord:
     status, wall, result, error = outcome
     record = RunRecord(job.run_id, status, job.meta, wall, result, error, time.strftime("%Y-%m-%dT%H:%M:%S"))
     ledger.save(record)

@@ -4,29 +4,29 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 from pretrain.compare.ledger import Ledger
 from pretrain.compare.markdown import render
 from pretrain.compare.plots import render_all
-from pretrain.compare.results import aggregate, environment, write_results
+from pretrain.compare.results import aggregate, environment
+from pretrain.compare.schema import ComparisonResults, write_comparison
 from pretrain.data.caching import atomic_write
 
 PLAN_FILE = "plan.json"
 LEDGER_FILE = "ledger.json"
 
 
-def write_report(results: dict[str, Any], out_dir: Path) -> list[Path]:
+def write_report(results: ComparisonResults, out_dir: Path) -> list[Path]:
     """Write results.json, the plots and report.md (each atomically); returns the paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_results(results, out_dir / "results.json")
+    write_comparison(results, out_dir / "results.json")
     plots = render_all(results, out_dir)
     text = render(results, plots)
     atomic_write(out_dir / "report.md", lambda tmp: tmp.write_text(text))
     return [out_dir / "results.json", out_dir / "report.md", *plots]
 
 
-def rebuild(run_dir: Path, out_dir: Path) -> dict[str, Any]:
+def rebuild(run_dir: Path, out_dir: Path) -> ComparisonResults:
     """Re-aggregate a plan's finished (and failed) runs from its run folder and rewrite the report."""
     plan_path, ledger_path = run_dir / PLAN_FILE, run_dir / LEDGER_FILE
     for path in (plan_path, ledger_path):

@@ -1,4 +1,5 @@
-"""results.json: every run's metrics, per-task statistics over seeds, baselines, budgets and provenance.
+"""The comparison's results from the run ledger: every run's metrics, per-task statistics over seeds,
+baselines, budgets and provenance (the typed structure and its file, results.json: pretrain.compare.schema).
 
 The report, the plots and the W&B summary table are all rendered from this one
 structure, so what a reader sees is exactly what was measured and saved.
@@ -7,23 +8,26 @@ structure, so what a reader sees is exactly what was measured and saved.
 from __future__ import annotations
 
 import importlib.metadata
-import json
 import os
 import platform
 import subprocess
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from pretrain.compare.bootstrap import PairedDifference, paired_difference
-from pretrain.compare.ledger import RunRecord
 from pretrain.compare.metrics import PRETRAIN_METRICS, TASK_METRICS, MetricSpec
 from pretrain.compare.plan import FAMILIES
-from pretrain.compare.stats import Summary, summarize
+from pretrain.compare.schema import (
+    ComparisonResults, Counts, Environment, FamilyPretraining, GridPoint, Group, LrChoice, MetricVerdict,
+    PretrainingEffect, PretrainResult, Probe, ProbeGroup, RunRecord, SeedRun, TaskResults, WallTimes,
+)
 from pretrain.compare.selection import choose_lr, validation_score
+from pretrain.compare.stats import summarize
 from pretrain.compare.verdict import compare
-from pretrain.data.caching import atomic_write
+from tasks.outputs import FinetuneResults
 from tasks.per_example import statistics
 
 PACKAGES = (
@@ -36,7 +40,7 @@ PACKAGES = (
 CODE_ROOT = Path(__file__).resolve().parents[2]
 
 
-def environment(repo: Path = CODE_ROOT) -> dict[str, Any]:
+def environment(repo: Path = CODE_ROOT) -> Environment:
     """Versions, git commit and machine: what a reader needs to reproduce or distrust a number."""
     versions = {"python": platform.python_version()}
     for name in PACKAGES:
@@ -44,19 +48,19 @@ def environment(repo: Path = CODE_ROOT) -> dict[str, Any]:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             versions[name] = None
-    return {
-        "versions": versions,
-        "git_commit": _git(repo, "rev-parse", "HEAD"),
-        "git_dirty": bool(_git(repo, "status", "--porcelain", "--untracked-files=no")),
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-        "accelerator": _accelerator(),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
+    return Environment(
+        versions=versions,
+        git_commit=_git(repo, "rev-parse", "HEAD"),
+        git_dirty=bool(_git(repo, "status", "--porcelain", "--untracked-files=no")),
+        platform=platform.platform(),
+        cpu_count=os.cpu_count(),
+        accelerator=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    )
 
 
-def aggregate(plan: dict[str, Any], records: list[RunRecord], env: dict[str, Any],
-              elapsed_s: float | None = None) -> dict[str, Any]:
+def aggregate(plan: dict[str, Any], records: list[RunRecord], env: Environment,
+              elapsed_s: float | None = None) -> ComparisonResults:
     """Turn the ledger's run records into the results structure (pure: no I/O).
 
     Records carry `meta["stage"]`: "pretrain" (per family and pretraining seed), "finetune" (per
@@ -64,51 +68,48 @@ def aggregate(plan: dict[str, Any], records: list[RunRecord], env: dict[str, Any
     fine-tuning, per family, task, learning rate, seed) or "baseline" (per task).
     """
     baselines = {r.meta["task"]: r.result for r in records if r.meta.get("stage") == "baseline" and r.status == "done"}
-    pretraining: dict[str, Any] = {}
+    pretraining: dict[str, FamilyPretraining] = {}
     for family in FAMILIES:
         runs = sorted((r for r in records if r.meta.get("stage") == "pretrain" and r.meta.get("family") == family),
                       key=lambda r: r.meta.get("seed", 0))
         if not runs:
             continue
         first = runs[0]  # curves, model facts and attention of the first pretraining seed
-        pretraining[family] = {"status": first.status, "wall_s": first.wall_s, "error": first.error, **first.result,
-                               "seeds": {str(r.meta.get("seed")): {"status": r.status, "wall_s": r.wall_s,
-                                                                   "metrics": r.result.get("metrics", {})}
-                                         for r in runs}}
+        pretraining[family] = FamilyPretraining(
+            first.status, first.wall_s, first.error, _pretrain_result(first),
+            {str(r.meta.get("seed")): SeedRun(r.status, r.wall_s, p.metrics if (p := _pretrain_result(r)) else {})
+             for r in runs})
     tasks = {task: _task(task, plan, records, baselines.get(task, {})) for task in plan["finetune"]["tasks"]}
     pretrain_verdicts: dict[str, str] = {}
     for family, specs in PRETRAIN_METRICS.items():
-        metrics = pretraining.get(family, {}).get("metrics")
-        if metrics:  # the headline metric against its trivial baseline
-            spec = specs[0]
-            pretrain_verdicts[family] = _against_baseline(spec, metrics)
+        entry = pretraining.get(family)
+        if entry is not None and entry.result is not None and entry.result.metrics:
+            pretrain_verdicts[family] = _against_baseline(specs[0], entry.result.metrics)  # the headline metric
     walls: dict[str, float] = {}
     for record in records:
         stage = record.meta.get("stage", "other")
         walls[stage] = walls.get(stage, 0.0) + record.wall_s
-    return {
-        "experiment": plan["experiment"],
-        "plan": plan,
-        "environment": env,
-        "pretraining": pretraining,
-        "pretraining_verdicts": pretrain_verdicts,
-        "tasks": tasks,
-        "runs": [asdict(r) for r in records],
-        "counts": {s: sum(r.status == s for r in records) for s in ("done", "failed", "skipped")},
-        # elapsed: this invocation, start to report (runs overlap); per stage: the runs' own wall times, summed.
-        "wall_s": {"elapsed": elapsed_s, "per_stage_run_total": walls},
-    }
+    return ComparisonResults(
+        experiment=plan["experiment"], plan=plan, environment=env, pretraining=pretraining,
+        pretraining_verdicts=pretrain_verdicts, tasks=tasks, runs=list(records),
+        counts=Counts(*(sum(r.status == s for r in records) for s in ("done", "failed", "skipped"))),
+        wall_s=WallTimes(elapsed_s, walls),
+    )
 
 
-def write_results(results: dict[str, Any], path: Path) -> None:
-    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(results, indent=2, default=str)))
+def _pretrain_result(record: RunRecord) -> PretrainResult | None:
+    return record.result if isinstance(record.result, PretrainResult) else None
 
 
-def _chosen_lrs(plan: dict[str, Any], runs: list[RunRecord]) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+def _finetune_result(record: RunRecord) -> FinetuneResults | None:
+    return record.result if record.status == "done" and isinstance(record.result, FinetuneResults) else None
+
+
+def _chosen_lrs(plan: dict[str, Any], runs: list[RunRecord]) -> tuple[dict[str, LrChoice], list[GridPoint]]:
     """The learning rate chosen on validation per family and kind, and the grid it was chosen from."""
     p, f = plan["pretrain"], plan["finetune"]
-    chosen: dict[str, dict[str, Any]] = {}
-    grid: list[dict[str, Any]] = []
+    chosen: dict[str, LrChoice] = {}
+    grid: list[GridPoint] = []
     for family in FAMILIES:
         by_lr = {}
         for r in runs:
@@ -121,83 +122,83 @@ def _chosen_lrs(plan: dict[str, Any], runs: list[RunRecord]) -> tuple[dict[str, 
             continue
         for lr, record in sorted(by_lr.items()):
             score = validation_score(record)
-            grid.append({"family": family, "lr": lr, "status": record.status,
-                         "monitor": score[0] if score else None, "val": score[1] if score else None})
+            grid.append(GridPoint(family, lr, record.status, score[0] if score else None, score[1] if score else None))
         # The random-init control runs the recipe chosen for the pretrained model.
-        chosen[family] = {"pretrained": choose_lr(by_lr)}
-        chosen[family]["random_init"] = chosen[family]["pretrained"]
+        lr = choose_lr(by_lr)
+        chosen[family] = LrChoice(pretrained=lr, random_init=lr)
     return chosen, grid
 
 
-def _task(task: str, plan: dict[str, Any], records: list[RunRecord], baselines: dict[str, float]) -> dict[str, Any]:
+def _task(task: str, plan: dict[str, Any], records: list[RunRecord], baselines: dict[str, float]) -> TaskResults:
     runs = [r for r in records if r.meta.get("stage") in ("finetune", "control") and r.meta.get("task") == task]
     chosen, grid = _chosen_lrs(plan, runs)
 
     def selected(family: str, random_init: bool) -> list[RunRecord]:
-        lr = chosen.get(family, {}).get("random_init" if random_init else "pretrained")
+        choice = chosen.get(family)
+        lr = None if choice is None else choice.random_init if random_init else choice.pretrained
         return [r for r in runs if r.meta["family"] == family and r.meta.get("random_init", False) == random_init
                 and r.meta.get("lr") == lr]
 
-    probes: list[dict[str, Any]] = []  # one entry per probe index; the families' step counts may differ (FLOPs)
+    probes: list[Probe] = []  # one entry per probe index; the families' step counts may differ (FLOPs)
     steps = {family: sorted({r.meta["probe_step"] for r in selected(family, False)}) for family in FAMILIES}
     for index in range(max(len(s) for s in steps.values())):
-        families: dict[str, dict[str, Any]] = {}
+        families: dict[str, ProbeGroup] = {}
         for family in FAMILIES:
             pretrained = selected(family, False)
             family_steps = steps[family]
             step = family_steps[index] if index < len(family_steps) else None
-            families[family] = {**_group([r for r in pretrained if r.meta["probe_step"] == step]), "step": step}
-        if any(entry["runs"] or entry["failed_seeds"] for entry in families.values()):
-            probes.append({"step": max(e["step"] or 0 for e in families.values()), "families": families})
+            group = _group([r for r in pretrained if r.meta["probe_step"] == step])
+            families[family] = ProbeGroup(**vars(group), step=step)
+        if any(entry.runs or entry.failed_seeds for entry in families.values()):
+            probes.append(Probe(max(e.step or 0 for e in families.values()), families))
     controls = {family: _group(selected(family, True)) for family in FAMILIES if selected(family, True)}
     final = {family: [r for r in selected(family, False) if r.meta.get("final")] for family in FAMILIES}
-    verdicts, effects = [], {}
+    verdicts: list[MetricVerdict] = []
+    effects: dict[str, PretrainingEffect] = {}
     headline = TASK_METRICS[task][0]
     if probes:
-        last = probes[-1]["families"]
+        last = probes[-1].families
         for spec in TASK_METRICS[task]:
-            a, b = (last[f]["metrics"].get(spec.key) for f in FAMILIES)
+            a, b = (last[f].metrics.get(spec.key) for f in FAMILIES)
             if a is None or b is None:
                 continue
             strongest = spec.strongest_baseline(baselines)
             baseline = strongest[1] if strongest else None
             paired = _paired(task, final["bert"], final["gpt"]) if spec is headline else None
-            verdict = compare(spec.label, ("BERT", Summary.from_dict(a)), ("GPT", Summary.from_dict(b)),
-                              higher_is_better=spec.higher_is_better, baseline=baseline, paired=paired)
-            verdicts.append({"metric": spec.key, **verdict.to_dict(),
-                             "paired_bootstrap": paired.to_dict() if paired else None})
+            verdict = compare(spec.label, ("BERT", a), ("GPT", b), higher_is_better=spec.higher_is_better,
+                              baseline=baseline, paired=paired)
+            verdicts.append(MetricVerdict(spec.key, verdict, paired))
     for family in FAMILIES:
         control = selected(family, True)
         effect = _paired(task, final[family], control)
         if effect is not None:
-            effects[family] = {"metric": headline.key, **effect.to_dict()}
-    return {"baselines": baselines, "probes": probes, "controls": controls, "lr": chosen, "grid": grid,
-            "pretraining_effect": effects, "verdicts": verdicts,
-            "failed": [r.run_id for r in runs if r.status != "done"]}
+            effects[family] = PretrainingEffect(headline.key, effect)
+    return TaskResults(baselines=baselines, probes=probes, controls=controls, lr=chosen, grid=grid,
+                       pretraining_effect=effects, verdicts=verdicts,
+                       failed=[r.run_id for r in runs if r.status != "done"])
 
 
-def _group(runs: list[RunRecord]) -> dict[str, Any]:
+def _group(runs: list[RunRecord]) -> Group:
     """Seeds, budgets and metric summaries of a group of runs (pretraining seeds x fine-tuning seeds)."""
-    done = [r for r in runs if r.status == "done"]
-    keys = sorted({k for r in done for k in r.result.get("metrics", {})})
+    done = [(r, result) for r in runs if (result := _finetune_result(r)) is not None]
+    keys = sorted({k for _, result in done for k in result.metrics})
     meta = runs[0].meta if runs else {}
-    return {
-        "seeds": [r.meta["seed"] for r in done],
-        "pretrain_seeds": sorted({r.meta.get("pretrain_seed") for r in done if r.meta.get("pretrain_seed") is not None}),
-        "runs": [r.run_id for r in done],
-        "failed_seeds": [r.meta["seed"] for r in runs if r.status != "done"],
-        "lr": meta.get("lr"),
-        "tokens": meta.get("probe_tokens"),
-        "flops": meta.get("probe_flops"),
-        "metrics": {k: summarize([r.result["metrics"][k] for r in done if k in r.result["metrics"]]).to_dict()
-                    for k in keys},
-    }
+    return Group(
+        seeds=[r.meta["seed"] for r, _ in done],
+        pretrain_seeds=sorted({r.meta.get("pretrain_seed") for r, _ in done if r.meta.get("pretrain_seed") is not None}),
+        runs=[r.run_id for r, _ in done],
+        failed_seeds=[r.meta["seed"] for r in runs if r.status != "done"],
+        lr=meta.get("lr"),
+        tokens=meta.get("probe_tokens"),
+        flops=meta.get("probe_flops"),
+        metrics={k: summarize([result.metrics[k] for _, result in done if k in result.metrics]) for k in keys},
+    )
 
 
 def _paired(task: str, first: list[RunRecord], second: list[RunRecord]) -> PairedDifference | None:
     """Paired bootstrap of the task's headline metric between two groups, when both recorded per-example scores."""
-    groups = [[statistics(task, r.result["per_example"]) for r in group
-               if r.status == "done" and r.result.get("per_example")] for group in (first, second)]
+    groups = [[statistics(task, result.per_example) for r in group
+               if (result := _finetune_result(r)) is not None and result.per_example] for group in (first, second)]
     if not groups[0] or not groups[1]:
         return None
     return paired_difference(groups[0], groups[1])
@@ -221,9 +222,3 @@ def _git(repo: Path, *args: str) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip()
-
-
-def _accelerator() -> str | None:
-    import torch
-
-    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None

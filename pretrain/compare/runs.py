@@ -1,6 +1,6 @@
 """One pretraining or fine-tuning run of a plan: the CLI arguments it gets and what is read back.
 
-Runs go through the suite's own commands in-process (`pretrain.cli.main`, `tasks.cli.main`),
+Runs go through the suite's own commands in-process (`pretrain.cli.run`, `tasks.cli.run`),
 so a compare run is exactly what a user gets typing those commands. Both families get the same
 arguments except the model/data classes and the preset: same data, tokenizer, batch, sequence
 length, steps, optimizer and schedule.
@@ -14,12 +14,14 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import torch
 
 from pretrain.blocks.config import TransformerConfig
 from pretrain.compare.plan import ResolvedPlan
+from pretrain.compare.schema import AttentionExample, ModelFacts
+from pretrain.lightning import load_backbone
+from pretrain.models import count_parameters, flops_per_token
 
 PRETRAIN_CLASSES = {
     "bert": ("pretrain.lightning.BertPretraining", "pretrain.data.BertDataModule"),
@@ -158,43 +160,40 @@ def probe_checkpoints(run_dir: Path, steps: list[int]) -> dict[int, Path]:
     return found
 
 
-def model_facts(checkpoint: Path, preset: Path, seq_len: int, output_fraction: float) -> dict[str, Any]:
+def model_facts(checkpoint: Path, preset: Path, seq_len: int, output_fraction: float) -> ModelFacts:
     """Sizes and training FLOPs per token; `output_fraction` is the share of positions that go through the
     vocabulary projection (BERT: the masked ones only; GPT: all)."""
-    from pretrain.lightning import load_backbone
-    from pretrain.models import count_parameters, flops_per_token
-
     backbone = load_backbone(checkpoint)
-    return {
-        "preset": preset.stem,
-        "params": count_parameters(backbone.model),
-        "non_embedding_params": count_parameters(backbone.model, exclude_embeddings=True),
-        "flops_per_token": flops_per_token(backbone.model, backbone.config, seq_len, output_fraction),
-        "vocab_size": backbone.config.vocab_size,
-        "block_settings": backbone.config.to_dict(),
-    }
+    return ModelFacts(
+        preset=preset.stem,
+        params=count_parameters(backbone.model),
+        non_embedding_params=count_parameters(backbone.model, exclude_embeddings=True),
+        flops_per_token=flops_per_token(backbone.model, backbone.config, seq_len, output_fraction),
+        vocab_size=backbone.config.vocab_size,
+        block_settings=backbone.config.to_dict(),
+    )
 
 
 @torch.no_grad()
-def attention_example(checkpoint: Path, text: str, max_tokens: int = 24) -> dict[str, Any]:
+def attention_example(checkpoint: Path, text: str, max_tokens: int = 24) -> AttentionExample:
     """Last layer's attention, averaged over heads, for one text: what the report's heat map shows."""
-    from pretrain.lightning import load_backbone
-
     backbone = load_backbone(checkpoint)
     encoded = backbone.tokenizer(text, truncation=True, max_length=max_tokens, return_tensors="pt")
     output = backbone.model(encoded["input_ids"], encoded["attention_mask"], need_weights=True)
     weights = output.attentions[-1][0].mean(dim=0)  # (T, T)
     tokens = backbone.tokenizer.convert_ids_to_tokens(encoded["input_ids"][0].tolist())
-    return {"tokens": tokens, "weights": [[round(float(w), 4) for w in row] for row in weights]}
+    return AttentionExample(tokens, [[round(float(w), 4) for w in row] for row in weights])
 
 
-def call(cli: Cli, args: list[str]) -> None:
-    """Run a LightningCLI in-process; its argument errors exit (SystemExit), which becomes a recorded failure."""
+def call(cli: Cli, args: list[str]) -> object:
+    """Run a command; returns what it returns (a subprocess: None). Its argument errors exit (SystemExit),
+    which becomes a recorded failure."""
     try:
-        cli(args)
+        return cli(args)
     except SystemExit as exit_:
         if exit_.code not in (0, None):
             raise RuntimeError(f"command exited with status {exit_.code}: {' '.join(args[:1])} ...") from None
+        return None
 
 
 def subprocess_cli(module: str) -> Cli:
@@ -215,9 +214,3 @@ def subprocess_cli(module: str) -> Cli:
             raise RuntimeError(f"python -m {module} {args[0]} ... exited with status {code}{where}")
 
     return run
-
-
-def read_finetune_results(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise ValueError(f"fine-tuning finished without writing its results file {path}")
-    return json.loads(path.read_text())

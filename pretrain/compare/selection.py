@@ -7,7 +7,8 @@ best checkpoint scores best on the validation split wins. Test scores are never 
 
 from __future__ import annotations
 
-from pretrain.compare.ledger import RunRecord
+from pretrain.compare.schema import RunRecord
+from tasks.outputs import FinetuneResults
 
 # Validation monitors where lower is better (the fine-tuning configs' ModelCheckpoint monitors).
 _LOWER_IS_BETTER = ("loss", "ppl")
@@ -15,10 +16,10 @@ _LOWER_IS_BETTER = ("loss", "ppl")
 
 def validation_score(record: RunRecord | None) -> tuple[str, float] | None:
     """(monitor, value) of a finished fine-tuning run, or None when it has none."""
-    if record is None or record.status != "done":
+    if record is None or record.status != "done" or not isinstance(record.result, FinetuneResults):
         return None
-    monitor = record.result.get("monitor")
-    value = record.result.get("val", {}).get(monitor) if monitor else None
+    monitor = record.result.monitor
+    value = record.result.val.get(monitor) if monitor else None
     return None if value is None else (monitor, float(value))
 
 

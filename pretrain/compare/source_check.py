@@ -7,12 +7,13 @@ local copies from the copy itself, so a missing split or a renamed column costs 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import datasets
 
 from pretrain.data.sources import FILE_BUILDERS, SPLITS, DataSource, hub_columns, hub_split_names, resolve_files
-
-if TYPE_CHECKING:
-    from tasks.base import TaskDataModule
+from tasks.base import TaskDataModule
+from tasks.classification.data import ClassificationDataModule
+from tasks.generation.data import GenerationDataModule
+from tasks.ner.data import NerDataModule
 
 # What pretraining reads; the fine-tuning tasks' own lists are their data modules' `required_columns`.
 PRETRAIN_COLUMNS = ("text",)
@@ -41,10 +42,6 @@ def required_columns(stage: str, source: DataSource) -> tuple[str, ...]:
 
 def task_data_module(task: str, source: DataSource) -> TaskDataModule:
     """The task's data module over `source`, used for reading rows (no tokenizer needed)."""
-    from tasks.classification.data import ClassificationDataModule
-    from tasks.generation.data import GenerationDataModule
-    from tasks.ner.data import NerDataModule
-
     modules = {"classification": ClassificationDataModule, "ner": NerDataModule, "generation": GenerationDataModule}
     return modules[task](source)
 
@@ -63,8 +60,6 @@ def _check_files(stage: str, source: DataSource) -> None:
         files, builder = resolve_files(pattern)
         if builder == "text":
             continue  # one document per line: the text column by construction
-        import datasets
-
         columns = list(datasets.load_dataset(builder, data_files=files[:1], split="train", streaming=True).features
                        or {})
         wanted = source.column("text")

@@ -18,14 +18,15 @@ from typing import Any
 
 from pretrain.compare.markdown import answer_lines
 from pretrain.compare.metrics import TASK_METRICS, TRAIN_LOSS_KEYS
+from pretrain.compare.schema import ComparisonResults
 from pretrain.data.caching import atomic_write
 
 SPEC_FILE = "wandb_report.json"
 
 
-def report_spec(results: dict[str, Any], project: str, entity: str | None = None) -> dict[str, Any]:
+def report_spec(results: ComparisonResults, project: str, entity: str | None = None) -> dict[str, Any]:
     """Everything the W&B Report shows, as JSON: text blocks and panel grids with their run filters."""
-    group = results["experiment"]
+    group = results.experiment
     in_group = f"Metric('Group') == '{group}'"
     sections: list[dict[str, Any]] = [{
         "title": "Pretraining loss vs tokens seen",
@@ -34,7 +35,7 @@ def report_spec(results: dict[str, Any], project: str, entity: str | None = None
         "panels": [{"type": "line", "title": f"{family.upper()} {key}", "x": "train/tokens_seen", "y": [key]}
                    for family, keys in TRAIN_LOSS_KEYS.items() for key in keys[:1]],
     }]
-    for task in results["tasks"]:
+    for task in results.tasks:
         spec = TASK_METRICS[task][0]
         sections.append({
             "title": f"{task}: test {spec.label} per family, pretrained vs random-init (mean ± standard error)",

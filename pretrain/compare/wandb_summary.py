@@ -11,44 +11,44 @@ from typing import Any
 
 from pretrain.compare.metrics import TASK_METRICS
 from pretrain.compare.plan import FAMILIES
+from pretrain.compare.schema import ComparisonResults
+from pretrain.compare.wandb_report import publish, report_spec, save_spec
+from pretrain.lightning.wandb_mode import ensure_wandb_mode
 
 COLUMNS = ["task", "metric", "family", "mean", "ci_low", "ci_high", "n", "baseline", "verdict"]
 
 
-def summary_rows(results: dict[str, Any]) -> list[list[Any]]:
+def summary_rows(results: ComparisonResults) -> list[list[Any]]:
     rows = []
-    for task, entry in results["tasks"].items():
-        if not entry["probes"]:
+    for task, entry in results.tasks.items():
+        final = entry.final()
+        if final is None:
             continue
-        final = entry["probes"][-1]["families"]
-        verdicts = {v["metric"]: v["text"] for v in entry["verdicts"]}
+        verdicts = {v.metric: v.verdict.text for v in entry.verdicts}
         for spec in TASK_METRICS[task]:
             for family in FAMILIES:
-                s = final[family]["metrics"].get(spec.key)
+                s = final[family].metrics.get(spec.key)
                 if s is not None:
-                    strongest = spec.strongest_baseline(entry["baselines"])
+                    strongest = spec.strongest_baseline(entry.baselines)
                     baseline = strongest[1] if strongest else None
-                    rows.append([task, spec.key, family, s["mean"], s["ci_low"], s["ci_high"], s["n"], baseline,
+                    rows.append([task, spec.key, family, s.mean, s.ci_low, s.ci_high, s.n, baseline,
                                  verdicts.get(spec.key, "")])
     return rows
 
 
-def log_summary(results: dict[str, Any], project: str, group: str, mode: str, save_dir: Path,
+def log_summary(results: ComparisonResults, project: str, group: str, mode: str, save_dir: Path,
                 plots: list[Path] | None = None, report_dir: Path | None = None) -> None:
     """Log the summary run (results table, plots, results.json as an artifact) and the baseline runs, and
     save the W&B Report spec in `report_dir`, published at once when W&B is online. A W&B failure is
     reported, never fatal (the local report is already written)."""
-    import wandb
-
-    from pretrain.compare.wandb_report import publish, report_spec, save_spec
-    from pretrain.lightning.wandb_mode import ensure_wandb_mode
+    import wandb  # only when W&B is enabled: a slow import that disabled plans never pay
 
     if mode == "offline":
         os.environ.setdefault("WANDB_MODE", "offline")
     online = ensure_wandb_mode() == "online"
     try:
         run = wandb.init(project=project, group=group, name=f"{group}-summary", job_type="summary",
-                         dir=str(save_dir), config=results["plan"], reinit="finish_previous")
+                         dir=str(save_dir), config=results.plan, reinit="finish_previous")
         run.log({"summary": wandb.Table(columns=COLUMNS, data=summary_rows(results))})
         for plot in plots or []:
             run.log({f"plots/{plot.stem}": wandb.Image(str(plot))})
@@ -58,8 +58,8 @@ def log_summary(results: dict[str, Any], project: str, group: str, mode: str, sa
             run.log_artifact(artifact)
         entity = run.entity if online else None
         run.finish()
-        for task, entry in results["tasks"].items():
-            baselines = {k: v for k, v in (entry.get("baselines") or {}).items() if isinstance(v, int | float)}
+        for task, entry in results.tasks.items():
+            baselines = {k: v for k, v in entry.baselines.items() if isinstance(v, int | float)}
             if baselines:
                 run = wandb.init(project=project, group=group, name=f"baseline-{task}", job_type="baseline",
                                  dir=str(save_dir), tags=[task], config={"job_type": "baseline", "task": task},
