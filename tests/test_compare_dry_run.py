@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from hub_copies import hub_copies, private_datasets_cache  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.usefixtures("private_datasets_cache")  # conftest.py
 
 REPO = Path(__file__).resolve().parents[1]
 
