@@ -25,13 +25,13 @@ from typing import Any
 
 import torch
 
+from pretrain.bench.data import data_throughput
 from pretrain.bench.training import BenchSettings, Row, bench_family
 from pretrain.blocks.config import TransformerConfig
-from pretrain.data import benchmarks
 from pretrain.data.caching import atomic_write
+from pretrain.lightning.backbone import FAMILIES
 
 REPO = Path(__file__).resolve().parents[2]
-FAMILIES = ("bert", "gpt")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -74,15 +74,6 @@ def settings_of(args: argparse.Namespace) -> BenchSettings:
     )
 
 
-def data_section(cache_dir: str) -> dict[str, Any]:
-    """Tokenization MB/s and each family's data-module batches/s (pretrain.data.benchmarks)."""
-    Path(cache_dir).mkdir(parents=True, exist_ok=True)
-    result: dict[str, Any] = {"tokenization": benchmarks.tokenization_throughput(cache_dir)}
-    for family in FAMILIES:
-        result[f"{family}_datamodule"] = benchmarks.datamodule_throughput(family, 50, cache_dir=cache_dir)
-    return result
-
-
 def print_rows(rows: list[Row]) -> None:
     print(f"{'family':<6} {'impl':<5} {'tokens/s':>10} {'ours/HF':>8} {'memory MiB':>11} {'MFU':>6}  memory kind")
     for r in rows:
@@ -109,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     print_rows(rows)
     payload: dict[str, Any] = {"rows": [asdict(r) for r in rows], "args": {k: str(v) for k, v in vars(args).items()}}
     if args.data:
-        payload["data"] = data_section(args.cache_dir)
+        payload["data"] = data_throughput(args.cache_dir)
         print(json.dumps(payload["data"], indent=2))
     if args.json:
         text = json.dumps(payload, indent=2)
