@@ -8,41 +8,8 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-from jsonargparse import ArgumentParser
-
-from pretrain.compare.report import rebuild
-
-
-def main(args: list[str] | None = None) -> int:
-    parser = ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--experiment", type=str, default="default", help="the plan's experiment name")
-    parser.add_argument("--runs_dir", type=str, default="runs", help="where the plan's runs and ledger live")
-    parser.add_argument("--reports_dir", type=str, default="reports", help="where reports/<experiment>/ is written")
-    parser.add_argument("--publish", type=bool, default=False,
-                        help="publish reports/<experiment>/wandb_report.json as a W&B Report (needs credentials; "
-                             "upload the offline runs first with `wandb sync`)")
-    cfg = parser.parse_args(args)
-    out = Path(cfg.reports_dir) / cfg.experiment
-    if cfg.publish:
-        from pretrain.compare.wandb_report import load_spec, publish
-
-        try:
-            print(f"W&B Report: {publish(load_spec(out))}")
-        except Exception as error:  # noqa: BLE001 - no credentials, no network, or a rejected spec: one line
-            print(f"error: W&B Report not published ({type(error).__name__}: {error})", file=sys.stderr)
-            return 2
-        return 0
-    try:
-        results = rebuild(Path(cfg.runs_dir) / cfg.experiment, out)
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    counts = results.counts
-    print(f"report rebuilt from {counts.done + counts.failed + counts.skipped} runs: {out}/report.md")
-    return 0
-
+from pretrain.compare.report_command import main
 
 if __name__ == "__main__":
     sys.exit(main())

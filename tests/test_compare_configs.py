@@ -3,11 +3,12 @@
 from pathlib import Path
 
 import pytest
-from hub_copies import hub_copies, private_datasets_cache  # noqa: F401 (fixtures)
 
 from pretrain.compare.pipeline import check_matched_parameters
 from pretrain.compare.plan import parse_plan, validate
 from pretrain.compare.sweep import load_sweep, trials
+
+pytestmark = pytest.mark.usefixtures("private_datasets_cache")  # conftest.py
 
 REPO = Path(__file__).resolve().parents[1]
 PLANS = sorted((REPO / "configs/compare").glob("*.yaml"))

@@ -9,7 +9,8 @@ import json
 from pathlib import Path
 
 import pytest
-from hub_copies import hub_copies, private_datasets_cache  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.usefixtures("private_datasets_cache")  # conftest.py
 
 from pretrain.compare.command import main
 

@@ -1,13 +1,15 @@
 """The report folder from synthetic run records: no training, only aggregation and rendering."""
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
-from pretrain.compare.ledger import RunRecord
+from pretrain.compare.ledger import Ledger, RunRecord
 from pretrain.compare.plan import ComparePlan
 from pretrain.compare.report import write_report
+from pretrain.compare.report_command import main as report_main
 from pretrain.compare.results import aggregate, environment
 from tasks.outputs import FinetuneResults
 
@@ -55,8 +57,6 @@ def _records() -> list[RunRecord]:
 
 
 def test_report_folder_from_synthetic_runs(tmp_path: Path) -> None:
-    from dataclasses import asdict
-
     plan = asdict(ComparePlan(experiment="synthetic"))
     plan["finetune"].update(tasks=["classification"], classification_pooling="mean", task_steps={"generation": 500})
     results = aggregate(plan, _records(), environment())
@@ -93,15 +93,6 @@ def test_report_folder_from_synthetic_runs(tmp_path: Path) -> None:
 
 
 def test_report_script_rebuilds_from_the_run_folder(tmp_path: Path) -> None:
-    import sys
-
-    from pretrain.compare.ledger import Ledger
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-    import report as report_script
-
-    from dataclasses import asdict
-
     run_dir = tmp_path / "runs/synthetic"
     plan = asdict(ComparePlan(experiment="synthetic"))
     plan["finetune"]["tasks"] = ["classification"]
@@ -111,8 +102,8 @@ def test_report_script_rebuilds_from_the_run_folder(tmp_path: Path) -> None:
     for record in _records():
         ledger.save(record) if record.status == "done" else ledger.skip(record.run_id, record.error, record.meta)
     args = ["--experiment", "synthetic", "--runs_dir", str(tmp_path / "runs"), "--reports_dir", str(tmp_path / "out")]
-    assert report_script.main(args) == 0
+    assert report_main(args) == 0
     saved = json.loads((tmp_path / "out/synthetic/results.json").read_text())
     assert saved["counts"] == {"done": 19, "failed": 0, "skipped": 1}
     assert (tmp_path / "out/synthetic/report.md").is_file()
-    assert report_script.main(["--experiment", "missing", "--runs_dir", str(tmp_path / "runs")]) == 2
+    assert report_main(["--experiment", "missing", "--runs_dir", str(tmp_path / "runs")]) == 2

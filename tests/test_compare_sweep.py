@@ -2,17 +2,17 @@
 
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from lightning_fakes import tiny_config
 from pretrain.compare.sweep import command, load_sweep, trials
+from pretrain.compare.sweep_command import main as sweep_main
+from wandb_offline import offline_runs
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "scripts"))
-import sweep as sweep_script  # noqa: E402
 
 PROGRAM = """
 import json, os, sys
@@ -67,7 +67,7 @@ def test_local_sweep_runs_two_trials_offline_in_group(tmp_path: Path, monkeypatc
     out = tmp_path / "trials.jsonl"
     monkeypatch.setenv("TRIAL_OUT", str(out))
     summary = tmp_path / "summary.json"
-    rc = sweep_script.main([str(path), "--local", "--count", "2", "--group", "g1", "--summary", str(summary),
+    rc = sweep_main([str(path), "--local", "--count", "2", "--group", "g1", "--summary", str(summary),
                             "--root", str(tmp_path / "trials")])
     assert rc == 0
     seen = [json.loads(line) for line in out.read_text().splitlines()]
@@ -80,8 +80,6 @@ def test_local_sweep_runs_two_trials_offline_in_group(tmp_path: Path, monkeypatc
 def test_local_sweep_of_tiny_pretraining_ranks_trials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     """Two real `pretrain fit` trials: each its own run folder, its metric in the summary, the best one named."""
-    from lightning_fakes import tiny_config
-
     monkeypatch.chdir(REPO)
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), str(REPO / "tests")]))
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
@@ -100,7 +98,7 @@ def test_local_sweep_of_tiny_pretraining_ranks_trials(tmp_path: Path, monkeypatc
                     "--trainer.logger.init_args.group=tiny-lr", "${args}"],
     })
     summary = tmp_path / "summary.json"
-    rc = sweep_script.main([str(path), "--local", "--summary", str(summary), "--root", str(tmp_path / "trials")])
+    rc = sweep_main([str(path), "--local", "--summary", str(summary), "--root", str(tmp_path / "trials")])
     assert rc == 0
     saved = json.loads(summary.read_text())
     trials_ = saved["trials"]
@@ -111,8 +109,6 @@ def test_local_sweep_of_tiny_pretraining_ranks_trials(tmp_path: Path, monkeypatc
         assert t["metric"] == json.loads((run_dir / "metrics.json").read_text())["val/loss"]
     assert saved["best"]["trial"] == min(trials_, key=lambda t: t["metric"])["trial"]
     assert "val/loss" in capsys.readouterr().out  # the printed table
-    from wandb_offline import offline_runs
-
     runs = offline_runs(tmp_path / "wb")  # the trials were subprocesses: their logs are complete
     assert sorted(r.name for r in runs) == ["tiny-lr-0", "tiny-lr-1"]
     assert all("sweep" in r.tags and "gpt" in r.tags and r.group == "tiny-lr" for r in runs)

@@ -1,7 +1,6 @@
 """The W&B Report of a comparison: built from results.json offline, saved as a spec, published later."""
 
 import json
-import sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -9,6 +8,7 @@ import pytest
 from test_compare_report import _records
 
 from pretrain.compare.plan import ComparePlan
+from pretrain.compare.report_command import main as report_main
 from pretrain.compare.results import aggregate, environment
 from pretrain.compare.wandb_report import build_report, load_spec, report_spec, save_spec
 
@@ -53,8 +53,5 @@ def test_offline_summary_saves_the_spec_and_publishing_without_one_fails_in_one_
     assert load_spec(report_dir)["title"] == "BERT vs GPT: synthetic"
     assert "--publish" in capsys.readouterr().out
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-    import report as report_script
-
-    assert report_script.main(["--experiment", "missing", "--reports_dir", str(tmp_path), "--publish", "true"]) == 2
+    assert report_main(["--experiment", "missing", "--reports_dir", str(tmp_path), "--publish", "true"]) == 2
     assert "wandb_report.json does not exist" in capsys.readouterr().err

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import datasets
 import pytest
-from hub_copies import hub_copies, private_datasets_cache  # noqa: F401 (fixtures)
 
 from pretrain.compare.datasets import REGISTRY, resolve
 from pretrain.compare.plan import ComparePlan, FinetunePlan, PretrainPlan, parse_plan, validate
 from pretrain.compare.source_check import check_source, task_data_module
 from pretrain.data.sources import DataSource, load_corpus, load_hub_split
+
+pytestmark = pytest.mark.usefixtures("private_datasets_cache")  # conftest.py
 
 REPO = Path(__file__).resolve().parents[1]
 EXPECTED_TASK_COLUMNS = {"classification": {"text", "label"}, "ner": {"tokens", "ner_tags"},

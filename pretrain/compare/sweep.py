@@ -16,18 +16,20 @@ as its command left it in <trial folder>/metrics.json.
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import os
 import random
 import shlex
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from pretrain.data.caching import atomic_write
 from pretrain.run_cli import TRIAL_DIR_ENV
 from pretrain.run_record import read_run_metrics
 
@@ -172,6 +174,15 @@ def outcome_table(outcomes: list[TrialOutcome], metric: str, best: TrialOutcome 
             for o in outcomes]
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) for r in [header, *rows])
+
+
+def write_summary(path: Path, sweep_file: Path, group: str, config: dict[str, Any], outcomes: list[TrialOutcome],
+                  best: TrialOutcome | None) -> None:
+    """The local sweep's JSON summary (file, group, metric, best trial, every trial), written atomically."""
+    payload = {"file": str(sweep_file), "group": group, "metric": config["metric"],
+               "best": None if best is None else asdict(best), "trials": [asdict(o) for o in outcomes]}
+    text = json.dumps(payload, indent=2) + "\n"
+    atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
 def run_online(config: dict[str, Any], project: str, count: int | None) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 import torch.nn.functional as F
@@ -15,11 +16,47 @@ from pretrain.lightning.metrics import IGNORE_INDEX, bits_per_byte, perplexity, 
 from pretrain.models.bert import BertModel
 
 
+@dataclass(frozen=True)
+class BertLosses:
+    """One batch's MLM and NSP losses (means over this process's batch) and what the metrics read."""
+
+    mlm: Tensor  # mean over the masked tokens; zero (with a graph) when the batch masks none
+    mlm_logits: Tensor  # (N, V) fp32, one row per masked token
+    targets: Tensor  # (N,) the masked tokens' ids
+    nsp: Tensor | None  # None when NSP is off
+    nsp_logits: Tensor | None  # (B, 2) fp32
+
+    @property
+    def total(self) -> Tensor:
+        return self.mlm if self.nsp is None else self.mlm + self.nsp
+
+
+def bert_losses(model: BertModel, batch: dict[str, Tensor], *, nsp: bool = True) -> BertLosses:
+    """BERT's pretraining objective on a batch with labels (-100 = not masked) and next_sentence_label.
+
+    Only masked positions go through the vocabulary projection (`masked_positions`), so the
+    largest matmul costs ~15% of the full one. Losses are computed in fp32 under mixed precision.
+    """
+    labels = batch["labels"]
+    masked = labels != IGNORE_INDEX  # (B, T)
+    out = model(
+        batch["input_ids"], batch.get("attention_mask"), batch.get("token_type_ids") if nsp else None,
+        masked_positions=masked,
+    )
+    targets = labels[masked]  # (N,)
+    logits = out.mlm_logits.float()  # (N, V)
+    # A batch may, rarely, have no masked token: contribute zero (with a graph) instead of NaN.
+    mlm = F.cross_entropy(logits, targets) if targets.numel() else logits.sum() * 0.0
+    if not nsp:
+        return BertLosses(mlm, logits, targets, None, None)
+    nsp_logits = out.nsp_logits.float()  # (B, 2)
+    return BertLosses(mlm, logits, targets, F.cross_entropy(nsp_logits, batch["next_sentence_label"]), nsp_logits)
+
+
 class BertPretraining(PretrainingModule):
     """loss = MLM + NSP (NSP off with `nsp=False`, as RoBERTa found it unnecessary, arXiv:1907.11692).
 
-    Only masked positions go through the vocabulary projection (`masked_positions`), so the
-    largest matmul costs ~15% of the full one.
+    The objective is `bert_losses`; this module adds metrics and the normalisation over ranks.
     """
 
     family: ClassVar[str] = "bert"
@@ -66,17 +103,9 @@ class BertPretraining(PretrainingModule):
         return metrics
 
     def _step(self, batch: dict[str, Tensor], split: str) -> Tensor:
-        labels = batch["labels"]
-        masked = labels != IGNORE_INDEX  # (B, T)
-        out = self.model(
-            batch["input_ids"], batch.get("attention_mask"), batch.get("token_type_ids") if self.nsp else None,
-            masked_positions=masked,
-        )
-        targets = labels[masked]  # (N,)
-        logits = out.mlm_logits.float()  # (N, V); the loss in fp32 under mixed precision
+        losses = bert_losses(self.model, batch, nsp=self.nsp)
+        mlm_loss, targets, logits = losses.mlm, losses.targets, losses.mlm_logits
         n = targets.numel()
-        # A batch may, rarely, have no masked token: contribute zero (with a graph) instead of NaN.
-        mlm_loss = F.cross_entropy(logits, targets) if n else logits.sum() * 0.0
         metrics = self.metrics(split)
         if n:
             metrics["mlm_loss"].update(mlm_loss.detach(), n)
@@ -88,10 +117,9 @@ class BertPretraining(PretrainingModule):
             mlm_loss = self.share_of_global_mean(mlm_loss, n, total)
             self.count_supervised(total)
         loss = mlm_loss
-        if self.nsp:
+        if losses.nsp is not None and losses.nsp_logits is not None:
             nsp_labels = batch["next_sentence_label"]
-            nsp_logits = out.nsp_logits.float()
-            nsp_loss = F.cross_entropy(nsp_logits, nsp_labels)
+            nsp_loss, nsp_logits = losses.nsp, losses.nsp_logits
             metrics["nsp_loss"].update(nsp_loss.detach(), rows)
             metrics["nsp_acc"].update(nsp_logits.detach(), nsp_labels)
             if split == "train":

@@ -1,12 +1,14 @@
-"""Data-layer throughput figures for scripts/bench.py (benchmarks, never timed assertions in tests)."""
+"""Data-pipeline throughput for `python scripts/bench.py --data` (benchmarks, never timed assertions in tests)."""
 
 from __future__ import annotations
 
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from pretrain.data.datamodules import BertDataModule, GptDataModule, PretrainDataModule
+from pretrain.lightning.backbone import FAMILIES
 
 
 def tokenization_throughput(cache_dir: str | Path, kind: str = "bpe", vocab_size: int = 8192) -> dict[str, float]:
@@ -60,3 +62,12 @@ def datamodule_throughput(family: str, n_batches: int, cache_dir: str | Path = "
     elapsed = time.perf_counter() - start
     return {"batches_per_s": count / elapsed, "tokens_per_s": count * batch_size * max_length / elapsed,
             "batches": float(count), "seconds": elapsed}
+
+
+def data_throughput(cache_dir: str | Path) -> dict[str, Any]:
+    """Tokenization MB/s and each family's data-module batches/s (50 batches) on the built-in corpus."""
+    Path(cache_dir).mkdir(parents=True, exist_ok=True)
+    result: dict[str, Any] = {"tokenization": tokenization_throughput(cache_dir)}
+    for family in FAMILIES:
+        result[f"{family}_datamodule"] = datamodule_throughput(family, 50, cache_dir=cache_dir)
+    return result
