@@ -18,7 +18,7 @@ from pretrain.bench.runner import Runner
 from pretrain.blocks.config import TransformerConfig
 from pretrain.hf import to_hf
 from pretrain.lightning.bert import bert_losses
-from pretrain.lightning.metrics import IGNORE_INDEX
+from pretrain.models.loss import IGNORE_INDEX
 from pretrain.models import BertModel, GptModel, flops_per_token
 
 MLM_PROBABILITY = 0.15  # BERT's share of masked tokens (arXiv:1810.04805)
