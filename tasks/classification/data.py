@@ -13,6 +13,7 @@ import torch
 
 from pretrain.data.sources import DataSource
 from tasks.base import TaskDataModule
+from tasks.builtin import builtin_classification
 from tasks.encoding import build_input, n_special, pad, tokenize, truncate_pair
 from tasks.files import Row
 
@@ -49,8 +50,6 @@ class ClassificationDataModule(TaskDataModule):
         return len(self.label_names)
 
     def builtin(self) -> datasets.DatasetDict:
-        from pretrain.data import builtin_classification
-
         return builtin_classification(num_classes=self.builtin_num_classes)
 
     def prepare_labels(self) -> None:

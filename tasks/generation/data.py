@@ -19,6 +19,7 @@ import torch
 
 from pretrain.data.sources import DataSource
 from tasks.base import TaskDataModule
+from tasks.builtin import builtin_generation
 from tasks.encoding import IGNORE_INDEX, pad, tokenize
 from tasks.files import Row
 
@@ -57,8 +58,6 @@ class GenerationDataModule(TaskDataModule):
                              f"max_positions={max_positions} (source and target share its positions)")
 
     def builtin(self) -> datasets.DatasetDict:
-        from pretrain.data import builtin_generation
-
         return builtin_generation()
 
     def prepare_labels(self) -> None:

@@ -10,6 +10,7 @@ import torch
 
 from pretrain.data.sources import DataSource
 from tasks.base import TaskDataModule
+from tasks.builtin import builtin_ner
 from tasks.encoding import IGNORE_INDEX, build_input, n_special, pad
 from tasks.files import Row
 from tasks.ner.alignment import first_subword_labels, first_subword_positions, split_words
@@ -49,8 +50,6 @@ class NerDataModule(TaskDataModule):
         self._class_label = False
 
     def builtin(self) -> datasets.DatasetDict:
-        from pretrain.data import builtin_ner
-
         return builtin_ner()
 
     def read_file(self, path: Path) -> list[Row]:
