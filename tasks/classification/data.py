@@ -14,7 +14,7 @@ import torch
 from pretrain.data.sources import DataSource
 from tasks.base import TaskDataModule
 from tasks.builtin import builtin_classification
-from tasks.encoding import build_input, n_special, pad, tokenize, truncate_pair
+from tasks.encoding import build_input, n_special, pad, pad_with_mask, tokenize, truncate_pair
 from tasks.files import Row
 
 NO_LABEL = -1  # predict rows without a label column
@@ -98,11 +98,9 @@ class ClassificationDataModule(TaskDataModule):
         return examples
 
     def collate(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
-        input_ids = pad([e["input_ids"] for e in examples], self.special.pad)
-        lengths = torch.tensor([len(e["input_ids"]) for e in examples])
+        input_ids, attention_mask = pad_with_mask([e["input_ids"] for e in examples], self.special.pad)
         return {
-            "input_ids": input_ids,  # (B, T)
-            "attention_mask": (torch.arange(input_ids.shape[1])[None, :] < lengths[:, None]).long(),  # (B, T)
+            "input_ids": input_ids, "attention_mask": attention_mask,  # (B, T)
             "token_type_ids": pad([e["token_type_ids"] for e in examples], 0),
             "labels": torch.tensor([e["label"] for e in examples]),  # (B,)
         }

@@ -6,12 +6,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import datasets
-import torch
 
 from pretrain.data.sources import DataSource
 from tasks.base import TaskDataModule
 from tasks.builtin import builtin_ner
-from tasks.encoding import IGNORE_INDEX, build_input, n_special, pad
+from tasks.encoding import IGNORE_INDEX, build_input, n_special, pad, pad_with_mask
 from tasks.files import Row
 from tasks.ner.alignment import first_subword_labels, first_subword_positions, split_words
 from tasks.ner.conll import read_conll
@@ -113,11 +112,9 @@ class NerDataModule(TaskDataModule):
         return examples
 
     def collate(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
-        input_ids = pad([e["input_ids"] for e in examples], self.special.pad)
-        lengths = torch.tensor([len(e["input_ids"]) for e in examples])
+        input_ids, attention_mask = pad_with_mask([e["input_ids"] for e in examples], self.special.pad)
         return {
-            "input_ids": input_ids,  # (B, T)
-            "attention_mask": (torch.arange(input_ids.shape[1])[None, :] < lengths[:, None]).long(),
+            "input_ids": input_ids, "attention_mask": attention_mask,  # (B, T)
             "labels": pad([e["labels"] for e in examples], IGNORE_INDEX),  # (B, T)
             "word_positions": [e["word_positions"] for e in examples],  # per sentence, per word
             "words": [e["words"] for e in examples],
