@@ -25,7 +25,7 @@ from pretrain.lightning.optim import decay_groups
 from tasks.backbone import Backbone, load_backbone, random_weights
 from tasks.encoding import SpecialTokens
 from pretrain.data.sources import DataSource, load_hub_split
-from tasks.files import Row, class_names, dataset_rows, read_table
+from tasks.files import Row, dataset_rows, read_table
 
 SPLITS = ("train", "validation", "test", "predict")
 _STAGE_SPLITS = {"fit": ("train", "validation"), "validate": ("validation",), "test": ("test",), "predict": ("predict",)}
@@ -163,13 +163,6 @@ class TaskDataModule(LightningDataModule):
 
     def read_file(self, path: Path) -> list[Row]:
         return read_table(path)
-
-    def label_names_from_features(self, column: str) -> list[str] | None:
-        """Label names of a ClassLabel column (built-in and hub data), or None for plain strings (files)."""
-        if self.uses_files():
-            return None
-        names = class_names(self.hf_split("train"), column)
-        return None if names is None else list(names)
 
     # -- loaders --------------------------------------------------------------------------------
     def _loader(self, split: str, shuffle: bool) -> DataLoader:

@@ -32,6 +32,7 @@ class GenerationDataModule(TaskDataModule):
     target_column = "target"
     required_columns = (source_column, target_column)
 
+    # Spelled out, not **kwargs: `finetune --help`, the config keys and the --ckpt_path check read this signature.
     def __init__(
         self,
         source: DataSource | str = "builtin",
