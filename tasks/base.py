@@ -17,15 +17,15 @@ import datasets
 import torch
 from lightning import LightningDataModule, LightningModule
 from lightning.pytorch.utilities import rank_zero_warn
-from torch import nn
 from torch.utils.data import DataLoader
 from transformers import PreTrainedTokenizerBase, get_linear_schedule_with_warmup
 
 from pretrain.blocks.config import TransformerConfig
+from pretrain.lightning.optim import decay_groups
 from tasks.backbone import Backbone, load_backbone, random_weights
 from tasks.encoding import SpecialTokens
 from pretrain.data.sources import DataSource, load_hub_split
-from tasks.files import Row, class_names, dataset_rows, read_table
+from tasks.files import Row, dataset_rows, read_table
 
 SPLITS = ("train", "validation", "test", "predict")
 _STAGE_SPLITS = {"fit": ("train", "validation"), "validate": ("validation",), "test": ("test",), "predict": ("predict",)}
@@ -163,13 +163,6 @@ class TaskDataModule(LightningDataModule):
 
     def read_file(self, path: Path) -> list[Row]:
         return read_table(path)
-
-    def label_names_from_features(self, column: str) -> list[str] | None:
-        """Label names of a ClassLabel column (built-in and hub data), or None for plain strings (files)."""
-        if self.uses_files():
-            return None
-        names = class_names(self.hf_split("train"), column)
-        return None if names is None else list(names)
 
     # -- loaders --------------------------------------------------------------------------------
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
@@ -310,19 +303,7 @@ class TaskModule(LightningModule):
                                            val=dict(checkpoint.get("validation_metrics", {})))
 
     def configure_optimizers(self) -> dict[str, Any]:
-        decay, no_decay, seen = [], [], set()
-        for module in self.modules():
-            for name, param in module.named_parameters(recurse=False):
-                if not param.requires_grad or id(param) in seen:  # tied weights appear twice
-                    continue
-                seen.add(id(param))
-                # No weight decay on biases, norms and embeddings (as in BERT's and GPT-2's recipes).
-                skip = name == "bias" or param.dim() < 2 or isinstance(module, (nn.Embedding, nn.LayerNorm, nn.RMSNorm))
-                (no_decay if skip else decay).append(param)
-        optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": self.hparams.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=self.hparams.lr,
-        )
+        optimizer = torch.optim.AdamW(decay_groups(self, self.hparams.weight_decay), lr=self.hparams.lr)
         total = max(int(self.trainer.estimated_stepping_batches), 1)
         scheduler = get_linear_schedule_with_warmup(optimizer, int(self.hparams.warmup_ratio * total), total)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

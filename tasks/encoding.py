@@ -1,4 +1,4 @@
-"""How each family sees a task input: special tokens, text pairs, truncation and padding.
+"""How each family sees a task input: special tokens, text pairs, truncation, padding and attention masks.
 
 BERT reads `[CLS] a [SEP] b [SEP]` with segment ids 0/1 (Devlin et al. 2018, section 3).
 GPT reads `a [SEP] b <|endoftext|>`: the delimiter and the final "extract" token follow GPT-1's
@@ -94,3 +94,12 @@ def pad(sequences: Sequence[Sequence[int]], value: int, left: bool = False) -> T
     """(B, T_max) long tensor; `left` padding is what batched causal generation needs."""
     tensors = [torch.tensor(s, dtype=torch.long) for s in sequences]
     return pad_sequence(tensors, batch_first=True, padding_value=value, padding_side="left" if left else "right")
+
+
+def pad_with_mask(sequences: Sequence[Sequence[int]], value: int, left: bool = False) -> tuple[Tensor, Tensor]:
+    """`pad`'s (B, T_max) ids and the (B, T_max) long attention mask: 1 on real tokens, 0 on padding."""
+    ids = pad(sequences, value, left=left)
+    lengths = torch.tensor([len(s) for s in sequences])
+    positions = torch.arange(ids.shape[1])[None, :]
+    mask = positions >= ids.shape[1] - lengths[:, None] if left else positions < lengths[:, None]
+    return ids, mask.long()

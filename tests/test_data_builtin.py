@@ -13,8 +13,9 @@ from pretrain.data.builtin_corpus import (
     load_builtin_corpus,
     split_bucket,
 )
-from pretrain.data.builtin_tasks import _paragraphs, builtin_classification, builtin_generation, builtin_ner
-from pretrain.data.code_mentions import MentionVocabulary, bio_tag, find_mentions
+from tasks.builtin import builtin_classification, builtin_generation, builtin_ner
+from tasks.builtin.code_mentions import MentionVocabulary, bio_tag, find_mentions
+from tasks.builtin.text_units import paragraphs
 
 
 SHARED = "Every function of the fake library repeats this paragraph."
@@ -133,7 +134,7 @@ def test_real_standard_library_evaluation_splits_are_large_and_unseen(tmp_path: 
     assert all(i.split(":")[0] in {"module", "class", "function", "topic"} for i in corpus["validation"]["id"])
     evaluation = set(FINETUNE_BUCKETS["validation"]) | set(FINETUNE_BUCKETS["test"])
     assert not any(split_bucket(i) in evaluation for i in corpus["train"]["id"])
-    pretraining_paragraphs = {" ".join(p.split()) for text in corpus["train"]["text"] for p in _paragraphs(text)}
+    pretraining_paragraphs = {" ".join(p.split()) for text in corpus["train"]["text"] for p in paragraphs(text)}
     tasks = {"classification": builtin_classification(cache_dir=tmp_path), "ner": builtin_ner(cache_dir=tmp_path),
              "generation": builtin_generation(cache_dir=tmp_path)}
     for name, data in tasks.items():

@@ -6,11 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from tasks_fixtures import tokenizer, write_lines
 
 from pretrain.data.sources import DataSource
 from tasks.classification.data import ClassificationDataModule
-from tasks.encoding import IGNORE_INDEX, SpecialTokens
+from tasks.encoding import IGNORE_INDEX, SpecialTokens, pad_with_mask
 from tasks.generation.data import GenerationDataModule
 from tasks.ner.conll import read_conll
 from tasks.ner.data import NerDataModule
@@ -137,3 +138,11 @@ def test_builtin_label_names_come_from_the_class_label_feature() -> None:
     ner.prepare_labels()
     assert ner.label_names == ner.hf_split("train").features["ner_tags"].feature.names
     assert ner.label_names[0] == "O"
+
+
+def test_pad_with_mask_marks_real_tokens_on_either_side() -> None:
+    ids, mask = pad_with_mask([[5, 6, 7], [8]], 0)
+    assert ids.tolist() == [[5, 6, 7], [8, 0, 0]] and mask.tolist() == [[1, 1, 1], [1, 0, 0]]
+    ids, mask = pad_with_mask([[5, 6, 7], [8]], 0, left=True)  # batched causal decoding
+    assert ids.tolist() == [[5, 6, 7], [0, 0, 8]] and mask.tolist() == [[1, 1, 1], [0, 0, 1]]
+    assert ids.dtype == mask.dtype == torch.long

@@ -3,7 +3,7 @@ hub data sets, and ``load_corpus``: any text source -> train/validation/test spl
 
 A ``DataSource`` is what the comparison plan, the ``pretrain`` data modules and every fine-tuning task
 take, unchanged, so a data set is spelled once. Its ``name`` is one of
-- ``"builtin"``: the standard-library corpus and tasks (``builtin_corpus``, ``builtin_tasks``), no download;
+- ``"builtin"``: the standard-library corpus and tasks (``builtin_corpus``, ``tasks.builtin``), no download;
 - local files by path or glob (``.txt``, ``.jsonl``/``.json``, ``.csv``, ``.tsv``, ``.parquet``; CoNLL column
   files for NER): the train split; ``splits`` gives the other splits' paths;
 - anything else is a Hugging Face data set name (or a local data-set directory), loaded with

@@ -26,6 +26,7 @@ from torchmetrics import MetricCollection
 from pretrain.blocks.block import TransformerBlock
 from pretrain.blocks.config import TransformerConfig
 from pretrain.lightning.metrics import UnigramBaseline, bits_per_byte
+from pretrain.lightning.optim import decay_groups
 from pretrain.models.counting import flops_per_token
 
 SCHEDULES = ("cosine", "linear", "constant")
@@ -130,16 +131,8 @@ class PretrainingModule(LightningModule):
     # --- optimisation ----------------------------------------------------------------------------
     def configure_optimizers(self) -> OptimizerLRSchedulerConfig:
         hp = self.hparams
-        no_decay = {id(p) for m in self.model.modules() if isinstance(m, nn.Embedding) for p in m.parameters()}
-        decay, plain = [], []
-        for p in self.model.parameters():
-            if not p.requires_grad:
-                continue
-            # dim < 2: biases and norm gains; tied output projections share the embedding's id.
-            (plain if p.dim() < 2 or id(p) in no_decay else decay).append(p)
         optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": hp["weight_decay"]}, {"params": plain, "weight_decay": 0.0}],
-            lr=hp["lr"], betas=tuple(hp["betas"]), eps=hp["eps"],
+            decay_groups(self.model, hp["weight_decay"]), lr=hp["lr"], betas=tuple(hp["betas"]), eps=hp["eps"]
         )
         total = hp["max_steps"] if hp["max_steps"] is not None else self.trainer.estimated_stepping_batches
         if not math.isfinite(total):

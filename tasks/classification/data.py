@@ -12,14 +12,15 @@ import datasets
 import torch
 
 from pretrain.data.sources import DataSource
-from tasks.base import TaskDataModule
-from tasks.encoding import build_input, n_special, pad, tokenize, truncate_pair
+from tasks.builtin import builtin_classification
+from tasks.encoding import build_input, n_special, pad, pad_with_mask, tokenize, truncate_pair
 from tasks.files import Row
+from tasks.labelled_data import LabelledDataModule
 
 NO_LABEL = -1  # predict rows without a label column
 
 
-class ClassificationDataModule(TaskDataModule):
+class ClassificationDataModule(LabelledDataModule):
     """Label names come from the train split (ClassLabel names, or the sorted distinct values of
     a file's label column); a validation/test label outside them is an error naming the row."""
 
@@ -27,6 +28,7 @@ class ClassificationDataModule(TaskDataModule):
     label_column = "label"
     text_pair_role = "text_pair"  # a second text (sentence pairs) when source.columns maps it
 
+    # Spelled out, not **kwargs: `finetune --help`, the config keys and the --ckpt_path check read this signature.
     def __init__(
         self,
         source: DataSource | str = "builtin",
@@ -42,29 +44,21 @@ class ClassificationDataModule(TaskDataModule):
             (self.text_pair_role,) if self.text_pair_column else ())
         self.builtin_num_classes = builtin_num_classes
         self.label_names: list[str] = []
-        self._class_label = False  # labels are ClassLabel indices (built-in / hub), not names
+        self._class_label = False
 
     @property
     def num_labels(self) -> int:
         return len(self.label_names)
 
     def builtin(self) -> datasets.DatasetDict:
-        from pretrain.data import builtin_classification
-
         return builtin_classification(num_classes=self.builtin_num_classes)
 
-    def prepare_labels(self) -> None:
-        if self.label_names:
-            return
-        names = self.label_names_from_features(self.label_column)
-        if names is not None:
-            self.label_names, self._class_label = names, True
-            return
-        values = {self.label_text(row) for row in self.rows("train")}
+    def labels_from_rows(self, rows: list[Row]) -> list[str]:
+        values = {self.label_text(row) for row in rows}
         if len(values) < 2:
             raise ValueError(f"{self.describe('train')}: column {self.label_column!r} has {len(values)} distinct "
                              "label(s); classification needs at least 2")
-        self.label_names = sorted(values)
+        return sorted(values)
 
     def label_text(self, row: Row) -> str:
         value = row.get(self.label_column)
@@ -99,11 +93,9 @@ class ClassificationDataModule(TaskDataModule):
         return examples
 
     def collate(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
-        input_ids = pad([e["input_ids"] for e in examples], self.special.pad)
-        lengths = torch.tensor([len(e["input_ids"]) for e in examples])
+        input_ids, attention_mask = pad_with_mask([e["input_ids"] for e in examples], self.special.pad)
         return {
-            "input_ids": input_ids,  # (B, T)
-            "attention_mask": (torch.arange(input_ids.shape[1])[None, :] < lengths[:, None]).long(),  # (B, T)
+            "input_ids": input_ids, "attention_mask": attention_mask,  # (B, T)
             "token_type_ids": pad([e["token_type_ids"] for e in examples], 0),
             "labels": torch.tensor([e["label"] for e in examples]),  # (B,)
         }

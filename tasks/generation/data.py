@@ -19,7 +19,8 @@ import torch
 
 from pretrain.data.sources import DataSource
 from tasks.base import TaskDataModule
-from tasks.encoding import IGNORE_INDEX, pad, tokenize
+from tasks.builtin import builtin_generation
+from tasks.encoding import IGNORE_INDEX, pad, pad_with_mask, tokenize
 from tasks.files import Row
 
 
@@ -31,6 +32,7 @@ class GenerationDataModule(TaskDataModule):
     target_column = "target"
     required_columns = (source_column, target_column)
 
+    # Spelled out, not **kwargs: `finetune --help`, the config keys and the --ckpt_path check read this signature.
     def __init__(
         self,
         source: DataSource | str = "builtin",
@@ -57,8 +59,6 @@ class GenerationDataModule(TaskDataModule):
                              f"max_positions={max_positions} (source and target share its positions)")
 
     def builtin(self) -> datasets.DatasetDict:
-        from pretrain.data import builtin_generation
-
         return builtin_generation()
 
     def prepare_labels(self) -> None:
@@ -114,18 +114,14 @@ class GenerationDataModule(TaskDataModule):
     def collate(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
         pad_id = self.special.pad
 
-        def batch_of(key: str, value: int, left: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-            ids = pad([e[key] for e in examples], value, left=left)
-            lengths = torch.tensor([len(e[key]) for e in examples])
-            positions = torch.arange(ids.shape[1])[None, :]
-            mask = positions >= ids.shape[1] - lengths[:, None] if left else positions < lengths[:, None]
-            return ids, mask.long()
+        def batch_of(key: str, left: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+            return pad_with_mask([e[key] for e in examples], pad_id, left=left)
 
-        input_ids, attention_mask = batch_of("input_ids", pad_id)
+        input_ids, attention_mask = batch_of("input_ids")
         # GPT continues its prompt, so batched decoding left-pads it (every row's next token is at the
         # right end; GptModel.generate counts positions over real tokens). BERT reads the
         # source with positions 0..S-1, [CLS] at 0 as in pretraining, so its source is right-padded.
-        prompt_ids, prompt_mask = batch_of("prompt_ids", pad_id, left=self._family == "gpt")
+        prompt_ids, prompt_mask = batch_of("prompt_ids", left=self._family == "gpt")
         batch = {
             "input_ids": input_ids, "attention_mask": attention_mask,  # (B, T)
             "labels": pad([e["labels"] for e in examples], IGNORE_INDEX),
@@ -135,5 +131,5 @@ class GenerationDataModule(TaskDataModule):
             "has_target": all(e["has_target"] for e in examples),
         }
         if "decoder_input_ids" in examples[0]:
-            batch["decoder_input_ids"], batch["decoder_attention_mask"] = batch_of("decoder_input_ids", pad_id)
+            batch["decoder_input_ids"], batch["decoder_attention_mask"] = batch_of("decoder_input_ids")
         return batch

@@ -35,6 +35,7 @@ class GenerationModule(TaskModule):
     task = "generation"
     weights_hparams = (*TaskModule.weights_hparams, "bert_generation")
 
+    # Spelled out, not **kwargs: `finetune --help`, the config keys and the --ckpt_path check read this signature.
     def __init__(
         self,
         checkpoint: str,

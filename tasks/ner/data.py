@@ -6,18 +6,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 import datasets
-import torch
 
 from pretrain.data.sources import DataSource
-from tasks.base import TaskDataModule
-from tasks.encoding import IGNORE_INDEX, build_input, n_special, pad
+from tasks.builtin import builtin_ner
+from tasks.encoding import IGNORE_INDEX, build_input, n_special, pad, pad_with_mask
 from tasks.files import Row
+from tasks.labelled_data import LabelledDataModule
 from tasks.ner.alignment import first_subword_labels, first_subword_positions, split_words
 from tasks.ner.conll import read_conll
 from tasks.ner.metrics import SCHEMES, check_tag
 
 
-class NerDataModule(TaskDataModule):
+class NerDataModule(LabelledDataModule):
     """Each example keeps its words and gold tags, so predictions are scored (and written) per word,
     including words whose sub-words fell past `max_length` (they count as predicted "O").
 
@@ -26,8 +26,10 @@ class NerDataModule(TaskDataModule):
 
     tokens_field = "tokens"
     tags_field = "ner_tags"
+    label_column = tags_field
     required_columns = (tokens_field, tags_field)
 
+    # Spelled out, not **kwargs: `finetune --help`, the config keys and the --ckpt_path check read this signature.
     def __init__(
         self,
         source: DataSource | str = "builtin",
@@ -49,8 +51,6 @@ class NerDataModule(TaskDataModule):
         self._class_label = False
 
     def builtin(self) -> datasets.DatasetDict:
-        from pretrain.data import builtin_ner
-
         return builtin_ner()
 
     def read_file(self, path: Path) -> list[Row]:
@@ -72,15 +72,9 @@ class NerDataModule(TaskDataModule):
             return [self.label_names[t] if isinstance(t, int) else str(t) for t in tags]
         return [str(t) for t in tags]
 
-    def prepare_labels(self) -> None:
-        if self.label_names:
-            return
-        names = self.label_names_from_features(self.tags_field)
-        if names is not None:
-            self.label_names, self._class_label = names, True
-            return
-        tags = {tag for row in self.rows("train") for tag in self.tags(row)}
-        self.label_names = ["O", *sorted(tags - {"O"})]
+    def labels_from_rows(self, rows: list[Row]) -> list[str]:
+        tags = {tag for row in rows for tag in self.tags(row)}
+        return ["O", *sorted(tags - {"O"})]
 
     def encode(self, rows: list[Row], split: str) -> list[dict[str, Any]]:
         family, special = self._family, self.special
@@ -114,11 +108,9 @@ class NerDataModule(TaskDataModule):
         return examples
 
     def collate(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
-        input_ids = pad([e["input_ids"] for e in examples], self.special.pad)
-        lengths = torch.tensor([len(e["input_ids"]) for e in examples])
+        input_ids, attention_mask = pad_with_mask([e["input_ids"] for e in examples], self.special.pad)
         return {
-            "input_ids": input_ids,  # (B, T)
-            "attention_mask": (torch.arange(input_ids.shape[1])[None, :] < lengths[:, None]).long(),
+            "input_ids": input_ids, "attention_mask": attention_mask,  # (B, T)
             "labels": pad([e["labels"] for e in examples], IGNORE_INDEX),  # (B, T)
             "word_positions": [e["word_positions"] for e in examples],  # per sentence, per word
             "words": [e["words"] for e in examples],
