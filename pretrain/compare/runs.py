@@ -161,7 +161,7 @@ def probe_checkpoints(run_dir: Path, steps: list[int]) -> dict[int, Path]:
 def model_facts(checkpoint: Path, preset: Path, seq_len: int, output_fraction: float) -> dict[str, Any]:
     """Sizes and training FLOPs per token; `output_fraction` is the share of positions that go through the
     vocabulary projection (BERT: the masked ones only; GPT: all)."""
-    from pretrain.lightning import load_backbone
+    from pretrain.checkpoint import load_backbone
     from pretrain.models import count_parameters, flops_per_token
 
     backbone = load_backbone(checkpoint)
@@ -178,7 +178,7 @@ def model_facts(checkpoint: Path, preset: Path, seq_len: int, output_fraction: f
 @torch.no_grad()
 def attention_example(checkpoint: Path, text: str, max_tokens: int = 24) -> dict[str, Any]:
     """Last layer's attention, averaged over heads, for one text: what the report's heat map shows."""
-    from pretrain.lightning import load_backbone
+    from pretrain.checkpoint import load_backbone
 
     backbone = load_backbone(checkpoint)
     encoded = backbone.tokenizer(text, truncation=True, max_length=max_tokens, return_tensors="pt")

@@ -1,4 +1,4 @@
-"""load_backbone: a pretrain checkpoint alone gives the model, config and tokenizer; bad files fail clearly."""
+"""pretrain.checkpoint: a pretrain checkpoint alone gives the model, config and tokenizer; bad files fail clearly."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import torch
 from lightning.pytorch import Trainer
 
 from lightning_fakes import TinyDataModule, tiny_config
-from pretrain.lightning import BertPretraining, GptPretraining, PretrainingModule, load_backbone
+from pretrain.checkpoint import load_backbone
+from pretrain.lightning import BertPretraining, GptPretraining, PretrainingModule
 from pretrain.models import BertModel, GptModel
 
 torch.set_num_threads(1)
@@ -22,7 +23,9 @@ def _train_and_save(family: str, path: Path) -> PretrainingModule:
         max_steps=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
         enable_model_summary=False, limit_val_batches=0,
     )
-    trainer.fit(module, TinyDataModule(family))
+    data = TinyDataModule(family)
+    module.attach(data)  # the tokenizer the checkpoint carries
+    trainer.fit(module, data)
     trainer.save_checkpoint(path)
     return module
 
