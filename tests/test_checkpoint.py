@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,25 @@ def test_tokenizer_vocab_mismatch(checkpoints: dict, tmp_path: Path) -> None:
     torch.save(checkpoint, tampered)
     with pytest.raises(ValueError, match="tampered.ckpt: tokenizer has 64 tokens.*vocab_size=80"):
         load_backbone(tampered)
+
+
+def test_unattached_module_saves_no_tokenizer_and_no_bits_per_byte(tmp_path: Path) -> None:
+    """The module reads its data only through `attach`, never through the trainer."""
+    module = GptPretraining(tiny_config("gpt"), warmup_steps=1, max_steps=3)
+    trainer = Trainer(max_steps=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                      enable_model_summary=False, limit_val_batches=1)
+    trainer.fit(module, TinyDataModule("gpt"))
+    trainer.validate(module, TinyDataModule("gpt"), verbose=False)
+    assert "val/loss" in trainer.callback_metrics and "val/bits_per_byte" not in trainer.callback_metrics
+    trainer.save_checkpoint(tmp_path / "bare.ckpt")
+    with pytest.raises(ValueError, match="bare.ckpt has no tokenizer"):
+        load_backbone(tmp_path / "bare.ckpt")
+    module.attach(TinyDataModule("gpt"))  # bytes_per_token 3.0
+    trainer.validate(module, TinyDataModule("gpt"), verbose=False)
+    expected = trainer.callback_metrics["val/loss"] / math.log(2.0) / 3.0
+    torch.testing.assert_close(trainer.callback_metrics["val/bits_per_byte"], expected)
+
+
+def test_bert_nsp_is_its_saved_argument() -> None:
+    assert not BertPretraining(tiny_config("bert"), nsp=False).nsp
+    assert "nsp_loss" in BertPretraining(tiny_config("bert")).val_metrics
