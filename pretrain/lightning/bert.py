@@ -23,6 +23,7 @@ class BertPretraining(PretrainingModule):
 
     family: ClassVar[str] = "bert"
 
+    # The base's options spelled out again: jsonargparse reads this signature for configs and `pretrain --help`.
     def __init__(
         self,
         config: TransformerConfig,
