@@ -26,8 +26,8 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import CSVLogger, Logger
 from lightning.pytorch.plugins.io import CheckpointIO
 
+from pretrain.checkpoint import read_checkpoint
 from pretrain.lightning.atomic_io import AtomicCheckpointIO
-from pretrain.lightning.backbone import read_checkpoint
 from pretrain.lightning.base import PretrainingModule
 from pretrain.lightning.nan_guard import NonFiniteLossGuard
 from pretrain.lightning.preemption import PreemptionCheckpoint
@@ -70,6 +70,11 @@ class PretrainCLI(TrackedRunCLI):
         parser.link_arguments(
             "data.tokenizer_vocab_size", "model.init_args.config.vocab_size", apply_on="instantiate"
         )
+
+    def instantiate_classes(self) -> None:
+        super().instantiate_classes()
+        # The module records the data's tokenizer in its checkpoints and logs bits per byte with its bytes per token.
+        self.model.attach(self.datamodule)
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         config = self._get(self.config_init, "trainer", default={})

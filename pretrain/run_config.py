@@ -16,6 +16,8 @@ import torch
 from lightning.pytorch import LightningDataModule, Trainer
 
 from pretrain.blocks.config import TransformerConfig
+from pretrain.family import family_record
+from pretrain.models.counting import count_parameters
 
 REPO = Path(__file__).resolve().parents[1]
 RUN_CONFIG_KEYS = (
@@ -40,10 +42,8 @@ def git_commit() -> str | None:
 
 def backbone_facts(family: str, config: TransformerConfig) -> dict[str, Any]:
     """Size keys of a backbone, counted on a meta-device copy (no memory, identical for both commands)."""
-    from pretrain.models import BertModel, GptModel, count_parameters
-
     with torch.device("meta"):
-        model = (BertModel if family == "bert" else GptModel)(config)
+        model = family_record(family).build(config)
     return {
         "family": family, "params": count_parameters(model),
         "non_embedding_params": count_parameters(model, exclude_embeddings=True),

@@ -2,7 +2,8 @@
 
 A task's LightningDataModule reads rows (built-in task, local files, or a hub data set) and
 encodes them with the tokenizer of the backbone; the LightningModule loads the backbone in
-__init__ and builds its label-dependent head in `setup`, once the data module knows the labels.
+__init__ and builds its label-dependent head from the data module's labels. `connect(module, data)`
+hands each what it needs from the other; the `finetune` command calls it once both are built.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from torch.utils.data import DataLoader
 from transformers import PreTrainedTokenizerBase, get_linear_schedule_with_warmup
 
 from pretrain.blocks.config import TransformerConfig
+from pretrain.checkpoint import Backbone, load_backbone, random_weights
 from pretrain.lightning.optim import decay_groups
-from tasks.backbone import Backbone, load_backbone, random_weights
 from tasks.encoding import SpecialTokens
 from pretrain.data.sources import DataSource, load_hub_split
 from tasks.files import Row, dataset_rows, read_table
@@ -66,7 +67,7 @@ class TaskDataModule(LightningDataModule):
 
     # -- wiring ---------------------------------------------------------------------------------
     def attach(self, tokenizer: PreTrainedTokenizerBase, family: str, max_positions: int) -> None:
-        """The tokenizer and family come from the backbone (normally via the LightningModule)."""
+        """The tokenizer and family come from the backbone (`connect` passes the module's)."""
         self.tokenizer, self.family = tokenizer, family
         if self.max_length > max_positions:
             raise ValueError(
@@ -80,7 +81,7 @@ class TaskDataModule(LightningDataModule):
     @property
     def _tokenizer(self) -> PreTrainedTokenizerBase:
         if self.tokenizer is None:
-            raise RuntimeError("attach(tokenizer, family, max_positions) before encoding data")
+            raise RuntimeError("attach(tokenizer, family, max_positions) or connect(module, data) before encoding data")
         return self.tokenizer
 
     @property
@@ -90,10 +91,7 @@ class TaskDataModule(LightningDataModule):
 
     def setup(self, stage: str) -> None:
         if self.tokenizer is None:
-            module = self.trainer.lightning_module if self.trainer is not None else None
-            if not isinstance(module, TaskModule):
-                raise RuntimeError("the data module needs a TaskModule (or attach()) to know the tokenizer")
-            self.attach(module.tokenizer, module.family, module.backbone_config.max_positions)
+            raise RuntimeError("attach(tokenizer, family, max_positions) or connect(module, data) before setup")
         self.prepare_labels()
         for split in _STAGE_SPLITS[stage]:
             if split not in self.examples:
@@ -279,15 +277,12 @@ class TaskModule(LightningModule):
         """Keep the parts of the pretrained model the task uses (unused heads would get no gradient)."""
 
     def configure_task(self, datamodule: TaskDataModule) -> None:
-        """Build what depends on the data (label heads, metrics); called once, before weights load."""
+        """Build what depends on the data (label heads, metrics); `connect` calls it once, before weights load."""
 
     def setup(self, stage: str) -> None:
         if not self._configured:
-            datamodule = self.trainer.datamodule if self.trainer is not None else None
-            if not isinstance(datamodule, TaskDataModule):
-                raise RuntimeError(f"{type(self).__name__} needs a TaskDataModule to know its labels")
-            self.configure_task(datamodule)
-            self._configured = True
+            raise RuntimeError(f"{type(self).__name__} has no label heads yet: call "
+                               "tasks.base.connect(module, datamodule) before trainer.fit/test/predict")
 
     def on_test_epoch_start(self) -> None:
         self.per_example = []
@@ -308,3 +303,13 @@ class TaskModule(LightningModule):
         scheduler = get_linear_schedule_with_warmup(optimizer, int(self.hparams.warmup_ratio * total), total)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
+
+def connect(module: TaskModule, data: TaskDataModule) -> None:
+    """Hand each side what it needs from the other, before the trainer runs: the data module encodes
+    with the backbone's tokenizer and family, and the module builds its label heads (once) from the
+    labels of the data's train split. The `finetune` command calls this right after building both."""
+    data.attach(module.tokenizer, module.family, module.backbone_config.max_positions)
+    if not module._configured:
+        data.prepare_labels()
+        module.configure_task(data)
+        module._configured = True

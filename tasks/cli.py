@@ -21,7 +21,7 @@ from lightning.pytorch.cli import LightningArgumentParser
 
 from pretrain.lightning.wandb_mode import ensure_wandb_mode
 from pretrain.run_cli import TrackedRunCLI, command_session, session_kwargs
-from tasks.base import TaskDataModule, TaskModule
+from tasks.base import TaskDataModule, TaskModule, connect
 from tasks.outputs import FinetuneResults, PredictionFileWriter, read_results, write_results
 from tasks.run_config import describe_finetuning
 
@@ -71,6 +71,11 @@ class FinetuneCLI(TrackedRunCLI):
                 raise ValueError(f"checkpoint {ckpt_path} was fine-tuned with model.{name}={stored[name]!r}, "
                                  f"but this run sets {given!r}; drop the option or use a matching checkpoint")
             model.init_args[name] = stored[name]
+
+    def instantiate_classes(self) -> None:
+        super().instantiate_classes()
+        # The data encodes with the backbone's tokenizer; the module's label heads follow the data's labels.
+        connect(self.model, self.datamodule)
 
     def _option(self, name: str) -> object:
         return self.config[self.subcommand].get(name) if self.subcommand else None

@@ -1,9 +1,7 @@
 """How each family sees a task input: special tokens, text pairs, truncation, padding and attention masks.
 
-BERT reads `[CLS] a [SEP] b [SEP]` with segment ids 0/1 (Devlin et al. 2018, section 3).
-GPT reads `a [SEP] b <|endoftext|>`: the delimiter and the final "extract" token follow GPT-1's
-input transformations for fine-tuning (Radford et al. 2018, section 3.3, figure 1); the extract
-token is the last real position, whose hidden state has seen the whole input.
+The layout per family is its `InputFormat` (pretrain.family): BERT reads `[CLS] a [SEP] b [SEP]` with
+segment ids 0/1, GPT reads `a [SEP] b <|endoftext|>` (GPT-1's delimiter and extract token).
 """
 
 from __future__ import annotations
@@ -16,6 +14,8 @@ from torch import Tensor
 from torch.nn.utils.rnn import pad_sequence
 from transformers import PreTrainedTokenizerBase
 
+from pretrain.data.tokenizer import CLS, EOS, PAD, SEP
+from pretrain.family import family_record
 from pretrain.models.loss import IGNORE_INDEX as IGNORE_INDEX  # re-exported: task data and modules label with it
 
 
@@ -27,22 +27,24 @@ class SpecialTokens:
     pad: int
 
     @classmethod
-    def of(cls, tokenizer: PreTrainedTokenizerBase, family: str) -> SpecialTokens:
+    def of(cls, tokenizer: PreTrainedTokenizerBase, family_name: str) -> SpecialTokens:
         """The suite's tokenizers hold all of [CLS] [SEP] [PAD] <|endoftext|>; a Hugging Face GPT-2
         tokenizer has only <|endoftext|>, which then also serves as delimiter and padding."""
+        layout = family_record(family_name).input_format
         vocab = tokenizer.get_vocab()
-        eos = vocab.get("<|endoftext|>", tokenizer.eos_token_id)
-        sep = vocab.get("[SEP]", tokenizer.sep_token_id)
-        start = vocab.get("[CLS]", tokenizer.cls_token_id)
-        pad = vocab.get("[PAD]", tokenizer.pad_token_id)
-        if family == "bert":
+        eos = vocab.get(EOS, tokenizer.eos_token_id)
+        sep = vocab.get(SEP, tokenizer.sep_token_id)
+        start = vocab.get(CLS, tokenizer.cls_token_id)
+        pad = vocab.get(PAD, tokenizer.pad_token_id)
+        if layout.end == "sep":  # BERT: [SEP] closes the input, after a leading [CLS]
             if start is None or sep is None:
-                raise ValueError("a BERT tokenizer needs [CLS] and [SEP] tokens; this one has neither in its vocabulary")
+                raise ValueError(f"a {family_name.upper()} tokenizer needs [CLS] and [SEP] tokens; "
+                                 "this one has neither in its vocabulary")
             return cls(cls=start, sep=sep, eos=sep, pad=pad if pad is not None else 0)
         if eos is None:
             eos = sep
         if eos is None:
-            raise ValueError("a GPT tokenizer needs <|endoftext|> (or [SEP]); this one has neither")
+            raise ValueError(f"a {family_name.upper()} tokenizer needs <|endoftext|> (or [SEP]); this one has neither")
         return cls(cls=start if start is not None else eos, sep=sep if sep is not None else eos, eos=eos,
                    pad=pad if pad is not None else eos)
 
@@ -69,25 +71,20 @@ def truncate_pair(a: list[int], b: list[int] | None, budget: int) -> tuple[list[
 
 
 def build_input(
-    a: list[int], b: list[int] | None, family: str, special: SpecialTokens
+    a: list[int], b: list[int] | None, family_name: str, special: SpecialTokens
 ) -> tuple[list[int], list[int]]:
-    """(input_ids, token_type_ids) for one example; GPT ignores the segment ids (all zero)."""
-    if family == "bert":
-        ids = [special.cls, *a, special.sep]
-        types = [0] * len(ids)
-        if b is not None:
-            ids += [*b, special.sep]
-            types += [1] * (len(b) + 1)
-        return ids, types
-    ids = list(a) if b is None else [*a, special.sep, *b]
-    ids.append(special.eos)
-    return ids, [0] * len(ids)
+    """(input_ids, token_type_ids) for one example in the family's input format (see InputFormat);
+    without segment ids (GPT) the token types are all zero."""
+    layout = family_record(family_name).input_format
+    head = [special.cls] if layout.starts_with_cls else []
+    head += a if b is None else [*a, special.sep]
+    tail = [special.eos] if b is None else [*b, special.eos]  # special.eos is BERT's closing [SEP]
+    second = 1 if b is not None and layout.segment_ids else 0
+    return head + tail, [0] * len(head) + [second] * len(tail)
 
 
-def n_special(family: str, pair: bool) -> int:
-    if family == "bert":
-        return 3 if pair else 2
-    return 2 if pair else 1
+def n_special(family_name: str, pair: bool) -> int:
+    return family_record(family_name).input_format.n_special(pair)
 
 
 def pad(sequences: Sequence[Sequence[int]], value: int, left: bool = False) -> Tensor:

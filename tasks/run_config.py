@@ -11,7 +11,7 @@ from jsonargparse import Namespace
 from lightning.pytorch import Trainer
 
 from pretrain.run_config import backbone_facts, complete, seed_of, trainer_budget
-from tasks.backbone import HF_PREFIX
+from pretrain.checkpoint import HF_PREFIX
 from tasks.base import TaskDataModule, TaskModule
 
 

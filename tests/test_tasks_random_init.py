@@ -11,7 +11,7 @@ from lightning import seed_everything
 from tasks_fixtures import hf_backbone
 
 from pretrain.models import BertModel, GptModel
-from tasks.backbone import body, load_backbone
+from pretrain.checkpoint import body, load_backbone
 from tasks.classification.module import ClassificationModule
 
 

@@ -29,7 +29,7 @@ from pretrain.bench.data import data_throughput
 from pretrain.bench.training import BenchSettings, Row, bench_family
 from pretrain.blocks.config import TransformerConfig
 from pretrain.data.caching import atomic_write
-from pretrain.lightning.backbone import FAMILIES
+from pretrain.family import FAMILIES
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from pretrain.data.datamodules import BertDataModule, GptDataModule, PretrainDataModule
-from pretrain.lightning.backbone import FAMILIES
+from pretrain.family import FAMILIES
 
 
 def tokenization_throughput(cache_dir: str | Path, kind: str = "bpe", vocab_size: int = 8192) -> dict[str, float]:

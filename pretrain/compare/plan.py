@@ -18,9 +18,9 @@ from pretrain.blocks.config import TransformerConfig
 from pretrain.compare.datasets import resolve
 from pretrain.compare.source_check import check_source
 from pretrain.data.sources import DataSource
+from pretrain.family import FAMILIES
 
 TASKS = ("classification", "ner", "generation")
-FAMILIES = ("bert", "gpt")
 WANDB_MODES = ("offline", "online", "disabled")
 ARCHITECTURES = ("matched", "classic")
 MATCH_BY = ("tokens", "flops")

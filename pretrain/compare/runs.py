@@ -20,7 +20,7 @@ import torch
 from pretrain.blocks.config import TransformerConfig
 from pretrain.compare.plan import ResolvedPlan
 from pretrain.compare.schema import AttentionExample, ModelFacts
-from pretrain.lightning import load_backbone
+from pretrain.checkpoint import load_backbone
 from pretrain.models import count_parameters, flops_per_token
 
 PRETRAIN_CLASSES = {

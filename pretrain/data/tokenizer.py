@@ -29,6 +29,11 @@ from pretrain.data.caching import atomic_directory, resolve_cache_dir, stable_ha
 TOKENIZER_VERSION = 2
 PAD, UNK, CLS, SEP, MASK, EOS = "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "<|endoftext|>"
 SPECIAL_TOKENS: tuple[str, ...] = (PAD, UNK, CLS, SEP, MASK, EOS)  # ids 0..5, in this order, for every kind
+# transformers' names for them (its `special_tokens_map`); <|endoftext|> also starts a document, as in GPT-2.
+SPECIAL_TOKENS_MAP: dict[str, str] = {
+    "pad_token": PAD, "unk_token": UNK, "cls_token": CLS, "sep_token": SEP, "mask_token": MASK, "eos_token": EOS,
+    "bos_token": EOS,
+}
 TOKENIZER_KINDS = ("wordpiece", "bpe")
 _BYTE_ALPHABET = len(pre_tokenizers.ByteLevel.alphabet())
 _PRIVATE_USE_START = 0xF0000  # Supplementary Private Use Area-A: stands in for "##x" while training WordPiece
@@ -151,8 +156,7 @@ def wrap_tokenizer(tokenizer_file: str | Path) -> PreTrainedTokenizerFast:
     if missing:
         raise ValueError(f"{path} lacks the special tokens {missing}: expected all of {list(SPECIAL_TOKENS)}; "
                          "train one with build_tokenizer() or add them with Tokenizer.add_special_tokens")
-    return PreTrainedTokenizerFast(tokenizer_file=str(path), pad_token=PAD, unk_token=UNK, cls_token=CLS,
-                                   sep_token=SEP, mask_token=MASK, eos_token=EOS, bos_token=EOS,
+    return PreTrainedTokenizerFast(tokenizer_file=str(path), **SPECIAL_TOKENS_MAP,
                                    model_input_names=["input_ids", "token_type_ids", "attention_mask"])
 
 

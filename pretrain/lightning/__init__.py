@@ -1,6 +1,5 @@
-"""LightningModules for BERT and GPT pretraining, their callbacks, and checkpoint loading."""
+"""LightningModules for BERT and GPT pretraining and their callbacks."""
 
-from pretrain.lightning.backbone import Backbone, load_backbone, read_checkpoint
 from pretrain.lightning.base import PretrainingModule
 from pretrain.lightning.bert import BertPretraining
 from pretrain.lightning.gpt import GptPretraining
@@ -9,6 +8,6 @@ from pretrain.lightning.preemption import PreemptionCheckpoint
 from pretrain.lightning.validation_media import ValidationMedia
 
 __all__ = [
-    "Backbone", "BertPretraining", "GptPretraining", "NonFiniteLossGuard", "PreemptionCheckpoint", "PretrainingModule",
-    "ValidationMedia", "load_backbone", "read_checkpoint",
+    "BertPretraining", "GptPretraining", "NonFiniteLossGuard", "PreemptionCheckpoint", "PretrainingModule",
+    "ValidationMedia",
 ]

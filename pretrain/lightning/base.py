@@ -12,7 +12,7 @@ import os
 import time
 from abc import abstractmethod
 from collections.abc import Iterator
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Protocol
 
 import torch
 from lightning.fabric.utilities.seed import _collect_rng_states, _set_rng_states
@@ -22,17 +22,28 @@ from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
 from torch import Tensor, nn
 from torch.distributed.algorithms._checkpoint.checkpoint_wrapper import apply_activation_checkpointing
 from torchmetrics import MetricCollection
+from transformers import PreTrainedTokenizerBase
 
 from pretrain.blocks.block import TransformerBlock
 from pretrain.blocks.config import TransformerConfig
+from pretrain.checkpoint import CHECKPOINT_FORMAT
+from pretrain.family import family_record
 from pretrain.lightning.metrics import UnigramBaseline, bits_per_byte
 from pretrain.lightning.optim import decay_groups
 from pretrain.models.counting import flops_per_token
 
 SCHEDULES = ("cosine", "linear", "constant")
-CHECKPOINT_FORMAT = 1  # bumped when the keys below change; load_backbone checks it
 SPLITS = ("train", "val", "test")
 DATA_SPLIT = {"train": "train", "val": "validation", "test": "test"}  # metric prefix -> DatasetDict key
+
+
+class PretrainingData(Protocol):
+    """What a pretraining module takes from its data module (`PretrainingModule.attach`)."""
+
+    @property
+    def tokenizer(self) -> PreTrainedTokenizerBase: ...
+
+    def bytes_per_token(self, split: str) -> float: ...
 
 
 class PretrainingModule(LightningModule):
@@ -98,11 +109,20 @@ class PretrainingModule(LightningModule):
         self.tokens_seen = 0
         self.supervised_tokens = 0  # positions the objective predicted (BERT: masked tokens; GPT: every target)
         self._last_step_time: float | None = None
+        self._data: PretrainingData | None = None
         self._bytes_per_token: dict[str, float | None] = {}
 
+    def attach(self, data: PretrainingData) -> None:
+        """Take what this module records from its data: the tokenizer (saved into every checkpoint, so
+        fine-tuning needs nothing else) and the bytes per token (bits per byte). The `pretrain` command
+        calls it once both are built; in Python, call it before `trainer.fit`. Without it, checkpoints
+        hold no tokenizer and no bits per byte is logged."""
+        self._data = data
+        self._bytes_per_token = {}
+
     # --- what a family defines -------------------------------------------------------------
-    @abstractmethod
-    def _build_model(self, config: TransformerConfig) -> nn.Module: ...
+    def _build_model(self, config: TransformerConfig) -> nn.Module:
+        return family_record(self.family).build(config)
 
     @abstractmethod
     def _build_metrics(self) -> MetricCollection: ...
@@ -193,12 +213,16 @@ class PretrainingModule(LightningModule):
         self.metrics(split).reset()
 
     def bytes_per_token(self, split: str) -> float | None:
-        """The data module's UTF-8 bytes per token for this split, or None without one."""
+        """The attached data's UTF-8 bytes per token for this split, or None without attached data."""
         if split not in self._bytes_per_token:
-            datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
-            fn = getattr(datamodule, "bytes_per_token", None)
-            self._bytes_per_token[split] = float(fn(DATA_SPLIT[split])) if fn is not None else None
+            data = self._data
+            self._bytes_per_token[split] = float(data.bytes_per_token(DATA_SPLIT[split])) if data is not None else None
         return self._bytes_per_token[split]
+
+    @property
+    def tokenizer(self) -> PreTrainedTokenizerBase | None:
+        """The attached data's tokenizer (None without attached data)."""
+        return self._data.tokenizer if self._data is not None else None
 
     def global_counts(self, *local: int) -> list[int]:
         """This rank's counts summed over all ranks, in one all-reduce."""
@@ -257,7 +281,7 @@ class PretrainingModule(LightningModule):
         # Torch and Python RNG (e.g. MLM masking in the main process), restored on resume;
         # numpy's state is left out so the file stays loadable with weights_only=True.
         checkpoint["rng_states"] = {k: v for k, v in _collect_rng_states().items() if k != "numpy"}
-        tokenizer = getattr(getattr(self.trainer, "datamodule", None), "tokenizer", None)
+        tokenizer = self.tokenizer
         if tokenizer is not None:
             checkpoint["tokenizer_json"] = tokenizer.backend_tokenizer.to_str()
             checkpoint["tokenizer_special_tokens"] = dict(tokenizer.special_tokens_map)

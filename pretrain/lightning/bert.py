@@ -13,7 +13,6 @@ from torchmetrics.classification import MulticlassAccuracy
 from pretrain.blocks.config import TransformerConfig
 from pretrain.lightning.base import PretrainingModule
 from pretrain.lightning.metrics import IGNORE_INDEX, bits_per_byte, perplexity, token_metrics
-from pretrain.models.bert import BertModel
 
 
 @dataclass(frozen=True)
@@ -61,6 +60,7 @@ class BertPretraining(PretrainingModule):
 
     family: ClassVar[str] = "bert"
 
+    # The base's options spelled out again: jsonargparse reads this signature for configs and `pretrain --help`.
     def __init__(
         self,
         config: TransformerConfig,
@@ -78,7 +78,6 @@ class BertPretraining(PretrainingModule):
         activation_checkpointing: bool = False,
         peak_flops_per_device: float | None = None,
     ) -> None:
-        self.nsp = nsp  # read by _build_metrics during super().__init__
         super().__init__(
             config, lr=lr, weight_decay=weight_decay, betas=betas, eps=eps, warmup_steps=warmup_steps,
             max_steps=max_steps, schedule=schedule, min_lr_ratio=min_lr_ratio, compile=compile,
@@ -88,13 +87,18 @@ class BertPretraining(PretrainingModule):
     __init__.__doc__ = PretrainingModule.OPTIONS_HELP.replace(
         "        Args:\n", "        Args:\n            nsp: add next-sentence prediction to the loss (false: MLM only, as RoBERTa)\n")
 
+    @property
+    def nsp(self) -> bool:
+        # The base constructor saves every constructor argument first, so this holds before the model is built.
+        return bool(self.hparams["nsp"])
+
     def _build_model(self, config: TransformerConfig) -> nn.Module:
         if config.type_vocab_size < 2 and self.nsp:
             raise ValueError(
                 f"model.nsp=True needs segment embeddings: model.config.type_vocab_size={config.type_vocab_size}, "
                 "expected 2 (or set model.nsp=False)"
             )
-        return BertModel(config)
+        return super()._build_model(config)
 
     def _build_metrics(self) -> MetricCollection:
         metrics = token_metrics(self.config.vocab_size, loss_name="mlm_loss", acc_name="mlm_acc")

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from torch import Tensor, nn
+from torch import Tensor
 from torchmetrics import MetricCollection
 
-from pretrain.blocks.config import TransformerConfig
 from pretrain.lightning.base import PretrainingModule
 from pretrain.lightning.metrics import bits_per_byte, perplexity, token_metrics
-from pretrain.models.gpt import GptModel
 from pretrain.models.loss import IGNORE_INDEX, next_token_targets
 
 
@@ -18,9 +16,6 @@ class GptPretraining(PretrainingModule):
     """loss = mean NLL of token t+1 given tokens <= t, over real (non-padding) targets."""
 
     family: ClassVar[str] = "gpt"
-
-    def _build_model(self, config: TransformerConfig) -> nn.Module:
-        return GptModel(config)
 
     def _build_metrics(self) -> MetricCollection:
         return token_metrics(self.config.vocab_size, loss_name="loss", acc_name=None)

@@ -52,10 +52,12 @@ class ValidationMedia(Callback):
             rank_zero_warn("ValidationMedia is skipped under FSDP")
             return
         model = pl_module.model  # type: ignore[attr-defined]
-        tokenizer = getattr(getattr(trainer, "datamodule", None), "tokenizer", None)
+        tokenizer = getattr(pl_module, "tokenizer", None)  # PretrainingModule: the attached data's tokenizer
+        # Samples from the models that continue a prompt (GPT); BERT's MLM has no left-to-right generation.
+        generates = callable(getattr(model, "generate", None))
         with torch.no_grad():
             image = self._attention_image(model, batch)
-            rows = self._samples(model, batch, tokenizer, trainer.global_step) if pl_module.family == "gpt" else None  # type: ignore[attr-defined]
+            rows = self._samples(model, batch, tokenizer, trainer.global_step) if generates else None
         for logger in loggers:
             logger.log_image("val/attention", [image], step=trainer.global_step)
             if rows is not None:

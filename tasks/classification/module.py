@@ -9,7 +9,7 @@ from torch import Tensor
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
-from tasks.backbone import Backbone, body
+from pretrain.checkpoint import Backbone, body
 from tasks.base import TaskDataModule, TaskModule, init_help
 from tasks.classification.data import ClassificationDataModule
 from tasks.classification.head import ClassificationHead, Pooling, sequence_features

@@ -22,7 +22,7 @@ from pretrain.models.generation import GenerationConfig
 from pretrain.models.gpt import GptModel
 from pretrain.models.loss import next_token_targets, token_cross_entropy
 from pretrain.models.masked_seq2seq import MaskedSeq2Seq
-from tasks.backbone import Backbone
+from pretrain.checkpoint import Backbone
 from tasks.base import TaskDataModule, TaskModule, init_help
 from tasks.encoding import IGNORE_INDEX
 from tasks.generation.data import GenerationDataModule

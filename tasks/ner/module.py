@@ -11,7 +11,7 @@ from typing import Any, Literal
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from tasks.backbone import Backbone, body
+from pretrain.checkpoint import Backbone, body
 from tasks.base import TaskDataModule, TaskModule, init_help
 from tasks.encoding import IGNORE_INDEX
 from tasks.ner.data import NerDataModule

@@ -1,7 +1,8 @@
-"""load_backbone: a pretrain checkpoint alone gives the model, config and tokenizer; bad files fail clearly."""
+"""pretrain.checkpoint: a pretrain checkpoint alone gives the model, config and tokenizer; bad files fail clearly."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,8 @@ import torch
 from lightning.pytorch import Trainer
 
 from lightning_fakes import TinyDataModule, tiny_config
-from pretrain.lightning import BertPretraining, GptPretraining, PretrainingModule, load_backbone
+from pretrain.checkpoint import load_backbone
+from pretrain.lightning import BertPretraining, GptPretraining, PretrainingModule
 from pretrain.models import BertModel, GptModel
 
 torch.set_num_threads(1)
@@ -22,7 +24,9 @@ def _train_and_save(family: str, path: Path) -> PretrainingModule:
         max_steps=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
         enable_model_summary=False, limit_val_batches=0,
     )
-    trainer.fit(module, TinyDataModule(family))
+    data = TinyDataModule(family)
+    module.attach(data)  # the tokenizer the checkpoint carries
+    trainer.fit(module, data)
     trainer.save_checkpoint(path)
     return module
 
@@ -85,3 +89,25 @@ def test_tokenizer_vocab_mismatch(checkpoints: dict, tmp_path: Path) -> None:
     torch.save(checkpoint, tampered)
     with pytest.raises(ValueError, match="tampered.ckpt: tokenizer has 64 tokens.*vocab_size=80"):
         load_backbone(tampered)
+
+
+def test_unattached_module_saves_no_tokenizer_and_no_bits_per_byte(tmp_path: Path) -> None:
+    """The module reads its data only through `attach`, never through the trainer."""
+    module = GptPretraining(tiny_config("gpt"), warmup_steps=1, max_steps=3)
+    trainer = Trainer(max_steps=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                      enable_model_summary=False, limit_val_batches=1)
+    trainer.fit(module, TinyDataModule("gpt"))
+    trainer.validate(module, TinyDataModule("gpt"), verbose=False)
+    assert "val/loss" in trainer.callback_metrics and "val/bits_per_byte" not in trainer.callback_metrics
+    trainer.save_checkpoint(tmp_path / "bare.ckpt")
+    with pytest.raises(ValueError, match="bare.ckpt has no tokenizer"):
+        load_backbone(tmp_path / "bare.ckpt")
+    module.attach(TinyDataModule("gpt"))  # bytes_per_token 3.0
+    trainer.validate(module, TinyDataModule("gpt"), verbose=False)
+    expected = trainer.callback_metrics["val/loss"] / math.log(2.0) / 3.0
+    torch.testing.assert_close(trainer.callback_metrics["val/bits_per_byte"], expected)
+
+
+def test_bert_nsp_is_its_saved_argument() -> None:
+    assert not BertPretraining(tiny_config("bert"), nsp=False).nsp
+    assert "nsp_loss" in BertPretraining(tiny_config("bert")).val_metrics

@@ -1,0 +1,92 @@
+"""The two model families the suite compares, as data: one record each, looked up by name.
+
+    family_record("bert").build(config)   # BertModel
+    FAMILIES                             # ("bert", "gpt"), the names configs and checkpoints use
+
+What differs between them in code (the objective, decoding) lives in their own classes; what a caller
+would otherwise branch on (which nn.Module, its body, how a task input is laid out, which Hugging Face
+class holds the same weights) is a field here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import nn
+
+from pretrain.blocks.config import TransformerConfig
+from pretrain.models.bert import BertModel
+from pretrain.models.gpt import GptModel
+
+
+@dataclass(frozen=True)
+class InputFormat:
+    """How a family lays out one text `a`, or a pair `a`, `b`, for a task (special tokens around the text).
+
+    starts_with_cls: a leading [CLS] whose hidden state summarises the input (BERT).
+    end: the token closing the input: BERT's [SEP], GPT-1's extract token <|endoftext|> (the last real
+        position, whose hidden state has seen everything).
+    segment_ids: the second text gets token type 1 (BERT's segment embeddings); otherwise all 0.
+    A pair is always `a [SEP] b <end>`.
+    """
+
+    starts_with_cls: bool
+    end: str  # "sep" | "eos"
+    segment_ids: bool
+
+    def n_special(self, pair: bool) -> int:
+        """Special tokens one input gets: [CLS]?, the [SEP] of a pair, the end token."""
+        return int(self.starts_with_cls) + int(pair) + 1
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    model_class: type[BertModel] | type[GptModel]
+    body: str  # the attribute holding the transformer stack without pretraining heads
+    input_format: InputFormat
+    hf_model_type: str  # transformers' `model_type` in config.json
+    hf_class: str  # the transformers class with the same weights (name: transformers is imported lazily)
+
+    def build(self, config: TransformerConfig) -> BertModel | GptModel:
+        return self.model_class(config)
+
+
+# BERT: `[CLS] a [SEP] b [SEP]` with segment ids 0/1 (Devlin et al. 2018, arXiv:1810.04805, section 3).
+BERT = Family(
+    name="bert", model_class=BertModel, body="encoder",
+    input_format=InputFormat(starts_with_cls=True, end="sep", segment_ids=True),
+    hf_model_type="bert", hf_class="BertForPreTraining",
+)
+# GPT: `a [SEP] b <|endoftext|>`, GPT-1's input transformations for fine-tuning (Radford et al. 2018,
+# section 3.3, figure 1): a delimiter between the texts and a final extract token.
+GPT = Family(
+    name="gpt", model_class=GptModel, body="decoder",
+    input_format=InputFormat(starts_with_cls=False, end="eos", segment_ids=False),
+    hf_model_type="gpt2", hf_class="GPT2LMHeadModel",
+)
+
+_RECORDS: dict[str, Family] = {record.name: record for record in (BERT, GPT)}
+FAMILIES: tuple[str, ...] = tuple(_RECORDS)
+
+
+def family_record(name: str) -> Family:
+    """The record of a family name; anything else is an error naming the choices."""
+    record = _RECORDS.get(name)
+    if record is None:
+        raise ValueError(f"family={name!r} is not supported; choose one of {', '.join(FAMILIES)}")
+    return record
+
+
+def check_family(name: str | None) -> None:
+    """An optional family option (None: either family) must name one of FAMILIES."""
+    if name is not None and name not in _RECORDS:
+        raise ValueError(f"family={name!r} is not supported; choose one of {', '.join(FAMILIES)} (or leave it unset)")
+
+
+def family_of_hf(model_type: object) -> Family | None:
+    """The family of a transformers `model_type` (None when the suite has no such family)."""
+    return next((record for record in _RECORDS.values() if record.hf_model_type == model_type), None)
+
+
+HF_MODEL_TYPES: tuple[str, ...] = tuple(record.hf_model_type for record in _RECORDS.values())

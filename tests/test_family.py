@@ -1,0 +1,47 @@
+"""pretrain.family: one record per family; the task input layout follows it and matches the suite tokenizer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from tasks_fixtures import tokenizer
+
+from pretrain.family import FAMILIES, family_of_hf, family_record
+from pretrain.models import BertModel, GptModel, TransformerConfig
+from tasks.encoding import SpecialTokens, build_input, n_special
+
+
+def test_records_name_their_model_and_body() -> None:
+    assert FAMILIES == ("bert", "gpt")
+    config = TransformerConfig(vocab_size=40, max_positions=16, d_model=32, n_layers=2, n_heads=4, d_ff=64)
+    for name, model_class in (("bert", BertModel), ("gpt", GptModel)):
+        record = family_record(name)
+        model = record.build(config)
+        assert type(model) is model_class and hasattr(model, record.body)
+        assert family_of_hf(record.hf_model_type) is record
+    assert family_of_hf("t5") is None
+    with pytest.raises(ValueError, match="family='xlnet' is not supported; choose one of bert, gpt"):
+        family_record("xlnet")
+
+
+def test_bert_layout_is_the_tokenizers_own_pair_template(tmp_path: Path) -> None:
+    """BERT's `[CLS] a [SEP] b [SEP]` with segment ids 0/1 is exactly what the suite tokenizer adds itself."""
+    wordpiece = tokenizer("wordpiece", tmp_path)
+    special = SpecialTokens.of(wordpiece, "bert")
+    a, b = wordpiece("the cat sat", add_special_tokens=False)["input_ids"], wordpiece("a dog", add_special_tokens=False)["input_ids"]
+    expected = wordpiece("the cat sat", "a dog")
+    assert build_input(a, b, "bert", special) == (expected["input_ids"], expected["token_type_ids"])
+    single = wordpiece("the cat sat")
+    assert build_input(a, None, "bert", special) == (single["input_ids"], single["token_type_ids"])
+    assert [n_special("bert", p) for p in (False, True)] == [2, 3]
+
+
+def test_gpt_layout_is_delimiter_and_extract_token(tmp_path: Path) -> None:
+    wordpiece = tokenizer("wordpiece", tmp_path)
+    special = SpecialTokens.of(wordpiece, "gpt")
+    ids, types = build_input([10, 11], [12], "gpt", special)
+    assert ids == [10, 11, special.sep, 12, special.eos] and types == [0] * 5
+    assert build_input([10], None, "gpt", special) == ([10, special.eos], [0, 0])
+    assert special.eos != special.sep  # GPT ends on <|endoftext|>, BERT on [SEP]
+    assert [n_special("gpt", p) for p in (False, True)] == [1, 2]
