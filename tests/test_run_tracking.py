@@ -163,11 +163,18 @@ def test_help_names_the_debug_switch_and_predict_is_not_offered(monkeypatch: pyt
 
 
 def test_experiment_summary_and_baselines_are_their_own_runs(tmp_path: Path) -> None:
+    from dataclasses import asdict
+
+    from pretrain.compare.plan import ComparePlan
+    from pretrain.compare.results import aggregate, environment
+    from pretrain.compare.schema import RunRecord
     from pretrain.compare.wandb_summary import log_summary
 
-    results = {"plan": {"experiment": "exp1"},
-               "tasks": {"classification": {"probes": [], "verdicts": [], "baselines": {"majority_acc": 0.25}}}}
-    log_summary(results, "bert-vs-gpt", "exp1", "offline", tmp_path)
+    plan = asdict(ComparePlan(experiment="exp1"))
+    plan["finetune"]["tasks"] = ["classification"]
+    baseline = RunRecord("baseline-classification", "done", {"stage": "baseline", "task": "classification"}, 0.1,
+                         result={"baseline/majority_acc": 0.25})
+    log_summary(aggregate(plan, [baseline], environment()), "bert-vs-gpt", "exp1", "offline", tmp_path)
     import wandb
 
     wandb.teardown()
