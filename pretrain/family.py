@@ -5,7 +5,8 @@
 
 What differs between them in code (the objective, decoding) lives in their own classes; what a caller
 would otherwise branch on (which nn.Module, its body, how a task input is laid out, which Hugging Face
-class holds the same weights) is a field here.
+class holds the same weights, whether pretraining has an NSP switch, the share of positions the objective
+predicts, whether generation continues one causal sequence) is a field here.
 """
 
 from __future__ import annotations
@@ -47,23 +48,31 @@ class Family:
     input_format: InputFormat
     hf_model_type: str  # transformers' `model_type` in config.json
     hf_class: str  # the transformers class with the same weights (name: transformers is imported lazily)
+    nsp: bool  # pretraining can add next-sentence prediction (the model and data take an `nsp` switch)
+    predicted_fraction: float  # share of positions the pretraining objective predicts (output-layer FLOPs)
+    decoder_only: bool  # one causal stack: a generation example is `source [SEP] target`, decoded by continuing it
 
     def build(self, config: TransformerConfig) -> BertModel | GptModel:
         return self.model_class(config)
 
 
-# BERT: `[CLS] a [SEP] b [SEP]` with segment ids 0/1 (Devlin et al. 2018, arXiv:1810.04805, section 3).
+# BERT: `[CLS] a [SEP] b [SEP]` with segment ids 0/1, masked LM over 15% of the tokens plus next-sentence
+# prediction (Devlin et al. 2018, arXiv:1810.04805, section 3); an encoder, so generation encodes the
+# source apart from the target.
 BERT = Family(
     name="bert", model_class=BertModel, body="encoder",
     input_format=InputFormat(starts_with_cls=True, end="sep", segment_ids=True),
     hf_model_type="bert", hf_class="BertForPreTraining",
+    nsp=True, predicted_fraction=0.15, decoder_only=False,
 )
 # GPT: `a [SEP] b <|endoftext|>`, GPT-1's input transformations for fine-tuning (Radford et al. 2018,
-# section 3.3, figure 1): a delimiter between the texts and a final extract token.
+# section 3.3, figure 1): a delimiter between the texts and a final extract token. Next-token LM predicts
+# every position; a causal decoder generates by continuing its input.
 GPT = Family(
     name="gpt", model_class=GptModel, body="decoder",
     input_format=InputFormat(starts_with_cls=False, end="eos", segment_ids=False),
     hf_model_type="gpt2", hf_class="GPT2LMHeadModel",
+    nsp=False, predicted_fraction=1.0, decoder_only=True,
 )
 
 _RECORDS: dict[str, Family] = {record.name: record for record in (BERT, GPT)}

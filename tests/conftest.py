@@ -7,13 +7,17 @@ tasks_fixtures (task data files and tokenizers), wandb_offline (reading offline 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import datasets
 import pytest
+import torch
+from torch import Tensor
+from transformers import PreTrainedModel
 
 from pretrain.data.sample_copies import write_sample_copies
+from pretrain.hf import from_hf, to_hf
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -41,3 +45,20 @@ def private_datasets_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     """
     monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf_cache")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+
+
+@pytest.fixture
+def assert_hf_round_trip() -> Callable[[PreTrainedModel, dict[str, Tensor], tuple[str, ...], float], None]:
+    """check(hf, inputs, outputs, atol): `to_hf(from_hf(hf))` is hf's class with hf's embedding tie and
+    gives the same `outputs` (attribute names of the model output) on `inputs` (keyword arguments)."""
+
+    def check(hf: PreTrainedModel, inputs: dict[str, Tensor], outputs: tuple[str, ...], atol: float) -> None:
+        back = to_hf(from_hf(hf))
+        assert type(back) is type(hf)
+        with torch.no_grad():
+            expected, got = hf(**inputs), back(**inputs)
+        for name in outputs:
+            torch.testing.assert_close(getattr(got, name), getattr(expected, name), atol=atol, rtol=0)
+        assert back.config.tie_word_embeddings == hf.config.tie_word_embeddings
+
+    return check

@@ -68,22 +68,19 @@ def test_missing_file(tmp_path: Path) -> None:
         load_corpus(str(tmp_path / "missing.txt"), cache_dir=tmp_path / "cache")
 
 
-def test_unsupported_file_type(tmp_path: Path) -> None:
-    (tmp_path / "data.xml").write_text("<doc>text</doc>")
-    with pytest.raises(ValueError, match=r"unsupported file type '\.xml' for .*data\.xml: expected one of"):
-        load_corpus(str(tmp_path / "data.xml"), cache_dir=tmp_path / "cache")
-
-
-def test_missing_text_column_lists_the_available_ones(tmp_path: Path) -> None:
-    (tmp_path / "d.jsonl").write_text("\n".join(json.dumps({"sentence": t, "label": 1}) for t in _lines(30)))
-    with pytest.raises(ValueError, match=r"d\.jsonl: no column 'text'; available columns: \['sentence', 'label'\]"):
-        load_corpus(str(tmp_path / "d.jsonl"), cache_dir=tmp_path / "cache")
-
-
-def test_undecodable_bytes_name_file_and_line(tmp_path: Path) -> None:
-    (tmp_path / "bad.txt").write_bytes(b"fine line\nsecond line caf\xe9 latin-1\n")
-    with pytest.raises(ValueError, match=r"bad\.txt: line 2 \(byte 25\) is not valid UTF-8"):
-        load_corpus(str(tmp_path / "bad.txt"), cache_dir=tmp_path / "cache")
+@pytest.mark.parametrize(("name", "content", "message"), [
+    pytest.param("data.xml", b"<doc>text</doc>", r"unsupported file type '\.xml' for .*data\.xml: expected one of",
+                 id="unsupported_file_type"),
+    pytest.param("d.jsonl", "\n".join(json.dumps({"sentence": t, "label": 1}) for t in _lines(30)).encode(),
+                 r"d\.jsonl: no column 'text'; available columns: \['sentence', 'label'\]",
+                 id="missing_text_column_lists_the_available_ones"),
+    pytest.param("bad.txt", b"fine line\nsecond line caf\xe9 latin-1\n",
+                 r"bad\.txt: line 2 \(byte 25\) is not valid UTF-8", id="undecodable_bytes_name_file_and_line"),
+])
+def test_unreadable_file_is_a_value_error_naming_it(tmp_path: Path, name: str, content: bytes, message: str) -> None:
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(ValueError, match=message):
+        load_corpus(str(tmp_path / name), cache_dir=tmp_path / "cache")
 
 
 def test_empty_corpus_and_empty_split(tmp_path: Path) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import pytest
 from tasks_fixtures import tokenizer
 
+from pretrain.data import BertDataModule
 from pretrain.family import FAMILIES, family_of_hf, family_record
+from pretrain.lightning import BertPretraining, GptPretraining
 from pretrain.models import BertModel, GptModel, TransformerConfig
 from tasks.encoding import SpecialTokens, build_input, n_special
 
@@ -45,3 +48,14 @@ def test_gpt_layout_is_delimiter_and_extract_token(tmp_path: Path) -> None:
     assert build_input([10], None, "gpt", special) == ([10, special.eos], [0, 0])
     assert special.eos != special.sep  # GPT ends on <|endoftext|>, BERT on [SEP]
     assert [n_special("gpt", p) for p in (False, True)] == [1, 2]
+
+
+def test_pretraining_facts_match_the_objectives() -> None:
+    """BERT's record predicts its data module's masking rate and has the NSP switch the model and data take;
+    GPT predicts every position and is the one family that generates by continuing one causal sequence."""
+    bert, gpt = family_record("bert"), family_record("gpt")
+    masking_rate = inspect.signature(BertDataModule).parameters["mlm_probability"].default
+    assert bert.predicted_fraction == masking_rate == 0.15 and gpt.predicted_fraction == 1.0
+    assert bert.nsp and "nsp" in inspect.signature(BertPretraining).parameters
+    assert not gpt.nsp and "nsp" not in inspect.signature(GptPretraining).parameters
+    assert gpt.decoder_only and not bert.decoder_only

@@ -14,14 +14,14 @@ import torch
 from lightning.fabric.utilities.throughput import get_available_flops
 from torch import Tensor, nn
 
-from pretrain.bench.runner import Runner
+from pretrain.bench.runner import LossFn, Runner
 from pretrain.blocks.config import TransformerConfig
+from pretrain.family import family_record
 from pretrain.hf import to_hf
 from pretrain.lightning.bert import bert_losses
 from pretrain.models.loss import IGNORE_INDEX
-from pretrain.models import BertModel, GptModel, flops_per_token
+from pretrain.models import flops_per_token
 
-MLM_PROBABILITY = 0.15  # BERT's share of masked tokens (arXiv:1810.04805)
 NOTES = {
     "bert": "ours projects only the ~15% masked positions onto the vocabulary (masked_positions); "
             "HF BertForPreTraining has no such option and projects all positions",
@@ -68,11 +68,12 @@ class Row:
 def random_batch(family: str, config: TransformerConfig, batch: int, seq: int, device: torch.device,
                  g: torch.Generator) -> dict[str, Tensor]:
     """Random tokens in the keys both our loss and the HF model take: MLM labels + NSP for BERT, LM labels for GPT."""
+    # A branch, not a record field: the two objectives take different batches.
     if family == "gpt":
         input_ids = torch.randint(0, config.vocab_size, (batch, seq), generator=g)
         return {"input_ids": input_ids.to(device), "labels": input_ids.to(device)}
     input_ids = torch.randint(5, config.vocab_size, (batch, seq), generator=g)  # (B, T), no special-token ids
-    selected = torch.rand(batch, seq, generator=g) < MLM_PROBABILITY
+    selected = torch.rand(batch, seq, generator=g) < family_record(family).predicted_fraction  # BERT's 15%
     labels = torch.where(selected, input_ids, torch.full_like(input_ids, IGNORE_INDEX))
     token_type_ids = (torch.arange(seq) >= seq // 2).long().expand(batch, seq).contiguous()  # two segments
     nsp = torch.randint(0, 2, (batch,), generator=g)
@@ -88,6 +89,11 @@ def _ours_bert_loss(model: nn.Module, batch: dict[str, Tensor]) -> Tensor:
 def _ours_gpt_loss(model: nn.Module, batch: dict[str, Tensor]) -> Tensor:
     # The LM head fused into torch's chunked linear_cross_entropy: no (B, T, V) logits kept.
     return model.lm_loss(batch["input_ids"], batch["labels"])
+
+
+# Our training loss per family: the objectives differ, and BERT's lives in the Lightning layer, which the
+# family record (a models-layer module) may not import.
+_OURS_LOSS: dict[str, LossFn] = {"bert": _ours_bert_loss, "gpt": _ours_gpt_loss}
 
 
 def _hf_loss(model: nn.Module, batch: dict[str, Tensor]) -> Tensor:
@@ -112,14 +118,13 @@ def bench_family(family: str, config: TransformerConfig, settings: BenchSettings
         raise ValueError(
             f"--seq-len {settings.seq_len} exceeds max_positions={config.max_positions} of the {family} config")
     torch.manual_seed(settings.seed)
-    ours = BertModel(config) if family == "bert" else GptModel(config)
+    ours = family_record(family).build(config)
     theirs = to_hf(ours)  # same weights
     g = torch.Generator().manual_seed(settings.seed)
     batch = random_batch(family, config, settings.batch_size, settings.seq_len, device, g)
     amp = settings.amp(device)
     runners = {
-        "ours": Runner(ours, _ours_bert_loss if family == "bert" else _ours_gpt_loss, batch, device, amp,
-                       settings.compile),
+        "ours": Runner(ours, _OURS_LOSS[family], batch, device, amp, settings.compile),
         "hf": Runner(theirs, _hf_loss, batch, device, amp, settings.compile),
     }
     for runner in runners.values():

@@ -38,11 +38,11 @@ from pretrain.compare.schema import ComparisonResults, PretrainResult, RunRecord
 from pretrain.compare.selection import choose_lr
 from pretrain.compare.wandb_summary import log_summary
 from pretrain.data.caching import atomic_write
-from pretrain.models import BertModel, GptModel, count_parameters, flops_per_token
+from pretrain.family import family_record
+from pretrain.models import count_parameters, flops_per_token
 from tasks.outputs import FinetuneResults, read_results
 
 ATTENTION_TEXT = "Return the number of items in a container, counting each key once."
-MLM_PROBABILITY = 0.15  # BERT's masking rate (configs/pretrain/bert.yaml): the share of positions it predicts
 
 
 def check_matched_parameters(resolved: ResolvedPlan) -> dict[str, int]:
@@ -62,20 +62,18 @@ def check_matched_parameters(resolved: ResolvedPlan) -> dict[str, int]:
 def preset_facts(resolved: ResolvedPlan) -> dict[str, dict[str, int]]:
     """Non-embedding parameters and training FLOPs per token of each family's preset (meta device: no memory)."""
     facts = {}
-    for family, model_class in (("bert", BertModel), ("gpt", GptModel)):
+    for family in FAMILIES:
+        record = family_record(family)
         config = TransformerConfig(**{**TransformerConfig.from_yaml(resolved.model_presets[family]).to_dict(),
                                       "vocab_size": resolved.plan.pretrain.vocab_size})
         with torch.device("meta"):
-            model = model_class(config)
+            model = record.build(config)
         facts[family] = {
             "non_embedding_params": count_parameters(model, exclude_embeddings=True),
-            "flops_per_token": flops_per_token(model, config, resolved.plan.pretrain.seq_len, output_fraction(family)),
+            "flops_per_token": flops_per_token(model, config, resolved.plan.pretrain.seq_len,
+                                               record.predicted_fraction),
         }
     return facts
-
-
-def output_fraction(family: str) -> float:
-    return MLM_PROBABILITY if family == "bert" else 1.0
 
 
 def pretrain_steps(resolved: ResolvedPlan) -> dict[str, int]:
@@ -255,7 +253,7 @@ def _pretrain(resolved: ResolvedPlan, family: str, seed: int, max_steps: int, cl
         supervised_tokens=last.get("train/supervised_tokens"),
         steps=max_steps,
         checkpoints={str(k): str(v) for k, v in checkpoints.items()},
-        model=model_facts(final, resolved.model_presets[family], p.seq_len, output_fraction(family)),
+        model=model_facts(final, resolved.model_presets[family], p.seq_len, family_record(family).predicted_fraction),
         attention=attention_example(final, ATTENTION_TEXT),
         train_wall_s=wall,
     )

@@ -21,6 +21,7 @@ from pretrain.blocks.config import TransformerConfig
 from pretrain.compare.plan import ResolvedPlan
 from pretrain.compare.schema import AttentionExample, ModelFacts
 from pretrain.checkpoint import load_backbone
+from pretrain.family import family_record
 from pretrain.models import count_parameters, flops_per_token
 
 PRETRAIN_CLASSES = {
@@ -61,7 +62,7 @@ def pretrain_args(resolved: ResolvedPlan, family: str, seed: int, max_steps: int
         # and the NSP pairs stay the same, only initialisation, masking, shuffling and dropout vary.
         "--data.init_args.batch_size", str(p.batch_size), "--data.init_args.seed", str(p.seeds[0]),
     ]
-    if family == "bert":
+    if family_record(family).nsp:
         args += ["--model.init_args.nsp", str(p.nsp).lower(), "--data.init_args.nsp", str(p.nsp).lower()]
     return args + logger_args(resolved, [family, "pretrain"], run_dir)
 

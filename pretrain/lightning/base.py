@@ -195,7 +195,7 @@ class PretrainingModule(LightningModule):
         self._log_epoch("val")
         baseline = self.val_baseline.compute()
         self.log("val/baseline_ppl", baseline["ppl"], sync_dist=False)
-        if self.family == "bert":
+        if "mlm_acc" in self.val_metrics:  # the majority baseline sits next to the token accuracy BERT reports
             self.log("val/baseline_mlm_acc", baseline["majority_acc"], sync_dist=False)
         self.val_baseline.reset()
 

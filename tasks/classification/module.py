@@ -10,6 +10,7 @@ from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from pretrain.checkpoint import Backbone, body
+from pretrain.family import family_record
 from tasks.base import TaskDataModule, TaskModule, init_help
 from tasks.classification.data import ClassificationDataModule
 from tasks.classification.head import ClassificationHead, Pooling, sequence_features
@@ -44,9 +45,10 @@ class ClassificationModule(TaskModule):
 
     def build(self, backbone: Backbone) -> None:
         self.body = body(backbone)
-        # Mean pooling leaves BERT's pooler out (a module without gradients would stall DDP).
-        native_bert = backbone.family == "bert" and self.hparams.pooling == "native"
-        self.pooler = backbone.model.pooler if native_bert else None
+        # The native readout of an input starting with [CLS] is BERT's pooler over it; mean pooling leaves
+        # the pooler out (a module without gradients would stall DDP).
+        pooled_cls = backbone.record.input_format.starts_with_cls and self.hparams.pooling == "native"
+        self.pooler = backbone.model.pooler if pooled_cls else None
         self.label_names: list[str] = []
 
     def configure_task(self, datamodule: TaskDataModule) -> None:
@@ -63,7 +65,7 @@ class ClassificationModule(TaskModule):
             setattr(self, f"{split}_metrics", metrics)
 
     def forward(self, batch: dict[str, Tensor]) -> Tensor:
-        token_types = batch["token_type_ids"] if self.family == "bert" else None
+        token_types = batch["token_type_ids"] if family_record(self.family).input_format.segment_ids else None
         hidden = self.body(batch["input_ids"], attention_mask=batch["attention_mask"], token_type_ids=token_types)
         return self.head(sequence_features(hidden.hidden_states, batch["attention_mask"], self.pooler,
                                            self.hparams.pooling))  # (B, C)

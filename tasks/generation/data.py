@@ -18,6 +18,7 @@ import datasets
 import torch
 
 from pretrain.data.sources import DataSource
+from pretrain.family import family_record
 from tasks.base import TaskDataModule
 from tasks.builtin import builtin_generation
 from tasks.encoding import IGNORE_INDEX, pad, pad_with_mask, tokenize
@@ -92,13 +93,13 @@ class GenerationDataModule(TaskDataModule):
             [(s, grouped[s][0] if grouped[s] else None) for s in sources]
         source_ids = tokenize(self._tokenizer, [s for s, _ in pairs])
         target_ids = tokenize(self._tokenizer, [t or "" for _, t in pairs])
-        special, gpt = self.special, self._family == "gpt"
-        source_budget = self.max_length - (1 if gpt else 2)
+        special, decoder_only = self.special, family_record(self._family).decoder_only
+        source_budget = self.max_length - (1 if decoder_only else 2)
         examples = []
         for (source, target), src, tgt in zip(pairs, source_ids, target_ids):
             self.truncated[split] += len(src) > source_budget or len(tgt) > self.max_target_length
             src, tgt = src[:source_budget], tgt[:self.max_target_length]
-            if gpt:
+            if decoder_only:
                 prompt = [*src, special.sep]
                 example = {"input_ids": [*prompt, *tgt, special.eos],
                            "labels": [IGNORE_INDEX] * len(prompt) + [*tgt, special.eos], "prompt_ids": prompt}
@@ -121,7 +122,7 @@ class GenerationDataModule(TaskDataModule):
         # GPT continues its prompt, so batched decoding left-pads it (every row's next token is at the
         # right end; GptModel.generate counts positions over real tokens). BERT reads the
         # source with positions 0..S-1, [CLS] at 0 as in pretraining, so its source is right-padded.
-        prompt_ids, prompt_mask = batch_of("prompt_ids", left=self._family == "gpt")
+        prompt_ids, prompt_mask = batch_of("prompt_ids", left=family_record(self._family).decoder_only)
         batch = {
             "input_ids": input_ids, "attention_mask": attention_mask,  # (B, T)
             "labels": pad([e["labels"] for e in examples], IGNORE_INDEX),

@@ -23,6 +23,7 @@ from pretrain.models.gpt import GptModel
 from pretrain.models.loss import next_token_targets, token_cross_entropy
 from pretrain.models.masked_seq2seq import MaskedSeq2Seq
 from pretrain.checkpoint import Backbone
+from pretrain.family import family_record
 from tasks.base import TaskDataModule, TaskModule, init_help
 from tasks.encoding import IGNORE_INDEX
 from tasks.generation.data import GenerationDataModule
@@ -81,7 +82,7 @@ class GenerationModule(TaskModule):
     )
 
     def build(self, backbone: Backbone) -> None:
-        if backbone.family == "gpt":
+        if backbone.record.decoder_only:
             if not isinstance(backbone.model, GptModel):
                 raise ValueError(f"a gpt backbone must be a GptModel, got {type(backbone.model).__name__}")
             self.model: GptModel | EncoderDecoderModel | MaskedSeq2Seq = backbone.model
@@ -102,7 +103,7 @@ class GenerationModule(TaskModule):
     def generation_config(self, prompt_length: int) -> GenerationConfig:
         hp = self.hparams
         # GPT's prompt and continuation share its positions; never decode past max_positions.
-        room = self.backbone_config.max_positions - (prompt_length if self.family == "gpt" else 1)
+        room = self.backbone_config.max_positions - (prompt_length if family_record(self.family).decoder_only else 1)
         return GenerationConfig(
             max_new_tokens=max(1, min(hp.max_new_tokens, room)), do_sample=hp.do_sample, temperature=hp.temperature,
             top_k=hp.top_k, top_p=hp.top_p, num_beams=hp.num_beams, length_penalty=hp.length_penalty,

@@ -8,6 +8,7 @@ from typing import Any, Literal
 import datasets
 
 from pretrain.data.sources import DataSource
+from pretrain.family import family_record
 from tasks.builtin import builtin_ner
 from tasks.encoding import IGNORE_INDEX, build_input, n_special, pad, pad_with_mask
 from tasks.files import Row
@@ -100,7 +101,7 @@ class NerDataModule(LabelledDataModule):
             labels = first_subword_labels(word_ids, word_labels)
             # BERT: [CLS] words [SEP]; GPT: words <|endoftext|>. Special positions carry no label.
             input_ids, _ = build_input(ids, None, family, special)
-            offset = 1 if family == "bert" else 0
+            offset = int(family_record(family).input_format.starts_with_cls)  # words start after [CLS]
             labels = [IGNORE_INDEX] * offset + labels + [IGNORE_INDEX] * (len(input_ids) - len(labels) - offset)
             positions = [p + offset if p >= 0 else -1 for p in first_subword_positions(word_ids, len(sentence))]
             examples.append({"input_ids": input_ids, "labels": labels, "word_positions": positions,
