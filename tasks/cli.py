@@ -51,7 +51,9 @@ class FinetuneCLI(TrackedRunCLI):
         `finetune test --ckpt_path ft.ckpt --model.num_beams 4` would silently decode with the beam
         width of training. Here the arguments in `weights_hparams` (which backbone, family, BERT's
         generation mode) come from the checkpoint, unless the run gives a different non-default value,
-        which is an error naming both; everything else (decoding, learning rate) stays the run's own.
+        which is an error naming both (a given backbone path is kept: the file may have moved, and the
+        fine-tuned weights replace its weights anyway); everything else (decoding, learning rate) stays
+        the run's own.
         """
         subcommand = self.config.get("subcommand")
         ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
@@ -66,6 +68,8 @@ class FinetuneCLI(TrackedRunCLI):
             if name not in stored:
                 continue
             given = model.init_args.get(name)
+            if name == "checkpoint" and given:
+                continue  # the pretrained file may have moved: it gives only the architecture, ckpt_path the weights
             default = defaults[name].default if name in defaults else inspect.Parameter.empty
             if given not in (default, "", None) and given != stored[name]:
                 raise ValueError(f"checkpoint {ckpt_path} was fine-tuned with model.{name}={stored[name]!r}, "

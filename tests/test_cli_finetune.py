@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -192,3 +193,10 @@ def test_testing_a_checkpoint_keeps_the_runs_decoding_options(backbones: dict[st
     with pytest.raises(ValueError, match=r"fine-tuned with model.bert_generation='masked', but this run sets "
                                          r"'bert2bert'"):
         main(["test", *args, "--model.bert_generation=bert2bert", f"--ckpt_path={ckpt}"])
+    # A backbone given explicitly is used even if the pretrained file was elsewhere at training time.
+    moved = tmp_path / "moved-backbone"
+    shutil.copytree(backbones["gpt"].removeprefix("hf:"), moved)
+    seen.clear()
+    main(["test", *without_backbone, f"--model.checkpoint=hf:{moved}", f"--ckpt_path={ckpt}",
+          f"--results_file={tmp_path / 'moved.json'}"])
+    assert seen and {path for _, _, path in seen} == {f"hf:{moved}"}
