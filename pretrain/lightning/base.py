@@ -50,8 +50,8 @@ class PretrainingModule(LightningModule):
     """Base LightningModule; see BertPretraining and GptPretraining.
 
     AdamW with decoupled weight decay (Loshchilov & Hutter 2019, arXiv:1711.05101) on weight
-    matrices only: biases, norm gains and embeddings are not decayed, as in BERT and GPT-2
-    practice. Linear warmup, then cosine (Radford et al. 2018) or linear (Devlin et al. 2018)
+    matrices only (pretrain.lightning.optim.decay_groups: biases, norm gains and embeddings are not
+    decayed). Linear warmup, then cosine (Radford et al. 2018) or linear (Devlin et al. 2018)
     decay to `min_lr_ratio * lr`; `max_steps=None` decays over the Trainer's whole run.
     Gradient clipping and precision are Trainer settings (`gradient_clip_val`, `precision`).
     """

@@ -11,13 +11,10 @@ def decay_groups(module: nn.Module, weight_decay: float) -> list[dict[str, Any]]
     """AdamW parameter groups: ``weight_decay`` on weight matrices, none on biases, norm gains and embeddings.
 
     Decoupled weight decay (Loshchilov & Hutter 2019, arXiv:1711.05101) on matrices only follows
-    BERT's optimizer, which exempts LayerNorm and bias (google-research/bert optimization.py), and
-    the GPT-2 practice that also leaves embeddings undecayed (as nanoGPT and Hugging Face's run
-    scripts do: decay only parameters with at least 2 dimensions that are not embeddings). A weight
-    tied to an embedding (BERT's MLM and GPT's LM output projection) is that embedding and is not
-    decayed. Pretraining and fine-tuning used to spell this rule in two ways (by dimension, and by
-    module type: biases, norms, embeddings); on both families' models and every task's head the
-    two give the same groups in the same order, which is this one.
+    BERT's optimizer, which exempts LayerNorm and bias (google-research/bert optimization.py). This
+    suite also leaves embeddings undecayed (BERT's optimizer and nanoGPT do decay them): decay pulls
+    the rows of rarely seen tokens toward zero between their updates. A weight tied to an embedding
+    (BERT's MLM and GPT's LM output projection) is that embedding and is not decayed.
 
     Groups in a fixed order (decayed, then not), parameters in ``module.parameters()`` order, each
     once (tied weights appear once) and only if trainable, so optimizer states line up across runs.
