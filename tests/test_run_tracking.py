@@ -56,7 +56,8 @@ def test_two_in_process_runs_give_two_finished_wandb_runs(tmp_path: Path) -> Non
 
     assert wandb.run is None  # finished when the command ended
     wandb.teardown()  # the service process writes the offline log; it has flushed once it has stopped
-    runs = offline_runs(wandb_dir)
+    # By name: run folders sort by their start second, and both runs can start within one second.
+    runs = sorted(offline_runs(wandb_dir), key=lambda r: r.name)
     assert [r.name for r in runs] == ["pretrain-bert", "pretrain-gpt"]
     for run, family in zip(runs, ("bert", "gpt"), strict=True):
         assert (run.group, run.job_type) == ("exp1", "pretrain")

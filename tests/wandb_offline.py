@@ -75,5 +75,5 @@ def read_offline_run(run_dir: Path) -> OfflineRun:
 
 
 def offline_runs(save_dir: Path) -> list[OfflineRun]:
-    """Every offline run under a logger's save_dir, oldest first."""
+    """Every offline run under a logger's save_dir, by start second (runs started within one second: by run id)."""
     return [read_offline_run(d) for d in sorted((save_dir / "wandb").glob("offline-run-*"))]
