@@ -54,10 +54,12 @@ class Backbone:
         return family_record(self.family)
 
 
-def read_checkpoint(path: str | Path, expected_family: str | None = None) -> dict[str, Any]:
-    """torch.load a suite checkpoint and check it is one, failing with an error that names the file."""
+def load_checkpoint_file(path: str | Path) -> dict[str, Any]:
+    """torch.load any Lightning checkpoint (pretraining or fine-tuning), failing with an error that names the file.
+
+    Memory-mapped: reading the hyperparameters or the step does not read the weights.
+    """
     path = Path(path)
-    check_family(expected_family)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist (or is not a file)")
     try:
@@ -70,6 +72,13 @@ def read_checkpoint(path: str | Path, expected_family: str | None = None) -> dic
         ) from error
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise ValueError(f"checkpoint {path} is not a Lightning checkpoint (no 'state_dict')")
+    return checkpoint
+
+
+def read_checkpoint(path: str | Path, expected_family: str | None = None) -> dict[str, Any]:
+    """torch.load a suite checkpoint and check it is one, failing with an error that names the file."""
+    check_family(expected_family)
+    checkpoint = load_checkpoint_file(path)
     hp = checkpoint.get("hyper_parameters") or {}
     stored_family = hp.get("family")
     if stored_family not in FAMILIES or not isinstance(hp.get("config"), dict) or "pretrain_format" not in checkpoint:

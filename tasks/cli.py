@@ -16,9 +16,9 @@ import importlib
 import inspect
 from pathlib import Path
 
-import torch
 from lightning.pytorch.cli import LightningArgumentParser
 
+from pretrain.checkpoint import load_checkpoint_file
 from pretrain.lightning.wandb_mode import ensure_wandb_mode
 from pretrain.run_cli import TrackedRunCLI, command_session, session_kwargs
 from tasks.base import TaskDataModule, TaskModule, connect
@@ -59,7 +59,7 @@ class FinetuneCLI(TrackedRunCLI):
         ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
         if not ckpt_path or not Path(ckpt_path).is_file():
             return  # "best"/"last", or a missing file that Lightning reports by name
-        stored = torch.load(ckpt_path, map_location="cpu", weights_only=True, mmap=True).get("hyper_parameters", {})
+        stored = load_checkpoint_file(ckpt_path).get("hyper_parameters") or {}
         model = self.config[subcommand].model
         module_name, _, class_name = model.class_path.rpartition(".")
         model_class = getattr(importlib.import_module(module_name), class_name)

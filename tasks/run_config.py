@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import torch
 from jsonargparse import Namespace
 from lightning.pytorch import Trainer
 
 from pretrain.run_config import backbone_facts, complete, seed_of, trainer_budget
-from pretrain.checkpoint import HF_PREFIX
+from pretrain.checkpoint import HF_PREFIX, load_checkpoint_file
 from tasks.base import TaskDataModule, TaskModule
 
 
@@ -19,9 +18,7 @@ def pretrain_step(checkpoint: str) -> int | None:
     """The optimizer step a suite checkpoint was saved at (None for hf: directories)."""
     if checkpoint.startswith(HF_PREFIX):
         return None
-    # mmap: only the small header is read, not the weights (they are already loaded once by the module).
-    saved = torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True)
-    step = saved.get("global_step") if isinstance(saved, dict) else None
+    step = load_checkpoint_file(checkpoint).get("global_step")
     return int(step) if step is not None else None
 
 

@@ -200,3 +200,11 @@ def test_testing_a_checkpoint_keeps_the_runs_decoding_options(backbones: dict[st
     main(["test", *without_backbone, f"--model.checkpoint=hf:{moved}", f"--ckpt_path={ckpt}",
           f"--results_file={tmp_path / 'moved.json'}"])
     assert seen and {path for _, _, path in seen} == {f"hf:{moved}"}
+
+
+def test_unreadable_fine_tuned_checkpoint_is_a_clear_error(backbones: dict[str, str], tmp_path: Path) -> None:
+    broken = tmp_path / "broken.ckpt"
+    broken.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match=rf"checkpoint {broken} cannot be read .*truncated, corrupted"):
+        main(["test", *_args("classification", backbones["bert"], tmp_path), f"--ckpt_path={broken}"])
+    assert not (tmp_path / "run").exists()  # failed before any run folder was written
