@@ -121,21 +121,11 @@ def test_find_mentions_rules() -> None:
                       ("INDEX1", "B-PARAM"), ("int", "B-TYPE")]
 
 
-def test_generation_pairs_signature_with_summary_and_keeps_a_shared_summary_once(tmp_path: Path) -> None:
-    root = _fake_stdlib(tmp_path / "lib")
-    # Documents of the same text are one document: the handlers differ after the summary.
-    shared = "".join(f'def emit_{i}(record):\n    """Emit a record.\n\n    Handler {i}."""\n' for i in range(60))
-    c_style = 'def parse(text):\n    """parse(text) -> tree\n\n    Parse the text into a tree of nodes."""\n'
-    (root / "gamma.py").write_text(shared + c_style)
-    data = builtin_generation(cache_dir=tmp_path / "cache", root=root)
-    row = next(r for r in data["train"] if r["source"].startswith("def fn_"))
-    i = row["source"].split("(")[0].removeprefix("def fn_")
-    assert row == {"source": f"def fn_{i}(count, name_{i}=None)", "target": f"Return the time of item {i} in the list."}
-    targets = [t for split in data.values() for t in split["target"]]
-    assert targets.count("Emit a record.") == 1, "a summary shared by documents is one example"
-    assert "Emit a record." in data["train"]["target"], "kept in the earliest split any of its documents is in"
-    assert not any(t.startswith("parse(") or "tree of nodes" in t for t in targets), "C-style signature lines"
-    assert len(targets) == len(set(targets))
+def test_generation_pairs_signature_and_body_with_summary(fake_root: Path, tmp_path: Path) -> None:
+    data = builtin_generation(cache_dir=tmp_path / "cache", root=fake_root)
+    row = data["train"][0]
+    assert row["source"].startswith("def fn_") and "Use ``time`` carefully" in row["source"]
+    assert row["target"].startswith("Return the time of item") and "\n" not in row["target"]
 
 
 def test_real_standard_library_evaluation_splits_are_large_and_unseen(tmp_path: Path) -> None:
