@@ -77,7 +77,7 @@ def test_fit_writes_csv_and_checkpoints(gpt_run: Path) -> None:
     rows = list(csv.DictReader((run / "csv" / "version_0" / "metrics.csv").open()))
     keys = set(rows[0])
     assert {"train/loss", "train/lr", "train/tokens_seen", "val/loss", "val/ppl", "val/bits_per_byte",
-            "val/baseline_ppl"} <= keys
+            "val/baseline_ppl", "val/copy_acc"} <= keys
     checkpoints = {p.name for p in (run / "checkpoints").iterdir()}
     assert "last.ckpt" in checkpoints and len(checkpoints) == 3  # top-2 + last
     assert not [p for p in (run / "checkpoints").iterdir() if p.name.startswith(".")]  # no temp files left

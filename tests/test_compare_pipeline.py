@@ -67,6 +67,7 @@ def test_miniature_plan_end_to_end_with_failure_and_resume(tmp_path: Path, monke
         pre = saved["pretraining"][family]
         assert pre["status"] == "done" and pre["model"]["non_embedding_params"] > 0 and pre["model"]["flops_per_token"] > 0
         assert pre["curve"] and pre["tokens_seen"] > 0
+        assert 0.0 <= pre["metrics"]["val/copy_acc"] <= 1.0  # the copying probe ran for both families
     assert "val/baseline_ppl" in saved["pretraining"]["gpt"]["metrics"]
     task = saved["tasks"]["classification"]
     final = task["probes"][-1]["families"]

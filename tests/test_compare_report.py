@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from pretrain.compare import markdown
 from pretrain.compare.ledger import Ledger, RunRecord
 from pretrain.compare.plan import ComparePlan
 from pretrain.compare.report import write_report
@@ -107,3 +108,22 @@ def test_report_script_rebuilds_from_the_run_folder(tmp_path: Path) -> None:
     assert saved["counts"] == {"done": 19, "failed": 0, "skipped": 1}
     assert (tmp_path / "out/synthetic/report.md").is_file()
     assert report_main(["--experiment", "missing", "--runs_dir", str(tmp_path / "runs")]) == 2
+
+
+def test_a_copying_task_below_its_baseline_cites_the_copy_probe(monkeypatch: pytest.MonkeyPatch) -> None:
+    records = []
+    for record in _records():
+        if record.run_id == "baseline-classification":
+            record = RunRecord(record.run_id, "done", record.meta, result={"baseline/majority_acc": 0.99})
+        elif record.run_id == "pretrain-gpt":
+            record.result.metrics["val/copy_acc"] = 0.0
+        records.append(record)
+    plan = asdict(ComparePlan(experiment="synthetic"))
+    plan["finetune"]["tasks"] = ["classification"]
+    results = aggregate(plan, records, environment())
+    monkeypatch.setattr(markdown, "COPYING_TASKS", frozenset({"classification"}))
+    notes = [line for line in markdown.answer_lines(results) if "does not beat" in line]
+    gpt = next(line for line in notes if line.startswith("- GPT"))
+    assert "predicts 0% of a repeated random sequence" in gpt
+    bert = next(line for line in notes if line.startswith("- BERT"))
+    assert "repeated random sequence" not in bert  # no probe value logged for it: nothing claimed

@@ -97,6 +97,20 @@ def render(results: ComparisonResults, plots: list[Path]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# Tasks whose outputs mostly repeat words of the input: a model that cannot copy from its context is not
+# expected to beat copy-the-input there, whatever its objective.
+COPYING_TASKS = frozenset({"generation"})
+
+
+def _copying_note(results: ComparisonResults, family: str) -> str:
+    entry = results.pretraining.get(family)
+    value = entry.result.metrics.get("val/copy_acc") if entry is not None and entry.result is not None else None
+    if value is None:
+        return ""
+    return (f" Its pretrained model predicts {value:.0%} of a repeated random sequence from the first copy "
+            "(in-context copy accuracy, the induction-head probe of Olsson et al. 2022).")
+
+
 def answer_lines(results: ComparisonResults) -> list[str]:
     """One row per task: the headline metric, who won (or not significant), the effect of pretraining,
     and whether each pretrained model beats the strongest trivial baseline."""
@@ -120,7 +134,8 @@ def answer_lines(results: ComparisonResults) -> list[str]:
         for family, cell in zip(FAMILIES, cells, strict=True):
             if cell is not None and strongest is not None and (cell.mean > strongest[1]) != spec.higher_is_better:
                 notes.append(f"- {family.upper()} does not beat the {strongest[0].split('/')[-1]} baseline on {task}: "
-                             "at this budget that is a finding about the budget, not about the objective.")
+                             f"at this budget that is a finding about the budget, not about the objective."
+                             f"{_copying_note(results, family) if task in COPYING_TASKS else ''}")
             effect = entry.pretraining_effect.get(family)
             if effect is None:
                 continue

@@ -46,11 +46,13 @@ PRETRAIN_METRICS: dict[str, tuple[MetricSpec, ...]] = {
         MetricSpec("val/mlm_acc", "MLM accuracy (fixed 15% mask)", True, ("val/baseline_mlm_acc",)),
         MetricSpec("val/nsp_acc", "NSP accuracy", True),
         MetricSpec("val/mlm_loss", "MLM loss", False),
+        MetricSpec("val/copy_acc", "in-context copy accuracy", True),
     ),
     "gpt": (
         MetricSpec("val/ppl", "perplexity", False, ("val/baseline_ppl",)),
         MetricSpec("val/bits_per_byte", "bits per byte", False),
         MetricSpec("val/loss", "LM loss", False),
+        MetricSpec("val/copy_acc", "in-context copy accuracy", True),
     ),
 }
 

@@ -30,6 +30,7 @@ from pretrain.checkpoint import CHECKPOINT_FORMAT
 from pretrain.family import family_record
 from pretrain.lightning.metrics import UnigramBaseline, bits_per_byte
 from pretrain.lightning.optim import decay_groups
+from pretrain.models.copying import random_sequences
 from pretrain.models.counting import flops_per_token
 
 SCHEDULES = ("cosine", "linear", "constant")
@@ -44,6 +45,9 @@ class PretrainingData(Protocol):
     def tokenizer(self) -> PreTrainedTokenizerBase: ...
 
     def bytes_per_token(self, split: str) -> float: ...
+
+
+COPY_PROBE_ROWS, COPY_PROBE_LENGTH = 64, 24  # sequences and tokens per copy of the copying probe
 
 
 class PretrainingModule(LightningModule):
@@ -135,6 +139,10 @@ class PretrainingModule(LightningModule):
     def _epoch_values(self, split: str) -> dict[str, Tensor]:
         """Split-level values (without prefix) from the accumulated metrics."""
 
+    @abstractmethod
+    def copy_accuracy(self, tokens: Tensor) -> float:
+        """In-context copying (pretrain.models.copying) of the (rows, length) random `tokens`, shown twice."""
+
     # --- model setup ---------------------------------------------------------------------------
     def configure_model(self) -> None:
         if self.hparams["activation_checkpointing"] and not getattr(self, "_checkpointing_applied", False):
@@ -198,6 +206,12 @@ class PretrainingModule(LightningModule):
         if "mlm_acc" in self.val_metrics:  # the majority baseline sits next to the token accuracy BERT reports
             self.log("val/baseline_mlm_acc", baseline["majority_acc"], sync_dist=False)
         self.val_baseline.reset()
+        tokenizer = self.tokenizer
+        if tokenizer is not None:  # the special tokens to leave out come from it
+            # The same tokens at every validation and on every rank (fixed seed): one value per step.
+            length = min(COPY_PROBE_LENGTH, (self.config.max_positions - 3) // 2)
+            tokens = random_sequences(self.config.vocab_size, tokenizer.all_special_ids, COPY_PROBE_ROWS, length)
+            self.log("val/copy_acc", self.copy_accuracy(tokens.to(self.device)), sync_dist=False)
 
     def on_test_epoch_end(self) -> None:
         self._log_epoch("test")

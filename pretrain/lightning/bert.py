@@ -13,6 +13,7 @@ from torchmetrics.classification import MulticlassAccuracy
 from pretrain.blocks.config import TransformerConfig
 from pretrain.lightning.base import PretrainingModule
 from pretrain.lightning.metrics import IGNORE_INDEX, bits_per_byte, perplexity, token_metrics
+from pretrain.models.copying import masked_copy_accuracy
 
 
 @dataclass(frozen=True)
@@ -151,3 +152,9 @@ class BertPretraining(PretrainingModule):
             # left-to-right likelihood, so compare it with GPT's only with that caveat.
             values["bits_per_byte"] = bits_per_byte(mlm_loss, bpt)
         return values
+
+    def copy_accuracy(self, tokens: Tensor) -> float:
+        tokenizer = self.tokenizer
+        assert tokenizer is not None  # the probe runs only with attached data
+        return masked_copy_accuracy(self.model, tokens, tokenizer.cls_token_id, tokenizer.sep_token_id,
+                                    tokenizer.mask_token_id)

@@ -9,6 +9,7 @@ from torchmetrics import MetricCollection
 
 from pretrain.lightning.base import PretrainingModule
 from pretrain.lightning.metrics import bits_per_byte, perplexity, token_metrics
+from pretrain.models.copying import causal_copy_accuracy
 from pretrain.models.loss import IGNORE_INDEX, next_token_targets
 
 
@@ -43,3 +44,6 @@ class GptPretraining(PretrainingModule):
         if bpt:
             values["bits_per_byte"] = bits_per_byte(loss, bpt)
         return values
+
+    def copy_accuracy(self, tokens: Tensor) -> float:
+        return causal_copy_accuracy(self.model, tokens)
