@@ -97,9 +97,10 @@ def render(results: ComparisonResults, plots: list[Path]) -> str:
     return "\n".join(lines) + "\n"
 
 
-# Tasks whose outputs mostly repeat words of the input: a model that cannot copy from its context is not
-# expected to beat copy-the-input there, whatever its objective.
+# Tasks whose outputs repeat words of their input: where a model misses a baseline there, the report adds
+# whether its pretrained model can copy from its context at all (the copying probe).
 COPYING_TASKS = frozenset({"generation"})
+CANNOT_COPY_BELOW = 0.05  # copy accuracy under which the report says the model cannot copy (chance: 1 / vocab)
 
 
 def _copying_note(results: ComparisonResults, family: str) -> str:
@@ -108,7 +109,8 @@ def _copying_note(results: ComparisonResults, family: str) -> str:
     if value is None:
         return ""
     return (f" Its pretrained model predicts {value:.0%} of a repeated random sequence from the first copy "
-            "(in-context copy accuracy, the induction-head probe of Olsson et al. 2022).")
+            "(in-context copy accuracy, the induction-head probe of Olsson et al. 2022)"
+            + (": it cannot copy from its input yet." if value < CANNOT_COPY_BELOW else "."))
 
 
 def answer_lines(results: ComparisonResults) -> list[str]:
