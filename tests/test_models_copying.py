@@ -35,7 +35,8 @@ class MaskedCopier(nn.Module):
 
     config = SimpleNamespace(type_vocab_size=2)
 
-    def forward(self, ids: Tensor, token_type_ids: Tensor | None = None) -> SimpleNamespace:
+    def forward(self, ids: Tensor, token_type_ids: Tensor | None = None, *,
+                masked_positions: Tensor) -> SimpleNamespace:
         predicted = ids.clone()
         for row, p in (ids == MASK).nonzero().tolist():
             left, right = int(ids[row, p - 1]), int(ids[row, p + 1])
@@ -43,7 +44,7 @@ class MaskedCopier(nn.Module):
             earlier_right = (ids[row, :p] == right).nonzero()
             predicted[row, p] = (ids[row, int(earlier_left[0]) + 1] if len(earlier_left)
                                  else ids[row, int(earlier_right[0]) - 1])
-        return SimpleNamespace(mlm_logits=_one_hot(predicted))
+        return SimpleNamespace(mlm_logits=_one_hot(predicted[masked_positions]))  # (N, V), as BertModel
 
 
 def _distinct_tokens(rows: int, length: int) -> Tensor:

@@ -28,8 +28,8 @@ MASK_STRIDE = 4  # masked LM: mask 1 position in 4 of the second copy per pass (
 
 def random_sequences(vocab_size: int, special_ids: list[int], rows: int, length: int, seed: int = 0) -> Tensor:
     """(rows, length) ids drawn uniformly from the vocabulary minus its special tokens, the same for a seed."""
-    special = set(special_ids)
-    allowed = torch.tensor([i for i in range(vocab_size) if i not in special])
+    vocabulary = torch.arange(vocab_size)
+    allowed = vocabulary[~torch.isin(vocabulary, torch.tensor(special_ids))]
     generator = torch.Generator().manual_seed(seed)
     return allowed[torch.randint(len(allowed), (rows, length), generator=generator)]
 
@@ -58,8 +58,9 @@ def masked_copy_accuracy(model: BertModel, tokens: Tensor, cls_id: int, sep_id: 
     hits = 0
     for offset in range(MASK_STRIDE):
         positions = torch.arange(second + offset, second + length, MASK_STRIDE, device=ids.device)
-        masked = ids.clone()
-        masked[:, positions] = mask_id
-        logits = model(masked, token_type_ids=types).mlm_logits  # (B, T, V)
-        hits += int((logits[:, positions].argmax(dim=-1) == ids[:, positions]).sum())
+        selected = torch.zeros_like(ids, dtype=torch.bool)
+        selected[:, positions] = True
+        # The vocabulary projection only where a token is masked, as in pretraining: (N, V), not (B, T, V).
+        logits = model(ids.masked_fill(selected, mask_id), token_type_ids=types, masked_positions=selected).mlm_logits
+        hits += int((logits.argmax(dim=-1) == ids[selected]).sum())
     return hits / (rows * length)
