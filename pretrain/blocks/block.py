@@ -17,13 +17,16 @@ class TransformerBlock(nn.Module):
     Norm placement is configuration: post-LN as in BERT (arXiv:1810.04805) and the
     original Transformer, pre-LN as in GPT-2 (Radford et al. 2019; Xiong et al. 2020,
     arXiv:2002.04745, on why pre-LN trains stably without warmup tricks).
-    Causality is a forward argument, so encoder and decoder share this code.
+    Causality is a forward argument, so encoder and decoder share this code; so is the mask,
+    which the stack builds once per attention kind (global, sliding window) and hands to each block.
     """
 
-    def __init__(self, config: TransformerConfig, *, cross_attention: bool = False) -> None:
+    def __init__(self, config: TransformerConfig, *, layer: int = 0, cross_attention: bool = False) -> None:
         super().__init__()
         self.pre_norm = config.norm_placement == "pre"
-        self.attn_norm = build_norm(config)
+        self.local = config.is_local(layer)  # attends through the sliding window (the stack builds its mask)
+        # ModernBERT's first block reads the embedding norm's output directly (arXiv:2412.13663).
+        self.attn_norm = build_norm(config) if layer or config.first_attention_norm else nn.Identity()
         self.attn = MultiHeadAttention(config)
         self.cross_norm = build_norm(config) if cross_attention else None
         self.cross_attn = MultiHeadAttention(config, cross=True) if cross_attention else None

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import yaml
 
-ACTIVATIONS = ("gelu", "gelu_tanh", "relu", "swiglu")
+ACTIVATIONS = ("gelu", "gelu_tanh", "relu", "swiglu", "geglu")
 NORMS = ("layernorm", "rmsnorm")
 NORM_PLACEMENTS = ("pre", "post")
 POSITIONS = ("learned", "sinusoidal", "rope")
@@ -31,12 +31,22 @@ class TransformerConfig:
         n_layers: transformer blocks
         n_heads: attention heads (d_model must divide by it)
         d_ff: feed-forward hidden width
-        activation: feed-forward activation: gelu (exact, BERT), gelu_tanh (GPT-2), relu, swiglu
+        activation: feed-forward activation: gelu (exact, BERT), gelu_tanh (GPT-2), relu, or a gated unit:
+            swiglu (LLaMA) or geglu (ModernBERT; Shazeer 2020, arXiv:2002.05202)
         norm: layernorm or rmsnorm
         norm_eps: the norms' epsilon
         norm_placement: pre (GPT-2, stable at high learning rates) or post (BERT)
         position: learned, sinusoidal or rope positions
-        rope_base: RoPE's frequency base
+        rope_base: RoPE's frequency base (of the global-attention layers when the pattern has local ones)
+        local_window: None for global attention in every layer; otherwise the width of the sliding window of
+            the local layers (ModernBERT's `local_attention`, arXiv:2412.13663): an encoder's token sees
+            the tokens within local_window // 2 on either side, a decoder's the local_window // 2 tokens
+            ending at itself, as Hugging Face's ModernBERT and ModernBERT-decoder define them
+        global_every: with a local_window, layer i attends globally when i % global_every == 0 and through
+            the sliding window otherwise (ModernBERT: every third layer global, the first one included)
+        local_rope_base: RoPE's base in the local layers (ModernBERT: 10,000 there, 160,000 in global ones)
+        first_attention_norm: the first block normalises its attention input; ModernBERT leaves it out
+            because the embedding norm right before it does the same
         type_vocab_size: segment (A/B) embeddings: 2 for BERT's sentence pairs, 0 for none
         embedding_norm: normalise the summed embeddings (BERT)
         final_norm: a norm after the last block (pre-norm stacks need it: GPT-2's ln_f)
@@ -44,6 +54,9 @@ class TransformerConfig:
         dropout: dropout on the embeddings and on each residual branch (attention and feed-forward outputs)
         attention_dropout: dropout on attention probabilities
         tie_embeddings: the output projection shares the input embedding matrix
+        head_transform: a causal LM's head applies dense -> activation -> norm and a vocabulary bias before the
+            projection, as BERT's MLM head always does and ModernBERT-decoder's LM head does (so the two
+            families' heads are built alike in the matched layout); False is GPT-2's bare projection
         initializer_range: standard deviation of the normal weight init
         pad_token_id: the padding token's id
     """
@@ -54,12 +67,16 @@ class TransformerConfig:
     n_layers: int = 2
     n_heads: int = 4
     d_ff: int = 128
-    activation: Literal["gelu", "gelu_tanh", "relu", "swiglu"] = "gelu"
+    activation: Literal["gelu", "gelu_tanh", "relu", "swiglu", "geglu"] = "gelu"
     norm: Literal["layernorm", "rmsnorm"] = "layernorm"
     norm_eps: float = 1e-5
     norm_placement: Literal["pre", "post"] = "pre"
     position: Literal["learned", "sinusoidal", "rope"] = "learned"
     rope_base: float = 10000.0
+    local_window: int | None = None
+    global_every: int = 1
+    local_rope_base: float = 10000.0
+    first_attention_norm: bool = True
     type_vocab_size: int = 0
     embedding_norm: bool = False
     final_norm: bool = True
@@ -67,6 +84,7 @@ class TransformerConfig:
     dropout: float = 0.1
     attention_dropout: float = 0.1
     tie_embeddings: bool = True
+    head_transform: bool = False
     initializer_range: float = 0.02
     pad_token_id: int = 0
 
@@ -87,12 +105,30 @@ class TransformerConfig:
                 raise ValueError(f"{name}={getattr(self, name)} must be in [0, 1)")
         if self.type_vocab_size < 0:
             raise ValueError(f"type_vocab_size={self.type_vocab_size} must be >= 0")
+        if self.local_window is not None and self.local_window < 2:
+            raise ValueError(f"local_window={self.local_window} must be >= 2 (or null for global attention only)")
+        if not self.first_attention_norm and (self.norm_placement != "pre" or not self.embedding_norm):
+            raise ValueError(
+                "first_attention_norm=False needs norm_placement='pre' and embedding_norm=True "
+                "(the embedding norm then normalises the first block's input)"
+            )
+        if self.global_every < 1:
+            raise ValueError(f"global_every={self.global_every} must be >= 1 (1: every layer global)")
         if not 0 <= self.pad_token_id < self.vocab_size:
             raise ValueError(f"pad_token_id={self.pad_token_id} must be in [0, vocab_size={self.vocab_size})")
 
     @property
     def head_dim(self) -> int:
         return self.d_model // self.n_heads
+
+    @property
+    def gated(self) -> bool:
+        """The feed-forward is a gated linear unit: its input projection is 2 * d_ff wide."""
+        return self.activation in ("swiglu", "geglu")
+
+    def is_local(self, layer: int) -> bool:
+        """Layer `layer` attends through the sliding window (see local_window, global_every)."""
+        return self.local_window is not None and layer % self.global_every != 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

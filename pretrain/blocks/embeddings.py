@@ -14,6 +14,7 @@ class Embeddings(nn.Module):
 
     BERT (arXiv:1810.04805, fig. 2) sums all three and normalises; GPT-2 sums token and
     position only. With RoPE no position is added here: it is rotated into q/k instead.
+    Without a segment table (type_vocab_size 0, ModernBERT) segment ids are ignored.
     """
 
     def __init__(self, config: TransformerConfig) -> None:

@@ -94,10 +94,10 @@ class BertPretraining(PretrainingModule):
         return bool(self.hparams["nsp"])
 
     def _build_model(self, config: TransformerConfig) -> nn.Module:
-        if config.type_vocab_size < 2 and self.nsp:
+        if config.type_vocab_size == 1 and self.nsp:
             raise ValueError(
-                f"model.nsp=True needs segment embeddings: model.config.type_vocab_size={config.type_vocab_size}, "
-                "expected 2 (or set model.nsp=False)"
+                f"model.nsp=True needs two segment rows or none: model.config.type_vocab_size=1, expected 2 "
+                "(segment embeddings) or 0 (the pair is marked by [SEP] alone)"
             )
         return super()._build_model(config)
 

@@ -91,8 +91,8 @@ class GptModel(nn.Module):
             # scores the target alone (~1/4 of the rows), padding never.
             hidden, targets = hidden[scored], targets[scored]
         return F.linear_cross_entropy(
-            hidden, self.lm_head.decoder.weight, targets, ignore_index=IGNORE_INDEX,
-            options=_chunking(chunk_size, hidden.device),
+            self.lm_head.features(hidden), self.lm_head.decoder.weight, targets, linear_bias=self.lm_head.bias,
+            ignore_index=IGNORE_INDEX, options=_chunking(chunk_size, hidden.device),
         )
 
     @torch.no_grad()

@@ -29,9 +29,13 @@ class TransformerStack(nn.Module):
         self.config = config
         self.causal = causal
         self.embeddings = Embeddings(config)
-        self.rotary = RotaryEmbedding(config.head_dim, config.rope_base) if config.position == "rope" else None
+        rope = config.position == "rope"
+        self.rotary = RotaryEmbedding(config.head_dim, config.rope_base) if rope else None
+        has_local = any(config.is_local(layer) for layer in range(config.n_layers))
+        # ModernBERT rotates local layers with a smaller base than global ones (10k vs 160k).
+        self.local_rotary = RotaryEmbedding(config.head_dim, config.local_rope_base) if rope and has_local else None
         self.blocks = nn.ModuleList(
-            TransformerBlock(config, cross_attention=cross_attention) for _ in range(config.n_layers)
+            TransformerBlock(config, layer=layer, cross_attention=cross_attention) for layer in range(config.n_layers)
         )
         self.final_norm = build_norm(config) if config.final_norm else None
 
@@ -58,12 +62,15 @@ class TransformerStack(nn.Module):
             position_ids = torch.arange(offset, offset + T, device=input_ids.device).unsqueeze(0)  # (1, T)
         x = self.embeddings(input_ids, position_ids, token_type_ids)
         rope = self.rotary(position_ids) if self.rotary is not None else None
+        local_rope = self.local_rotary(position_ids) if self.local_rotary is not None else rope
         mask, is_causal = self._self_attention_mask(attention_mask, document_ids, T, offset, input_ids.device)
+        local_mask, local_causal = self._sliding_window_mask(mask, is_causal, T, offset, input_ids.device)
         cross_mask = None if context_mask is None else context_mask.bool()[:, None, None, :]  # (B, 1, 1, S_ctx)
         attentions: list[Tensor] | None = [] if need_weights else None
         for block in self.blocks:
             x, weights = block(
-                x, mask=mask, is_causal=is_causal, rope=rope, context=context, context_mask=cross_mask,
+                x, mask=local_mask if block.local else mask, is_causal=local_causal if block.local else is_causal,
+                rope=local_rope if block.local else rope, context=context, context_mask=cross_mask,
                 cache=cache, need_weights=need_weights,
             )
             if attentions is not None and weights is not None:
@@ -101,9 +108,11 @@ class TransformerStack(nn.Module):
                 f"document_ids must have the shape of input_ids {tuple(input_ids.shape)} and no KV cache "
                 f"(got {tuple(document_ids.shape)}, cached {offset}); packed documents are a training-time input"
             )
-        if token_type_ids is not None and token_type_ids.numel() and check_values:
+        # Without segment embeddings the ids are ignored: such an encoder tells a pair's texts apart by
+        # the [SEP] between them alone, as RoBERTa-style encoders and ModernBERT do.
+        if token_type_ids is not None and token_type_ids.numel() and check_values and config.type_vocab_size:
             high = int(token_type_ids.max())
-            if high >= max(config.type_vocab_size, 1) or (config.type_vocab_size == 0 and high > 0):
+            if high >= config.type_vocab_size:
                 raise ValueError(
                     f"token_type_ids value {high} is outside [0, type_vocab_size={config.type_vocab_size})"
                 )
@@ -115,6 +124,25 @@ class TransformerStack(nn.Module):
         if not self.causal or offset or document_ids is not None:
             return False
         return bool((attention_mask[:, 1:] <= attention_mask[:, :-1]).all())  # (B, T): 1...1 0...0 per row
+
+    def _sliding_window_mask(
+        self, mask: Tensor | None, is_causal: bool, T: int, offset: int, device: torch.device
+    ) -> tuple[Tensor | None, bool]:
+        """The local layers' mask: the global one restricted to the sliding window, as Hugging Face's
+        ModernBERT (|i - j| <= local_window // 2) and ModernBERT-decoder (0 <= i - j < local_window // 2)
+        define it, counted in sequence positions (query i sits at offset + i). When the window covers the
+        whole sequence it changes nothing and the global mask (or SDPA's causal path) is kept."""
+        window = self.config.local_window
+        S = offset + T
+        if window is None or S - 1 < window // 2 or (not self.causal and S - 1 <= window // 2):
+            return mask, is_causal
+        distance = torch.arange(offset, S, device=device)[:, None] - torch.arange(S, device=device)[None, :]  # (T, S)
+        band = distance < window // 2 if self.causal else distance.abs() <= window // 2
+        if mask is None:
+            mask = torch.ones(1, 1, T, S, dtype=torch.bool, device=device)
+            if is_causal:
+                mask = mask.tril(diagonal=offset)
+        return mask & band, False  # the band holds the diagonal: no query is left without a key
 
     def _self_attention_mask(
         self, attention_mask: Tensor | None, document_ids: Tensor | None, T: int, offset: int, device: torch.device
