@@ -37,8 +37,10 @@ def tokenizer(tmp_path_factory: pytest.TempPathFactory):
 
 
 def _examples(tokenizer, n: int = 400, max_length: int = 48) -> list[dict[str, list[int]]]:
-    ids = [tokenizer(s, add_special_tokens=False)["input_ids"] for t in _texts(n, 1) for s in split_sentences(t)]
-    out = BertExampleBuilder(max_length, 0, tokenizer.cls_token_id, tokenizer.sep_token_id)({"stream": [ids]}, [0])
+    docs = [[tokenizer(s, add_special_tokens=False)["input_ids"] for s in split_sentences(t)] for t in _texts(n, 1)]
+    stream, documents = _row(docs)
+    builder = BertExampleBuilder(max_length, 0, tokenizer.cls_token_id, tokenizer.sep_token_id)
+    out = builder({"stream": [stream], "sentence_documents": [documents]}, [0])
     return [{k: out[k][i] for k in out} for i in range(len(out["input_ids"]))]
 
 
@@ -109,9 +111,20 @@ def _unique_token_docs(n_docs: int, seed: int = 3, long_share: float = 0.0) -> l
     return docs
 
 
+def _row(docs: list[list[list[int]]]) -> tuple[list[list[int]], list[int]]:
+    """One stream row: the documents' sentences in order and each sentence's document index."""
+    return ([sentence for doc in docs for sentence in doc],
+            [d for d, doc in enumerate(docs) for _ in doc])
+
+
 def _build(docs: list[list[list[int]]], max_length: int, seed: int = 0, nsp: bool = True) -> dict[str, list]:
-    stream = [sentence for doc in docs for sentence in doc]
-    return BertExampleBuilder(max_length, seed, 2, 3, nsp)({"stream": [stream]}, [0])
+    stream, documents = _row(docs)
+    return BertExampleBuilder(max_length, seed, 2, 3, nsp)({"stream": [stream], "sentence_documents": [documents]}, [0])
+
+
+def _document_of(docs: list[list[list[int]]]) -> dict[int, int]:
+    """Token id -> index of the document holding it (the fixture's token ids are unique)."""
+    return {t: d for d, doc in enumerate(docs) for sentence in doc for t in sentence}
 
 
 def _segments(ids: list[int]) -> tuple[list[int], list[int]]:
@@ -119,19 +132,26 @@ def _segments(ids: list[int]) -> tuple[list[int], list[int]]:
     return ids[1:sep], ids[sep + 1 : -1]
 
 
-def test_examples_fill_the_sequence_from_short_documents_without_dropping_text() -> None:
-    docs = _unique_token_docs(800)  # ~20 tokens per document
+def test_examples_fill_the_sequence_within_documents_without_dropping_text() -> None:
+    docs = _unique_token_docs(300, long_share=1.0)  # ~130 tokens per document
     out = _build(docs, 64)
-    lengths = [len(ids) for ids in out["input_ids"]]
-    assert all(length == 64 for length in lengths[:-1]), "only the last example of a stream may be short"
-    assert sum(lengths) / len(lengths) / 64 >= 0.95
+    document_of = _document_of(docs)
+    firsts = [document_of[ids[1]] for ids in out["input_ids"]]
+    last_token = {d: doc[-1][-1] for d, doc in enumerate(docs)}
+    # An example is short only where its chunk (A and the true B's length) reaches its document's end.
+    for ids in out["input_ids"]:
+        a, b = _segments(ids)
+        assert len(ids) == 64 or a[-1] + len(b) == last_token[document_of[a[0]]]
+    assert sorted(set(firsts)) == list(range(len(docs))) and firsts == sorted(firsts), "documents in stream order"
+    assert sum(len(ids) for ids in out["input_ids"]) / len(out["input_ids"]) / 64 >= 0.95, "refills fill the sequence"
     covered = set()
     for ids, label in zip(out["input_ids"], out["next_sentence_label"]):
         a, b = _segments(ids)
         covered.update(a if label else a + b)
-    n = sum(len(s) for doc in docs for s in doc)
-    # Every token of the stream (but a lone last one) is in some A or true B.
-    assert covered >= set(range(10, 10 + n - 1))
+    # Every token of every document (but a lone last one) is in some A or true B.
+    for doc in docs:
+        tokens = [t for sentence in doc for t in sentence]
+        assert set(tokens[:-1]) <= covered
 
 
 def test_long_sentences_are_cut_not_dropped() -> None:
@@ -139,36 +159,48 @@ def test_long_sentences_are_cut_not_dropped() -> None:
     out = _build(docs, 32)
     covered = {t for ids, label in zip(out["input_ids"], out["next_sentence_label"])
                for t in (_segments(ids)[0] if label else ids[1:-1])}
-    assert covered >= set(range(10, 339)) and all(len(ids) == 32 for ids in out["input_ids"][:-1])
+    assert covered >= set(range(10, 309)) | set(range(310, 339))
 
 
-def test_positives_continue_a_and_negatives_come_from_elsewhere() -> None:
-    docs = _unique_token_docs(600)
+def test_positives_come_from_one_document_and_negatives_from_another() -> None:
+    docs = _unique_token_docs(600, long_share=0.5)
     starts = {s[0] for doc in docs for s in doc}
+    document_of = _document_of(docs)
+    last_token = {d: doc[-1][-1] for d, doc in enumerate(docs)}
     out = _build(docs, 40)
-    labels, margin = out["next_sentence_label"], 40 - 3
+    labels = out["next_sentence_label"]
     assert sum(labels) / len(labels) == pytest.approx(0.5, abs=0.05)
     for i, (ids, types, label) in enumerate(zip(out["input_ids"], out["token_type_ids"], labels)):
         a, b = _segments(ids)
         assert a and b and ids[0] == 2 and types == [0] * (len(a) + 2) + [1] * (len(b) + 1)
         assert a == list(range(a[0], a[0] + len(a))) and b == list(range(b[0], b[0] + len(b))), "consecutive text"
+        assert len({document_of[t] for t in a}) == 1 and len({document_of[t] for t in b}) == 1, "one document each"
         if label == 0:
-            assert b[0] == a[-1] + 1, "IsNext: B starts exactly where A ended in the stream"
+            assert b[0] == a[-1] + 1, "IsNext: B continues A"
+            assert document_of[b[0]] == document_of[a[0]], "IsNext: A and B from one document"
         else:
-            # NotNext: B lies at least one chunk away from A and from where the true B would have been.
-            assert b[-1] < a[0] - margin or b[0] >= a[-1] + 1 + len(b) + margin
+            assert document_of[b[0]] != document_of[a[0]], "NotNext: B from another document"
             assert b[0] in starts or a[-1] + 1 not in starts, "B starts at a sentence start when the true B does"
             if i + 1 < len(labels):
-                next_a = _segments(out["input_ids"][i + 1])[0]
-                assert next_a[0] == a[-1] + 1, "the unused true B starts the next example"
+                next_a, next_b = _segments(out["input_ids"][i + 1])
+                lone_last = a[-1] + 1 == last_token[document_of[a[0]]]  # a lone last token is left out
+                # Near its document's end the next example starts earlier to fill the sequence (a refill).
+                refilled = (next_a[0] < a[-1] + 1 and document_of[next_a[0]] == document_of[a[0]]
+                            and next_a[-1] + len(next_b) == last_token[document_of[a[0]]])
+                assert next_a[0] == a[-1] + 1 or lone_last or refilled, "the unused true B starts the next example"
+
+
+def test_a_stream_of_one_document_has_no_negatives() -> None:
+    out = _build(_unique_token_docs(1, long_share=1.0), 24)
+    assert out["input_ids"] and set(out["next_sentence_label"]) == {0}
 
 
 def test_segment_lengths_do_not_predict_the_nsp_label() -> None:
     # Short and long documents mixed: per-document pairs leak the label through the lengths.
-    train_docs = _unique_token_docs(6000, seed=1, long_share=0.1)
-    val_docs = _unique_token_docs(6000, seed=2, long_share=0.1)
+    train_docs = _unique_token_docs(6000, seed=1, long_share=0.3)
+    val_docs = _unique_token_docs(6000, seed=2, long_share=0.3)
     train, validation = _build(train_docs, 32, seed=0), _build(val_docs, 32, seed=1)
-    assert len(validation["input_ids"]) > 5000
+    assert len(validation["input_ids"]) > 4000
     assert length_only_nsp_accuracy(train, validation) <= 0.52
     lengths = segment_lengths(validation["token_type_ids"])  # (N, 2)
     labels = torch.tensor(validation["next_sentence_label"])
@@ -204,18 +236,29 @@ def test_without_nsp_examples_are_single_full_segments() -> None:
 
 
 def test_examples_depend_only_on_seed_and_row_index() -> None:
-    rows = [[s for doc in _unique_token_docs(200, seed=k) for s in doc] for k in range(3)]
+    rows = [_row(_unique_token_docs(200, seed=k)) for k in range(3)]
+    batch = {"stream": [r[0] for r in rows], "sentence_documents": [r[1] for r in rows]}
     builder = BertExampleBuilder(32, 5, 2, 3)
-    together = builder({"stream": rows}, [0, 1, 2])
-    apart = [builder({"stream": [row]}, [k]) for k, row in enumerate(rows)]
+    together = builder(batch, [0, 1, 2])
+    apart = [builder({"stream": [row[0]], "sentence_documents": [row[1]]}, [k]) for k, row in enumerate(rows)]
     # One row at a time (another map batch size or num_proc) gives the same examples.
     assert together["input_ids"] == [ids for part in apart for ids in part["input_ids"]]
-    assert builder({"stream": rows}, [0, 1, 2]) == together
-    assert BertExampleBuilder(32, 6, 2, 3)({"stream": rows}, [0, 1, 2])["input_ids"] != together["input_ids"]
+    assert builder(batch, [0, 1, 2]) == together
+    assert BertExampleBuilder(32, 6, 2, 3)(batch, [0, 1, 2])["input_ids"] != together["input_ids"]
 
 
 def test_join_documents_keeps_sentences_in_corpus_order() -> None:
     docs = _unique_token_docs(5)
     table = pa.table({"sentences": docs[:2]}), pa.table({"sentences": docs[2:]})
-    joined = [join_documents(t).column("stream").to_pylist() for t in table]
-    assert joined == [[docs[0] + docs[1]], [docs[2] + docs[3] + docs[4]]]
+    joined = [join_documents(t) for t in table]
+    assert [t.column("stream").to_pylist() for t in joined] == [[docs[0] + docs[1]], [docs[2] + docs[3] + docs[4]]]
+    # Without a document column every row is a document.
+    assert joined[0].column("sentence_documents").to_pylist() == [[0] * len(docs[0]) + [1] * len(docs[1])]
+
+
+def test_join_documents_groups_consecutive_rows_of_one_document() -> None:
+    docs = _unique_token_docs(4)
+    table = pa.table({"sentences": docs, "document": ["json", "json", "os", "json"]})
+    documents = join_documents(table).column("sentence_documents").to_pylist()[0]
+    expected = [0] * (len(docs[0]) + len(docs[1])) + [1] * len(docs[2]) + [2] * len(docs[3])
+    assert documents == expected, "rows of one document join; a document seen again later is another one"

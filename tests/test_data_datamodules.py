@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 from pathlib import Path
@@ -27,6 +28,18 @@ def _corpus(tmp_path: Path, n_docs: int = 120) -> str:
     path = tmp_path / "corpus.txt"
     if not path.exists():  # rewriting would change the file's mtime and so, rightly, its fingerprint
         path.write_text("\n".join(lines))
+    return str(path)
+
+
+def _documents_corpus(tmp_path: Path, n_docs: int = 40, rows_per_doc: int = 6) -> str:
+    """JSONL rows of ~25 tokens with a `document` column: `rows_per_doc` consecutive rows per document."""
+    rng = random.Random(1)
+    path = tmp_path / "documents.jsonl"
+    if not path.exists():
+        rows = [{"text": " ".join(" ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 9))).capitalize() + "."
+                                  for _ in range(rng.randint(2, 5))), "document": f"doc{d}"}
+                for d in range(n_docs) for _ in range(rows_per_doc)]
+        path.write_text("\n".join(json.dumps(row) for row in rows))
     return str(path)
 
 
@@ -162,21 +175,27 @@ def test_loader_resumes_mid_epoch(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("cls", [BertDataModule, GptDataModule])
 def test_streaming_mode_yields_full_batches(cls: type, tmp_path: Path) -> None:
-    module = _module(cls, tmp_path, streaming=True)
+    module = _module(cls, tmp_path, streaming=True, source=_documents_corpus(tmp_path))
     module.setup("fit")
     batch = next(iter(module.train_dataloader()))
-    assert batch["input_ids"].shape == (4, 32) and bool(batch["attention_mask"].all())
+    # BERT's examples stay inside a document: only a document shorter than a sequence leaves padding.
+    full = float(batch["attention_mask"].float().mean())
+    assert batch["input_ids"].shape == (4, 32) and (full == 1.0 if cls is GptDataModule else full >= 0.9)
 
 
 def test_bert_examples_fill_the_sequence_and_are_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    module = _module(BertDataModule, tmp_path)  # ~25 tokens per document, max_length 32
+    module = _module(BertDataModule, tmp_path, source=_documents_corpus(tmp_path))  # ~150 tokens per document
     with caplog.at_level(logging.INFO):
         module.setup("fit")
     stats = module.example_statistics("train")
-    assert stats.mean_tokens / 32 >= 0.95 and stats.positive_share == pytest.approx(0.5, abs=0.1)
+    assert stats.mean_tokens / 32 >= 0.95 and stats.positive_share == pytest.approx(0.5, abs=0.05)
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("[data]")]
     assert len(lines) == 2 and all("real tokens per example of max_length 32" in line and "NSP positives" in line
                                    for line in lines)
+    # One row per document instead (~25 tokens each, shorter than a sequence): the examples cannot fill it.
+    rows = _module(BertDataModule, tmp_path)
+    rows.setup("fit")
+    assert rows.example_statistics("train").mean_tokens / 32 < 0.95
 
 
 def test_without_nsp_batches_are_single_full_segments(tmp_path: Path) -> None:
@@ -207,15 +226,15 @@ def test_bert_examples_depend_on_seed_not_on_num_proc(tmp_path: Path, monkeypatc
 
 
 def test_split_too_small_for_nsp_negatives_is_reported(tmp_path: Path) -> None:
-    for split in ("train", "val", "test"):  # distinct one-character documents: one token each
-        (tmp_path / f"{split}.txt").write_text("\n".join(chr(0x4E00 + i) for i in range(30)))
+    for split in ("train", "val", "test"):  # one document of distinct one-character words: no other for a negative
+        (tmp_path / f"{split}.txt").write_text(" ".join(chr(0x4E00 + i) for i in range(30)))
     source = DataSource(str(tmp_path / "train.txt"),
                         splits={"validation": str(tmp_path / "val.txt"), "test": str(tmp_path / "test.txt")})
     options = {"source": source, "vocab_size": 300, "max_length": 32,
                "cache_dir": str(tmp_path / "cache")}
-    with pytest.raises(ValueError, match=r"train\.txt train: 30 tokens are too few for NSP negatives"):
+    with pytest.raises(ValueError, match=r"train\.txt train: 30 tokens give no NSP negative"):
         BertDataModule(**options).setup("fit")
-    single = BertDataModule(**options, nsp=False)  # one-token documents still make full single segments
+    single = BertDataModule(**options, nsp=False)  # single segments need no second document
     single.setup("fit")
     assert [len(ids) for ids in single.examples("train")["input_ids"]] == [32]
 

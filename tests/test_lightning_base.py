@@ -47,12 +47,14 @@ def test_bad_settings(kwargs: dict, message: str) -> None:
         GptPretraining(tiny_config("gpt"), **kwargs)
 
 
-def test_nsp_needs_segment_embeddings() -> None:
+def test_nsp_needs_two_segment_rows_or_none() -> None:
     config = tiny_config("bert")
-    config.type_vocab_size = 0
-    with pytest.raises(ValueError, match="type_vocab_size=0"):
+    config.type_vocab_size = 1
+    with pytest.raises(ValueError, match="type_vocab_size=1"):
         BertPretraining(config)
     BertPretraining(config, nsp=False)  # MLM only is fine
+    config.type_vocab_size = 0
+    BertPretraining(config)  # ModernBERT-style: the pair is marked by [SEP] alone
 
 
 def test_unigram_baseline() -> None:

@@ -1,22 +1,25 @@
 """BERT batches: sentence tokenization, full-length NSP / single-segment examples, and MLM masking.
 
-Examples follow BERT (arXiv:1810.04805, section 3.1, appendix A and its
-create_pretraining_data.py) with two changes that matter on a corpus of short documents:
+NSP examples follow BERT's own data pipeline (arXiv:1810.04805, section 3.1, appendix A and its
+create_pretraining_data.py): a positive's A and B are consecutive text of one document, and a
+negative's B is text of another document. Two changes matter on a corpus of short documents:
 
-- the documents of a split are read in corpus order as one token stream (consecutive
-  documents of the built-in corpus are consecutive docstrings of one source file), as
-  RoBERTa's FULL-SENTENCES inputs cross document boundaries (arXiv:1907.11692). Every
-  example then fills the sequence with real text; only the last one of a stream is short.
-- the random B of an NSP negative has exactly the length the true continuation would have
-  had, so the pair's lengths carry no information about its label.
+- documents are natural units, not rows: rows that share a ``document`` value and follow each other
+  form one document (the built-in corpus: a source module's docstrings in file order); without that
+  column every row is a document. A map batch of ``STREAM_DOCUMENTS`` rows is read as one token
+  stream, and examples are cut from each document in turn. A document's last chunk starts early
+  enough to fill the sequence (it overlaps the chunk before it), so examples fill the sequence with
+  real text except in documents shorter than one chunk.
+- the B of an NSP negative has exactly the length the true continuation would have had, so the pair's
+  lengths carry no information about its label, and it starts at a sentence start when the true B does.
 
-With NSP an example is ``[CLS] A [SEP] B [SEP]``: a chunk of ``max_length - 3``
-consecutive tokens is cut into A and B at a random sentence start inside it (a random
-token when the chunk lies inside one long sentence). Half the time B is the rest of the
-chunk (``next_sentence_label`` 0, HF convention); otherwise B is as many tokens from a
-random place of the stream at least one chunk away (label 1), and the unused true
-continuation starts the next example, as in BERT. Without NSP an example is
-``[CLS] tokens [SEP]`` over ``max_length - 2`` consecutive tokens (FULL-SENTENCES).
+With NSP an example is ``[CLS] A [SEP] B [SEP]``: a chunk of up to ``max_length - 3`` consecutive
+tokens of one document is cut into A and B at a random sentence start inside it (a random token when
+the chunk lies inside one long sentence). Half the examples (in shuffled pairs) have B as the rest
+of the chunk (``next_sentence_label`` 0, HF convention); otherwise B is as many tokens from a random place of
+another document of the stream (label 1), and the unused true continuation starts the next example,
+as in BERT. Without NSP an example is ``[CLS] tokens [SEP]`` over ``max_length - 2`` consecutive
+tokens of the stream, across documents (RoBERTa's FULL-SENTENCES, arXiv:1907.11692).
 
 MLM: 15% of the non-special tokens are chosen for prediction; of those 80% become
 [MASK], 10% a random token and 10% stay unchanged.
@@ -28,19 +31,22 @@ import random
 import re
 import zlib
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain
 
 import datasets
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import torch
 from transformers import DataCollatorForLanguageModeling, PreTrainedTokenizerFast
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)|\n\s*\n")
 Examples = dict[str, Sequence[object]] | datasets.Dataset  # columns of examples, in memory or in Arrow
-STREAM_DOCUMENTS = 1000  # documents read as one stream: ~60k tokens of the built-in corpus to draw random B from
+STREAM_DOCUMENTS = 1000  # rows read as one stream: ~60k tokens of the built-in corpus to draw random B from
+MAX_REFILLS = 3  # times a document's last chunk may overlap the text before it to fill the sequence
+NEGATIVE_DRAWS = 16  # tries to find another document with room for a negative's B before keeping the positive
 
 
 def split_sentences(text: str) -> list[str]:
@@ -49,7 +55,10 @@ def split_sentences(text: str) -> list[str]:
 
 
 class SentenceTokenizer:
-    """Batched ``datasets.map`` function: ``text`` -> ``sentences`` (token ids per sentence) + size statistics."""
+    """Batched ``datasets.map`` function: ``text`` -> ``sentences`` (token ids per sentence) + size statistics.
+
+    A ``document`` column (the natural document a row belongs to) is passed through.
+    """
 
     def __init__(self, tokenizer: PreTrainedTokenizerFast) -> None:
         self.tokenizer = tokenizer
@@ -62,7 +71,8 @@ class SentenceTokenizer:
         for sentences in per_doc:
             out_sentences.append(ids[position : position + len(sentences)])
             position += len(sentences)
-        return {
+        out: dict[str, list[object]] = {"document": list(batch["document"])} if "document" in batch else {}
+        return out | {
             "sentences": out_sentences,
             "num_bytes": [len(t.encode("utf-8")) for t in batch["text"]],
             "num_words": [len(t.split()) for t in batch["text"]],
@@ -71,14 +81,41 @@ class SentenceTokenizer:
 
 
 def join_documents(batch: pa.Table) -> pa.Table:
-    """Batched ``datasets.map`` function in Arrow format: the documents of a map batch -> one ``stream`` row.
+    """Batched ``datasets.map`` function in Arrow format: the rows of a map batch -> one ``stream`` row.
 
-    The row holds all their sentences in corpus order; Arrow only rewrites list offsets, so
+    The row holds all their sentences in corpus order and, per sentence, the index of its document
+    in the stream (``sentence_documents``): consecutive rows with the same ``document`` value are one
+    document, and without that column each row is its own. Arrow only rewrites list offsets, so
     joining costs no Python work per token.
     """
-    sentences = batch.column("sentences").combine_chunks().flatten()  # one entry per sentence
+    column = batch.column("sentences").combine_chunks()
+    sentences = column.flatten()  # one entry per sentence
+    rows = batch.num_rows
+    if "document" in batch.column_names and rows:
+        keys = batch.column("document").to_pylist()
+        starts_new = np.array([True] + [a != b for a, b in zip(keys[1:], keys[:-1])])
+    else:
+        starts_new = np.ones(rows, dtype=bool)
+    row_document = np.cumsum(starts_new) - 1  # (rows,)
+    per_sentence = np.repeat(row_document, pc.list_value_length(column).to_numpy(zero_copy_only=False))
     offsets = pa.array([0, len(sentences)], type=pa.int32())
-    return pa.table({"stream": pa.ListArray.from_arrays(offsets, sentences)})
+    return pa.table({
+        "stream": pa.ListArray.from_arrays(offsets, sentences),
+        "sentence_documents": pa.ListArray.from_arrays(offsets, pa.array(per_sentence, type=pa.int32())),
+    })
+
+
+def _document_spans(sentences: Sequence[Sequence[int]], documents: Sequence[int]) -> list[tuple[int, int]]:
+    """[start, end) stream token offsets of each document, in stream order."""
+    spans: list[tuple[int, int]] = []
+    position, current = 0, None
+    for sentence, document in zip(sentences, documents):
+        if document != current:
+            spans.append((position, position))
+            current = document
+        position += len(sentence)
+        spans[-1] = (spans[-1][0], position)
+    return [span for span in spans if span[1] > span[0]]
 
 
 def _sentence_starts(sentences: Sequence[Sequence[int]]) -> list[int]:
@@ -110,13 +147,17 @@ class BertExampleBuilder:
         if self.max_length < 5:
             raise ValueError(f"max_length={self.max_length}: expected >= 5 ([CLS] A [SEP] B [SEP], one token each)")
 
-    def __call__(self, batch: dict[str, list[list[list[int]]]], indices: list[int]) -> dict[str, list[object]]:
+    def __call__(self, batch: dict[str, list[object]], indices: list[int]) -> dict[str, list[object]]:
         out: dict[str, list[object]] = {"input_ids": [], "token_type_ids": [], "next_sentence_label": []}
-        for sentences, index in zip(batch["stream"], indices):
+        documents = batch.get("sentence_documents") or [[0] * len(sentences) for sentences in batch["stream"]]
+        for sentences, sentence_documents, index in zip(batch["stream"], documents, indices):
             tokens = list(chain.from_iterable(sentences))
             if self.nsp:
                 rng = random.Random(self.seed * 1_000_003 + index)
-                self._nsp_examples(tokens, _sentence_starts(sentences), rng, out)
+                stream = _Stream(tokens, _sentence_starts(sentences), _document_spans(sentences, sentence_documents))
+                labels = _balanced_labels(rng)
+                for document in range(len(stream.documents)):
+                    self._nsp_examples(stream, document, rng, labels, out)
             else:
                 self._full_sentence_examples(tokens, out)
         return out
@@ -130,11 +171,19 @@ class BertExampleBuilder:
             out["token_type_ids"].append([0] * len(ids))
             out["next_sentence_label"].append(0)
 
-    def _nsp_examples(self, tokens: list[int], starts: list[int], rng: random.Random,
+    def _nsp_examples(self, stream: _Stream, document: int, rng: random.Random, labels: Iterator[int],
                       out: dict[str, list[object]]) -> None:
+        """The examples of one document: A and B from it; a negative's B from another document."""
         chunk_length = self.max_length - 3  # room for [CLS] and two [SEP]
-        n, begin = len(tokens), 0
+        starts, tokens = stream.starts, stream.tokens
+        start, n = stream.documents[document]
+        begin, refills = start, 0
         while n - begin >= 2:  # A and B need a token each; a last lone token is left out
+            if n - begin < chunk_length and begin > start and refills < MAX_REFILLS:
+                # The document's last chunk starts early enough to fill the sequence, overlapping the text
+                # before it, so only documents shorter than one chunk give short examples. A negative there
+                # leaves its true B unused; the example it starts is refilled the same way, up to MAX_REFILLS.
+                begin, refills = max(start, n - chunk_length), refills + 1
             end = min(begin + chunk_length, n)
             first, last = bisect_right(starts, begin), bisect_left(starts, end)  # sentence starts inside the chunk
             at_sentence = last > first
@@ -142,9 +191,9 @@ class BertExampleBuilder:
             a_end = starts[rng.randrange(first, last)] if at_sentence else rng.randint(begin + 1, end - 1)
             b_length = end - a_end
             b_start, label = a_end, 0
-            if rng.random() < 0.5:
-                elsewhere = self._random_start(starts, n, begin, end, b_length, at_sentence, rng)
-                if elsewhere is not None:  # None: a stream too short to hold text away from the chunk
+            if next(labels) == 1:
+                elsewhere = stream.random_start(document, b_length, at_sentence, rng)
+                if elsewhere is not None:  # None: no other document of the stream has room for this B
                     b_start, label = elsewhere, 1
             a, b = tokens[begin:a_end], tokens[b_start : b_start + b_length]
             out["input_ids"].append([self.cls_id, *a, self.sep_id, *b, self.sep_id])
@@ -153,30 +202,49 @@ class BertExampleBuilder:
             # The true continuation of a negative was not used: it starts the next example, as in BERT.
             begin = end if label == 0 else a_end
 
-    def _random_start(self, starts: list[int], n: int, begin: int, end: int, length: int, at_sentence: bool,
-                      rng: random.Random) -> int | None:
-        """Start of a random ``length``-token span at least one chunk away from the chunk [begin, end).
+
+def _balanced_labels(rng: random.Random) -> Iterator[int]:
+    """NSP labels in shuffled pairs (0, 1) or (1, 0): half of a stream's examples are negatives (but for
+    negatives with no room elsewhere), where BERT's coin flip leaves a small split's share a few points off
+    0.5, which a length-only (or any constant) classifier would then beat."""
+    while True:
+        pair = [0, 1]
+        rng.shuffle(pair)
+        yield from pair
+
+
+@dataclass(frozen=True)
+class _Stream:
+    """The tokens of one stream, its sentence starts and its documents' [start, end) token spans."""
+
+    tokens: list[int]
+    starts: list[int]  # ascending stream offsets of sentence starts
+    documents: list[tuple[int, int]]
+
+    def random_start(self, document: int, length: int, at_sentence: bool, rng: random.Random) -> int | None:
+        """Start of a random ``length``-token span inside one document other than ``document``.
 
         It starts at a sentence start when the true B does (``at_sentence``), at any token otherwise,
-        so where B starts tells nothing about the label either. The one-chunk margin keeps the text
-        right before A and right after the true B out of negatives.
+        so where B starts tells nothing about the label either. Candidates are drawn uniformly over the
+        stream outside ``document``; one that would run past its own document's end is drawn again, up
+        to NEGATIVE_DRAWS times (None after that, or when the stream has one document).
         """
-        margin = self.max_length - 3
-        last_before = begin - margin - length  # a span starting at or before this ends before the margin
-        first_after, last_after = end + margin, n - length
+        begin, end = self.documents[document]
         if at_sentence:
-            before = bisect_right(starts, last_before)
-            after_first, after_last = bisect_left(starts, first_after), bisect_right(starts, last_after)
-            after = max(0, after_last - after_first)
-            if before + after == 0:
-                return None
-            k = rng.randrange(before + after)
-            return starts[k] if k < before else starts[after_first + k - before]
-        before, after = max(0, last_before + 1), max(0, last_after - first_after + 1)
-        if before + after == 0:
+            before, after_first = bisect_left(self.starts, begin), bisect_left(self.starts, end)
+            outside = before + len(self.starts) - after_first
+        else:
+            before, after_first, outside = begin, end, begin + len(self.tokens) - end
+        if outside <= 0:
             return None
-        k = rng.randrange(before + after)
-        return k if k < before else first_after + k - before
+        span_ends = [span_end for _, span_end in self.documents]
+        for _ in range(NEGATIVE_DRAWS):
+            k = rng.randrange(outside)
+            k = k if k < before else after_first + k - before
+            start = self.starts[k] if at_sentence else k
+            if start + length <= span_ends[bisect_right(span_ends, start)]:
+                return start
+        return None
 
 
 @dataclass(frozen=True)

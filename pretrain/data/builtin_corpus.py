@@ -242,10 +242,17 @@ def select_buckets(docs: datasets.Dataset, buckets: dict[str, range]) -> dataset
 
 
 def load_builtin_corpus(cache_dir: str | Path | None = None, root: Path | None = None) -> datasets.DatasetDict:
-    """The pretraining corpus: train/validation/test with columns ``id`` and ``text``.
+    """The pretraining corpus: train/validation/test with columns ``id``, ``text`` and ``document``.
 
+    ``document`` groups the rows into natural documents for NSP (BERT draws a positive's two segments
+    from one document and a negative's second segment from another): a source module, whose
+    docstrings follow each other in file order, or a pydoc topic on its own.
     Train holds no fine-tuning validation/test document (buckets 62-99); see the module docstring.
     """
     docs = builtin_documents(cache_dir, root)
     corpus = select_buckets(docs, PRETRAIN_BUCKETS)
-    return corpus.select_columns(["id", "text"])
+    corpus = corpus.map(
+        lambda batch: {"document": [module or doc_id for module, doc_id in zip(batch["module"], batch["id"])]},
+        batched=True, desc="grouping docstrings by module",
+    )
+    return corpus.select_columns(["id", "text", "document"])

@@ -42,7 +42,7 @@ from pretrain.data.gpt_batches import CausalCollator, DocumentTokenizer, PackedB
 from pretrain.data.sources import SPLITS, Corpus, DataSource, load_corpus
 from pretrain.data.tokenizer import build_tokenizer, continuation_table, corpus_fingerprint
 
-DATA_VERSION = 2  # 2: BERT examples fill the sequence from one document stream; NSP negatives length-matched
+DATA_VERSION = 6  # 3: NSP pairs within natural documents, negatives from another; 2: streams, length-matched
 STREAMING_TOKENIZER_DOCS = 100_000  # a streamed corpus trains its tokenizer on its first documents
 _STREAMING_STATS_DOCS = 1_000
 _TOKENIZED_BERT_COLUMNS = ["sentences", "num_bytes", "num_words", "num_tokens"]
@@ -128,7 +128,8 @@ class PretrainDataModule(L.LightningDataModule):
             raw = self.corpus[split]
             function = self._tokenize_function()
             if isinstance(raw, datasets.IterableDataset):
-                self._tokenized[split] = raw.map(function, batched=True, remove_columns=["text"])
+                columns = raw.column_names or ["text"]  # None when a stream's features are unknown
+                self._tokenized[split] = raw.map(function, batched=True, remove_columns=columns)
             else:
                 key = stable_hash(DATA_VERSION, self.family, corpus_fingerprint(raw), self._tokenizer_hash())
                 cache_file = resolve_cache_dir(self.cache_dir) / "tokenized" / f"{self.family}-{split}-{key}.arrow"
@@ -259,12 +260,14 @@ class BertDataModule(PretrainDataModule):
         tokenized = self.tokenized(split)
         builder = BertExampleBuilder(self.max_length, self.seed, self.tokenizer.cls_token_id,
                                      self.tokenizer.sep_token_id, self.nsp)
-        # Documents stay in corpus order (no shuffle before building): segments are consecutive text,
-        # random B segments come from anywhere in the same stream, and the loader shuffles examples.
+        # Documents stay in corpus order (no shuffle before building): segments are consecutive text of one
+        # document, random B segments come from the other documents of the same stream, and the loader
+        # shuffles examples.
+        columns = tokenized.column_names or _TOKENIZED_BERT_COLUMNS
         join = {"function": join_documents, "batched": True, "batch_size": STREAM_DOCUMENTS,
-                "remove_columns": _TOKENIZED_BERT_COLUMNS}
+                "remove_columns": [c for c in columns if c in (*_TOKENIZED_BERT_COLUMNS, "document")]}
         build = {"function": builder, "batched": True, "batch_size": 1, "with_indices": True,
-                 "remove_columns": ["stream"]}
+                 "remove_columns": ["stream", "sentence_documents"]}
         if isinstance(tokenized, datasets.IterableDataset):
             examples = tokenized.with_format("arrow").map(**join).with_format(None).map(**build)
             return examples.shuffle(seed=self.seed, buffer_size=1000) if split == "train" else examples
@@ -287,9 +290,9 @@ class BertDataModule(PretrainDataModule):
                              "least 2")
         if self.nsp and 1 not in set(examples.unique("next_sentence_label")):
             raise ValueError(
-                f"{self.source} {split}: {tokens} tokens are too few for NSP negatives (a random B comes from at "
-                f"least one chunk of max_length - 3 = {self.max_length - 3} tokens away from its A); expected "
-                "about 3 chunks of text or more: use more text, a smaller max_length, or nsp=False"
+                f"{self.source} {split}: {tokens} tokens give no NSP negative (a negative's B comes from another "
+                "document than its A, with room for the true B's length); expected at least two documents of "
+                "some length: use more text, a smaller max_length, or nsp=False"
             )
         return examples
 

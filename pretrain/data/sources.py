@@ -287,10 +287,11 @@ def _column_names(dataset: datasets.Dataset | datasets.IterableDataset) -> list[
 
 def _select_text(dataset: datasets.Dataset | datasets.IterableDataset, where: str,
                  num_proc: int | None) -> datasets.Dataset | datasets.IterableDataset:
-    """Keep ``text`` (and ``id`` if present); drop blank or missing texts, counting them."""
+    """Keep ``text`` (and ``id`` and ``document`` if present: rows sharing a ``document`` are one natural
+    document for NSP); drop blank or missing texts, counting them."""
     text_column = "text"
     columns = _column_names(dataset)
-    dataset = dataset.select_columns([text_column] + (["id"] if "id" in columns else []))
+    dataset = dataset.select_columns([text_column] + [c for c in ("id", "document") if c in columns])
 
     def non_blank(text: object) -> bool:
         return isinstance(text, str) and bool(text.strip())
