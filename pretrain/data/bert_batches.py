@@ -44,7 +44,10 @@ from transformers import DataCollatorForLanguageModeling, PreTrainedTokenizerFas
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)|\n\s*\n")
 Examples = dict[str, Sequence[object]] | datasets.Dataset  # columns of examples, in memory or in Arrow
-STREAM_DOCUMENTS = 1000  # rows read as one stream: ~60k tokens of the built-in corpus to draw random B from
+# Rows read as one stream, whose other documents a negative's B is drawn from: the built-in train split
+# (4,982 rows, ~340k tokens) is one stream, so a negative's B comes from anywhere in the corpus, mostly
+# another package rather than a neighbouring module of the same one (as with the 1,000-row streams before).
+STREAM_DOCUMENTS = 10_000
 MAX_REFILLS = 3  # times a document's last chunk may overlap the text before it to fill the sequence
 NEGATIVE_DRAWS = 16  # tries to find another document with room for a negative's B before keeping the positive
 
