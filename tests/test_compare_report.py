@@ -127,3 +127,14 @@ def test_a_copying_task_below_its_baseline_cites_the_copy_probe(monkeypatch: pyt
     assert "predicts 0% of a repeated random sequence" in gpt and "cannot copy from its input yet" in gpt
     bert = next(line for line in notes if line.startswith("- BERT"))
     assert "repeated random sequence" not in bert  # no probe value logged for it: nothing claimed
+
+
+@pytest.mark.parametrize(("accuracy", "learned"), [(0.74, True), (0.53, False)])
+def test_report_says_whether_nsp_learned(accuracy: float, learned: bool) -> None:
+    """An NSP at chance is called out as a bug in the pretraining verdict; one well above chance is not."""
+    records = _records()
+    records[0].result.metrics["val/nsp_acc"] = accuracy
+    results = aggregate(asdict(ComparePlan()), records, environment())
+    verdict = results.pretraining_verdicts["bert"]
+    assert f"NSP accuracy {accuracy:.3f}" in verdict and ("learned nothing" in verdict) != learned
+    assert "NSP" not in results.pretraining_verdicts["gpt"]

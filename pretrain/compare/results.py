@@ -85,6 +85,8 @@ def aggregate(plan: dict[str, Any], records: list[RunRecord], env: Environment,
         entry = pretraining.get(family)
         if entry is not None and entry.result is not None and entry.result.metrics:
             pretrain_verdicts[family] = _against_baseline(specs[0], entry.result.metrics)  # the headline metric
+            if "val/nsp_acc" in entry.result.metrics:
+                pretrain_verdicts[family] += " " + nsp_note(entry.result.metrics["val/nsp_acc"])
     walls: dict[str, float] = {}
     for record in records:
         stage = record.meta.get("stage", "other")
@@ -95,6 +97,19 @@ def aggregate(plan: dict[str, Any], records: list[RunRecord], env: Environment,
         counts=Counts(*(sum(r.status == s for r in records) for s in ("done", "failed", "skipped"))),
         wall_s=WallTimes(elapsed_s, walls),
     )
+
+
+# NSP validation accuracy within this distance of chance (0.5, balanced labels) counts as not learning: about
+# twice the standard error of an accuracy over 160 examples (10 validation batches of 16).
+NSP_CHANCE_MARGIN = 0.08
+
+
+def nsp_note(accuracy: float) -> str:
+    """Whether BERT's second objective learned: an NSP at chance is a bug to fix, not a result to report."""
+    if accuracy < 0.5 + NSP_CHANCE_MARGIN:
+        return (f"NSP accuracy {accuracy:.3f} is at chance (0.5): next-sentence prediction learned nothing, so this "
+                "BERT is an MLM model with a noise loss; check the NSP examples before reading its results.")
+    return f"NSP accuracy {accuracy:.3f} (chance 0.5): next-sentence prediction learns."
 
 
 def _pretrain_result(record: RunRecord) -> PretrainResult | None:
