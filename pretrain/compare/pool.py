@@ -114,7 +114,8 @@ def run_jobs(jobs: Sequence[Job], ledger: Ledger, progress: Progress, *, workers
         while pending:
             job = pending.pop(0)
             print(f"[{progress.done + 1}/{progress.total}] {job.run_id} ...", flush=True)
-            pending += fresh(follow(job, _record(ledger, progress, job, capture(job.fn, job.args, job.log_file))))
+            outcome = capture(job.fn, job.args, job.log_file, None if subprocess_runs else threads)
+            pending += fresh(follow(job, _record(ledger, progress, job, outcome)))
         return
     print(f"[compare] up to {workers} runs at a time ({threads} thread{'s' if threads > 1 else ''} each); each run's "
           "log is in its folder", flush=True)
