@@ -6,10 +6,12 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 from pretrain.compare import cores
 from pretrain.compare.cores import side_by_side, usable_cores, widest_stage
 from pretrain.compare.plan import ComparePlan, FinetunePlan, parse_plan, validate
+from pretrain.compare.pool import capture
 
 REPO = Path(__file__).resolve().parents[1]
 # The default plan with its runs side by side left to the machine (what `parallel_runs: null` gives).
@@ -49,3 +51,10 @@ def test_usable_cores_reads_the_affinity_mask(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.delattr(os, "sched_getaffinity")
     monkeypatch.setattr(os, "cpu_count", lambda: None)
     assert usable_cores() == 1
+
+
+def test_a_run_gets_its_threads_and_the_plans_process_keeps_its_own() -> None:
+    before = torch.get_num_threads()
+    status, _, result, _ = capture(torch.get_num_threads, (), threads=before + 1)
+    assert (status, result) == ("done", before + 1)
+    assert torch.get_num_threads() == before  # one run at a time in the plan's process leaves it as it was

@@ -58,8 +58,9 @@ def test_every_task_gets_its_reference_through_its_data_module(root: Path) -> No
 
 def _with_reference(value: float) -> list[RunRecord]:
     """The synthetic classification runs (BERT 0.65, GPT 0.667, majority 0.25) plus a classical reference."""
+    reference = {"reference/tfidf_logreg_acc": value, "reference/tfidf_logreg_macro_f1": 0.9}
     return [*_records(), RunRecord("reference-classification", "done", {"stage": "reference", "task": "classification"},
-                                   result={"reference/tfidf_logreg_acc": value, "reference/tfidf_logreg_macro_f1": 0.9})]
+                                   result=reference)]
 
 
 def _results(value: float) -> ComparisonResults:

@@ -15,7 +15,8 @@ the chosen rate's further seeds, probes and random-init controls (families x tas
 pretraining is narrower (one run per family and pretraining seed), so cores beyond it idle there. On the
 2-core machine the default plan gets 2 runs x 1 thread; on 8 cores, 8 x 1. Either value set in the plan is
 kept (a plan on accelerators sets parallel_runs: 1, configs/compare/real.yaml); with only threads_per_run
-set, runs = min(cores // threads_per_run, the widest stage), at least 1. Threads apply to in-process runs; a subprocess run (subprocess_runs) picks its own.
+set, runs = min(cores // threads_per_run, the widest stage), at least 1. Threads apply to in-process runs;
+a subprocess run (subprocess_runs) picks its own.
 """
 
 from __future__ import annotations

@@ -29,8 +29,8 @@ from pretrain.compare.baselines import task_baseline
 from pretrain.compare.cores import side_by_side
 from pretrain.compare.ledger import Ledger
 from pretrain.compare.plan import FAMILIES, ResolvedPlan
-from pretrain.compare.references import REFERENCE_TASKS, task_reference
 from pretrain.compare.pool import Job, Progress, run_jobs
+from pretrain.compare.references import REFERENCE_TASKS, task_reference
 from pretrain.compare.report import LEDGER_FILE, PLAN_FILE, write_report
 from pretrain.compare.results import aggregate, environment
 from pretrain.compare.runs import (
