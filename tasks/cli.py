@@ -22,6 +22,7 @@ from pretrain.checkpoint import load_checkpoint_file
 from pretrain.lightning.wandb_mode import ensure_wandb_mode
 from pretrain.run_cli import TrackedRunCLI, command_session, session_kwargs
 from tasks.base import TaskDataModule, TaskModule, connect
+from tasks.copying_check import copy_warning
 from tasks.outputs import FinetuneResults, PredictionFileWriter, read_results, write_results
 from tasks.run_config import describe_finetuning
 
@@ -80,6 +81,13 @@ class FinetuneCLI(TrackedRunCLI):
         super().instantiate_classes()
         # The data encodes with the backbone's tokenizer; the module's label heads follow the data's labels.
         connect(self.model, self.datamodule)
+
+    def before_fit(self) -> None:
+        model = self.model
+        assert isinstance(model, TaskModule)
+        warning = copy_warning(model.task, str(model.hparams.checkpoint), bool(model.hparams.random_init))
+        if warning and self.trainer.is_global_zero:
+            print(warning, flush=True)  # one line, and the run goes on (tasks.copying_check)
 
     def _option(self, name: str) -> object:
         return self.config[self.subcommand].get(name) if self.subcommand else None

@@ -25,7 +25,8 @@ def test_the_real_plan_runs_end_to_end_on_a_cpu(hub_copies: Path, tmp_path: Path
                  "--finetune.controls", "0", "--pretrain.tokens", "512"])
     assert code == 0
     results = json.loads((tmp_path / "reports/dry-run/results.json").read_text())
-    assert results["counts"]["done"] == 5 and results["counts"]["failed"] == 0  # baseline, 2 pretrain, 2 finetune
+    # baseline, classical reference, 2 pretrainings, 2 fine-tunings
+    assert results["counts"]["done"] == 6 and results["counts"]["failed"] == 0
     log = (tmp_path / "runs/dry-run/pretrain-gpt-seed0/run.log").read_text()
     assert "Starting with 2 processes" in log and "distributed_backend=gloo" in log  # DDP, as on GPUs
     assert "Salesforce/wikitext (wikitext-103-raw-v1)" in log  # the real plan's source, from its copy

@@ -45,7 +45,8 @@ def _plan_file(tmp_path: Path) -> Path:
 def test_miniature_plan_end_to_end_with_failure_and_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)  # data caches land in the temporary folder
     torch.set_num_threads(1)
-    resolved = validate(parse_plan(["--config", str(_plan_file(tmp_path))]), REPO)
+    # One run at a time, in this process: the flaky command below is a closure, which worker processes cannot take.
+    resolved = validate(parse_plan(["--config", str(_plan_file(tmp_path)), "--parallel_runs", "1"]), REPO)
     check_matched_parameters(resolved)
     calls: list[list[str]] = []
 
@@ -56,8 +57,8 @@ def test_miniature_plan_end_to_end_with_failure_and_resume(tmp_path: Path, monke
         return finetune_run(args)
 
     results = execute(resolved, pretrain_run, flaky_finetune)
-    # baseline + 2 pretrainings + grid (2 families x 2 rates) + the second seed and a control per family
-    assert results.counts == Counts(done=10, failed=1, skipped=0)
+    # baseline + reference + 2 pretrainings + grid (2 families x 2 rates) + the second seed and a control per family
+    assert results.counts == Counts(done=11, failed=1, skipped=0)
     report_dir = tmp_path / "reports/mini"
     for name in ("report.md", "results.json", "loss_vs_tokens.png", "downstream_scores.png",
                  "attention_bert.png", "attention_gpt.png"):
@@ -73,13 +74,16 @@ def test_miniature_plan_end_to_end_with_failure_and_resume(tmp_path: Path, monke
     final = task["probes"][-1]["families"]
     assert final["bert"]["metrics"]["test/acc"]["n"] == 2 and final["gpt"]["failed_seeds"] == [1]
     assert "baseline/majority_acc" in task["baselines"]
+    assert 0 < task["references"]["reference/tfidf_logreg_acc"] <= 1  # the classical reference, kept apart
     assert len(task["grid"]) == 4 and {g["lr"] for g in task["grid"]} == {1e-3, 3e-3}
     assert task["lr"]["bert"]["random_init"] == task["lr"]["bert"]["pretrained"] in (1e-3, 3e-3)
     assert set(task["pretraining_effect"]) == {"bert", "gpt"}
     assert task["controls"]["gpt"]["metrics"]["test/acc"]["n"] == 1
     assert saved["pretraining"]["bert"]["supervised_tokens"] > 0
     assert saved["pretraining"]["gpt"]["supervised_tokens"] > saved["pretraining"]["bert"]["supervised_tokens"]
-    assert set(saved["wall_s"]["per_stage_run_total"]) == {"baseline", "pretrain", "finetune", "control"}
+    assert set(saved["wall_s"]["per_stage_run_total"]) == {"baseline", "reference", "pretrain", "finetune", "control"}
+    plan = saved["plan"]  # the runs side by side as resolved: one, with every usable core
+    assert (plan["parallel_runs"], plan["threads_per_run"]) == (1, saved["environment"]["usable_cores"])
     assert saved["wall_s"]["elapsed"] > 0
     assert saved["environment"]["git_commit"] and saved["environment"]["versions"]["lightning"]
     report = (report_dir / "report.md").read_text()
@@ -99,7 +103,7 @@ def test_miniature_plan_end_to_end_with_failure_and_resume(tmp_path: Path, monke
     # The retry goes through the worker pool (2 spawned processes): the same run, recorded the same way.
     resolved = validate(parse_plan(["--config", str(_plan_file(tmp_path)), "--parallel_runs", "2"]), REPO)
     results = execute(resolved, counting_pretrain, finetune_run)
-    assert results.counts == Counts(done=11, failed=0, skipped=0)
+    assert results.counts == Counts(done=12, failed=0, skipped=0)
     assert reruns == [] and calls == []  # only the failed run was run again, by the real command
     ledger = json.loads((tmp_path / "runs/mini/ledger.json").read_text())["runs"]
     assert len(failed) == 1 and failed[0].startswith("finetune-classification-gpt-p0-") and failed[0].endswith("-seed1")

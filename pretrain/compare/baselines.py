@@ -25,19 +25,30 @@ from torchmetrics.text import ROUGEScore
 
 from pretrain.compare.source_check import task_data_module
 from pretrain.data.sources import DataSource
+from tasks.generation.module import ROUGE_KEYS  # the keys the generation module logs: one list for both
+
+
+def label_scores(predicted: list[str], gold: list[str], names: list[str]) -> dict[str, float]:
+    """Accuracy and macro F1 of predicted label names over the label set `names`, with the torchmetrics
+    averages the classification module logs as test/acc and test/macro_f1 (micro accuracy, macro F1)."""
+    index = {name: i for i, name in enumerate(names)}
+    preds, target = torch.tensor([index[p] for p in predicted]), torch.tensor([index[g] for g in gold])
+    return {"acc": float(multiclass_accuracy(preds, target, len(names), average="micro")),
+            "macro_f1": float(multiclass_f1_score(preds, target, len(names), average="macro"))}
+
+
+def rouge_scores(outputs: list[str], references: list[list[str]]) -> dict[str, float]:
+    """ROUGE F-measures of one output per test row against its references (torchmetrics' ROUGEScore, the
+    scorer of the generation module's test/rouge*: the best reference per row, averaged over rows)."""
+    scores = ROUGEScore(rouge_keys=ROUGE_KEYS)(outputs, references)
+    return {key: float(scores[f"{key}_fmeasure"]) for key in ROUGE_KEYS}
 
 
 def classification_baseline(train: list[str], test: list[str]) -> dict[str, float]:
     """Majority class of the train labels, scored on the test labels (label names)."""
-    names = sorted(set(train) | set(test))
-    index = {name: i for i, name in enumerate(names)}
     majority = Counter(train).most_common(1)[0][0]
-    target = torch.tensor([index[label] for label in test])
-    preds = torch.full_like(target, index[majority])
-    return {
-        "baseline/majority_acc": float(multiclass_accuracy(preds, target, len(names), average="micro")),
-        "baseline/majority_macro_f1": float(multiclass_f1_score(preds, target, len(names), average="macro")),
-    }
+    scores = label_scores([majority] * len(test), test, sorted(set(train) | set(test)))
+    return {"baseline/majority_acc": scores["acc"], "baseline/majority_macro_f1": scores["macro_f1"]}
 
 
 def ner_baseline(train: list[tuple[list[str], list[str]]], test: list[tuple[list[str], list[str]]]) -> dict[str, float]:
@@ -51,7 +62,6 @@ def ner_baseline(train: list[tuple[list[str], list[str]]], test: list[tuple[list
     return {"baseline/unigram_tagger_f1": float(f1_score(gold, pred))}
 
 
-ROUGE_KEYS = ("rouge1", "rouge2", "rougeL")
 _WORD = re.compile(r"[a-z0-9]+")  # ROUGE's own normalisation: lower case, alphanumeric runs
 
 
@@ -59,13 +69,10 @@ def generation_baseline(train_targets: list[str], test_sources: list[str],
                         references: list[list[str]]) -> dict[str, float]:
     """Copy the source, and the best constant output (chosen on the train targets), against each test
     row's references."""
-    copy = ROUGEScore(rouge_keys=ROUGE_KEYS)(test_sources, references)
-    constant_text = best_constant_output(train_targets)
-    constant = ROUGEScore(rouge_keys=ROUGE_KEYS)([constant_text] * len(references), references)
-    return {
-        **{f"baseline/copy_{k}": float(copy[f"{k}_fmeasure"]) for k in ROUGE_KEYS},
-        **{f"baseline/constant_{k}": float(constant[f"{k}_fmeasure"]) for k in ROUGE_KEYS},
-    }
+    copy = rouge_scores(test_sources, references)
+    constant = rouge_scores([best_constant_output(train_targets)] * len(references), references)
+    return {**{f"baseline/copy_{k}": v for k, v in copy.items()},
+            **{f"baseline/constant_{k}": v for k, v in constant.items()}}
 
 
 def best_constant_output(targets: list[str], candidates: int = 100, judges: int = 300) -> str:

@@ -37,7 +37,8 @@ def main(args: list[str] | None = None) -> int:
     print(f"[compare] {plan.experiment} ({plan.architecture} architecture): non-embedding parameters "
           f"bert {counts['bert']:,} / gpt {counts['gpt']:,}; pretraining steps bert {steps['bert']} / gpt {steps['gpt']} "
           f"x {plan.pretrain.tokens_per_step} positions; tasks {', '.join(plan.finetune.tasks)}; learning rates "
-          f"{plan.finetune.lrs}; seeds {plan.finetune.seeds}; {plan.parallel_runs} run(s) at a time", flush=True)
+          f"{plan.finetune.lrs}; seeds {plan.finetune.seeds}; {resolved.plan.parallel_runs} run(s) at a time, "
+          f"{resolved.plan.threads_per_run} thread(s) each", flush=True)
 
     try:
         results = run(resolved)

@@ -6,10 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pretrain.compare.metrics import PRETRAIN_METRICS, TASK_METRICS
+from pretrain.compare.metrics import PRETRAIN_METRICS, TASK_METRICS, MetricSpec
 from pretrain.compare.plan import FAMILIES
+from pretrain.compare.references import GAP_MEANING, METHODS
 from pretrain.compare.schema import ComparisonResults, PretrainingEffect, TaskResults
 from pretrain.compare.stats import Summary
+from tasks.copying_check import CANNOT_COPY_BELOW, COPY_ACC_KEY, COPYING_TASKS
 
 
 def render(results: ComparisonResults, plots: list[Path]) -> str:
@@ -97,15 +99,11 @@ def render(results: ComparisonResults, plots: list[Path]) -> str:
     return "\n".join(lines) + "\n"
 
 
-# Tasks whose outputs repeat words of their input: where a model misses a baseline there, the report adds
-# whether its pretrained model can copy from its context at all (the copying probe).
-COPYING_TASKS = frozenset({"generation"})
-CANNOT_COPY_BELOW = 0.05  # copy accuracy under which the report says the model cannot copy (chance: 1 / vocab)
-
-
 def _copying_note(results: ComparisonResults, family: str) -> str:
+    """Where a model misses a baseline on a task in COPYING_TASKS: whether its pretrained model can copy from
+    its context at all (the copying probe)."""
     entry = results.pretraining.get(family)
-    value = entry.result.metrics.get("val/copy_acc") if entry is not None and entry.result is not None else None
+    value = entry.result.metrics.get(COPY_ACC_KEY) if entry is not None and entry.result is not None else None
     if value is None:
         return ""
     return (f" Its pretrained model predicts {value:.0%} of a repeated random sequence from the first copy "
@@ -115,15 +113,16 @@ def _copying_note(results: ComparisonResults, family: str) -> str:
 
 def answer_lines(results: ComparisonResults) -> list[str]:
     """One row per task: the headline metric, who won (or not significant), the effect of pretraining,
-    and whether each pretrained model beats the strongest trivial baseline."""
-    rows = ["| task (metric) | BERT | GPT | strongest trivial baseline | verdict | pretraining effect (BERT / GPT) |",
-            "|---|---:|---:|---:|---|---|"]
+    and whether each pretrained model beats the strongest trivial baseline; the classical reference beside
+    them, labelled as such (no verdict or note reads it)."""
+    rows = ["| task (metric) | BERT | GPT | strongest trivial baseline | classical reference (not a baseline) | "
+            "verdict | pretraining effect (BERT / GPT) |", "|---|---:|---:|---:|---:|---|---|"]
     notes = []
     for task, entry in results.tasks.items():
         spec = TASK_METRICS[task][0]
         final = entry.final()
         if final is None:
-            rows.append(f"| {task} ({spec.label}) | - | - | - | no run finished | - |")
+            rows.append(f"| {task} ({spec.label}) | - | - | - | {_reference(spec, entry)} | no run finished | - |")
             continue
         cells = [final[f].metrics.get(spec.key) for f in FAMILIES]
         strongest = spec.strongest_baseline(entry.baselines)
@@ -131,8 +130,8 @@ def answer_lines(results: ComparisonResults) -> list[str]:
         said = "-" if verdict is None else (f"{verdict.winner} better" if verdict.significant else "not significant")
         effects = " / ".join(_effect(entry.pretraining_effect.get(f)) for f in FAMILIES)
         base = "-" if strongest is None else f"{strongest[1]:.3g} ({strongest[0].split('/')[-1]})"
-        rows.append(f"| {task} ({spec.label}) | {_summary(cells[0])} | {_summary(cells[1])} | {base} | {said} | "
-                    f"{effects} |")
+        rows.append(f"| {task} ({spec.label}) | {_summary(cells[0])} | {_summary(cells[1])} | {base} | "
+                    f"{_reference(spec, entry)} | {said} | {effects} |")
         for family, cell in zip(FAMILIES, cells, strict=True):
             if cell is not None and strongest is not None and (cell.mean > strongest[1]) != spec.higher_is_better:
                 notes.append(f"- {family.upper()} does not beat the {strongest[0].split('/')[-1]} baseline on {task}: "
@@ -184,6 +183,12 @@ def _protocol(results: ComparisonResults) -> list[str]:
         f"- **Controls:** {'none' if not f['controls'] else str(f['controls']) + ' random-init run(s) per task and family'}"
         " (same architecture and recipe, including the learning rate chosen for the pretrained model, but random "
         "weights); pretraining effect = pretrained minus random-init.",
+        *_references_protocol(results),
+        f"- **Runs side by side:** {plan['parallel_runs']} at a time, "
+        + (f"{plan['threads_per_run']} thread(s) each" if plan.get("threads_per_run") else "threads not recorded")
+        + (f", on {results.environment.usable_cores} usable CPU cores" if results.environment.usable_cores else "")
+        + " (a plan's null = derived from the cores: runs = min(cores, the plan's widest stage), threads = "
+        "cores // runs; pretrain.compare.cores).",
         f"- **Statistics:** mean ± 95% Student-t interval over {len(p['seeds'])} pretraining x {len(f['seeds'])} "
         "fine-tuning seeds (covers "
         + ("pretraining and fine-tuning randomness" if len(p["seeds"]) > 1 else "fine-tuning randomness only: one "
@@ -200,12 +205,22 @@ def _protocol(results: ComparisonResults) -> list[str]:
     return lines
 
 
+def _references_protocol(results: ComparisonResults) -> list[str]:
+    """The protocol's line on the classical references of the tasks that have one."""
+    methods = [f"{task}: {METHODS[task]}" for task, entry in results.tasks.items() if entry.references]
+    if not methods:
+        return []
+    return [f"- **Classical references** ({'; '.join(methods)}): fit on each task's training split with "
+            "scikit-learn and scored on the same test rows with the metric code of the models and trivial baselines. "
+            "They are shown beside the scores as references, not baselines a model must beat: no verdict reads them."]
+
+
 def _task_section(task: str, entry: TaskResults) -> list[str]:
     final = entry.final()
     if final is None:
         return ["No fine-tuning run of this task finished."]
-    rows = ["| metric | BERT | GPT | BERT random-init | GPT random-init | trivial baselines |",
-            "|---|---:|---:|---:|---:|---|"]
+    rows = ["| metric | BERT | GPT | BERT random-init | GPT random-init | trivial baselines | "
+            "classical reference (not a baseline) |", "|---|---:|---:|---:|---:|---|---|"]
     for spec in TASK_METRICS[task]:
         cells = [_summary(final[f].metrics.get(spec.key)) for f in FAMILIES]
         cells += [_summary(c.metrics.get(spec.key) if (c := entry.controls.get(f)) else None) for f in FAMILIES]
@@ -213,7 +228,9 @@ def _task_section(task: str, entry: TaskResults) -> list[str]:
             continue
         baselines = ", ".join(f"{k.split('/')[-1]} {entry.baselines[k]:.4g}" for k in spec.baseline_keys
                               if k in entry.baselines) or "-"
-        rows.append(f"| {spec.label} | {' | '.join(cells)} | {baselines} |")
+        rows.append(f"| {spec.label} | {' | '.join(cells)} | {baselines} | {_reference(spec, entry)} |")
+    reference = _reference_note(task, entry)
+    rows += ["", reference] if reference else []
     seen = ", ".join(f"{f.upper()} step {final[f].step}, {_int(final[f].tokens)} tokens" for f in FAMILIES)
     rows += ["", f"Fine-tuned from the final pretraining checkpoints ({seen})."]
     if entry.lr:
@@ -227,6 +244,30 @@ def _task_section(task: str, entry: TaskResults) -> list[str]:
     if entry.failed:
         rows.append(f"- Failed or skipped runs (left out of the statistics): {', '.join(entry.failed)}.")
     return rows
+
+
+def _reference(spec: MetricSpec, entry: TaskResults) -> str:
+    """The classical reference's cell: its name and value, or '-' (none for this metric, or not computed)."""
+    key = spec.reference_key
+    return f"{key.split('/')[-1]} {entry.references[key]:.4g}" if key and key in entry.references else "-"
+
+
+def _reference_note(task: str, entry: TaskResults) -> str:
+    """One sentence under the task's table: the classical reference on the headline metric, how far each
+    family is from it, and what that gap means; '' when the task has no reference."""
+    spec, final = TASK_METRICS[task][0], entry.final()
+    value = entry.references.get(spec.reference_key) if spec.reference_key else None
+    if value is None or final is None:
+        return ""
+    means = {f: s.mean for f in FAMILIES if (s := final[f].metrics.get(spec.key)) is not None}
+    gaps = ", ".join(f"{f.upper()} {mean - value:+.3g}" for f, mean in means.items())
+    above = [f.upper() for f, mean in means.items() if (mean >= value if spec.higher_is_better else mean <= value)]
+    meaning = (f"{' and '.join(above)} {'reaches' if len(above) == 1 else 'reach'} it: at this budget a pretrained "
+               "model scores at least what a classical method fit on the training split alone scores"
+               if above else GAP_MEANING[task])
+    return (f"Classical reference ({METHODS[task]}, fit on the training split and scored on the same test rows; "
+            f"a reference, not a baseline a model must beat): {spec.label} {value:.4g}, models minus reference "
+            f"{gaps or '-'}: {meaning}.")
 
 
 def _effect(effect: PretrainingEffect | None) -> str:

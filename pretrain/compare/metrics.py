@@ -1,4 +1,5 @@
-"""Which logged metric decides each comparison, which way is better, and its trivial baseline.
+"""Which logged metric decides each comparison, which way is better, its trivial baseline and its classical
+reference.
 
 Key names follow the suite's `split/name` convention.
 """
@@ -14,6 +15,8 @@ class MetricSpec:
     label: str  # for tables and plots
     higher_is_better: bool
     baseline_keys: tuple[str, ...] = ()  # the trivial baselines' keys in the same results, if any
+    # The classical reference's key (pretrain.compare.references): shown beside the scores, never judged against.
+    reference_key: str | None = None
 
     def strongest_baseline(self, values: dict[str, float]) -> tuple[str, float] | None:
         """The best of this metric's trivial baselines that `values` holds: the one a model must beat."""
@@ -26,15 +29,18 @@ class MetricSpec:
 # The headline metric per fine-tuning task, first; further metrics are reported but not judged.
 TASK_METRICS: dict[str, tuple[MetricSpec, ...]] = {
     "classification": (
-        MetricSpec("test/acc", "accuracy", True, ("baseline/majority_acc",)),
-        MetricSpec("test/macro_f1", "macro F1", True, ("baseline/majority_macro_f1",)),
+        MetricSpec("test/acc", "accuracy", True, ("baseline/majority_acc",), "reference/tfidf_logreg_acc"),
+        MetricSpec("test/macro_f1", "macro F1", True, ("baseline/majority_macro_f1",),
+                   "reference/tfidf_logreg_macro_f1"),
     ),
     "ner": (
         MetricSpec("test/entity_f1", "entity F1", True, ("baseline/unigram_tagger_f1",)),
     ),
     "generation": (
-        MetricSpec("test/rougeL", "ROUGE-L", True, ("baseline/copy_rougeL", "baseline/constant_rougeL")),
-        MetricSpec("test/rouge1", "ROUGE-1", True, ("baseline/copy_rouge1", "baseline/constant_rouge1")),
+        MetricSpec("test/rougeL", "ROUGE-L", True, ("baseline/copy_rougeL", "baseline/constant_rougeL"),
+                   "reference/tfidf_retrieval_rougeL"),
+        MetricSpec("test/rouge1", "ROUGE-1", True, ("baseline/copy_rouge1", "baseline/constant_rouge1"),
+                   "reference/tfidf_retrieval_rouge1"),
         MetricSpec("test/bleu", "BLEU", True),
     ),
 }

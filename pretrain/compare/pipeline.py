@@ -1,6 +1,8 @@
 """Execute a validated plan, then aggregate and write the report. The runs, and what each waits for:
 
     baselines        trivial baselines of every task (on the same test rows the models are scored on)
+    references       classical references (TF-IDF + logistic regression, TF-IDF retrieval) on those rows:
+                     shown beside the scores, not judged against (pretrain.compare.references)
     pretrain         each family x pretraining seed, the same budget (tokens seen, or FLOPs)
     grid             each (task, family) x learning rate, first seed, final checkpoint:
                      after the family's first pretraining seed
@@ -15,7 +17,6 @@ Every run goes through the ledger, so a re-run resumes: finished runs are skippe
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -25,9 +26,11 @@ import torch
 
 from pretrain.blocks.config import TransformerConfig
 from pretrain.compare.baselines import task_baseline
+from pretrain.compare.cores import side_by_side
 from pretrain.compare.ledger import Ledger
 from pretrain.compare.plan import FAMILIES, ResolvedPlan
 from pretrain.compare.pool import Job, Progress, run_jobs
+from pretrain.compare.references import REFERENCE_TASKS, task_reference
 from pretrain.compare.report import LEDGER_FILE, PLAN_FILE, write_report
 from pretrain.compare.results import aggregate, environment
 from pretrain.compare.runs import (
@@ -102,7 +105,8 @@ def execute(resolved: ResolvedPlan, pretrain_cli: Cli, finetune_cli: Cli) -> Com
     ledger = Ledger(run_dir / LEDGER_FILE)
     p, f = plan.pretrain, plan.finetune
     steps = pretrain_steps(resolved)
-    progress = Progress(total=_count_runs(resolved), workers=plan.parallel_runs)
+    workers, threads = side_by_side(plan)  # validate() resolved them: the plan's numbers, typed
+    progress = Progress(total=_count_runs(resolved), workers=workers)
     start = time.perf_counter()
 
     def grid_jobs(family: str) -> list[Job]:
@@ -146,15 +150,16 @@ def execute(resolved: ResolvedPlan, pretrain_cli: Cli, finetune_cli: Cli) -> Com
 
     baselines = [Job(f"baseline-{task}", task_baseline, (task, resolved.task_data[task]), {"stage": "baseline", "task": task})
                  for task in f.tasks]
+    references = [Job(f"reference-{task}", task_reference, (task, resolved.task_data[task]),
+                      {"stage": "reference", "task": task}) for task in f.tasks if task in REFERENCE_TASKS]
     pretraining = [
         Job(_pretrain_id(family, seed), _pretrain, (resolved, family, seed, steps[family], pretrain_cli),
             {"stage": "pretrain", "family": family, "seed": seed, "max_steps": steps[family]},
             run_dir / _pretrain_id(family, seed) / "run.log")
         for seed in p.seeds for family in FAMILIES
     ]
-    run_jobs(baselines + pretraining, ledger, progress, workers=plan.parallel_runs,
-             threads=max(1, (os.cpu_count() or 1) // plan.parallel_runs), subprocess_runs=plan.subprocess_runs,
-             then=then)
+    run_jobs(baselines + references + pretraining, ledger, progress, workers=workers, threads=threads,
+             subprocess_runs=plan.subprocess_runs, then=then)
     for family in FAMILIES:  # runs that could not start because their pretraining failed: recorded as skipped
         if not pretrained(family):
             grid_jobs(family)
@@ -170,7 +175,7 @@ def execute(resolved: ResolvedPlan, pretrain_cli: Cli, finetune_cli: Cli) -> Com
 def _count_runs(resolved: ResolvedPlan) -> int:
     """Every run the plan can make (grid runs with the chosen rate count once)."""
     p, f = resolved.plan.pretrain, resolved.plan.finetune
-    baselines = len(f.tasks)
+    baselines = len(f.tasks) + sum(task in REFERENCE_TASKS for task in f.tasks)  # and the references
     pretrained = len(p.seeds) * p.probes * len(f.seeds) + len(f.lrs) - 1  # the chosen rate's grid run is reused
     return baselines + len(FAMILIES) * (len(p.seeds) + len(f.tasks) * (pretrained + f.controls))
 
@@ -221,7 +226,7 @@ def _check_same_plan(path: Path, plan: dict[str, Any]) -> None:
     if not path.is_file():
         return
     stored = json.loads(path.read_text())
-    ignored = ("wandb", "parallel_runs")  # how runs are launched or logged does not change their results
+    ignored = ("wandb", "parallel_runs", "threads_per_run")  # how runs are launched or logged: not their results
     changed = sorted(
         f"{section}.{key}" if isinstance(value, dict) else section
         for section, value in plan.items() if section not in ignored and stored.get(section) != value

@@ -15,6 +15,7 @@ from pathlib import Path
 from jsonargparse import ActionConfigFile, ArgumentParser
 
 from pretrain.blocks.config import TransformerConfig
+from pretrain.compare.cores import side_by_side
 from pretrain.compare.datasets import resolve
 from pretrain.compare.source_check import check_source
 from pretrain.data.sources import DataSource
@@ -150,9 +151,11 @@ class ComparePlan:
     # Run each pretrain/finetune command in its own process. Needed with multi-GPU trainers: Lightning's DDP
     # launcher re-executes the current command once per rank, which must be that run, not the whole plan.
     subprocess_runs: bool = False
-    # Independent runs (the two pretrainings, fine-tunings) side by side in this many worker processes,
-    # each with cpu_count // parallel_runs threads; small models use one core each better than two.
-    parallel_runs: int = 1
+    # Independent runs (the two pretrainings, fine-tunings) side by side in this many worker processes, each
+    # with threads_per_run threads; null = derived from the machine's cores (pretrain.compare.cores: runs =
+    # min(cores, the plan's widest stage), threads = cores // runs); validate() records the resolved numbers.
+    parallel_runs: int | None = None
+    threads_per_run: int | None = None
 
     def classification_pooling(self) -> str:
         """The classification readout both families use (finetune.classification_pooling, resolved)."""
@@ -195,7 +198,9 @@ def validate(plan: ComparePlan, root: Path = Path("."), check_data: bool = True)
         _positive(f"pretrain.{name}", getattr(p, name), allow_zero=name == "warmup_steps")
     for name in ("max_steps", "batch_size", "max_length", "max_target_length", "val_check_interval"):
         _positive(f"finetune.{name}", getattr(f, name))
-    _positive("parallel_runs", plan.parallel_runs)
+    for name in ("parallel_runs", "threads_per_run"):
+        if getattr(plan, name) is not None:
+            _positive(name, getattr(plan, name))
     if not p.lr > 0:
         raise ValueError(f"pretrain.lr={p.lr} must be > 0")
     if not f.lrs or any(not lr > 0 for lr in f.lrs) or len(set(f.lrs)) != len(f.lrs):
@@ -263,8 +268,10 @@ def validate(plan: ComparePlan, root: Path = Path("."), check_data: bool = True)
         check_source("pretrain", pretrain_data, "pretrain.data")
         for task, source in task_data.items():
             check_source(task, source, f"finetune.{task}_data")
-    # The readout is recorded as chosen (results.json, the report), not as "null = the mode's default".
-    plan = replace(plan, finetune=replace(f, classification_pooling=plan.classification_pooling()))
+    # The readout and the runs side by side are recorded as chosen (results.json, the report), not as null.
+    runs, threads = side_by_side(plan)
+    plan = replace(plan, finetune=replace(f, classification_pooling=plan.classification_pooling()),
+                   parallel_runs=runs, threads_per_run=threads)
     return ResolvedPlan(plan, presets, pretrain_data, task_data)
 
 

@@ -60,10 +60,13 @@ class Progress:
 
 def capture(fn: Callable[..., RunResult], args: tuple[Any, ...], log_file: Path | None = None,
             threads: int | None = None) -> tuple[str, float, RunResult, str]:
-    """Run one job; never raise (except KeyboardInterrupt). Returns (status, wall seconds, result, error)."""
-    if threads is not None:
-        import torch
+    """Run one job with `threads` torch threads (None: as they are); never raise (except KeyboardInterrupt).
+    Returns (status, wall seconds, result, error). The caller's thread count is restored afterwards: a run in
+    the plan's own process (one run at a time) leaves that process as it found it."""
+    import torch
 
+    previous = torch.get_num_threads()
+    if threads is not None:
         torch.set_num_threads(threads)
     restore = _redirect(log_file) if log_file is not None else None
     start = time.perf_counter()
@@ -78,6 +81,8 @@ def capture(fn: Callable[..., RunResult], args: tuple[Any, ...], log_file: Path 
     finally:
         if restore is not None:
             restore()
+        if threads is not None:
+            torch.set_num_threads(previous)
 
 
 Followups = Callable[[Job, RunRecord], list[Job]]
@@ -114,7 +119,8 @@ def run_jobs(jobs: Sequence[Job], ledger: Ledger, progress: Progress, *, workers
         while pending:
             job = pending.pop(0)
             print(f"[{progress.done + 1}/{progress.total}] {job.run_id} ...", flush=True)
-            pending += fresh(follow(job, _record(ledger, progress, job, capture(job.fn, job.args, job.log_file))))
+            outcome = capture(job.fn, job.args, job.log_file, None if subprocess_runs else threads)
+            pending += fresh(follow(job, _record(ledger, progress, job, outcome)))
         return
     print(f"[compare] up to {workers} runs at a time ({threads} thread{'s' if threads > 1 else ''} each); each run's "
           "log is in its folder", flush=True)

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from pretrain.compare.bootstrap import PairedDifference, paired_difference
+from pretrain.compare.cores import usable_cores
 from pretrain.compare.metrics import PRETRAIN_METRICS, TASK_METRICS, MetricSpec
 from pretrain.compare.plan import FAMILIES
 from pretrain.compare.schema import (
@@ -32,7 +33,7 @@ from tasks.per_example import statistics
 
 PACKAGES = (
     "torch", "lightning", "transformers", "datasets", "tokenizers", "torchmetrics", "torchdata", "wandb",
-    "seqeval", "scipy", "matplotlib", "jsonargparse",
+    "seqeval", "scipy", "scikit-learn", "matplotlib", "jsonargparse",
 )
 
 
@@ -56,6 +57,7 @@ def environment(repo: Path = CODE_ROOT) -> Environment:
         cpu_count=os.cpu_count(),
         accelerator=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        usable_cores=usable_cores(),
     )
 
 
@@ -65,9 +67,11 @@ def aggregate(plan: dict[str, Any], records: list[RunRecord], env: Environment,
 
     Records carry `meta["stage"]`: "pretrain" (per family and pretraining seed), "finetune" (per
     family, task, pretraining seed, probe step, learning rate, seed), "control" (random-init
-    fine-tuning, per family, task, learning rate, seed) or "baseline" (per task).
+    fine-tuning, per family, task, learning rate, seed), "baseline" or "reference" (per task; a reference is
+    kept apart from the baselines, and no verdict reads it).
     """
-    baselines = {r.meta["task"]: r.result for r in records if r.meta.get("stage") == "baseline" and r.status == "done"}
+    baselines, references = ({r.meta["task"]: r.result for r in records if r.meta.get("stage") == stage
+                              and r.status == "done"} for stage in ("baseline", "reference"))
     pretraining: dict[str, FamilyPretraining] = {}
     for family in FAMILIES:
         runs = sorted((r for r in records if r.meta.get("stage") == "pretrain" and r.meta.get("family") == family),
@@ -79,7 +83,8 @@ def aggregate(plan: dict[str, Any], records: list[RunRecord], env: Environment,
             first.status, first.wall_s, first.error, _pretrain_result(first),
             {str(r.meta.get("seed")): SeedRun(r.status, r.wall_s, p.metrics if (p := _pretrain_result(r)) else {})
              for r in runs})
-    tasks = {task: _task(task, plan, records, baselines.get(task, {})) for task in plan["finetune"]["tasks"]}
+    tasks = {task: _task(task, plan, records, baselines.get(task, {}), references.get(task, {}))
+             for task in plan["finetune"]["tasks"]}
     pretrain_verdicts: dict[str, str] = {}
     for family, specs in PRETRAIN_METRICS.items():
         entry = pretraining.get(family)
@@ -144,7 +149,8 @@ def _chosen_lrs(plan: dict[str, Any], runs: list[RunRecord]) -> tuple[dict[str, 
     return chosen, grid
 
 
-def _task(task: str, plan: dict[str, Any], records: list[RunRecord], baselines: dict[str, float]) -> TaskResults:
+def _task(task: str, plan: dict[str, Any], records: list[RunRecord], baselines: dict[str, float],
+          references: dict[str, float]) -> TaskResults:
     runs = [r for r in records if r.meta.get("stage") in ("finetune", "control") and r.meta.get("task") == task]
     chosen, grid = _chosen_lrs(plan, runs)
 
@@ -190,7 +196,7 @@ def _task(task: str, plan: dict[str, Any], records: list[RunRecord], baselines: 
             effects[family] = PretrainingEffect(headline.key, effect)
     return TaskResults(baselines=baselines, probes=probes, controls=controls, lr=chosen, grid=grid,
                        pretraining_effect=effects, verdicts=verdicts,
-                       failed=[r.run_id for r in runs if r.status != "done"])
+                       failed=[r.run_id for r in runs if r.status != "done"], references=references)
 
 
 def _group(runs: list[RunRecord]) -> Group:

@@ -5,7 +5,8 @@ read here only, so a renamed field is an AttributeError where it is used, not a 
 
     RunRecord            one run in the ledger; `result` is typed by the run's stage:
                          pretrain -> PretrainResult, finetune/control -> tasks.outputs.FinetuneResults,
-                         baseline -> {"baseline/<name>": value}; {} when the run did not finish
+                         baseline -> {"baseline/<name>": value}, reference -> {"reference/<name>": value};
+                         {} when the run did not finish
     PretrainResult       one pretraining run: validation metrics, loss curve, probe checkpoints, model facts
     ComparisonResults    results.json: plan, environment, pretraining, tasks, runs, counts, wall times
 
@@ -92,7 +93,7 @@ def result_from_dict(stage: str | None, raw: RunResult) -> RunResult:
     if stage in FAMILY_STAGES:
         known = {f.name for f in dataclasses.fields(FinetuneResults)}
         return FinetuneResults(**{k: v for k, v in raw.items() if k in known})
-    return raw  # baselines: {"baseline/<name>": value}
+    return raw  # baselines and references: {"baseline/<name>": value}, {"reference/<name>": value}
 
 
 def result_to_dict(result: RunResult) -> dict[str, Any]:
@@ -245,7 +246,9 @@ class MetricVerdict:
 
 @dataclass
 class TaskResults:
-    """One task in results.json: baselines, groups per probe, controls, chosen rates, effects and verdicts."""
+    """One task in results.json: baselines, groups per probe, controls, chosen rates, effects and verdicts, and
+    the classical references (pretrain.compare.references), kept apart from the trivial baselines: no verdict
+    reads them. Results written before references existed read back with none."""
 
     baselines: dict[str, float]
     probes: list[Probe]
@@ -255,6 +258,7 @@ class TaskResults:
     pretraining_effect: dict[str, PretrainingEffect]
     verdicts: list[MetricVerdict]
     failed: list[str]
+    references: dict[str, float] = field(default_factory=dict)
 
     def final(self) -> dict[str, ProbeGroup] | None:
         """Each family's group at the last probe (the final checkpoints), or None when no run finished."""
@@ -262,7 +266,8 @@ class TaskResults:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "baselines": self.baselines, "probes": [p.to_dict() for p in self.probes],
+            "baselines": self.baselines, "references": self.references,
+            "probes": [p.to_dict() for p in self.probes],
             "controls": {f: g.to_dict() for f, g in self.controls.items()},
             "lr": {f: asdict(c) for f, c in self.lr.items()}, "grid": [asdict(g) for g in self.grid],
             "pretraining_effect": {f: e.to_dict() for f, e in self.pretraining_effect.items()},
@@ -276,7 +281,7 @@ class TaskResults:
             {f: Group.from_dict(g) for f, g in raw["controls"].items()},
             {f: LrChoice(**c) for f, c in raw["lr"].items()}, [GridPoint(**g) for g in raw["grid"]],
             {f: PretrainingEffect.from_dict(e) for f, e in raw["pretraining_effect"].items()},
-            [MetricVerdict.from_dict(v) for v in raw["verdicts"]], raw["failed"],
+            [MetricVerdict.from_dict(v) for v in raw["verdicts"]], raw["failed"], raw.get("references", {}),
         )
 
 
@@ -291,6 +296,7 @@ class Environment:
     cpu_count: int | None
     accelerator: str | None
     created: str
+    usable_cores: int | None = None  # the cores this process may use (pretrain.compare.cores); older files: None
 
 
 @dataclass

@@ -5,7 +5,7 @@ written offline; `publish` turns it into a `wandb_workspaces.reports.v2.Report` 
 needs credentials and network. Its panels read the experiment's own runs, filtered by W&B group
 and job type: pretraining loss against tokens seen per family, each task's headline test score per
 family (pretrained and random-init, mean with standard error over seeds), and the verdicts,
-pretraining effects and baselines as text (they are computed here, not by W&B).
+pretraining effects, baselines and classical references as text (they are computed here, not by W&B).
 
     python scripts/report.py --experiment default --publish   # after `wandb sync runs/default/wandb/offline-run-*`
 """

@@ -1,7 +1,8 @@
 """The experiment's W&B summary: one run in the experiment's group holding a table of every
-task x metric x family (mean, 95% CI, n, baseline) and the verdicts, plus the report's plots,
-and one run per task's baselines (job type `baseline`), so a dashboard can group every run of
-the experiment by job type: pretrain, finetune, baseline, summary."""
+task x metric x family (mean, 95% CI, n, strongest trivial baseline, classical reference) and the
+verdicts, plus the report's plots, and one run per task's baselines (job type `baseline`) and per
+task's classical references (job type `reference`, kept apart: not baselines), so a dashboard can
+group every run of the experiment by job type: pretrain, finetune, baseline, reference, summary."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pretrain.compare.schema import ComparisonResults
 from pretrain.compare.wandb_report import publish, report_spec, save_spec
 from pretrain.lightning.wandb_mode import ensure_wandb_mode
 
-COLUMNS = ["task", "metric", "family", "mean", "ci_low", "ci_high", "n", "baseline", "verdict"]
+COLUMNS = ["task", "metric", "family", "mean", "ci_low", "ci_high", "n", "baseline", "reference", "verdict"]
 
 
 def summary_rows(results: ComparisonResults) -> list[list[Any]]:
@@ -31,7 +32,8 @@ def summary_rows(results: ComparisonResults) -> list[list[Any]]:
                 if s is not None:
                     strongest = spec.strongest_baseline(entry.baselines)
                     baseline = strongest[1] if strongest else None
-                    rows.append([task, spec.key, family, s.mean, s.ci_low, s.ci_high, s.n, baseline,
+                    reference = entry.references.get(spec.reference_key) if spec.reference_key else None
+                    rows.append([task, spec.key, family, s.mean, s.ci_low, s.ci_high, s.n, baseline, reference,
                                  verdicts.get(spec.key, "")])
     return rows
 
@@ -59,13 +61,14 @@ def log_summary(results: ComparisonResults, project: str, group: str, mode: str,
         entity = run.entity if online else None
         run.finish()
         for task, entry in results.tasks.items():
-            baselines = {k: v for k, v in entry.baselines.items() if isinstance(v, int | float)}
-            if baselines:
-                run = wandb.init(project=project, group=group, name=f"baseline-{task}", job_type="baseline",
-                                 dir=str(save_dir), tags=[task], config={"job_type": "baseline", "task": task},
-                                 reinit="finish_previous")
-                run.summary.update(baselines)  # keys are already "baseline/<name>"
-                run.finish()
+            for job_type, values in (("baseline", entry.baselines), ("reference", entry.references)):
+                numbers = {k: v for k, v in values.items() if isinstance(v, int | float)}
+                if numbers:
+                    run = wandb.init(project=project, group=group, name=f"{job_type}-{task}", job_type=job_type,
+                                     dir=str(save_dir), tags=[task], config={"job_type": job_type, "task": task},
+                                     reinit="finish_previous")
+                    run.summary.update(numbers)  # keys are already "baseline/<name>" or "reference/<name>"
+                    run.finish()
         if report_dir is not None:
             spec = report_spec(results, project, entity)
             path = save_spec(spec, report_dir)
