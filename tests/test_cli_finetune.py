@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tasks_fixtures import TAGGED, classification_files, conll_files, generation_files, hf_backbone, source_option
+from tasks_fixtures import (TAGGED, classification_files, conll_files, generation_files, hf_backbone, source_option,
+                            write_lines)
 
 from tasks.cli import main
 from tasks.outputs import FinetuneResults, read_results
@@ -208,3 +209,20 @@ def test_unreadable_fine_tuned_checkpoint_is_a_clear_error(backbones: dict[str, 
     with pytest.raises(ValueError, match=rf"checkpoint {broken} cannot be read .*truncated, corrupted"):
         main(["test", *_args("classification", backbones["bert"], tmp_path), f"--ckpt_path={broken}"])
     assert not (tmp_path / "run").exists()  # failed before any run folder was written
+
+
+@pytest.mark.parametrize("lines", [["text\tlabel", "hello world\tcity"], ["hello world"]])
+@pytest.mark.parametrize("absolute", [False, True])
+def test_data_source_short_form_is_a_path_not_a_config_file(lines: list[str], absolute: bool, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """`--data.source train.tsv` names the file: jsonargparse must not read an existing file as a sub-config
+    (its contents became the value: 'File name too long' or a hub lookup of the first line)."""
+    config = Path("configs/finetune/classification.yaml").resolve()
+    monkeypatch.chdir(tmp_path)
+    path = write_lines(tmp_path / "train.tsv", lines)
+    value = str(path) if absolute else path.name
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", "--config", str(config), "--data.source", value, "--print_config"])
+    assert exit_info.value.code in (0, None)
+    assert yaml.safe_load(capsys.readouterr().out)["data"]["init_args"]["source"] == value

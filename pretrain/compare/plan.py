@@ -17,7 +17,7 @@ from jsonargparse import ActionConfigFile, ArgumentParser
 from pretrain.blocks.config import TransformerConfig
 from pretrain.compare.datasets import resolve
 from pretrain.compare.source_check import check_source
-from pretrain.data.sources import DataSource
+from pretrain.data.sources import DataSource, DataSourceArg
 from pretrain.family import FAMILIES
 
 TASKS = ("classification", "ner", "generation")
@@ -39,7 +39,7 @@ class PretrainPlan:
 
     # A name from pretrain.compare.datasets.REGISTRY["pretrain"], a local file/glob, or a whole data source
     # {name, config, splits, columns} (pretrain.data.sources.DataSource).
-    data: DataSource | str = "builtin"
+    data: DataSourceArg = "builtin"
     tokens: int = 1_000_000  # training tokens each family sees (batch_size * seq_len * steps)
     seq_len: int = 128
     batch_size: int = 32
@@ -89,9 +89,9 @@ class FinetunePlan:
     tasks: list[str] = field(default_factory=lambda: list(TASKS))
     # Each: a name from pretrain.compare.datasets.REGISTRY[task], a local file (the train split), or a whole
     # data source {name, config, splits, columns}, e.g. local files with their validation/test paths.
-    classification_data: DataSource | str = "builtin"
-    ner_data: DataSource | str = "builtin"
-    generation_data: DataSource | str = "builtin"
+    classification_data: DataSourceArg = "builtin"
+    ner_data: DataSourceArg = "builtin"
+    generation_data: DataSourceArg = "builtin"
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     max_steps: int = 100
     # Per-task overrides of max_steps, e.g. {generation: 500}: a task that learns slower gets more steps
@@ -115,7 +115,7 @@ class FinetunePlan:
     trainer: str = "configs/trainer/cpu.yaml"
     configs_dir: str = "configs/finetune"  # <task>.yaml base configs; the plan overrides budgets
 
-    def data_name(self, task: str) -> DataSource | str:
+    def data_name(self, task: str) -> DataSourceArg:
         return getattr(self, f"{task}_data")
 
     def steps(self, task: str) -> int:

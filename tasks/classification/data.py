@@ -11,7 +11,7 @@ from typing import Any
 import datasets
 import torch
 
-from pretrain.data.sources import DataSource
+from pretrain.data.sources import DataSourceArg
 from tasks.builtin import builtin_classification
 from tasks.encoding import build_input, n_special, pad, pad_with_mask, tokenize, truncate_pair
 from tasks.files import Row
@@ -31,7 +31,7 @@ class ClassificationDataModule(LabelledDataModule):
     # Spelled out, not **kwargs: `finetune --help`, the config keys and the --ckpt_path check read this signature.
     def __init__(
         self,
-        source: DataSource | str = "builtin",
+        source: DataSourceArg = "builtin",
         predict_file: str | None = None,
         builtin_num_classes: int = 8,
         batch_size: int = 32,

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 import datasets
 
-from pretrain.data.sources import DataSource
+from pretrain.data.sources import DataSourceArg
 from pretrain.family import family_record
 from tasks.builtin import builtin_ner
 from tasks.encoding import IGNORE_INDEX, build_input, n_special, pad, pad_with_mask
@@ -33,7 +33,7 @@ class NerDataModule(LabelledDataModule):
     # Spelled out, not **kwargs: `finetune --help`, the config keys and the --ckpt_path check read this signature.
     def __init__(
         self,
-        source: DataSource | str = "builtin",
+        source: DataSourceArg = "builtin",
         predict_file: str | None = None,
         token_column: int = 0,
         tag_column: int = -1,
