@@ -105,6 +105,11 @@ class TaskDataModule(LightningDataModule):
                         f"to fit ({self.describe(split)})"
                     )
 
+    def check_split(self, split: str) -> None:
+        """Read `split` without encoding it, so that a missing file or column (subclasses: an unknown label)
+        fails before training rather than when the split is first used (the test split: after fit)."""
+        self.rows(split)
+
     # -- rows -----------------------------------------------------------------------------------
     def uses_files(self) -> bool:
         return self.source.kind == "files"

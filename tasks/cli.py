@@ -109,6 +109,14 @@ class FinetuneCLI(TrackedRunCLI):
         ))
         print(f"results written to {path}")
 
+    def before_fit(self) -> None:
+        # The test split is otherwise read only after training: a missing file or an unknown label would
+        # fail after the checkpoint, config.yaml and metrics.json are written.
+        if self._option("test_after_fit"):
+            data = self.datamodule
+            assert isinstance(data, TaskDataModule)
+            data.check_split("test")
+
     def after_fit(self) -> None:
         if not self._option("test_after_fit") or self.trainer.interrupted:
             return

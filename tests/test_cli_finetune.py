@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -226,3 +228,29 @@ def test_data_source_short_form_is_a_path_not_a_config_file(lines: list[str], ab
         main(["fit", "--config", str(config), "--data.source", value, "--print_config"])
     assert exit_info.value.code in (0, None)
     assert yaml.safe_load(capsys.readouterr().out)["data"]["init_args"]["source"] == value
+
+
+@pytest.mark.parametrize(("task", "bad_line", "message"), [
+    ("classification", "birds fly high over Paris\tcountry",
+     r"test.tsv:18: label 'country' is not one of the train labels \['city', 'other'\]"),
+    ("ner", "Rome B-GPE",
+     r"test.conll:\d+: tag 'B-GPE' is not one of the train tags \['O', 'B-LOC', 'B-PER', 'I-LOC', 'I-PER'\]"),
+])
+def test_test_label_missing_from_training_fails_before_the_first_step(task: str, bad_line: str, message: str,
+                                                                       backbones: dict[str, str], tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """Testing after fit would meet the label only after training (checkpoint, config.yaml, metrics.json
+    written); the test split's labels are checked against the train split's before any step, and on the
+    command line that is one line and exit status 2."""
+    args = _args(task, backbones["gpt"], tmp_path)
+    test_file = tmp_path / f"test.{'tsv' if task == 'classification' else 'conll'}"
+    test_file.write_text(test_file.read_text(encoding="utf-8") + bad_line + "\n", encoding="utf-8")
+    monkeypatch.setattr(sys, "argv", ["finetune", "fit", *args, "--test_after_fit=true"])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 2
+    # (stderr also holds transformers' weight-loading progress bar)
+    [line] = [line for line in capsys.readouterr().err.splitlines() if line.startswith("finetune: error: ")]
+    assert re.search(message, line), line
+    assert not (tmp_path / "run").exists()  # failed before the run wrote anything
