@@ -124,10 +124,9 @@ def test_fit_tests_the_checkpoint_with_the_best_validation_score(task: str, back
     # A learning rate far too high, so the validation score does not improve at every step (best != last).
     main(["fit", "--config", f"configs/finetune/{task}.yaml", *args, "--model.lr=3.0", "--trainer.max_steps=6",
           "--trainer.val_check_interval=1", "--trainer.limit_val_batches=2",
-          f"--trainer.logger.init_args.save_dir={tmp_path / 'logs'}",
           "--test_after_fit=true", f"--results_file={tmp_path / 'fit.json'}"])
     results = json.loads((tmp_path / "fit.json").read_text())
-    history = _metric_history(next((tmp_path / "logs").rglob("metrics.csv")).parent, monitor)
+    history = _metric_history(tmp_path / "run" / "csv" / "version_0", monitor)
     assert sorted(history) == [1, 2, 3, 4, 5, 6]
     target = (max if checkpointing["mode"] == "max" else min)(history.values())
     best = min(step for step, value in history.items() if value == target)  # ties keep the earlier checkpoint
@@ -254,3 +253,23 @@ def test_test_label_missing_from_training_fails_before_the_first_step(task: str,
     [line] = [line for line in capsys.readouterr().err.splitlines() if line.startswith("finetune: error: ")]
     assert re.search(message, line), line
     assert not (tmp_path / "run").exists()  # failed before the run wrote anything
+
+
+@pytest.mark.parametrize("logger_config", [None, "configs/logger/wandb.yaml"])
+def test_csv_log_is_in_the_run_folder_whatever_logger_is_configured(logger_config: str | None,
+                                                                   backbones: dict[str, str], tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Like `pretrain`: every metric goes to <trainer.default_root_dir>/csv, not to a folder the config fixes
+    (which every run shared) and also next to W&B."""
+    configs = [Path("configs/finetune/classification.yaml").resolve()]
+    if logger_config is not None:
+        configs.append(Path(logger_config).resolve())
+    args = [a for a in _args("classification", backbones["bert"], tmp_path) if not a.startswith("--trainer.logger")]
+    if logger_config is not None:
+        args.append(f"--trainer.logger.init_args.save_dir={tmp_path / 'wb'}")
+    monkeypatch.chdir(tmp_path)
+    main(["fit", *[a for c in configs for a in ("--config", str(c))], *args, "--trainer.val_check_interval=1",
+          "--trainer.log_every_n_steps=1"])
+    rows = list(csv.DictReader((tmp_path / "run" / "csv" / "version_0" / "metrics.csv").open()))
+    assert any(row.get("val/acc") for row in rows)
+    assert not (tmp_path / "runs").exists() and not list(tmp_path.rglob("lightning_logs"))
