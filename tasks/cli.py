@@ -22,9 +22,22 @@ from pretrain.checkpoint import load_checkpoint_file
 from pretrain.lightning.wandb_mode import ensure_wandb_mode
 from pretrain.run_cli import TrackedRunCLI, command_session, session_kwargs
 from tasks.base import TaskDataModule, TaskModule, connect
+from tasks.classification.data import ClassificationDataModule
+from tasks.classification.module import ClassificationModule
+from tasks.generation.data import GenerationDataModule
+from tasks.generation.module import GenerationModule
+from tasks.ner.data import NerDataModule
+from tasks.ner.module import NerModule
 from tasks.outputs import FinetuneResults, PredictionFileWriter, read_results, write_results
 from tasks.run_config import describe_finetuning
 
+# Each task's module and data classes. Imported here so that `finetune --help` lists them as the known
+# subclasses of --model and --data (jsonargparse names only the subclasses imported so far).
+TASK_CLASSES: dict[str, tuple[type[TaskModule], type[TaskDataModule]]] = {
+    "classification": (ClassificationModule, ClassificationDataModule),
+    "ner": (NerModule, NerDataModule),
+    "generation": (GenerationModule, GenerationDataModule),
+}
 # Predictions are written in the input's own format: one label per line, CoNLL columns, JSONL.
 PREDICTION_SUFFIX = {"classification": ".txt", "ner": ".conll", "generation": ".jsonl"}
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -273,3 +275,13 @@ def test_csv_log_is_in_the_run_folder_whatever_logger_is_configured(logger_confi
     rows = list(csv.DictReader((tmp_path / "run" / "csv" / "version_0" / "metrics.csv").open()))
     assert any(row.get("val/acc") for row in rows)
     assert not (tmp_path / "runs").exists() and not list(tmp_path.rglob("lightning_logs"))
+
+
+def test_help_names_every_task_module_and_data_module() -> None:
+    """`finetune fit --help` lists the task classes a user can pick for --model and --data, not only the bases.
+    In a fresh process: jsonargparse lists the subclasses imported so far, and other tests import them."""
+    done = subprocess.run([sys.executable, "-m", "tasks.cli", "fit", "--help"], capture_output=True, text=True,
+                          check=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    flat = " ".join(done.stdout.split())
+    for module, data, _ in TASKS.values():
+        assert module in flat and data in flat, (module, data)
