@@ -36,10 +36,15 @@ from pretrain.run_config import pretrain_run_config, seed_of
 
 
 def describe_pretraining(trainer: Trainer, module: Any, config: Namespace) -> dict[str, Any]:
-    """The flat W&B / hparams.yaml config of a pretraining run; the preset is the model YAML's name."""
-    path = config.model.init_args.config.get("__path__") if isinstance(config.model.init_args.config, Namespace) else None
-    preset = Path(str(path)).stem if path else None
-    return pretrain_run_config(module, trainer.datamodule, trainer, preset=preset, seed=seed_of(config.seed_everything))
+    """The flat W&B / hparams.yaml config of a pretraining run."""
+    return pretrain_run_config(module, trainer.datamodule, trainer, seed=seed_of(config.seed_everything))
+
+
+def model_preset(config: Namespace) -> str | None:
+    """The model preset: the name of the model config YAML (None when the config was given inline)."""
+    model_config = config.model.init_args.get("config")
+    path = model_config.get("__path__") if isinstance(model_config, Namespace) else None
+    return Path(str(path)).stem if path else None
 
 
 class PretrainCLI(TrackedRunCLI):
@@ -74,6 +79,8 @@ class PretrainCLI(TrackedRunCLI):
         super().instantiate_classes()
         # The module records the data's tokenizer in its checkpoints and logs bits per byte with its bytes per token.
         self.model.attach(self.datamodule)
+        config = self.config.get(str(self.subcommand), self.config) if self.subcommand else self.config
+        self.model.preset = model_preset(config)
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         config = self._get(self.config_init, "trainer", default={})
