@@ -136,11 +136,12 @@ def test_sigterm_resume_logs_the_uninterrupted_runs_steps_and_checkpoints(val_ev
     full = tmp_path / "full"
     assert _fit_logged(full, val_every) == list(range(val_every, 9, val_every))
     run = tmp_path / "run"
-    assert _fit_logged(run, val_every, signal_at=(signal_step, signal.SIGTERM)) == validated_before_stop  # none on the way out
+    # No validation on the way out:
+    assert _fit_logged(run, val_every, signal_at=(signal_step, signal.SIGTERM)) == validated_before_stop
     assert {p.name for p in (run / "checkpoints").iterdir()} == {"last.ckpt"} | {
         f"epoch=0-step={step}.ckpt" for step in validated_before_stop}
     saved = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
-    assert saved["global_step"] == saved_step and saved["epoch"] == 0  # mid-epoch: not overwritten by an end-of-training save
+    assert saved["global_step"] == saved_step and saved["epoch"] == 0  # mid-epoch, not overwritten at train end
     stale = run / "checkpoints" / ".last.ckpt.k3j9_x0q.ckpt"  # what a SIGKILL in the middle of a save leaves
     stale.write_bytes(b"half a checkpoint")
     unrelated = run / "checkpoints" / ".notes"

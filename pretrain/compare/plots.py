@@ -84,7 +84,8 @@ def downstream_scores(results: ComparisonResults) -> Figure | None:
              for offset, suffix in ((0.0, ""), (0.9, "\nrandom-init"))]
     for ax, (task, label, summaries, controls, baseline) in zip(axes[0], rows, strict=True):
         for i, family in enumerate(FAMILIES):
-            for offset, s, style in ((0.0, summaries[family], {}), (0.9, controls[family], {"alpha": 0.45, "hatch": "//"})):
+            control_style = {"alpha": 0.45, "hatch": "//"}
+            for offset, s, style in ((0.0, summaries[family], {}), (0.9, controls[family], control_style)):
                 if s is None:
                     continue
                 ax.bar(2 * i + offset, s.mean, yerr=_interval(s), capsize=6, color=COLORS[family], **style)
