@@ -4,7 +4,7 @@
     pretrain validate|test --config configs/pretrain/gpt.yaml --ckpt_path runs/gpt-mini/checkpoints/last.ckpt
 
 On top of plain LightningCLI it: links the tokenizer's vocabulary size into the model config;
-always adds a CSVLogger under the run directory; writes checkpoints atomically into
+writes checkpoints atomically into
 <default_root_dir>/checkpoints (stable across launches, so `--ckpt_path last` finds them);
 adds the NaN guard and the SIGTERM/SIGUSR1 checkpoint; switches W&B offline without
 credentials or network; checks a checkpoint to resume from, and data.max_length against the model's
@@ -23,7 +23,6 @@ from lightning.pytorch import LightningDataModule, Trainer
 from lightning.pytorch.callbacks import Callback
 from jsonargparse import Namespace
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
-from lightning.pytorch.loggers import CSVLogger, Logger
 from lightning.pytorch.plugins.io import CheckpointIO
 
 from pretrain.checkpoint import read_checkpoint
@@ -32,15 +31,20 @@ from pretrain.lightning.base import PretrainingModule
 from pretrain.lightning.nan_guard import NonFiniteLossGuard
 from pretrain.lightning.preemption import PreemptionCheckpoint
 from pretrain.lightning.wandb_mode import ensure_wandb_mode
-from pretrain.run_cli import TrackedRunCLI, command_session, session_kwargs
+from pretrain.run_cli import TrackedRunCLI, as_list, command_session, session_kwargs
 from pretrain.run_config import pretrain_run_config, seed_of
 
 
 def describe_pretraining(trainer: Trainer, module: Any, config: Namespace) -> dict[str, Any]:
-    """The flat W&B / hparams.yaml config of a pretraining run; the preset is the model YAML's name."""
-    path = config.model.init_args.config.get("__path__") if isinstance(config.model.init_args.config, Namespace) else None
-    preset = Path(str(path)).stem if path else None
-    return pretrain_run_config(module, trainer.datamodule, trainer, preset=preset, seed=seed_of(config.seed_everything))
+    """The flat W&B / hparams.yaml config of a pretraining run."""
+    return pretrain_run_config(module, trainer.datamodule, trainer, seed=seed_of(config.seed_everything))
+
+
+def model_preset(config: Namespace) -> str | None:
+    """The model preset: the name of the model config YAML (None when the config was given inline)."""
+    model_config = config.model.init_args.get("config")
+    path = model_config.get("__path__") if isinstance(model_config, Namespace) else None
+    return Path(str(path)).stem if path else None
 
 
 class PretrainCLI(TrackedRunCLI):
@@ -75,24 +79,21 @@ class PretrainCLI(TrackedRunCLI):
         super().instantiate_classes()
         # The module records the data's tokenizer in its checkpoints and logs bits per byte with its bytes per token.
         self.model.attach(self.datamodule)
+        config = self.config.get(str(self.subcommand), self.config) if self.subcommand else self.config
+        self.model.preset = model_preset(config)
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         config = self._get(self.config_init, "trainer", default={})
-        plugins = _as_list(config.get("plugins"))
+        plugins = as_list(config.get("plugins"))
         if not any(isinstance(p, CheckpointIO) for p in plugins):
             plugins.append(AtomicCheckpointIO())
         callbacks: list[Callback] = []
-        present = _as_list(config.get("callbacks"))
+        present = as_list(config.get("callbacks"))
         for extra in (NonFiniteLossGuard, PreemptionCheckpoint):
             if not any(isinstance(c, extra) for c in present):
                 callbacks.append(extra())
-        root = Path(config.get("default_root_dir") or Path.cwd())
-        # Every logged metric goes to <root>/csv/version_N/metrics.csv, whatever else is configured.
-        loggers: list[Logger] = [lg for lg in _as_list(config.get("logger")) if isinstance(lg, Logger)]
-        if not any(isinstance(lg, CSVLogger) for lg in loggers):
-            loggers.append(CSVLogger(root, name="csv"))
-        # (TrackedRunCLI puts checkpoints without a dirpath into <root>/checkpoints.)
-        return super().instantiate_trainer(plugins=plugins, callbacks=present + callbacks, logger=loggers, **kwargs)
+        # (TrackedRunCLI adds the CSV log and puts checkpoints without a dirpath into the run folder.)
+        return super().instantiate_trainer(plugins=plugins, callbacks=present + callbacks, **kwargs)
 
     def _parse_ckpt_path(self) -> None:
         """Check a given checkpoint file before anything is built, instead of Lightning's default.
@@ -146,12 +147,6 @@ class PretrainCLI(TrackedRunCLI):
 
     def before_test(self) -> None:
         self._check_resume()
-
-
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
 def main(args: list[str] | None = None) -> None:

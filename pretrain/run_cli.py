@@ -5,7 +5,8 @@
 
 - A sweep trial gets its own run folder: `PRETRAIN_TRIAL_DIR` (set by scripts/sweep.py --local), or
   under W&B's agent `<default_root_dir>/<W&B run id>`; otherwise trainer.default_root_dir as configured.
-- Checkpoints without a dirpath go to <run folder>/checkpoints (stable across launches).
+- Checkpoints without a dirpath go to <run folder>/checkpoints (stable across launches); every metric goes
+  to the CSV log in <run folder>/csv, whatever other logger is configured.
 - W&B: job type, name (the run folder's name unless the logger sets one) and tags (family, task,
   seed) are filled in before the run starts; the run is finished when the command ends.
 - On the command line a config or data error is one line (pretrain.cli_errors).
@@ -22,6 +23,7 @@ from typing import Any, ClassVar
 from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.loggers import CSVLogger, Logger
 
 from pretrain.cli_errors import command_line_parser_kwargs, one_line_errors
 from pretrain.run_config import seed_of
@@ -29,6 +31,14 @@ from pretrain.run_record import Describe, RunRecord
 from pretrain.wandb_run import finished_wandb_run, identify_runs
 
 TRIAL_DIR_ENV = "PRETRAIN_TRIAL_DIR"
+CSV_DIR = "csv"  # the CSV log's folder in every run folder (pretrain.compare reads it from there)
+
+
+def as_list(value: Any) -> list[Any]:
+    """A trainer option that takes one item or several (loggers, callbacks, plugins) as a list."""
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
 def trial_run_dir(default_root_dir: str | None) -> Path | None:
@@ -58,7 +68,14 @@ class TrackedRunCLI(LightningCLI):
             config.trainer.default_root_dir = str(trial)
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
-        trainer = super().instantiate_trainer(**kwargs)
+        config = self._get(self.config_init, "trainer", default={})
+        root = Path(config.get("default_root_dir") or Path.cwd())
+        # Every logged metric goes to <run folder>/csv/version_N/metrics.csv, whatever else is configured: a
+        # logger config fixes its own save_dir, which every run with that config would share.
+        loggers: list[Logger] = [lg for lg in as_list(config.get("logger")) if isinstance(lg, Logger)]
+        if not any(isinstance(lg, CSVLogger) and Path(lg.root_dir) == root / CSV_DIR for lg in loggers):
+            loggers.append(CSVLogger(root, name=CSV_DIR))
+        trainer = super().instantiate_trainer(logger=loggers, **kwargs)
         root = Path(trainer.default_root_dir)
         for callback in trainer.checkpoint_callbacks:
             if isinstance(callback, ModelCheckpoint) and callback.dirpath is None:

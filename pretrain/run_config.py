@@ -8,12 +8,14 @@ fine-tuning (tasks.run_config) adds task and starting checkpoint. Keys without a
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import torch
 from lightning.pytorch import LightningDataModule, Trainer
+from transformers import PreTrainedTokenizerBase
 
 from pretrain.blocks.config import TransformerConfig
 from pretrain.family import family_record
@@ -66,19 +68,25 @@ def seed_of(config_seed: Any) -> int | None:
     return config_seed if isinstance(config_seed, int) and not isinstance(config_seed, bool) else None
 
 
-def pretrain_run_config(module: Any, data: LightningDataModule | None, trainer: Trainer, *, preset: str | None,
+def tokenizer_name(tokenizer: PreTrainedTokenizerBase | None) -> str | None:
+    """The tokenizer's algorithm as `--data.tokenizer_kind` spells it (wordpiece, bpe), read off the tokenizer
+    itself, so a pretraining run and the fine-tuning runs of its checkpoint report the same value."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    return None if backend is None else str(json.loads(backend.to_str())["model"]["type"]).lower()
+
+
+def pretrain_run_config(module: Any, data: LightningDataModule | None, trainer: Trainer, *,
                         seed: int | None) -> dict[str, Any]:
     """The flat config of a pretraining run (a PretrainingModule and its data module)."""
     hp = module.hparams
     batch = getattr(data, "batch_size", None)
     seq_len = getattr(data, "max_length", None)
-    tokenizer = getattr(data, "tokenizer_kind", None)
     values: dict[str, Any] = {
-        "job_type": "pretrain", "preset": preset, **backbone_facts(module.family, module.config),
+        "job_type": "pretrain", "preset": module.preset, **backbone_facts(module.family, module.config),
         "seq_len": seq_len, "batch_size": batch, **trainer_budget(trainer, batch, seq_len),
         "lr": hp.get("lr"), "schedule": hp.get("schedule"), "warmup_steps": hp.get("warmup_steps"),
         "weight_decay": hp.get("weight_decay"), "data_source": str(getattr(data, "source", "")) or None,
-        "tokenizer": getattr(data, "tokenizer_file", None) or tokenizer, "seed": seed,
+        "tokenizer": tokenizer_name(getattr(data, "tokenizer", None)), "seed": seed,
     }
     return complete(values)
 

@@ -25,7 +25,7 @@ from pretrain.blocks.config import TransformerConfig
 from pretrain.checkpoint import Backbone, load_backbone, random_weights
 from pretrain.lightning.optim import decay_groups
 from tasks.encoding import SpecialTokens
-from pretrain.data.sources import DataSource, load_hub_split
+from pretrain.data.sources import DataSource, DataSourceArg, load_hub_split
 from tasks.files import Row, dataset_rows, read_table
 
 SPLITS = ("train", "validation", "test", "predict")
@@ -43,7 +43,7 @@ class TaskDataModule(LightningDataModule):
 
     def __init__(
         self,
-        source: DataSource | str = "builtin",
+        source: DataSourceArg = "builtin",
         predict_file: str | None = None,
         batch_size: int = 32,
         max_length: int = 128,
@@ -104,6 +104,11 @@ class TaskDataModule(LightningDataModule):
                         f"{self.truncated[split]} of {len(self.examples[split])} {split} examples were truncated "
                         f"to fit ({self.describe(split)})"
                     )
+
+    def check_split(self, split: str) -> None:
+        """Read `split` without encoding it, so that a missing file or column (subclasses: an unknown label)
+        fails before training rather than when the split is first used (the test split: after fit)."""
+        self.rows(split)
 
     # -- rows -----------------------------------------------------------------------------------
     def uses_files(self) -> bool:

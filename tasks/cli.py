@@ -22,10 +22,23 @@ from pretrain.checkpoint import load_checkpoint_file
 from pretrain.lightning.wandb_mode import ensure_wandb_mode
 from pretrain.run_cli import TrackedRunCLI, command_session, session_kwargs
 from tasks.base import TaskDataModule, TaskModule, connect
+from tasks.classification.data import ClassificationDataModule
+from tasks.classification.module import ClassificationModule
+from tasks.generation.data import GenerationDataModule
+from tasks.generation.module import GenerationModule
+from tasks.ner.data import NerDataModule
 from tasks.copying_check import copy_warning
+from tasks.ner.module import NerModule
 from tasks.outputs import FinetuneResults, PredictionFileWriter, read_results, write_results
 from tasks.run_config import describe_finetuning
 
+# Each task's module and data classes. Imported here so that `finetune --help` lists them as the known
+# subclasses of --model and --data (jsonargparse names only the subclasses imported so far).
+TASK_CLASSES: dict[str, tuple[type[TaskModule], type[TaskDataModule]]] = {
+    "classification": (ClassificationModule, ClassificationDataModule),
+    "ner": (NerModule, NerDataModule),
+    "generation": (GenerationModule, GenerationDataModule),
+}
 # Predictions are written in the input's own format: one label per line, CoNLL columns, JSONL.
 PREDICTION_SUFFIX = {"classification": ".txt", "ner": ".conll", "generation": ".jsonl"}
 
@@ -82,13 +95,6 @@ class FinetuneCLI(TrackedRunCLI):
         # The data encodes with the backbone's tokenizer; the module's label heads follow the data's labels.
         connect(self.model, self.datamodule)
 
-    def before_fit(self) -> None:
-        model = self.model
-        assert isinstance(model, TaskModule)
-        warning = copy_warning(model.task, str(model.hparams.checkpoint), bool(model.hparams.random_init))
-        if warning and self.trainer.is_global_zero:
-            print(warning, flush=True)  # one line, and the run goes on (tasks.copying_check)
-
     def _option(self, name: str) -> object:
         return self.config[self.subcommand].get(name) if self.subcommand else None
 
@@ -116,6 +122,19 @@ class FinetuneCLI(TrackedRunCLI):
             val=restored.val if restored else {}, per_example=per_example,
         ))
         print(f"results written to {path}")
+
+    def before_fit(self) -> None:
+        # The test split is otherwise read only after training: a missing file or an unknown label would
+        # fail after the checkpoint, config.yaml and metrics.json are written.
+        if self._option("test_after_fit"):
+            data = self.datamodule
+            assert isinstance(data, TaskDataModule)
+            data.check_split("test")
+        model = self.model
+        assert isinstance(model, TaskModule)
+        warning = copy_warning(model.task, str(model.hparams.checkpoint), bool(model.hparams.random_init))
+        if warning and self.trainer.is_global_zero:
+            print(warning, flush=True)  # one line, and the run goes on (tasks.copying_check)
 
     def after_fit(self) -> None:
         if not self._option("test_after_fit") or self.trainer.interrupted:

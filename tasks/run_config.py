@@ -3,29 +3,24 @@ task, seed, data, and the pretraining checkpoint and step the run started from."
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from jsonargparse import Namespace
 from lightning.pytorch import Trainer
 
-from pretrain.run_config import backbone_facts, complete, seed_of, trainer_budget
+from pretrain.run_config import backbone_facts, complete, seed_of, tokenizer_name, trainer_budget
 from pretrain.checkpoint import HF_PREFIX, load_checkpoint_file
 from tasks.base import TaskDataModule, TaskModule
 
 
-def pretrain_step(checkpoint: str) -> int | None:
-    """The optimizer step a suite checkpoint was saved at (None for hf: directories)."""
+def pretraining_facts(checkpoint: str) -> dict[str, Any]:
+    """What the pretraining run recorded in its checkpoint and reported itself: the step it was saved at and
+    the model preset (None for hf: directories and for checkpoints saved before the preset was recorded)."""
     if checkpoint.startswith(HF_PREFIX):
-        return None
-    step = load_checkpoint_file(checkpoint).get("global_step")
-    return int(step) if step is not None else None
-
-
-def tokenizer_kind(module: TaskModule) -> str:
-    """The backbone tokenizer's model type (WordPiece, BPE, ...) and size."""
-    kind = json.loads(module.tokenizer.backend_tokenizer.to_str())["model"]["type"]
-    return f"{kind}-{len(module.tokenizer)}"
+        return {"pretrain_step": None, "preset": None}
+    saved = load_checkpoint_file(checkpoint)
+    step = saved.get("global_step")
+    return {"pretrain_step": int(step) if step is not None else None, "preset": saved.get("preset")}
 
 
 def describe_finetuning(trainer: Trainer, module: Any, config: Namespace) -> dict[str, Any]:
@@ -40,6 +35,6 @@ def describe_finetuning(trainer: Trainer, module: Any, config: Namespace) -> dic
         "seq_len": seq_len, "batch_size": batch, **trainer_budget(trainer, batch, seq_len),
         "lr": module.hparams.lr, "schedule": "linear", "weight_decay": module.hparams.weight_decay,
         "data_source": data.describe("train") if isinstance(data, TaskDataModule) else None,
-        "tokenizer": tokenizer_kind(module), "seed": seed_of(config.get("seed_everything")),
-        "pretrain_checkpoint": checkpoint, "pretrain_step": pretrain_step(checkpoint),
+        "tokenizer": tokenizer_name(module.tokenizer), "seed": seed_of(config.get("seed_everything")),
+        "pretrain_checkpoint": checkpoint, **pretraining_facts(checkpoint),
     })

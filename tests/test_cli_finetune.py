@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from tasks_fixtures import TAGGED, classification_files, conll_files, generation_files, hf_backbone, source_option
+from tasks_fixtures import (TAGGED, classification_files, conll_files, generation_files, hf_backbone, source_option,
+                            write_lines)
 
 from tasks.cli import main
 from tasks.outputs import FinetuneResults, read_results
@@ -121,10 +126,9 @@ def test_fit_tests_the_checkpoint_with_the_best_validation_score(task: str, back
     # A learning rate far too high, so the validation score does not improve at every step (best != last).
     main(["fit", "--config", f"configs/finetune/{task}.yaml", *args, "--model.lr=3.0", "--trainer.max_steps=6",
           "--trainer.val_check_interval=1", "--trainer.limit_val_batches=2",
-          f"--trainer.logger.init_args.save_dir={tmp_path / 'logs'}",
           "--test_after_fit=true", f"--results_file={tmp_path / 'fit.json'}"])
     results = json.loads((tmp_path / "fit.json").read_text())
-    history = _metric_history(next((tmp_path / "logs").rglob("metrics.csv")).parent, monitor)
+    history = _metric_history(tmp_path / "run" / "csv" / "version_0", monitor)
     assert sorted(history) == [1, 2, 3, 4, 5, 6]
     target = (max if checkpointing["mode"] == "max" else min)(history.values())
     best = min(step for step, value in history.items() if value == target)  # ties keep the earlier checkpoint
@@ -208,3 +212,76 @@ def test_unreadable_fine_tuned_checkpoint_is_a_clear_error(backbones: dict[str, 
     with pytest.raises(ValueError, match=rf"checkpoint {broken} cannot be read .*truncated, corrupted"):
         main(["test", *_args("classification", backbones["bert"], tmp_path), f"--ckpt_path={broken}"])
     assert not (tmp_path / "run").exists()  # failed before any run folder was written
+
+
+@pytest.mark.parametrize("lines", [["text\tlabel", "hello world\tcity"], ["hello world"]])
+@pytest.mark.parametrize("absolute", [False, True])
+def test_data_source_short_form_is_a_path_not_a_config_file(lines: list[str], absolute: bool, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """`--data.source train.tsv` names the file: jsonargparse must not read an existing file as a sub-config
+    (its contents became the value: 'File name too long' or a hub lookup of the first line)."""
+    config = Path("configs/finetune/classification.yaml").resolve()
+    monkeypatch.chdir(tmp_path)
+    path = write_lines(tmp_path / "train.tsv", lines)
+    value = str(path) if absolute else path.name
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", "--config", str(config), "--data.source", value, "--print_config"])
+    assert exit_info.value.code in (0, None)
+    assert yaml.safe_load(capsys.readouterr().out)["data"]["init_args"]["source"] == value
+
+
+@pytest.mark.parametrize(("task", "bad_line", "message"), [
+    ("classification", "birds fly high over Paris\tcountry",
+     r"test.tsv:18: label 'country' is not one of the train labels \['city', 'other'\]"),
+    ("ner", "Rome B-GPE",
+     r"test.conll:\d+: tag 'B-GPE' is not one of the train tags \['O', 'B-LOC', 'B-PER', 'I-LOC', 'I-PER'\]"),
+])
+def test_test_label_missing_from_training_fails_before_the_first_step(task: str, bad_line: str, message: str,
+                                                                       backbones: dict[str, str], tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """Testing after fit would meet the label only after training (checkpoint, config.yaml, metrics.json
+    written); the test split's labels are checked against the train split's before any step, and on the
+    command line that is one line and exit status 2."""
+    args = _args(task, backbones["gpt"], tmp_path)
+    test_file = tmp_path / f"test.{'tsv' if task == 'classification' else 'conll'}"
+    test_file.write_text(test_file.read_text(encoding="utf-8") + bad_line + "\n", encoding="utf-8")
+    monkeypatch.setattr(sys, "argv", ["finetune", "fit", *args, "--test_after_fit=true"])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 2
+    # (stderr also holds transformers' weight-loading progress bar)
+    [line] = [line for line in capsys.readouterr().err.splitlines() if line.startswith("finetune: error: ")]
+    assert re.search(message, line), line
+    assert not (tmp_path / "run").exists()  # failed before the run wrote anything
+
+
+@pytest.mark.parametrize("logger_config", [None, "configs/logger/wandb.yaml"])
+def test_csv_log_is_in_the_run_folder_whatever_logger_is_configured(logger_config: str | None,
+                                                                   backbones: dict[str, str], tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Like `pretrain`: every metric goes to <trainer.default_root_dir>/csv, not to a folder the config fixes
+    (which every run shared) and also next to W&B."""
+    configs = [Path("configs/finetune/classification.yaml").resolve()]
+    if logger_config is not None:
+        configs.append(Path(logger_config).resolve())
+    args = [a for a in _args("classification", backbones["bert"], tmp_path) if not a.startswith("--trainer.logger")]
+    if logger_config is not None:
+        args.append(f"--trainer.logger.init_args.save_dir={tmp_path / 'wb'}")
+    monkeypatch.chdir(tmp_path)
+    main(["fit", *[a for c in configs for a in ("--config", str(c))], *args, "--trainer.val_check_interval=1",
+          "--trainer.log_every_n_steps=1"])
+    rows = list(csv.DictReader((tmp_path / "run" / "csv" / "version_0" / "metrics.csv").open()))
+    assert any(row.get("val/acc") for row in rows)
+    assert not (tmp_path / "runs").exists() and not list(tmp_path.rglob("lightning_logs"))
+
+
+def test_help_names_every_task_module_and_data_module() -> None:
+    """`finetune fit --help` lists the task classes a user can pick for --model and --data, not only the bases.
+    In a fresh process: jsonargparse lists the subclasses imported so far, and other tests import them."""
+    done = subprocess.run([sys.executable, "-m", "tasks.cli", "fit", "--help"], capture_output=True, text=True,
+                          check=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    flat = " ".join(done.stdout.split())
+    for module, data, _ in TASKS.values():
+        assert module in flat and data in flat, (module, data)

@@ -148,3 +148,18 @@ def test_help_describes_options_and_lists_choices(flag: str, cls: str, described
         pretrain_main(["fit", flag, cls])
     text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
     assert exit_info.value.code == 0 and all(d in text for d in described), [d for d in described if d not in text]
+
+
+@pytest.mark.parametrize("family", ["bert", "gpt"])
+def test_data_source_short_form_is_a_path_not_a_config_file(family: str, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """`--data.source corpus.txt` (relative or absolute) is the file's name, never its contents read as a config."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "corpus.txt").write_text("one document\nanother document\n", encoding="utf-8")
+    for value in ("corpus.txt", str(tmp_path / "corpus.txt")):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["fit", "--config", str(CONFIGS / "pretrain" / f"{family}.yaml"), "--data.source", value,
+                  "--print_config"])
+        assert exit_info.value.code in (0, None)
+        assert yaml.safe_load(capsys.readouterr().out)["data"]["init_args"]["source"] == value

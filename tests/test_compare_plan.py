@@ -6,7 +6,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 from pretrain.data.sources import DataSource
-from pretrain.compare.plan import ComparePlan, FinetunePlan, PretrainPlan, WandbPlan, parse_plan, validate
+from pretrain.compare.plan import ComparePlan, FinetunePlan, PretrainPlan, WandbPlan, parse_plan, plan_parser, validate
 
 
 @pytest.fixture
@@ -74,7 +74,7 @@ def test_unknown_yaml_key_names_file_and_key(tmp_path: Path) -> None:
         (ComparePlan(finetune=FinetunePlan(max_steps=100, val_check_interval=50, task_steps={"generation": 120})),
          r"generation runs 120 steps, not a multiple of val_check_interval=50"),
         (ComparePlan(finetune=FinetunePlan(classification_pooling="cls")),
-         r"finetune.classification_pooling='cls'; choose one of mean, native"),
+         r"finetune.classification_pooling='cls'; choose one of native, mean"),
     ],
 )
 def test_bad_plans_fail_before_training(root: Path, plan: ComparePlan, message: str) -> None:
@@ -139,3 +139,32 @@ def test_per_task_steps_and_the_classification_readout_reach_the_runs(root: Path
     chosen = ComparePlan(finetune=FinetunePlan(classification_pooling="native"))
     assert option(chosen, "classification", "--model.init_args.pooling") == "native"
     assert validate(ComparePlan(), root).plan.finetune.classification_pooling == "mean"  # recorded as resolved
+
+
+def test_help_describes_every_option_and_lists_choices(capsys: pytest.CaptureFixture[str]) -> None:
+    """`scripts/compare.py --help`: each group titled by a sentence (not a dataclass repr), each option
+    described, and the fields with a fixed set of values show them."""
+    with pytest.raises(SystemExit):
+        parse_plan(["--help"])
+    text = capsys.readouterr().out
+    assert "ComparePlan(" not in text and "PretrainPlan(" not in text and "WandbPlan(" not in text
+    flat = " ".join(text.split())  # argparse wraps lines
+    for choices in ("--architecture {matched,classic}", "--pretrain.match {tokens,flops}",
+                    "--wandb.mode {offline,online,disabled}", "Optional[Literal['native', 'mean']], default: null"):
+        assert choices in flat, choices
+    undescribed = [action.dest for action in plan_parser()._actions if action.option_strings and not action.help]
+    assert not undescribed, undescribed
+    for described in ("W&B group and the report folder name", "training tokens each family sees",
+                      "the learning-rate grid"):
+        assert described.lower() in flat.lower(), described
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--architecture", "hybrid"], r"^command line: Parser key .architecture.: .*'matched', 'classic'.*hybrid$"),
+    (["--pretrain.match", "steps"], r"^command line: Parser key .pretrain.match.: .*'tokens', 'flops'.*steps$"),
+    (["--wandb.mode", "cloud"], r"^command line: Parser key .wandb.mode.: .*'offline', 'online', 'disabled'.*cloud$"),
+])
+def test_a_value_outside_the_choices_is_one_line_naming_field_and_choices(args: list[str], message: str) -> None:
+    with pytest.raises(ValueError, match=message) as error:
+        parse_plan(args)
+    assert "\n" not in str(error.value)

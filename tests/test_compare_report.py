@@ -138,3 +138,48 @@ def test_report_says_whether_nsp_learned(accuracy: float, learned: bool) -> None
     verdict = results.pretraining_verdicts["bert"]
     assert f"NSP accuracy {accuracy:.3f}" in verdict and ("learned nothing" in verdict) != learned
     assert "NSP" not in results.pretraining_verdicts["gpt"]
+
+
+def _synthetic_results(probes: tuple[int, ...] = (2, 4)):
+    """The synthetic plan's results, keeping only the fine-tuning runs at the given probe steps."""
+    plan = asdict(ComparePlan(experiment="synthetic"))
+    plan["finetune"].update(tasks=["classification"], classification_pooling="mean")
+    records = [r for r in _records() if r.meta.get("stage") != "finetune" or r.meta.get("probe_step") in probes]
+    return aggregate(plan, records, environment())
+
+
+def test_score_vs_tokens_draws_only_curves_with_two_points_and_the_baselines() -> None:
+    from pretrain.compare.plots import score_vs_tokens
+
+    figure = score_vs_tokens(_synthetic_results())
+    assert figure is not None
+    [ax] = figure.axes
+    curves = {container.get_label(): container.lines[0] for container in ax.containers}  # errorbar: data line first
+    assert {f: len(line.get_xdata()) for f, line in curves.items()} == {"BERT": 2, "GPT": 2}  # two probes each
+    lines = {line.get_label(): line for line in ax.get_lines() if not line.get_label().startswith("_")}
+    horizontal = {label: line.get_ydata()[0] for label, line in lines.items() if len(set(line.get_ydata())) == 1}
+    assert horizontal == {"majority_acc (trivial baseline)": 0.25, "BERT random-init": 0.40, "GPT random-init": 0.40}
+    assert ax.get_ylim()[0] <= 0.25  # the axis spans the baseline, not only the gap between the points
+
+
+def test_score_vs_tokens_is_skipped_and_the_report_says_so_with_one_probe(tmp_path: Path) -> None:
+    from pretrain.compare.plots import score_vs_tokens
+
+    results = _synthetic_results(probes=(4,))
+    assert score_vs_tokens(results) is None  # one dot per family on a tiny axis says nothing
+    names = {p.name for p in write_report(results, tmp_path)}
+    assert "score_vs_pretraining_tokens.png" not in names
+    assert "no family was fine-tuned at two or more pretraining checkpoints" in (tmp_path / "report.md").read_text()
+
+
+def test_downstream_scores_draw_each_familys_random_init_control_beside_it(tmp_path: Path) -> None:
+    from pretrain.compare.plots import downstream_scores
+
+    figure = downstream_scores(_synthetic_results())
+    assert figure is not None
+    ax = figure.axes[0]
+    labels = [" ".join(t.get_text().split()) for t in ax.get_xticklabels()]
+    assert labels == ["BERT", "BERT random-init", "GPT", "GPT random-init"]
+    heights = [round(p.get_height(), 4) for p in ax.patches]
+    assert heights[1] == heights[3] == 0.40 and heights[0] == pytest.approx(0.65) and heights[2] == 0.6667
+    write_report(_synthetic_results(), tmp_path)  # looked at by eye too: reports/.../downstream_scores.png

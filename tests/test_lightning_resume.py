@@ -3,6 +3,7 @@ at every later step, bitwise the training loss of an uninterrupted run (mid-epoc
 
 from __future__ import annotations
 
+import csv
 import os
 import signal
 from pathlib import Path
@@ -12,10 +13,12 @@ import pytest
 import torch
 from lightning.pytorch import Callback, LightningDataModule, LightningModule, Trainer, seed_everything
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
 
 from lightning_fakes import TinyDataModule, tiny_config
 from pretrain.data import BertDataModule, GptDataModule
 from pretrain.lightning import BertPretraining, GptPretraining, PreemptionCheckpoint
+from pretrain.lightning.atomic_io import AtomicCheckpointIO
 
 torch.set_num_threads(1)
 
@@ -84,3 +87,68 @@ def test_resume_is_exact_with_the_real_data_modules(family: str, tmp_path: Path)
     resumed = _fit(family, tmp_path / "run", resume=True, datamodule=data())
     assert sorted(first) == [1, 2, 3, 4] and sorted(resumed) == [5, 6, 7, 8]
     assert {k: full[k] for k in resumed} == resumed
+
+
+class Validations(Callback):
+    """The steps at which a (non-sanity) validation ran."""
+
+    def __init__(self) -> None:
+        self.steps: list[int] = []
+
+    def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if not trainer.sanity_checking:
+            self.steps.append(trainer.global_step)
+
+
+def _fit_logged(root: Path, val_every: int, signal_at: tuple[int, int] | None = None,
+                resume: bool = False) -> list[int]:
+    """A GPT run as `pretrain fit` makes it: CSV log, validation every `val_every` steps, top-2 + last checkpoints."""
+    seed_everything(0)
+    module = GptPretraining(tiny_config("gpt", vocab_size=64, dropout=0.1), warmup_steps=2, max_steps=10)
+    validations = Validations()
+    checkpointing = ModelCheckpoint(dirpath=root / "checkpoints", monitor="val/loss", save_top_k=2, save_last=True)
+    trainer = Trainer(
+        max_steps=8, logger=CSVLogger(root, name="csv"), log_every_n_steps=1, val_check_interval=val_every,
+        limit_val_batches=1, num_sanity_val_steps=0, enable_progress_bar=False, enable_model_summary=False,
+        plugins=[AtomicCheckpointIO()], default_root_dir=root,
+        callbacks=[Recorder(signal_at), validations, PreemptionCheckpoint(), checkpointing],
+    )
+    trainer.fit(module, TinyDataModule("gpt"), ckpt_path="last" if resume else None)
+    return validations.steps
+
+
+def _logged(root: Path, name: str) -> list[tuple[int, str]]:
+    """(step label, value) of every logged `name`, over all the run's CSV versions in order."""
+    rows = []
+    for path in sorted(root.glob("csv/version_*/metrics.csv")):
+        rows += [(int(row["step"]), row[name]) for row in csv.DictReader(path.open()) if row.get(name)]
+    return rows
+
+
+@pytest.mark.parametrize(("val_every", "signal_step", "saved_step"), [(4, 3, 3), (2, 3, 3), (4, 4, 5)])
+def test_sigterm_resume_logs_the_uninterrupted_runs_steps_and_checkpoints(val_every: int, signal_step: int,
+                                                                          saved_step: int, tmp_path: Path) -> None:
+    """Stopped by SIGTERM (before the first validation, after one, or at a validation step, which validates
+    first and stops one step later) and resumed: the same curves under the same step labels as an uninterrupted
+    run, no extra validation at the stop, no second "last" file, no top-k slot taken by the stop, and a temp
+    file left by a kill during a save is removed on the next start."""
+    validated_before_stop = [step for step in range(val_every, 9, val_every) if step < saved_step]
+    full = tmp_path / "full"
+    assert _fit_logged(full, val_every) == list(range(val_every, 9, val_every))
+    run = tmp_path / "run"
+    # No validation on the way out:
+    assert _fit_logged(run, val_every, signal_at=(signal_step, signal.SIGTERM)) == validated_before_stop
+    assert {p.name for p in (run / "checkpoints").iterdir()} == {"last.ckpt"} | {
+        f"epoch=0-step={step}.ckpt" for step in validated_before_stop}
+    saved = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+    assert saved["global_step"] == saved_step and saved["epoch"] == 0  # mid-epoch, not overwritten at train end
+    stale = run / "checkpoints" / ".last.ckpt.k3j9_x0q.ckpt"  # what a SIGKILL in the middle of a save leaves
+    stale.write_bytes(b"half a checkpoint")
+    unrelated = run / "checkpoints" / ".notes"
+    unrelated.write_text("kept")
+    assert _fit_logged(run, val_every, resume=True) == [s for s in range(val_every, 9, val_every) if s > saved_step]
+    assert not stale.exists() and unrelated.exists()
+    assert _logged(run, "train/loss") == _logged(full, "train/loss")
+    assert _logged(run, "val/loss") == _logged(full, "val/loss")
+    names = {p.name for p in (run / "checkpoints").iterdir() if not p.name.startswith(".")}
+    assert names == {p.name for p in (full / "checkpoints").iterdir()}

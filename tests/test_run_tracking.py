@@ -184,3 +184,23 @@ def test_experiment_summary_and_baselines_are_their_own_runs(tmp_path: Path) -> 
     assert runs["exp1-summary"].job_type == "summary" and runs["baseline-classification"].job_type == "baseline"
     assert runs["baseline-classification"].config["task"] == "classification"
     assert all(r.group == "exp1" for r in runs.values())
+
+
+def test_finetune_run_config_matches_its_pretraining_runs(tmp_path: Path) -> None:
+    """A dashboard groups a fine-tune with the pretraining run it started from: every key both stages
+    describe (the backbone's preset, tokenizer and size) has the same value in both."""
+    pretrain_main(_pretrain_args(tmp_path, "gpt", "pretrain-gpt", None))
+    checkpoint = tmp_path / "pretrain-gpt" / "checkpoints" / "last.ckpt"
+    finetune_main([
+        "fit", "--model", "tasks.classification.module.ClassificationModule", f"--model.checkpoint={checkpoint}",
+        "--data", "tasks.classification.data.ClassificationDataModule", source_option(classification_files(tmp_path)),
+        "--data.batch_size=4", "--data.max_length=24", f"--trainer.default_root_dir={tmp_path / 'ft'}",
+        "--trainer.max_steps=1", "--trainer.limit_val_batches=1", "--trainer.enable_progress_bar=false",
+        "--trainer.logger=false",
+    ])
+    pretrained, finetuned = (yaml.safe_load((tmp_path / run / "csv" / "version_0" / "hparams.yaml").read_text())
+                             for run in ("pretrain-gpt", "ft"))
+    shared = ("family", "preset", "tokenizer", "params", "non_embedding_params", "d_model", "n_layers", "n_heads",
+              "max_positions", "vocab_size")
+    assert {k: finetuned[k] for k in shared} == {k: pretrained[k] for k in shared}
+    assert pretrained["preset"] == "gpt-tiny" and pretrained["tokenizer"] is not None

@@ -13,7 +13,7 @@ import glob
 from dataclasses import replace
 from pathlib import Path
 
-from pretrain.data.sources import LOCAL_SUFFIXES, DataSource, local_copy_dir
+from pretrain.data.sources import LOCAL_SUFFIXES, DataSource, DataSourceArg, local_copy_dir
 
 STAGES = ("pretrain", "classification", "ner", "generation")
 
@@ -48,7 +48,7 @@ REGISTRY: dict[str, dict[str, DataSource]] = {
 }
 
 
-def resolve(stage: str, value: DataSource | str, *, field: str, root: Path,
+def resolve(stage: str, value: DataSourceArg, *, field: str, root: Path,
             datasets_dir: str | None = None) -> DataSource:
     """The DataSource for a plan's data field: a registry name, a local path/glob, or a whole DataSource
     (e.g. local files with their splits and columns). Raises ValueError naming `field` and the choices.

@@ -84,6 +84,9 @@ def render(results: ComparisonResults, plots: list[Path]) -> str:
         lines += ["", "## Downstream scores", "", "![downstream scores](downstream_scores.png)"]
     if "score_vs_pretraining_tokens.png" in names:
         lines += ["", "## Score vs pretraining tokens", "", "![score vs tokens](score_vs_pretraining_tokens.png)"]
+    elif results.tasks:
+        lines += ["", "No score-vs-pretraining-tokens plot: no family was fine-tuned at two or more pretraining "
+                  "checkpoints (pretrain.probes)."]
     attention = [f"![{f} attention](attention_{f}.png)" for f in FAMILIES if f"attention_{f}.png" in names]
     if attention:
         lines += ["", "## Attention maps (one validation example)", "", " ".join(attention)]

@@ -11,6 +11,7 @@ import re
 from argparse import ArgumentError
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Literal, get_args
 
 from jsonargparse import ActionConfigFile, ArgumentParser
 
@@ -18,49 +19,75 @@ from pretrain.blocks.config import TransformerConfig
 from pretrain.compare.cores import side_by_side
 from pretrain.compare.datasets import resolve
 from pretrain.compare.source_check import check_source
-from pretrain.data.sources import DataSource
+from pretrain.data.sources import DataSource, DataSourceArg
 from pretrain.family import FAMILIES
+from tasks.classification.head import Pooling
 
 TASKS = ("classification", "ner", "generation")
-WANDB_MODES = ("offline", "online", "disabled")
-ARCHITECTURES = ("matched", "classic")
-MATCH_BY = ("tokens", "flops")
-POOLINGS = ("mean", "native")  # tasks.classification.head.Pooling
+# The fields with a fixed set of values are Literal types, so `--help` lists the choices; validate() checks
+# them again for plans built in Python (ComparePlan(architecture=...) is not parsed by jsonargparse).
+WandbMode = Literal["offline", "online", "disabled"]
+Architecture = Literal["matched", "classic"]
+MatchBy = Literal["tokens", "flops"]
+WANDB_MODES: tuple[str, ...] = get_args(WandbMode)
+ARCHITECTURES: tuple[str, ...] = get_args(Architecture)
+MATCH_BY: tuple[str, ...] = get_args(MatchBy)
+POOLINGS: tuple[str, ...] = get_args(Pooling)
 # What may differ between the two families' presets in the "matched" architecture mode: BERT's segment
 # (A/B) embeddings exist only for sentence pairs; everything else about the blocks must be identical.
 FAMILY_ONLY_FIELDS = ("type_vocab_size",)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
+# The Args sections below are what `scripts/compare.py --help` prints for each option (jsonargparse reads them).
 @dataclass
 class PretrainPlan:
-    """Pretraining, identical for both families except the objective: same data, tokenizer, batch,
-    sequence length, optimizer and schedule, and the same budget (tokens seen, or FLOPs with
-    `match: flops`)."""
+    """Pretraining: identical for both families except the objective.
 
-    # A name from pretrain.compare.datasets.REGISTRY["pretrain"], a local file/glob, or a whole data source
-    # {name, config, splits, columns} (pretrain.data.sources.DataSource).
-    data: DataSource | str = "builtin"
-    tokens: int = 1_000_000  # training tokens each family sees (batch_size * seq_len * steps)
+    Same data, tokenizer, batch, sequence length, optimizer and schedule, and the same budget (tokens
+    seen, or FLOPs with `match: flops`).
+
+    Args:
+        data: a name from pretrain.compare.datasets.REGISTRY["pretrain"], a local file/glob, or a whole data
+            source {name, config, splits, columns} (pretrain.data.sources.DataSource)
+        tokens: training tokens each family sees (batch_size * seq_len * steps)
+        seq_len: positions per sequence
+        batch_size: sequences per optimizer step
+        lr: peak learning rate of AdamW, the same for both families
+        warmup_steps: linear warmup steps of the schedule
+        vocab_size: size of the tokenizer trained on the pretraining data
+        shared_tokenizer: one tokenizer for both families, which isolates the objective
+        match: tokens: both families train the same number of steps on full sequences (the same tokens
+            seen); flops: the family with fewer training FLOPs per token trains proportionally more steps
+        nsp: BERT's next-sentence prediction; false = RoBERTa's full-sentence MLM (arXiv:1907.11692)
+        seeds: one pretraining run per family per seed; every fine-tuning statistic pools them (the interval
+            then covers pretraining randomness too, not only fine-tuning seeds)
+        probes: fine-tune at this many evenly spaced checkpoints (1 = the final one only)
+        val_check_interval: validate every this many steps: the points of the loss-vs-tokens curve
+        limit_val_batches: validation batches per check (the same fixed batches every time)
+        log_every_n_steps: steps between training-loss points of the curve (and tokens seen)
+        trainer: a `trainer:` YAML from configs/trainer/
+        bert_config: BERT's base pretrain config; the plan overrides its budgets
+        gpt_config: GPT's base pretrain config; the plan overrides its budgets
+    """
+
+    data: DataSourceArg = "builtin"
+    tokens: int = 1_000_000
     seq_len: int = 128
     batch_size: int = 32
     lr: float = 1e-3
     warmup_steps: int = 10
     vocab_size: int = 8192
-    shared_tokenizer: bool = True  # one tokenizer for both families isolates the objective
-    # tokens: both families train the same number of steps on full sequences (so the same tokens seen);
-    # flops: the family with fewer training FLOPs per token trains proportionally more steps.
-    match: str = "tokens"
-    nsp: bool = True  # BERT's next-sentence prediction; false = RoBERTa's full-sentence MLM (arXiv:1907.11692)
-    # One pretraining run per family per seed; every fine-tuning statistic pools them (the interval then
-    # covers pretraining randomness too, not only fine-tuning seeds).
+    shared_tokenizer: bool = True
+    match: MatchBy = "tokens"
+    nsp: bool = True
     seeds: list[int] = field(default_factory=lambda: [0])
-    probes: int = 1  # fine-tune at this many evenly spaced checkpoints (1 = the final one only)
-    val_check_interval: int = 50  # validate every this many steps: the points of the loss-vs-tokens curve
-    limit_val_batches: int = 20  # validation batches per check (the same fixed batches every time)
-    log_every_n_steps: int = 10  # training-loss points of the curve (and tokens seen)
-    trainer: str = "configs/trainer/cpu.yaml"  # a `trainer:` YAML from configs/trainer/
-    bert_config: str = "configs/pretrain/bert.yaml"  # base pretrain configs; the plan overrides budgets
+    probes: int = 1
+    val_check_interval: int = 50
+    limit_val_batches: int = 20
+    log_every_n_steps: int = 10
+    trainer: str = "configs/trainer/cpu.yaml"
+    bert_config: str = "configs/pretrain/bert.yaml"
     gpt_config: str = "configs/pretrain/gpt.yaml"
 
     @property
@@ -85,38 +112,56 @@ class PretrainPlan:
 
 @dataclass
 class FinetunePlan:
-    """Fine-tuning, identical for both families; several seeds give the spread."""
+    """Fine-tuning: identical for both families; several seeds give the spread.
+
+    Args:
+        tasks: the tasks to fine-tune on (classification, ner, generation)
+        classification_data: a name from pretrain.compare.datasets.REGISTRY["classification"], a local file
+            (the train split), or a whole data source {name, config, splits, columns}, e.g. local files with
+            their validation/test paths
+        ner_data: as classification_data, for NER
+        generation_data: as classification_data, for generation
+        seeds: fine-tuning seeds of every (task, family)
+        max_steps: fine-tuning steps per run
+        task_steps: per-task overrides of max_steps, e.g. {generation: 500}: a task that learns slower gets
+            more steps (for both families alike); each a multiple of val_check_interval, so the last step
+            is validated
+        batch_size: examples per optimizer step
+        lrs: the learning-rate grid, the same for both families: each (task, family) runs every value with
+            the first seed on the first pretraining seed, keeps the best on validation, then runs the other
+            seeds
+        controls: random-init controls per (task, family): this many seeds (the first ones) fine-tune the same
+            architecture from random weights with the same recipe (the rate chosen for the pretrained model);
+            0 turns the control off
+        val_check_interval: validate every this many steps; the best checkpoint is the one tested
+        max_length: input tokens; generation sources are cut further so source + target fit GPT
+        max_target_length: generation target tokens
+        classification_pooling: the classification readout: mean pools the hidden states of both families
+            the same way; native is BERT's pooled [CLS] vs GPT's last token (a readout difference that
+            random-init controls show is worth ~0.19 accuracy on the built-in task by itself); null = mean in
+            the matched mode, native in the classic
+        trainer: a `trainer:` YAML from configs/trainer/
+        configs_dir: the folder of the <task>.yaml base configs; the plan overrides their budgets
+    """
 
     tasks: list[str] = field(default_factory=lambda: list(TASKS))
-    # Each: a name from pretrain.compare.datasets.REGISTRY[task], a local file (the train split), or a whole
-    # data source {name, config, splits, columns}, e.g. local files with their validation/test paths.
-    classification_data: DataSource | str = "builtin"
-    ner_data: DataSource | str = "builtin"
-    generation_data: DataSource | str = "builtin"
+    classification_data: DataSourceArg = "builtin"
+    ner_data: DataSourceArg = "builtin"
+    generation_data: DataSourceArg = "builtin"
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     max_steps: int = 100
-    # Per-task overrides of max_steps, e.g. {generation: 500}: a task that learns slower gets more steps
-    # (for both families alike). Each must be a multiple of val_check_interval so the last step is validated.
     task_steps: dict[str, int] = field(default_factory=dict)
     batch_size: int = 32
-    # The learning-rate grid, the same for both families: each (task, family) runs every value with the
-    # first seed on the first pretraining seed, keeps the best on validation, then runs the other seeds.
     lrs: list[float] = field(default_factory=lambda: [3e-4, 1e-3])
-    # Random-init controls per (task, family): this many seeds (the first ones) fine-tune the same
-    # architecture from random weights with the same recipe (the rate chosen for the pretrained model);
-    # 0 turns the control off.
     controls: int = 1
-    val_check_interval: int = 50  # validate every this many steps; the best checkpoint is the one tested
-    max_length: int = 128  # input tokens; generation sources are cut further so source + target fit GPT
-    max_target_length: int = 32  # generation targets
-    # Classification readout: "mean" pools the hidden states of both families the same way; "native" is
-    # BERT's pooled [CLS] vs GPT's last token (a readout difference that random-init controls show is worth
-    # ~0.19 accuracy on the built-in task by itself); null = mean in the matched mode, native in the classic.
-    classification_pooling: str | None = None
+    val_check_interval: int = 50
+    max_length: int = 128
+    max_target_length: int = 32
+    classification_pooling: Pooling | None = None
     trainer: str = "configs/trainer/cpu.yaml"
-    configs_dir: str = "configs/finetune"  # <task>.yaml base configs; the plan overrides budgets
+    configs_dir: str = "configs/finetune"
 
-    def data_name(self, task: str) -> DataSource | str:
+    def data_name(self, task: str) -> DataSourceArg:
         return getattr(self, f"{task}_data")
 
     def steps(self, task: str) -> int:
@@ -126,34 +171,59 @@ class FinetunePlan:
 
 @dataclass
 class WandbPlan:
+    """Weights & Biases: where every run of the plan is logged.
+
+    Args:
+        project: the W&B project
+        mode: offline, online or disabled; online falls back to offline without credentials
+    """
+
     project: str = "bert-vs-gpt"
-    mode: str = "offline"  # offline | online | disabled; online falls back to offline without credentials
+    mode: WandbMode = "offline"
 
 
 @dataclass
 class ComparePlan:
-    experiment: str = "default"  # W&B group and the report folder name
-    bert_model: str = "bert-micro"  # a preset in configs/model/ (file stem) or a YAML path
+    """The comparison plan: models, pretraining, fine-tuning, logging and where results go.
+
+    Args:
+        experiment: the W&B group and the report folder name
+        bert_model: a preset in configs/model/ (file stem) or a YAML path
+        gpt_model: a preset in configs/model/ (file stem) or a YAML path
+        pretrain: pretraining, identical for both families except the objective
+        finetune: fine-tuning, identical for both families
+        wandb: Weights & Biases logging
+        runs_dir: checkpoints, logs and the run ledger go to <runs_dir>/<experiment>/
+        reports_dir: report.md, results.json and plots go to <reports_dir>/<experiment>/
+        model_dir: the folder of the model presets
+        datasets_dir: a data-set directory root: the registry's hub sets are read from local copies in the
+            hub's schema at <datasets_dir>/<owner>/<name>/<config> (offline machines, the dry run); null reads
+            the hub
+        architecture: matched: both presets share every block setting (only the attention mask, objective
+            and heads differ; checked before training); classic: each family's own layout (e.g. post-LN BERT,
+            GPT-2)
+        param_tolerance: max relative gap in non-embedding parameters between the families
+        subprocess_runs: run each pretrain/finetune command in its own process; needed with multi-GPU
+            trainers: Lightning's DDP launcher re-executes the current command once per rank, which must be
+            that run, not the whole plan
+        parallel_runs: independent runs (the two pretrainings, fine-tunings) side by side in this many worker
+            processes; null = derived from the cores (pretrain.compare.cores: min(cores, the widest stage))
+        threads_per_run: threads of each in-process run; null = cores // parallel_runs
+    """
+
+    experiment: str = "default"
+    bert_model: str = "bert-micro"
     gpt_model: str = "gpt-micro"
     pretrain: PretrainPlan = field(default_factory=PretrainPlan)
     finetune: FinetunePlan = field(default_factory=FinetunePlan)
     wandb: WandbPlan = field(default_factory=WandbPlan)
-    runs_dir: str = "runs"  # checkpoints, logs and the run ledger: runs/<experiment>/
-    reports_dir: str = "reports"  # report.md, results.json, plots: reports/<experiment>/
+    runs_dir: str = "runs"
+    reports_dir: str = "reports"
     model_dir: str = "configs/model"
-    # A data-set directory root: the registry's hub sets are read from local copies in the hub's schema at
-    # <datasets_dir>/<owner>/<name>/<config> (offline machines, the dry run); null reads the hub.
     datasets_dir: str | None = None
-    # matched: both presets share every block setting (only the attention mask, objective and heads
-    # differ; checked before training); classic: each family's own layout (e.g. post-LN BERT, GPT-2).
-    architecture: str = "matched"
-    param_tolerance: float = 0.1  # max relative gap in non-embedding parameters between the families
-    # Run each pretrain/finetune command in its own process. Needed with multi-GPU trainers: Lightning's DDP
-    # launcher re-executes the current command once per rank, which must be that run, not the whole plan.
+    architecture: Architecture = "matched"
+    param_tolerance: float = 0.1
     subprocess_runs: bool = False
-    # Independent runs (the two pretrainings, fine-tunings) side by side in this many worker processes, each
-    # with threads_per_run threads; null = derived from the machine's cores (pretrain.compare.cores: runs =
-    # min(cores, the plan's widest stage), threads = cores // runs); validate() records the resolved numbers.
     parallel_runs: int | None = None
     threads_per_run: int | None = None
 
@@ -327,5 +397,7 @@ def parse_plan(args: list[str]) -> ComparePlan:
         namespace = parser.instantiate(parser.parse_args(args))
     except ArgumentError as error:
         configs = [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--config"]
-        raise ValueError(f"{', '.join(configs) or 'command line'}: {error}") from None
+        # jsonargparse's message spans lines ('Parser key "architecture":' / 'Expected a ... Got value: x').
+        message = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+        raise ValueError(f"{', '.join(configs) or 'command line'}: {message}") from None
     return ComparePlan(**{f.name: namespace[f.name] for f in fields(ComparePlan)})

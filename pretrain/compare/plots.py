@@ -3,6 +3,7 @@ score vs pretraining tokens, and one example's attention map per family."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import matplotlib
@@ -13,7 +14,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from pretrain.compare.metrics import TASK_METRICS, TRAIN_LOSS_KEYS, VAL_LOSS_KEYS  # noqa: E402
 from pretrain.compare.plan import FAMILIES  # noqa: E402
-from pretrain.compare.schema import ComparisonResults  # noqa: E402
+from pretrain.compare.schema import ComparisonResults, TaskResults  # noqa: E402
 from pretrain.compare.stats import Summary  # noqa: E402
 from pretrain.data.caching import atomic_write  # noqa: E402
 
@@ -55,56 +56,89 @@ def loss_vs_tokens(results: ComparisonResults) -> Figure | None:
     return fig
 
 
+def _interval(s: Summary) -> list[list[float]] | None:
+    """Matplotlib's yerr for one summary; None for a single seed (no interval)."""
+    if s.n < 2 or math.isnan(s.ci_low):
+        return None
+    return [[s.mean - s.ci_low], [s.ci_high - s.mean]]
+
+
 def downstream_scores(results: ComparisonResults) -> Figure | None:
-    rows: list[tuple[str, str, dict[str, Summary | None], float | None]] = []  # (task, label, summaries, baseline)
+    """Each family's test score beside its random-init control (same recipe, no pretraining), with the
+    strongest trivial baseline: the comparisons the report leads with."""
+    rows: list[tuple[str, str, dict[str, Summary | None], dict[str, Summary | None], float | None]] = []
     for task, entry in results.tasks.items():
         final = entry.final()
         if final is None:
             continue
         spec = TASK_METRICS[task][0]
         summaries = {f: final[f].metrics.get(spec.key) for f in FAMILIES}
+        controls = {f: (c.metrics.get(spec.key) if (c := entry.controls.get(f)) else None) for f in FAMILIES}
         if any(summaries.values()):
             strongest = spec.strongest_baseline(entry.baselines)
-            rows.append((task, spec.label, summaries, strongest[1] if strongest else None))
+            rows.append((task, spec.label, summaries, controls, strongest[1] if strongest else None))
     if not rows:
         return None
-    fig, axes = plt.subplots(1, len(rows), figsize=(3.2 * len(rows), 3.6), squeeze=False)
-    for ax, (task, label, summaries, baseline) in zip(axes[0], rows, strict=True):
+    fig, axes = plt.subplots(1, len(rows), figsize=(4.2 * len(rows), 3.8), squeeze=False)
+    ticks = [(2 * i + offset, f"{f.upper()}{suffix}") for i, f in enumerate(FAMILIES)
+             for offset, suffix in ((0.0, ""), (0.9, "\nrandom-init"))]
+    for ax, (task, label, summaries, controls, baseline) in zip(axes[0], rows, strict=True):
         for i, family in enumerate(FAMILIES):
-            s = summaries[family]
-            if s is None:
-                continue
-            err = [[s.mean - s.ci_low], [s.ci_high - s.mean]]
-            ax.bar(i, s.mean, yerr=err, capsize=6, color=COLORS[family], label=family.upper())
-            ax.scatter([i] * len(s.values), s.values, color="black", s=10, zorder=3)
+            control_style = {"alpha": 0.45, "hatch": "//"}
+            for offset, s, style in ((0.0, summaries[family], {}), (0.9, controls[family], control_style)):
+                if s is None:
+                    continue
+                ax.bar(2 * i + offset, s.mean, yerr=_interval(s), capsize=6, color=COLORS[family], **style)
+                ax.scatter([2 * i + offset] * len(s.values), s.values, color="black", s=10, zorder=3)
         if baseline is not None:
             ax.axhline(baseline, color="gray", linestyle=":", label="trivial baseline")
-        ax.set_xticks(range(len(FAMILIES)), [f.upper() for f in FAMILIES])
+        ax.set_xticks([x for x, _ in ticks], [name for _, name in ticks], fontsize=8)  # the ticks name the bars
         ax.set(title=task, ylabel=f"test {label}")
-    axes[0][0].legend(fontsize=7)
-    fig.suptitle("Downstream scores: mean, 95% CI over seeds, dots = seeds", fontsize=9)
+        if baseline is not None:
+            ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2))  # below: never over a bar
+    fig.suptitle("Downstream scores beside random-init controls: mean, 95% CI over seeds, dots = seeds", fontsize=9)
     fig.tight_layout()
     return fig
 
 
+def _probe_points(entry: TaskResults, family: str, key: str) -> list[tuple[float, Summary]]:
+    """(pretraining tokens, score) of a family at each probe checkpoint it was fine-tuned at."""
+    return [(group.tokens, group.metrics[key]) for p in entry.probes
+            if (group := p.families.get(family)) is not None and group.tokens is not None and key in group.metrics]
+
+
 def score_vs_tokens(results: ComparisonResults) -> Figure | None:
-    tasks = [t for t, e in results.tasks.items() if sum(
-        TASK_METRICS[t][0].key in f.metrics for p in e.probes for f in p.families.values()) > 1]
-    if not tasks:
-        return None
-    fig, axes = plt.subplots(1, len(tasks), figsize=(3.6 * len(tasks), 3.6), squeeze=False)
-    for ax, task in zip(axes[0], tasks, strict=True):
+    """Score vs pretraining tokens, for the families fine-tuned at two or more checkpoints, with the trivial
+    baselines and random-init controls as horizontal lines (what the curve must rise above). None when no
+    family has two points (`pretrain.probes: 1`): one dot per family says nothing about a trend."""
+    panels = []
+    for task, entry in results.tasks.items():
         spec = TASK_METRICS[task][0]
+        curves = {f: points for f in FAMILIES if len(points := _probe_points(entry, f, spec.key)) >= 2}
+        if curves:
+            panels.append((task, entry, spec, curves))
+    if not panels:
+        return None
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8), squeeze=False)
+    for ax, (task, entry, spec, curves) in zip(axes[0], panels, strict=True):
+        for family, points in curves.items():
+            means = [s.mean for _, s in points]
+            low = [s.mean - (s.ci_low if s.n > 1 else s.mean) for _, s in points]
+            high = [(s.ci_high if s.n > 1 else s.mean) - s.mean for _, s in points]
+            ax.errorbar([x for x, _ in points], means, yerr=[low, high], capsize=4, color=COLORS[family],
+                        marker="o", label=family.upper())
+        for key in spec.baseline_keys:
+            if key in entry.baselines:
+                ax.axhline(entry.baselines[key], color="gray", linestyle=":",
+                           label=f"{key.removeprefix('baseline/')} (trivial baseline)")
         for family in FAMILIES:
-            points = [(p.families[family].tokens, p.families[family].metrics[spec.key])
-                      for p in results.tasks[task].probes if spec.key in p.families[family].metrics]
-            if points:
-                xs = [x for x, _ in points]
-                ax.errorbar(xs, [s.mean for _, s in points], capsize=4, color=COLORS[family],
-                            yerr=[[s.mean - s.ci_low for _, s in points], [s.ci_high - s.mean for _, s in points]],
-                            marker="o", label=family.upper())
+            control = entry.controls.get(family)
+            if control is not None and spec.key in control.metrics:
+                ax.axhline(control.metrics[spec.key].mean, color=COLORS[family], linestyle="--", alpha=0.6,
+                           label=f"{family.upper()} random-init")
         ax.set(title=task, xlabel="pretraining tokens", ylabel=f"test {spec.label}")
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2)  # below: never over a line
+        ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -61,6 +62,10 @@ def atomic_directory(target: Path) -> Iterator[Path]:
         raise
 
 
+# atomic_write's temp files: ".<target name>.<mkstemp's 8 random characters><target suffix>" beside the target.
+_TEMP_NAME = re.compile(r"^\.(?P<target>.+)\.[a-z0-9_]{8}(?P<suffix>\.[^.]*)?$")
+
+
 def atomic_write(target: Path, write: Callable[[Path], None]) -> None:
     """Call ``write(tmp_path)`` and rename the result onto ``target``."""
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -74,3 +79,15 @@ def atomic_write(target: Path, write: Callable[[Path], None]) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def remove_stale_temp_files(directory: Path, suffix: str) -> list[Path]:
+    """Delete the temp files that an atomic_write killed mid-write (SIGKILL, power loss: no `except` ran) left
+    in `directory` for targets ending in `suffix`; return them. Call it only while nothing writes there."""
+    stale = []
+    for path in directory.glob(f".*{suffix}") if directory.is_dir() else []:
+        match = _TEMP_NAME.match(path.name)
+        if match and match["target"].endswith(suffix) and (match["suffix"] or "") == Path(match["target"]).suffix:
+            path.unlink(missing_ok=True)
+            stale.append(path)
+    return stale

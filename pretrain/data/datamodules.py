@@ -39,7 +39,7 @@ from pretrain.data.bert_batches import (
 from pretrain.data.caching import resolve_cache_dir, stable_hash
 from pretrain.data.global_batches import DrawnExamples, GlobalBatchSampler
 from pretrain.data.gpt_batches import CausalCollator, DocumentTokenizer, PackedBlocks, StreamPacker, flat_stream
-from pretrain.data.sources import SPLITS, Corpus, DataSource, load_corpus
+from pretrain.data.sources import SPLITS, Corpus, DataSource, DataSourceArg, load_corpus
 from pretrain.data.tokenizer import build_tokenizer, continuation_table, corpus_fingerprint
 
 DATA_VERSION = 7  # 7: NSP pairs within natural documents, negatives from another (streams of 10,000 rows)
@@ -72,7 +72,7 @@ class PretrainDataModule(L.LightningDataModule):
             seed: seed of the shuffling and of the example building (NSP pairs, fixed validation masks)
         """
 
-    def __init__(self, source: DataSource | str = "builtin",
+    def __init__(self, source: DataSourceArg = "builtin",
                  tokenizer_kind: Literal["wordpiece", "bpe"] = "wordpiece", tokenizer_file: str | None = None,
                  vocab_size: int = 8192,
                  max_length: int = 128, batch_size: int = 32, num_workers: int = 0, num_proc: int | None = None,
@@ -240,7 +240,7 @@ class BertDataModule(PretrainDataModule):
 
     family = "bert"
 
-    def __init__(self, source: DataSource | str = "builtin",
+    def __init__(self, source: DataSourceArg = "builtin",
                  tokenizer_kind: Literal["wordpiece", "bpe"] = "wordpiece", tokenizer_file: str | None = None,
                  vocab_size: int = 8192,
                  max_length: int = 128, batch_size: int = 32, num_workers: int = 0, num_proc: int | None = None,
@@ -323,7 +323,7 @@ class GptDataModule(PretrainDataModule):
 
     family = "gpt"
 
-    def __init__(self, source: DataSource | str = "builtin",
+    def __init__(self, source: DataSourceArg = "builtin",
                  tokenizer_kind: Literal["wordpiece", "bpe"] = "bpe", tokenizer_file: str | None = None,
                  vocab_size: int = 8192,
                  max_length: int = 128, batch_size: int = 32, num_workers: int = 0, num_proc: int | None = None,

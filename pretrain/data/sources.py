@@ -27,6 +27,7 @@ import glob
 import hashlib
 import json
 import logging
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -74,12 +75,12 @@ class DataSource:
     local_copy: str | None = None
 
     @classmethod
-    def of(cls, value: DataSource | str | dict) -> DataSource:
+    def of(cls, value: DataSourceArg | dict) -> DataSource:
         """A DataSource from itself, a plain name/path (the command line's short form) or its fields."""
         if isinstance(value, DataSource):
             return value
-        if isinstance(value, str):
-            return cls(value)
+        if isinstance(value, (str, os.PathLike)):
+            return cls(os.fspath(value))
         if isinstance(value, dict):
             unknown = sorted(set(value) - {f for f in cls.__dataclass_fields__})
             if unknown:
@@ -154,6 +155,13 @@ class DataSource:
         if clashing:
             dataset = dataset.remove_columns(clashing)
         return dataset.rename_columns(renames) if renames else dataset
+
+
+# What a data module, a task or a plan takes as its source: a DataSource, or its short form, a name or a
+# path/glob. os.PathLike is there for jsonargparse, not only for Python callers: a type that may be a path
+# tells it that a string value is a name, whereas with a dataclass in the union alone it reads an existing
+# file given as `--data.source train.tsv` as a sub-config (the file's contents became the value).
+DataSourceArg = DataSource | str | os.PathLike
 
 
 def local_copy_dir(root: str | Path, name: str, config: str | None) -> Path:
@@ -344,7 +352,7 @@ def _hub_splits(source: DataSource, streaming: bool, cache_dir: str | Path | Non
     return kind(loaded), {split: f"data set {source} split {expression!r}" for split, expression in chosen.items()}
 
 
-def load_corpus(source: DataSource | str = "builtin", streaming: bool = False, cache_dir: str | Path | None = None,
+def load_corpus(source: DataSourceArg = "builtin", streaming: bool = False, cache_dir: str | Path | None = None,
                 num_proc: int | None = None) -> Corpus:
     """Load ``source`` as a DatasetDict (IterableDatasetDict when streaming) with train/validation/test and
     one ``text`` column (``source.columns["text"]`` names the data's own). A split that is not given and

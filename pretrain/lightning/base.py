@@ -115,6 +115,9 @@ class PretrainingModule(LightningModule):
         self._last_step_time: float | None = None
         self._data: PretrainingData | None = None
         self._bytes_per_token: dict[str, float | None] = {}
+        # The model preset's name (configs/model/<preset>.yaml), set by the `pretrain` command and saved in every
+        # checkpoint, so a fine-tuning run reports the same preset as the pretraining run it starts from.
+        self.preset: str | None = None
 
     def attach(self, data: PretrainingData) -> None:
         """Take what this module records from its data: the tokenizer (saved into every checkpoint, so
@@ -290,6 +293,7 @@ class PretrainingModule(LightningModule):
     # --- checkpoints ----------------------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["pretrain_format"] = CHECKPOINT_FORMAT
+        checkpoint["preset"] = self.preset
         checkpoint["tokens_seen"] = self.tokens_seen
         checkpoint["supervised_tokens"] = self.supervised_tokens
         # Torch and Python RNG (e.g. MLM masking in the main process), restored on resume;

@@ -1,4 +1,5 @@
-"""SIGTERM / SIGUSR1: finish the current step, save last.ckpt, stop cleanly; the next launch resumes."""
+"""SIGTERM / SIGUSR1: finish the current step, save last.ckpt, stop cleanly; the next launch resumes as if
+the run had never stopped (same step labels in the logs, same checkpoint files)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from lightning.fabric.plugins.environments import SLURMEnvironment
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 
+from pretrain.data.caching import remove_stale_temp_files
+
 
 class PreemptionCheckpoint(Callback):
     """Turns a termination signal into a checkpoint at a step boundary and a clean exit (code 0).
@@ -24,6 +27,7 @@ class PreemptionCheckpoint(Callback):
     def __init__(self) -> None:
         self.received: int | None = None
         self._previous: dict[int, Any] = {}
+        self._waited = False  # the stop already waited one step for a scheduled validation
 
     def _signals(self, trainer: Trainer) -> list[signal.Signals]:
         environment = getattr(trainer.strategy, "cluster_environment", None)
@@ -32,6 +36,15 @@ class PreemptionCheckpoint(Callback):
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         self.received = signum  # only a flag: saving inside a signal handler could interrupt a step
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        # A kill during a checkpoint save (SIGKILL after the grace period) leaves atomic_write's temp file; at the
+        # next start nothing is writing there yet, so any such file is stale.
+        if stage == "fit" and trainer.is_global_zero:
+            for directory in {self.checkpoint_path(trainer).parent} | {
+                    Path(c.dirpath) for c in trainer.checkpoint_callbacks if getattr(c, "dirpath", None)}:
+                for path in remove_stale_temp_files(directory, ".ckpt"):
+                    print(f"removed {path}, a checkpoint left half-written by an earlier run")
 
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if threading.current_thread() is not threading.main_thread():
@@ -56,9 +69,33 @@ class PreemptionCheckpoint(Callback):
         # Decided together so every rank reaches save_checkpoint's barrier (DDP/FSDP).
         if not trainer.strategy.reduce_boolean_decision(self.received is not None, all=False):
             return
+        loop = trainer.fit_loop.epoch_loop
+        if not self._waited and loop._should_check_val_fx(trainer.fit_loop._data_fetcher):
+            # A step the uninterrupted run validates (and checkpoints) at: let that happen and stop after the next
+            # step; a checkpoint saved here would resume past this validation (Lightning skips it on restart).
+            # The same on every rank: the schedule is. Waiting once is enough (val_check_interval=1 validates always).
+            self._waited = True
+            return
         path = self.checkpoint_path(trainer)
+        owners = [c for c in trainer.checkpoint_callbacks if isinstance(c, ModelCheckpoint) and c.save_last
+                  and c.dirpath == str(path.parent)]
+        for callback in owners:
+            # This file is that callback's "last", recorded in the checkpoint as it records its own: otherwise its
+            # next save after the resume would write last-v1.ckpt beside it.
+            callback.last_model_path = str(path)
         trainer.save_checkpoint(path)
+        for callback in trainer.checkpoint_callbacks:
+            if isinstance(callback, ModelCheckpoint):
+                # Saved at this step, as ModelCheckpoint._save_checkpoint records it: no callback saves again on
+                # the way out (on_train_end's "last" would overwrite this mid-epoch state with an end-of-epoch one).
+                callback._last_global_step_saved = trainer.global_step
+                if callback in owners:
+                    callback._last_checkpoint_saved = str(path)
         trainer.should_stop = True
+        # Lightning validates when should_stop is set; the uninterrupted run would not validate at this step, and
+        # that validation would log a point, take a top-k slot and save another "last". Lightning's own flag for
+        # "no validation after this batch" (it sets it when it resumes from a checkpoint saved on the last batch).
+        loop._skip_next_val = True
         if trainer.is_global_zero:
             print(f"received signal {self.received}: saved {path} at step {trainer.global_step}; stopping")
 

@@ -11,7 +11,7 @@ from typing import Any
 import datasets
 import torch
 
-from pretrain.data.sources import DataSource
+from pretrain.data.sources import DataSourceArg
 from tasks.builtin import builtin_classification
 from tasks.encoding import build_input, n_special, pad, pad_with_mask, tokenize, truncate_pair
 from tasks.files import Row
@@ -31,7 +31,7 @@ class ClassificationDataModule(LabelledDataModule):
     # Spelled out, not **kwargs: `finetune --help`, the config keys and the --ckpt_path check read this signature.
     def __init__(
         self,
-        source: DataSource | str = "builtin",
+        source: DataSourceArg = "builtin",
         predict_file: str | None = None,
         builtin_num_classes: int = 8,
         batch_size: int = 32,
@@ -60,6 +60,9 @@ class ClassificationDataModule(LabelledDataModule):
                              "label(s); classification needs at least 2")
         return sorted(values)
 
+    def row_labels(self, row: Row) -> list[str]:
+        return [self.label_text(row)]
+
     def label_text(self, row: Row) -> str:
         value = row.get(self.label_column)
         if self._class_label and isinstance(value, int) and 0 <= value < len(self.label_names):
@@ -75,7 +78,6 @@ class ClassificationDataModule(LabelledDataModule):
         pairs = [row.text(self.text_pair_column) for row in rows] if self.text_pair_column else None
         ids_a = tokenize(self._tokenizer, texts)  # type: ignore[arg-type]
         ids_b = tokenize(self._tokenizer, pairs) if pairs is not None else [None] * len(rows)  # type: ignore[arg-type]
-        index = {name: i for i, name in enumerate(self.label_names)}
         labelled = split != "predict" or self.label_column in (rows[0].values if rows else {})
         budget = self.max_length - n_special(family, pairs is not None)
         examples = []
@@ -85,10 +87,7 @@ class ClassificationDataModule(LabelledDataModule):
             input_ids, token_types = build_input(a, b, family, special)
             label = NO_LABEL
             if labelled:
-                name = self.label_text(row)
-                if name not in index:
-                    raise ValueError(f"{row.where}: label {name!r} is not one of the train labels {self.label_names}")
-                label = index[name]
+                label = self.label_index(row, self.label_text(row))
             examples.append({"input_ids": input_ids, "token_type_ids": token_types, "label": label})
         return examples
 

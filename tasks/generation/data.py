@@ -17,7 +17,7 @@ from typing import Any
 import datasets
 import torch
 
-from pretrain.data.sources import DataSource
+from pretrain.data.sources import DataSourceArg
 from pretrain.family import family_record
 from tasks.base import TaskDataModule
 from tasks.builtin import builtin_generation
@@ -36,7 +36,7 @@ class GenerationDataModule(TaskDataModule):
     # Spelled out, not **kwargs: `finetune --help`, the config keys and the --ckpt_path check read this signature.
     def __init__(
         self,
-        source: DataSource | str = "builtin",
+        source: DataSourceArg = "builtin",
         predict_file: str | None = None,
         max_target_length: int = 32,
         batch_size: int = 32,

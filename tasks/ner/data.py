@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 import datasets
 
-from pretrain.data.sources import DataSource
+from pretrain.data.sources import DataSourceArg
 from pretrain.family import family_record
 from tasks.builtin import builtin_ner
 from tasks.encoding import IGNORE_INDEX, build_input, n_special, pad, pad_with_mask
@@ -28,12 +28,13 @@ class NerDataModule(LabelledDataModule):
     tokens_field = "tokens"
     tags_field = "ner_tags"
     label_column = tags_field
+    label_noun = "tag"
     required_columns = (tokens_field, tags_field)
 
     # Spelled out, not **kwargs: `finetune --help`, the config keys and the --ckpt_path check read this signature.
     def __init__(
         self,
-        source: DataSource | str = "builtin",
+        source: DataSourceArg = "builtin",
         predict_file: str | None = None,
         token_column: int = 0,
         tag_column: int = -1,
@@ -73,13 +74,15 @@ class NerDataModule(LabelledDataModule):
             return [self.label_names[t] if isinstance(t, int) else str(t) for t in tags]
         return [str(t) for t in tags]
 
+    def row_labels(self, row: Row) -> list[str]:
+        return self.tags(row)
+
     def labels_from_rows(self, rows: list[Row]) -> list[str]:
         tags = {tag for row in rows for tag in self.tags(row)}
         return ["O", *sorted(tags - {"O"})]
 
     def encode(self, rows: list[Row], split: str) -> list[dict[str, Any]]:
         family, special = self._family, self.special
-        index = {name: i for i, name in enumerate(self.label_names)}
         words = []
         for row in rows:
             words.append(self.words(row))
@@ -93,11 +96,10 @@ class NerDataModule(LabelledDataModule):
                     raise ValueError(f"{row.where}: {len(sentence)} tokens but {len(tags)} tags")
                 for tag in tags:
                     check_tag(tag, self.scheme, row.where)
-                    if tag not in index:
-                        raise ValueError(f"{row.where}: tag {tag!r} is not one of the train tags {self.label_names}")
             ids, word_ids = piece.input_ids[:budget], piece.word_ids[:budget]
             self.truncated[split] += len(piece.input_ids) > budget
-            word_labels = [index[t] for t in tags] if tags is not None else [IGNORE_INDEX] * len(sentence)
+            word_labels = ([self.label_index(row, t) for t in tags] if tags is not None
+                           else [IGNORE_INDEX] * len(sentence))
             labels = first_subword_labels(word_ids, word_labels)
             # BERT: [CLS] words [SEP]; GPT: words <|endoftext|>. Special positions carry no label.
             input_ids, _ = build_input(ids, None, family, special)
