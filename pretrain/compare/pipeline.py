@@ -59,18 +59,25 @@ def check_matched_parameters(resolved: ResolvedPlan) -> dict[str, int]:
     return counts
 
 
-def preset_facts(resolved: ResolvedPlan) -> dict[str, dict[str, int]]:
-    """Non-embedding parameters and training FLOPs per token of each family's preset (meta device: no memory)."""
+def preset_config(resolved: ResolvedPlan, family: str) -> TransformerConfig:
+    """A family's preset with the plan's vocabulary size (the tokenizer's, set at run time)."""
+    return TransformerConfig(**{**TransformerConfig.from_yaml(resolved.model_presets[family]).to_dict(),
+                                "vocab_size": resolved.plan.pretrain.vocab_size})
+
+
+def preset_facts(resolved: ResolvedPlan, seq_len: int | None = None) -> dict[str, dict[str, int]]:
+    """Parameters, non-embedding parameters and training FLOPs per token (at `seq_len`, default the plan's
+    pretraining length) of each family's preset (meta device: no memory)."""
     facts = {}
     for family in FAMILIES:
         record = family_record(family)
-        config = TransformerConfig(**{**TransformerConfig.from_yaml(resolved.model_presets[family]).to_dict(),
-                                      "vocab_size": resolved.plan.pretrain.vocab_size})
+        config = preset_config(resolved, family)
         with torch.device("meta"):
             model = record.build(config)
         facts[family] = {
+            "params": count_parameters(model),
             "non_embedding_params": count_parameters(model, exclude_embeddings=True),
-            "flops_per_token": flops_per_token(model, config, resolved.plan.pretrain.seq_len,
+            "flops_per_token": flops_per_token(model, config, seq_len or resolved.plan.pretrain.seq_len,
                                                record.predicted_fraction),
         }
     return facts
@@ -102,7 +109,7 @@ def execute(resolved: ResolvedPlan, pretrain_cli: Cli, finetune_cli: Cli) -> Com
     ledger = Ledger(run_dir / LEDGER_FILE)
     p, f = plan.pretrain, plan.finetune
     steps = pretrain_steps(resolved)
-    progress = Progress(total=_count_runs(resolved), workers=plan.parallel_runs)
+    progress = Progress(total=count_runs(resolved), workers=plan.parallel_runs)
     start = time.perf_counter()
 
     def grid_jobs(family: str) -> list[Job]:
@@ -167,7 +174,7 @@ def execute(resolved: ResolvedPlan, pretrain_cli: Cli, finetune_cli: Cli) -> Com
     return results
 
 
-def _count_runs(resolved: ResolvedPlan) -> int:
+def count_runs(resolved: ResolvedPlan) -> int:
     """Every run the plan can make (grid runs with the chosen rate count once)."""
     p, f = resolved.plan.pretrain, resolved.plan.finetune
     baselines = len(f.tasks)
