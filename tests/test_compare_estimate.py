@@ -90,3 +90,12 @@ def test_on_a_cpu_the_rate_is_measured_from_timed_steps() -> None:
     result = estimate(resolved, device, REPO)
     assert result.total.gpu_hours is None and all(s.wall_s >= 0 for s in result.stages)
     assert result.memory[0].fits is None  # a CPU's memory is not in the table
+
+
+def test_fsdp_shards_the_states_over_the_devices() -> None:
+    ddp, fsdp = (estimate(_resolved([*REAL, "--pretrain.trainer", f"configs/trainer/{t}.yaml"]),
+                          accelerator("h100", 8, 0.3), REPO) for t in ("ddp", "fsdp"))
+    assert fsdp.memory[0].weights_gib == pytest.approx(ddp.memory[0].weights_gib / 8)
+    cpu = estimate(_resolved([*DRY_RUN, "--pretrain.trainer", "configs/trainer/cpu.yaml"]),
+                   accelerator("h100", 1, 0.3), REPO)  # `strategy: auto`, a string
+    assert cpu.memory[0].weights_gib > 0

@@ -83,6 +83,7 @@ class StageEstimate:
     train_flops: float  # tokens x the suite's training FLOPs per token
     wall_s: float  # the stage's wall time (runs side by side as the plan runs them)
     gpu_hours: float | None  # wall time x every device of the node (None on a CPU)
+    run_wall_s: dict[str, float] = field(default_factory=dict)  # family -> its longest run in the stage
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,7 @@ def accelerator(name: str, count: int, mfu: float, memory_gib: float | None = No
                        mfu=mfu, memory_gib=memory_gib or memory)
 
 
-def measure_cpu(resolved: ResolvedPlan, root: Path, steps: int = 3, warmup: int = 1) -> Accelerator:
+def measure_cpu(resolved: ResolvedPlan, root: Path, steps: int = 5, warmup: int = 2) -> Accelerator:
     """Each family's achieved training FLOP/s on this CPU: the median of `steps` timed steps (after `warmup`) of its
     preset at the plan's batch and length, with a run's threads and the trainer's precision."""
     p = resolved.plan.pretrain
@@ -160,13 +161,13 @@ def estimate(resolved: ResolvedPlan, device: Accelerator, root: Path = Path(".")
     fine_devices = _devices(_trainer(root / f.trainer), device.count)
     steps = pretrain_steps(resolved)
     pre_facts = preset_facts(resolved)
-    runs: dict[str, list[tuple[float, float, float]]] = {s: [] for s in STAGES}  # (tokens, flops, seconds) per run
+    runs: dict[str, list[tuple[float, float, float, str]]] = {s: [] for s in STAGES}  # tokens, flops, seconds, family
     for family in FAMILIES:
         tokens = steps[family] * p.tokens_per_step * pre_devices  # batch_size is per process
         fpt = pre_facts[family]["flops_per_token"]
         validated = (steps[family] // p.val_check_interval) * p.limit_val_batches * p.tokens_per_step * pre_devices
         seconds = (tokens + validated / 3) * fpt / device.rate(family, pre_devices)
-        runs["pretrain"] += [(tokens, tokens * fpt, seconds)] * len(p.seeds)
+        runs["pretrain"] += [(tokens, tokens * fpt, seconds, family)] * len(p.seeds)
     if pre_devices > 1:
         notes.append(f"pretrain.batch_size={p.batch_size} is per process: on {pre_devices} devices a run trains "
                      f"{steps['bert'] * p.tokens_per_step * pre_devices:,} tokens, {pre_devices}x pretrain.tokens="
@@ -180,7 +181,7 @@ def estimate(resolved: ResolvedPlan, device: Accelerator, root: Path = Path(".")
             # The pretraining count at the fine-tuning length: it includes the vocabulary projection, which the
             # classification and NER heads skip, so for them it is an upper bound.
             fpt = task_facts[family]["flops_per_token"]
-            run = (tokens, tokens * fpt, tokens * fpt / device.rate(family, fine_devices))
+            run = (tokens, tokens * fpt, tokens * fpt / device.rate(family, fine_devices), family)
             runs["grid"] += [run] * len(f.lrs)
             runs["seeds"] += [run] * (len(p.seeds) * p.probes * len(f.seeds) - 1)  # the grid's chosen run is reused
             runs["controls"] += [run] * f.controls
@@ -230,6 +231,8 @@ def format_estimate(result: PlanEstimate) -> str:
         hours = f"{s.gpu_hours:,.1f}" if s.gpu_hours is not None else "-"
         lines.append(f"{s.stage:<9} {s.runs:>5} {s.tokens:>10.3g} {s.train_flops:>12.3g} {_duration(s.wall_s):>11} "
                      f"{hours:>10}")
+    lines.append("one pretraining run: " + ", ".join(f"{family} {_duration(seconds)}"
+                                                   for family, seconds in result.stages[0].run_wall_s.items()))
     lines.append("memory per device, pretraining (GiB; activations at the plan's batch per device and seq_len):")
     lines.append(f"{'family':<6} {'params':>12} {'weights':>8} {'grads':>6} {'AdamW':>6} {'activ.':>7} {'total':>7}"
                  f" | {'checkpointed activ.':>19} {'total':>7} | fits")
@@ -248,11 +251,12 @@ def write_json(result: PlanEstimate, path: Path) -> None:
     atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
-def _stage(name: str, runs: list[tuple[float, float, float]], parallel: int, device: Accelerator) -> StageEstimate:
+def _stage(name: str, runs: list[tuple[float, float, float, str]], parallel: int, device: Accelerator) -> StageEstimate:
     seconds = [r[2] for r in runs]
     wall = max(max(seconds, default=0.0), sum(seconds) / max(1, min(parallel, len(runs) or 1)))
     hours = None if device.peak_flops is None else wall / 3600 * device.count
-    return StageEstimate(name, len(runs), sum(r[0] for r in runs), sum(r[1] for r in runs), wall, hours)
+    longest = {family: max(r[2] for r in runs if r[3] == family) for family in FAMILIES if any(r[3] == family for r in runs)}
+    return StageEstimate(name, len(runs), sum(r[0] for r in runs), sum(r[1] for r in runs), wall, hours, longest)
 
 
 def _memory(resolved: ResolvedPlan, family: str, root: Path, device: Accelerator, devices: int,
@@ -260,7 +264,9 @@ def _memory(resolved: ResolvedPlan, family: str, root: Path, device: Accelerator
     p = resolved.plan.pretrain
     config = preset_config(resolved, family)
     trainer = _trainer(root / p.trainer)
-    shards = devices if "FSDP" in str((trainer.get("strategy") or {}).get("class_path", trainer.get("strategy"))) else 1
+    strategy = trainer.get("strategy")
+    strategy = strategy.get("class_path", "") if isinstance(strategy, dict) else str(strategy)
+    shards = devices if "FSDP" in strategy else 1  # FSDP shards weights, gradients and optimizer state
     s, b, h, layers = p.seq_len, p.batch_size, config.d_model, config.n_layers
     # The MLP keeps its up-projection and activation outputs in bf16 (2 + 2 bytes per d_ff unit); SwiGLU keeps
     # gate, up, SiLU and product (4 x 2 bytes).
