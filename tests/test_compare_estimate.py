@@ -34,7 +34,8 @@ def test_counts_are_the_pipelines_and_flops_are_the_suites_count() -> None:
     expected = {f: steps[f] * p.tokens_per_step * 8 * len(p.seeds) for f in ("bert", "gpt")}
     assert pre.tokens == sum(expected.values())
     assert pre.train_flops == pytest.approx(sum(expected[f] * facts[f]["flops_per_token"] for f in expected))
-    assert any("pretrain.batch_size=256 is per process" in n and "pretrain.batch_size=32" in n for n in result.notes)
+    assert any("count one process: on 8 devices each run trains 8,000 steps of 2048 x 512 = 8,388,608,000 tokens" in n
+               and "pretrain.batch_size=32 and pretrain.tokens=131,072,000" in n for n in result.notes)
     # Time: FLOPs at 8 x peak x MFU, plus a third of that per validated token; GPU-hours hold all 8 devices.
     peak = _CUDA_FLOPS["h100 sxm"][__import__("torch").bfloat16]
     assert pre.wall_s >= pre.train_flops / 2 / (8 * peak * 0.3)  # two families' runs, one at a time

@@ -169,9 +169,14 @@ def estimate(resolved: ResolvedPlan, device: Accelerator, root: Path = Path(".")
         seconds = (tokens + validated / 3) * fpt / device.rate(family, pre_devices)
         runs["pretrain"] += [(tokens, tokens * fpt, seconds, family)] * len(p.seeds)
     if pre_devices > 1:
-        notes.append(f"pretrain.batch_size={p.batch_size} is per process: on {pre_devices} devices a run trains "
-                     f"{steps['bert'] * p.tokens_per_step * pre_devices:,} tokens, {pre_devices}x pretrain.tokens="
-                     f"{p.tokens:,}; for {p.tokens:,} set pretrain.batch_size={max(1, p.batch_size // pre_devices)}")
+        # The plan's steps are pretrain.tokens // (batch_size * seq_len), one process's batch; every process trains
+        # that many steps on its own batch_size rows (pretrain.data.datamodules: global batch = batch_size x processes).
+        one_process = p.max_steps * p.tokens_per_step
+        notes.append(f"pretrain.tokens={p.tokens:,} and pretrain.batch_size={p.batch_size} count one process: on "
+                     f"{pre_devices} devices each run trains {p.max_steps:,} steps of {p.batch_size * pre_devices} x "
+                     f"{p.seq_len} = {one_process * pre_devices:,} tokens; for {one_process:,} tokens at the same "
+                     f"global batch set pretrain.batch_size={max(1, p.batch_size // pre_devices)} and pretrain.tokens="
+                     f"{one_process // pre_devices:,}")
     for task in f.tasks:
         # Positions per example at most: the input (generation: source + [SEP] + target for GPT; BERT reads no more).
         length = f.max_length + (f.max_target_length + 1 if task == "generation" else 0)
