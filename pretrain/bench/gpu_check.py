@@ -62,8 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     report["throughput"] = _timed(throughput, settings)
     report["pretrain_resume"] = _timed(pretrain_resume, settings)
     report["ddp_nccl"] = _timed(ddp_one_rank, settings)
-    gpt = next((r for r in report["throughput"].get("rows", []) if r["family"] == "gpt" and r["implementation"] == "ours"),
-               None)
+    rows = report["throughput"].get("rows", [])
+    gpt = next((r for r in rows if r["family"] == "gpt" and r["implementation"] == "ours"), None)
     report["mfu_goal"] = {"model": "gpt2-small", "goal": MFU_GOAL, "mfu": gpt and gpt["mfu"],
                           "met": bool(gpt and gpt["mfu"] is not None and gpt["mfu"] >= MFU_GOAL)}
     report["ok"] = all(report[k].get("ok", False) for k in ("cuda_tests", "throughput", "pretrain_resume", "ddp_nccl"))

@@ -34,6 +34,8 @@ from pathlib import Path
 
 import torch
 import yaml
+# The table behind get_available_flops, which the benchmark's MFU uses; read by name here because
+# get_available_flops needs the device itself, and an estimate is made before renting it.
 from lightning.fabric.utilities.throughput import _CUDA_FLOPS
 
 from pretrain.bench.training import ours_runner
@@ -216,9 +218,9 @@ def check_fits(result: PlanEstimate, resolved: ResolvedPlan) -> None:
         if not m.checkpointing and m.total_checkpointed_gib <= usable:
             fix += (f", or turn on activation checkpointing (model.init_args.activation_checkpointing: true in "
                     f"pretrain.{m.family}_config; {m.total_checkpointed_gib:.1f} GiB)")
-        raise ValueError(f"pretrain.batch_size={p.batch_size}: {m.family} needs {m.total_gib if not m.checkpointing else m.total_checkpointed_gib:.1f} "
-                         f"GiB per device at seq_len {p.seq_len}, more than {usable:.1f} GiB usable on "
-                         f"{result.accelerator.name}; {fix}")
+        needed = m.total_checkpointed_gib if m.checkpointing else m.total_gib
+        raise ValueError(f"pretrain.batch_size={p.batch_size}: {m.family} needs {needed:.1f} GiB per device at seq_len "
+                         f"{p.seq_len}, more than {usable:.1f} GiB usable on {result.accelerator.name}; {fix}")
 
 
 def format_estimate(result: PlanEstimate) -> str:
@@ -228,9 +230,9 @@ def format_estimate(result: PlanEstimate) -> str:
         rates = ", ".join(f"{k} {v / 1e9:.2f} GFLOP/s" for k, v in device.measured_flops.items())
         head = f"[estimate] {result.experiment} on this CPU ({device.threads} thread(s) per run; measured: {rates})"
     else:
-        head = (f"[estimate] {result.experiment} on {device.count} x {device.name}: peak {device.peak_flops / 1e12:.1f} "
-                f"TFLOP/s bf16 per device (Lightning's table), assumed MFU {device.mfu:.0%}, "
-                f"{device.memory_gib:.1f} GiB per device")
+        head = (f"[estimate] {result.experiment} on {device.count} x {device.name}: peak "
+                f"{device.peak_flops / 1e12:.1f} TFLOP/s bf16 per device (Lightning's table), assumed MFU "
+                f"{device.mfu:.0%}, {device.memory_gib:.1f} GiB per device")
     lines = [head, f"{'stage':<9} {'runs':>5} {'tokens':>10} {'train FLOPs':>12} {'wall time':>11} {'GPU-hours':>10}"]
     for s in [*result.stages, result.total]:
         hours = f"{s.gpu_hours:,.1f}" if s.gpu_hours is not None else "-"
@@ -260,7 +262,8 @@ def _stage(name: str, runs: list[tuple[float, float, float, str]], parallel: int
     seconds = [r[2] for r in runs]
     wall = max(max(seconds, default=0.0), sum(seconds) / max(1, min(parallel, len(runs) or 1)))
     hours = None if device.peak_flops is None else wall / 3600 * device.count
-    longest = {family: max(r[2] for r in runs if r[3] == family) for family in FAMILIES if any(r[3] == family for r in runs)}
+    longest = {family: max(r[2] for r in runs if r[3] == family)
+               for family in FAMILIES if any(r[3] == family for r in runs)}
     return StageEstimate(name, len(runs), sum(r[0] for r in runs), sum(r[1] for r in runs), wall, hours, longest)
 
 

@@ -160,7 +160,8 @@ _WIKITEXT = datasets.Features({"text": datasets.Value("string")})
 # are the hub's (WikiText-103's train is two files, BookCorpus's conversion ten), so a copy exercises multi-file
 # splits too. Where each layout was seen is in the registry's comments.
 SAMPLES: dict[tuple[str, str | None, str | None], HubCopy] = {
-    ("Salesforce/wikitext", "wikitext-2-raw-v1", None): HubCopy(_WIKITEXT, _wikitext, _native("wikitext-2-raw-v1", _THREE)),
+    ("Salesforce/wikitext", "wikitext-2-raw-v1", None): HubCopy(
+        _WIKITEXT, _wikitext, _native("wikitext-2-raw-v1", _THREE)),
     ("Salesforce/wikitext", "wikitext-103-raw-v1", None): HubCopy(
         _WIKITEXT, _wikitext, _native("wikitext-103-raw-v1", {"train": 2, "validation": 1, "test": 1})),
     ("bookcorpus/bookcorpus", None, PARQUET_CONVERSION): HubCopy(
@@ -194,7 +195,8 @@ def write_sample_copies(root: str | Path, rows: int = 200, seed: int = 0) -> lis
         for split, paths in copy.files.items():
             rng = random.Random(f"{seed}-{name}-{config}-{split}")
             size = max(4 * len(paths), int(rows * _SPLIT_SIZES[split]))
-            columns = copy.generate(rng, size, False) if copy.generate is _sst2 and split == "test" else copy.generate(rng, size)
+            hidden = copy.generate is _sst2 and split == "test"  # GLUE's test labels are hidden: -1
+            columns = copy.generate(rng, size, False) if hidden else copy.generate(rng, size)
             table = datasets.Dataset.from_dict(columns, features=copy.features)
             for shard, path in enumerate(paths):  # the hub's file names, from which load_dataset infers the split
                 (folder / path).parent.mkdir(parents=True, exist_ok=True)
