@@ -100,3 +100,11 @@ def test_fsdp_shards_the_states_over_the_devices() -> None:
     cpu = estimate(_resolved([*DRY_RUN, "--pretrain.trainer", "configs/trainer/cpu.yaml"]),
                    accelerator("h100", 1, 0.3), REPO)  # `strategy: auto`, a string
     assert cpu.memory[0].weights_gib > 0
+
+
+def test_a_cpu_ddp_trainer_counts_its_processes() -> None:
+    resolved = _resolved(DRY_RUN)  # configs/trainer/cpu-ddp.yaml: 2 processes
+    device = measure_cpu(resolved, REPO, steps=1, warmup=1)
+    result = estimate(resolved, device, REPO)
+    p = resolved.plan.pretrain
+    assert result.stages[0].tokens == 2 * p.max_steps * p.tokens_per_step * 2 * len(p.seeds)  # 2 families x 2 ranks

@@ -159,8 +159,10 @@ def estimate(resolved: ResolvedPlan, device: Accelerator, root: Path = Path(".")
     """The plan's runs, tokens, FLOPs, time and pretraining memory on `device` (see the module docstring)."""
     plan, p, f = resolved.plan, resolved.plan.pretrain, resolved.plan.finetune
     notes: list[str] = []
-    pre_devices = _devices(_trainer(root / p.trainer), device.count)
-    fine_devices = _devices(_trainer(root / f.trainer), device.count)
+    # On a GPU node a run uses at most its devices; a CPU trainer's `devices` are processes (cpu-ddp.yaml: 2).
+    on_gpu = device.peak_flops is not None
+    available = device.count if on_gpu else (os.cpu_count() or 1)
+    pre_devices, fine_devices = (_devices(_trainer(root / t), available, cap=on_gpu) for t in (p.trainer, f.trainer))
     steps = pretrain_steps(resolved)
     pre_facts = preset_facts(resolved)
     runs: dict[str, list[tuple[float, float, float, str]]] = {s: [] for s in STAGES}  # tokens, flops, seconds, family
@@ -304,12 +306,13 @@ def _trainer(path: Path) -> dict:
     return _yaml(path).get("trainer") or {}
 
 
-def _devices(trainer: dict, available: int) -> int:
-    """Devices one run uses under a `trainer:` config: -1 / "auto" = all of them."""
+def _devices(trainer: dict, available: int, cap: bool) -> int:
+    """Devices one run uses under a `trainer:` config: -1 / "auto" = all `available`; a number, at most
+    `available` when `cap`."""
     devices = trainer.get("devices", 1)
-    if devices in (-1, "-1", "auto"):
+    if devices in (-1, "-1", "auto") or not str(devices).isdigit():
         return available
-    return min(int(devices), available) if str(devices).isdigit() else available
+    return min(int(devices), available) if cap else int(devices)
 
 
 def _duration(seconds: float) -> str:
