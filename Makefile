@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: compare dry-run test bench report clean
+.PHONY: compare dry-run gpu-check test bench report clean
 
 $(INSTALLED): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,12 @@ compare: $(INSTALLED)
 dry-run: $(INSTALLED)
 	$(PY) -m pretrain.data.sample_copies runs/dry-run-datasets
 	$(PY) scripts/compare.py --config configs/compare/real.yaml --config configs/compare/dry-run.yaml
+
+# One GPU, a few minutes, before renting many: CUDA-only tests, gpt2-small / bert-base throughput and MFU against
+# Hugging Face's, a 100-step pretraining with an exact resume, a one-rank NCCL DDP launch; one JSON on stdout.
+# Exits at once, non-zero, on a machine without CUDA.
+gpu-check: $(INSTALLED)
+	$(PY) scripts/gpu_check.py
 
 test: $(INSTALLED)
 	WANDB_MODE=offline $(PY) -m pytest -q

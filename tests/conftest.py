@@ -20,6 +20,16 @@ from pretrain.data.sample_copies import write_sample_copies
 from pretrain.hf import from_hf, to_hf
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `cuda` (tests/test_cuda.py, run by `make gpu-check`) are skipped on a machine without CUDA."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU (make gpu-check runs these on one)")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def wandb_offline_mode() -> Iterator[None]:
     """No test talks to the W&B server: runs are written offline (a test may still change the mode itself)."""

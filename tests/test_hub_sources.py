@@ -4,6 +4,7 @@ plan validation in one line; online, the same entries go through load_dataset(na
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import datasets
@@ -122,3 +123,78 @@ def test_the_short_form_and_the_whole_description_cross_the_cli_alike(tmp_path: 
         assert DataSource.of(module.source) == expected
     assert DataSource("x.tsv").kind == "files" and DataSource("owner/name").kind == "hub"
     assert DataSource("builtin").kind == "builtin" and DataSource("data/*.txt").kind == "files"
+
+
+# Repositories whose main branch ships only a loading script (the .py file named), which datasets >= 4 refuses:
+# the registry must read them at the hub's parquet conversion. Evidence in pretrain/compare/datasets.py.
+SCRIPT_REPOSITORIES = {"eriktks/conll2003": "conll2003.py", "leondz/wnut_17": "wnut_17.py",
+                       "EdinburghNLP/xsum": "xsum.py", "bookcorpus/bookcorpus": "bookcorpus.py"}
+_CONVERTED_FILE = r"[^/]+/{split}/\d{{4}}\.parquet"  # refs/convert/parquet: <config>/<split>/NNNN.parquet
+_NATIVE_FILE = r"{config}/{split}-\d{{5}}-of-\d{{5}}\.parquet"  # push_to_hub: <config>/<split>-i-of-n.parquet
+
+
+@pytest.mark.parametrize(("stage", "key"), _hub_entries())
+def test_every_registry_entry_reads_parquet_files_at_its_revision_as_its_copy_lays_them_out(
+        hub_copies: Path, stage: str, key: str) -> None:
+    import re
+
+    from pretrain.data.sample_copies import SAMPLES
+    from pretrain.data.sources import PARQUET_CONVERSION, hub_split_names, local_copy_dir
+
+    entry = REGISTRY[stage][key]
+    assert (entry.name, entry.config, entry.revision) in SAMPLES, f"{key}: no sample copy of this name/config/revision"
+    copy = SAMPLES[(entry.name, entry.config, entry.revision)]
+    if entry.name in SCRIPT_REPOSITORIES:
+        assert entry.revision == PARQUET_CONVERSION, f"{key}: {entry.name} only has a loading script on main"
+    pattern = _CONVERTED_FILE if entry.revision == PARQUET_CONVERSION else _NATIVE_FILE
+    folder = local_copy_dir(hub_copies, entry.name, entry.config)
+    on_disk = sorted(str(p.relative_to(folder)) for p in folder.rglob("*.parquet"))
+    assert on_disk == sorted(f for files in copy.files.values() for f in files)
+    for split, files in copy.files.items():
+        assert all(re.fullmatch(pattern.format(split=split, config=entry.config), f) for f in files), files
+    # load_dataset infers from the file paths the same splits the entry's splits read.
+    splits = hub_split_names(replace(entry, local_copy=str(folder)))
+    assert sorted(splits) == sorted(copy.files)
+    assert all(entry.hub_split(s).split("[")[0] in splits for s in entry.splits or ("train",))
+    features = load_hub_split(replace(entry, local_copy=str(folder)), "train").features
+    assert features == copy.features  # ClassLabel names included
+
+
+def test_the_revision_reaches_load_dataset_and_the_plan_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[str, object]] = []
+
+    def fake_split_names(path: str, name: str | None = None, **kwargs: object) -> list[str]:
+        calls.append(("split_names", kwargs.get("revision")))
+        return ["train", "validation", "test"]
+
+    def fake_load_dataset(path: str, name: str | None = None, **kwargs: object) -> datasets.Dataset:
+        calls.append(("load_dataset", kwargs.get("revision")))
+        return datasets.Dataset.from_dict({"id": ["0"], "tokens": [["a"]], "ner_tags": [[0]]})
+
+    monkeypatch.setattr(datasets, "get_dataset_split_names", fake_split_names)
+    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+    monkeypatch.setattr(datasets, "load_dataset_builder", lambda *a, **k: calls.append(("builder", k.get("revision")))
+                        or type("B", (), {"info": datasets.DatasetInfo()})())
+    check_source("ner", REGISTRY["ner"]["conll2003"], "finetune.ner_data")
+    task_data_module("ner", REGISTRY["ner"]["conll2003"]).rows("train")
+    assert calls and all(revision == "refs/convert/parquet" for _, revision in calls)
+    assert {kind for kind, _ in calls} == {"split_names", "builder", "load_dataset"}
+
+
+def test_a_source_only_a_loading_script_builds_is_refused_in_one_line_naming_field_repository_and_fix(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    def refuse(*args: object, **kwargs: object) -> list[str]:  # what datasets 5.2 raises for a script repository
+        raise RuntimeError("Dataset scripts are no longer supported, but found conll2003.py")
+
+    monkeypatch.setattr(datasets, "get_dataset_split_names", refuse)
+    with pytest.raises(ValueError) as caught:
+        check_source("ner", DataSource("eriktks/conll2003"), "finetune.ner_data")
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith("finetune.ner_data: hub repository eriktks/conll2003")
+    assert "conll2003.py" in message and "revision: refs/convert/parquet" in message
+    copy = tmp_path / "conll2003"
+    copy.mkdir()
+    (copy / "conll2003.py").write_text("# a builder\n")
+    with pytest.raises(ValueError, match=r"^finetune.ner_data: local copy .*conll2003 only has a loading script "
+                                         r"\(conll2003.py\).*revision: refs/convert/parquet"):
+        check_source("ner", DataSource("eriktks/conll2003", local_copy=str(copy)), "finetune.ner_data")

@@ -112,6 +112,15 @@ def peak_flops(device: torch.device, dtype: torch.dtype, override: float | None)
     return float(flops) if flops else None
 
 
+def ours_runner(family: str, config: TransformerConfig, batch_size: int, seq_len: int, device: torch.device,
+                amp: bool, compile_model: bool = False, seed: int = 0) -> Runner:
+    """Our model of `family` training with its own loss on a random batch (what the benchmark times, alone)."""
+    torch.manual_seed(seed)
+    model = family_record(family).build(config)
+    batch = random_batch(family, config, batch_size, seq_len, device, torch.Generator().manual_seed(seed))
+    return Runner(model, _OURS_LOSS[family], batch, device, amp, compile_model)
+
+
 def bench_family(family: str, config: TransformerConfig, settings: BenchSettings, device: torch.device) -> list[Row]:
     """Rows for ours and HF's model of `family` (ours first, with the paired ratio and a note)."""
     if settings.seq_len > config.max_positions:

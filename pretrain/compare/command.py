@@ -7,6 +7,7 @@ Exit status: 0 when every run finished, 1 when some failed or were skipped (the 
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from pathlib import Path
@@ -21,8 +22,23 @@ from pretrain.compare.runs import subprocess_cli
 from pretrain.compare.schema import ComparisonResults
 
 
+def estimate_parser() -> argparse.ArgumentParser:
+    """The estimator's flags, read before the plan's (pretrain.compare.estimate)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--estimate", action="store_true", help="print what the plan costs; train nothing")
+    parser.add_argument("--gpu", default="h100", help="accelerator: h100, h200, a100, ... or cpu (measured)")
+    parser.add_argument("--gpus", type=int, default=8, help="devices on the node")
+    parser.add_argument("--mfu", type=float, default=0.3, help="assumed model FLOPs utilisation on a GPU")
+    parser.add_argument("--gpu-memory-gib", type=float, default=None, help="device memory, if not the table's")
+    parser.add_argument("--json", type=Path, default=None, help="also write the estimate here")
+    return parser
+
+
 def main(args: list[str] | None = None) -> int:
     args = sys.argv[1:] if args is None else args
+    flags, args = estimate_parser().parse_known_args(args)
+    if flags.estimate:
+        return estimate_main(flags, args)
     try:
         plan = parse_plan(args)
         resolved = validate(plan, Path.cwd())
@@ -69,3 +85,29 @@ def run(resolved: ResolvedPlan) -> ComparisonResults:
     if resolved.plan.subprocess_runs:
         return execute(resolved, subprocess_cli("pretrain.cli"), subprocess_cli("tasks.cli"))
     return execute(resolved, pretrain.cli.run, tasks.cli.run)
+
+
+def estimate_main(flags: argparse.Namespace, args: list[str]) -> int:
+    """`--estimate`: validate the plan (not its data: no hub needed), print and optionally write its cost."""
+    from pretrain.compare.estimate import accelerator, check_fits, estimate, format_estimate, measure_cpu, write_json
+
+    root = Path.cwd()
+    try:
+        resolved = validate(parse_plan(args), root, check_data=False)
+        check_matched_parameters(resolved)
+        device = (measure_cpu(resolved, root) if flags.gpu == "cpu" else
+                  accelerator(flags.gpu, flags.gpus, flags.mfu, flags.gpu_memory_gib))
+        result = estimate(resolved, device, root)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(format_estimate(result))
+    if flags.json:
+        write_json(result, flags.json)
+        print(f"wrote {flags.json}")
+    try:
+        check_fits(result, resolved)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0

@@ -13,7 +13,7 @@ import glob
 from dataclasses import replace
 from pathlib import Path
 
-from pretrain.data.sources import LOCAL_SUFFIXES, DataSource, DataSourceArg, local_copy_dir
+from pretrain.data.sources import LOCAL_SUFFIXES, PARQUET_CONVERSION, DataSource, DataSourceArg, local_copy_dir
 
 STAGES = ("pretrain", "classification", "ner", "generation")
 
@@ -21,15 +21,26 @@ _BUILTIN = DataSource("builtin")
 
 # The public sets the real-scale plan uses; add an entry here to name a new one. Each entry is the same
 # DataSource the data modules take, so its splits and columns reach pretraining and fine-tuning unchanged.
+# Every entry reads files the hub serves as parquet: `datasets` 4.0 and later refuse loading scripts ("Dataset
+# scripts are no longer supported, but found conll2003.py"), so a repository that only ships a .py builder is read
+# at the dataset viewer's parquet conversion (revision refs/convert/parquet: <config>/<split>/NNNN.parquet, one
+# config directory, features with ClassLabel names in the files' metadata; huggingface.co/docs/dataset-viewer/parquet).
+# pretrain/data/sample_copies.py writes each layout below for the dry run; a test checks the two agree.
 REGISTRY: dict[str, dict[str, DataSource]] = {
     "pretrain": {
         "builtin": _BUILTIN,
+        # Parquet in the repository: wikitext-2-raw-v1/{train,validation,test}-00000-of-00001.parquet; column text.
         "wikitext-2": DataSource("Salesforce/wikitext", "wikitext-2-raw-v1"),
+        # wikitext-103-raw-v1/train-0000{0,1}-of-00002.parquet, {validation,test}-00000-of-00001.parquet; column text.
         "wikitext-103": DataSource("Salesforce/wikitext", "wikitext-103-raw-v1"),
-        "bookcorpus": DataSource("bookcorpus/bookcorpus"),
+        # Script repository (bookcorpus.py); its conversion: plain_text/train/0000..0009.parquet, column text, no
+        # validation or test split (carved from train).
+        "bookcorpus": DataSource("bookcorpus/bookcorpus", revision=PARQUET_CONVERSION),
     },
     "classification": {
         "builtin": _BUILTIN,
+        # Parquet in the repository: sst2/{train,validation,test}-00000-of-00001.parquet; columns sentence,
+        # label (ClassLabel negative/positive; -1 on the hidden test split), idx.
         # GLUE's test labels are hidden (-1 on the hub), so its validation set is the test set, as in the
         # BERT paper's GLUE dev results, and the last 5% of train is the validation set.
         "sst2": DataSource("nyu-mll/glue", "sst2",
@@ -38,12 +49,20 @@ REGISTRY: dict[str, dict[str, DataSource]] = {
     },
     "ner": {
         "builtin": _BUILTIN,
-        "conll2003": DataSource("eriktks/conll2003"),
-        "wnut_17": DataSource("leondz/wnut_17"),
+        # Script repository (conll2003.py); its conversion: conll2003/{train,validation,test}/0000.parquet; columns
+        # id, tokens, pos_tags, chunk_tags, ner_tags (ClassLabel O, B-PER, I-PER, B-ORG, I-ORG, B-LOC, I-LOC, B-MISC,
+        # I-MISC).
+        "conll2003": DataSource("eriktks/conll2003", revision=PARQUET_CONVERSION),
+        # Script repository (wnut_17.py); its conversion: wnut_17/{train,validation,test}/0000.parquet; columns id,
+        # tokens, ner_tags (ClassLabel O, B-/I- corporation, creative-work, group, location, person, product).
+        "wnut_17": DataSource("leondz/wnut_17", revision=PARQUET_CONVERSION),
     },
     "generation": {
         "builtin": _BUILTIN,
-        "xsum": DataSource("EdinburghNLP/xsum", columns={"source": "document", "target": "summary"}),
+        # Script repository (xsum.py); its conversion: default/{train,validation,test}/0000.parquet; columns
+        # document, summary, id.
+        "xsum": DataSource("EdinburghNLP/xsum", columns={"source": "document", "target": "summary"},
+                           revision=PARQUET_CONVERSION),
     },
 }
 

@@ -62,18 +62,25 @@ def check_matched_parameters(resolved: ResolvedPlan) -> dict[str, int]:
     return counts
 
 
-def preset_facts(resolved: ResolvedPlan) -> dict[str, dict[str, int]]:
-    """Non-embedding parameters and training FLOPs per token of each family's preset (meta device: no memory)."""
+def preset_config(resolved: ResolvedPlan, family: str) -> TransformerConfig:
+    """A family's preset with the plan's vocabulary size (the tokenizer's, set at run time)."""
+    return TransformerConfig(**{**TransformerConfig.from_yaml(resolved.model_presets[family]).to_dict(),
+                                "vocab_size": resolved.plan.pretrain.vocab_size})
+
+
+def preset_facts(resolved: ResolvedPlan, seq_len: int | None = None) -> dict[str, dict[str, int]]:
+    """Parameters, non-embedding parameters and training FLOPs per token (at `seq_len`, default the plan's
+    pretraining length) of each family's preset (meta device: no memory)."""
     facts = {}
     for family in FAMILIES:
         record = family_record(family)
-        config = TransformerConfig(**{**TransformerConfig.from_yaml(resolved.model_presets[family]).to_dict(),
-                                      "vocab_size": resolved.plan.pretrain.vocab_size})
+        config = preset_config(resolved, family)
         with torch.device("meta"):
             model = record.build(config)
         facts[family] = {
+            "params": count_parameters(model),
             "non_embedding_params": count_parameters(model, exclude_embeddings=True),
-            "flops_per_token": flops_per_token(model, config, resolved.plan.pretrain.seq_len,
+            "flops_per_token": flops_per_token(model, config, seq_len or resolved.plan.pretrain.seq_len,
                                                record.predicted_fraction),
         }
     return facts
@@ -106,7 +113,7 @@ def execute(resolved: ResolvedPlan, pretrain_cli: Cli, finetune_cli: Cli) -> Com
     p, f = plan.pretrain, plan.finetune
     steps = pretrain_steps(resolved)
     workers, threads = side_by_side(plan)  # validate() resolved them: the plan's numbers, typed
-    progress = Progress(total=_count_runs(resolved), workers=workers)
+    progress = Progress(total=count_runs(resolved), workers=workers)
     start = time.perf_counter()
 
     def grid_jobs(family: str) -> list[Job]:
@@ -172,10 +179,15 @@ def execute(resolved: ResolvedPlan, pretrain_cli: Cli, finetune_cli: Cli) -> Com
     return results
 
 
-def _count_runs(resolved: ResolvedPlan) -> int:
+def baseline_runs(tasks: list[str]) -> int:
+    """The runs with no model: a trivial-baseline run per task and a classical-reference run where one exists."""
+    return len(tasks) + sum(task in REFERENCE_TASKS for task in tasks)
+
+
+def count_runs(resolved: ResolvedPlan) -> int:
     """Every run the plan can make (grid runs with the chosen rate count once)."""
     p, f = resolved.plan.pretrain, resolved.plan.finetune
-    baselines = len(f.tasks) + sum(task in REFERENCE_TASKS for task in f.tasks)  # and the references
+    baselines = baseline_runs(f.tasks)
     pretrained = len(p.seeds) * p.probes * len(f.seeds) + len(f.lrs) - 1  # the chosen rate's grid run is reused
     return baselines + len(FAMILIES) * (len(p.seeds) + len(f.tasks) * (pretrained + f.controls))
 

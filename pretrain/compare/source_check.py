@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import datasets
 
-from pretrain.data.sources import FILE_BUILDERS, SPLITS, DataSource, hub_columns, hub_split_names, resolve_files
+from pathlib import Path
+
+from pretrain.data.sources import (
+    FILE_BUILDERS, PARQUET_CONVERSION, SPLITS, DataSource, hub_columns, hub_split_names, resolve_files, script_refusal,
+)
 from tasks.base import TaskDataModule
 from tasks.classification.data import ClassificationDataModule
 from tasks.generation.data import GenerationDataModule
@@ -23,14 +27,28 @@ def check_source(stage: str, source: DataSource, field: str) -> None:
     """Raise one ValueError naming `field`, the source and the missing split or column (and what was expected)."""
     if source.is_builtin:
         return
+    scripts = sorted(p.name for p in Path(source.local_copy).glob("*.py")) if source.local_copy else []
+    if scripts:
+        raise ValueError(refuse_script(field, source, scripts[0]))
     try:
         if source.kind == "files":
             _check_files(stage, source)
         else:
             _check_hub(stage, source)
     except Exception as error:  # the hub and file readers raise many kinds; the plan needs one line
+        script = script_refusal(error)
+        if script is not None:
+            raise ValueError(refuse_script(field, source, script)) from error
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ValueError(f"{field}: data source {source}: {message}") from error
+
+
+def refuse_script(field: str, source: DataSource, script: str) -> str:
+    """The one line for a source only a loading script could build: the field, the repository, the fix."""
+    where = f"local copy {source.local_copy}" if source.local_copy else f"hub repository {source.name}"
+    at = f" at revision {source.revision}" if source.revision and not source.local_copy else ""
+    return (f"{field}: {where}{at} only has a loading script ({script}), which datasets 4.0 and later refuse; set "
+            f"revision: {PARQUET_CONVERSION} (the hub's parquet conversion), or name a parquet copy or local files")
 
 
 def required_columns(stage: str, source: DataSource) -> tuple[str, ...]:

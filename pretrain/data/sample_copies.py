@@ -1,8 +1,11 @@
-"""Small synthetic copies of the hub data sets the comparison names, in the hub's own schemas.
+"""Small synthetic copies of the hub data sets the comparison names, in the hub's own layouts and schemas.
 
-Each copy has the hub set's splits, columns and `datasets.Features` (ClassLabel names included, GLUE's
-hidden test labels as -1), written as parquet files that `datasets.load_dataset(<directory>)` reads
-back with those features, at <root>/<owner>/<name>/<config> (pretrain.data.sources.local_copy_dir).
+Each copy has the hub set's files at the paths the hub serves them (at the registry entry's revision: the
+repository's own parquet files, or the hub's parquet conversion, `refs/convert/parquet`, for repositories
+that only ship a loading script), its splits, columns and `datasets.Features` (ClassLabel names included,
+GLUE's hidden test labels as -1), so that `datasets.load_dataset(<directory>)` infers the same splits and
+features from them as `load_dataset(name, config, revision=...)` does from the hub. A copy lives at
+<root>/<owner>/<name>/<config> (pretrain.data.sources.local_copy_dir) and holds the repository's paths below it.
 A plan's `datasets_dir` points the registry's entries at them, so the real plan's data path (split
 names, column mapping, label names) runs end to end on a machine without the hub: the dry run, and
 tests. The texts are generated from a fixed seed; they exercise the pipeline, not a model.
@@ -13,13 +16,15 @@ tests. The texts are generated from a fixed seed; they exercise the pipeline, no
 from __future__ import annotations
 
 import random
+import shutil
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import datasets
 
-from pretrain.data.sources import local_copy_dir
+from pretrain.data.sources import PARQUET_CONVERSION, local_copy_dir
 
 CONLL_NER_TAGS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
 CONLL_POS_TAGS = ['"', "''", "#", "$", "(", ")", ",", ".", ":", "``", "CC", "CD", "DT", "EX", "FW", "IN", "JJ", "JJR",
@@ -127,45 +132,75 @@ def _tags(names: list[str]) -> datasets.Sequence:
     return datasets.Sequence(datasets.ClassLabel(names=names))
 
 
-# hub name, config -> (features, generator, splits). Features as the hub declares them.
-SAMPLES: dict[tuple[str, str | None], tuple[datasets.Features, Callable[..., dict[str, list]], tuple[str, ...]]] = {
-    **{("Salesforce/wikitext", config): (datasets.Features({"text": datasets.Value("string")}), _wikitext,
-                                         ("train", "validation", "test"))
-       for config in ("wikitext-2-raw-v1", "wikitext-103-raw-v1")},
-    ("bookcorpus/bookcorpus", None): (datasets.Features({"text": datasets.Value("string")}), _bookcorpus, ("train",)),
-    ("nyu-mll/glue", "sst2"): (
+@dataclass(frozen=True)
+class HubCopy:
+    """What a hub repository serves for one configuration at one revision: each split's files (paths in the
+    repository), their features, and how to generate rows for them."""
+
+    features: datasets.Features
+    generate: Callable[..., dict[str, list]]
+    files: dict[str, tuple[str, ...]]  # split -> its files' paths in the repository at `revision`
+
+
+def _native(config: str, shards: dict[str, int]) -> dict[str, tuple[str, ...]]:
+    """push_to_hub's layout in the repository itself: <config>/<split>-<i>-of-<n>.parquet."""
+    return {split: tuple(f"{config}/{split}-{i:05d}-of-{n:05d}.parquet" for i in range(n))
+            for split, n in shards.items()}
+
+
+def _converted(directory: str, shards: dict[str, int]) -> dict[str, tuple[str, ...]]:
+    """The dataset viewer's parquet conversion (refs/convert/parquet): <config>/<split>/<i>.parquet."""
+    return {split: tuple(f"{directory}/{split}/{i:04d}.parquet" for i in range(n)) for split, n in shards.items()}
+
+
+_THREE = {"train": 1, "validation": 1, "test": 1}
+_WIKITEXT = datasets.Features({"text": datasets.Value("string")})
+
+# (hub name, config, revision) -> what it serves, as pretrain.compare.datasets.REGISTRY names it; the shard counts
+# are the hub's (WikiText-103's train is two files, BookCorpus's conversion ten), so a copy exercises multi-file
+# splits too. Where each layout was seen is in the registry's comments.
+SAMPLES: dict[tuple[str, str | None, str | None], HubCopy] = {
+    ("Salesforce/wikitext", "wikitext-2-raw-v1", None): HubCopy(
+        _WIKITEXT, _wikitext, _native("wikitext-2-raw-v1", _THREE)),
+    ("Salesforce/wikitext", "wikitext-103-raw-v1", None): HubCopy(
+        _WIKITEXT, _wikitext, _native("wikitext-103-raw-v1", {"train": 2, "validation": 1, "test": 1})),
+    ("bookcorpus/bookcorpus", None, PARQUET_CONVERSION): HubCopy(
+        datasets.Features({"text": datasets.Value("string")}), _bookcorpus, _converted("plain_text", {"train": 10})),
+    ("nyu-mll/glue", "sst2", None): HubCopy(
         datasets.Features({"sentence": datasets.Value("string"),
                            "label": datasets.ClassLabel(names=["negative", "positive"]),
                            "idx": datasets.Value("int32")}),
-        _sst2, ("train", "validation", "test")),
-    ("eriktks/conll2003", None): (
+        _sst2, _native("sst2", _THREE)),
+    ("eriktks/conll2003", None, PARQUET_CONVERSION): HubCopy(
         datasets.Features({"id": datasets.Value("string"), "tokens": _STRINGS, "pos_tags": _tags(CONLL_POS_TAGS),
                            "chunk_tags": _tags(CONLL_CHUNK_TAGS), "ner_tags": _tags(CONLL_NER_TAGS)}),
-        _conll2003, ("train", "validation", "test")),
-    ("leondz/wnut_17", None): (
+        _conll2003, _converted("conll2003", _THREE)),
+    ("leondz/wnut_17", None, PARQUET_CONVERSION): HubCopy(
         datasets.Features({"id": datasets.Value("string"), "tokens": _STRINGS, "ner_tags": _tags(WNUT_TAGS)}),
-        _wnut17, ("train", "validation", "test")),
-    ("EdinburghNLP/xsum", None): (
+        _wnut17, _converted("wnut_17", _THREE)),
+    ("EdinburghNLP/xsum", None, PARQUET_CONVERSION): HubCopy(
         datasets.Features({"document": datasets.Value("string"), "summary": datasets.Value("string"),
                            "id": datasets.Value("string")}),
-        _xsum, ("train", "validation", "test")),
+        _xsum, _converted("default", _THREE)),
 }
 
 
 def write_sample_copies(root: str | Path, rows: int = 200, seed: int = 0) -> list[Path]:
-    """Write every copy under `root` (train: `rows` rows, validation and test a fifth of that each);
-    returns their directories. Existing copies are rewritten."""
+    """Write every copy under `root` (train: `rows` rows, validation and test a fifth of that each, spread over
+    the split's files); returns their directories. Existing copies are rewritten."""
     written = []
-    for (name, config), (features, generate, splits) in SAMPLES.items():
+    for (name, config, _revision), copy in SAMPLES.items():
         folder = local_copy_dir(root, name, config)
-        folder.mkdir(parents=True, exist_ok=True)
-        for split in splits:
+        shutil.rmtree(folder, ignore_errors=True)  # files of an older layout would be read as more splits
+        for split, paths in copy.files.items():
             rng = random.Random(f"{seed}-{name}-{config}-{split}")
-            size = max(4, int(rows * _SPLIT_SIZES[split]))
-            columns = generate(rng, size, False) if generate is _sst2 and split == "test" else generate(rng, size)
-            # <split>-00000-of-00001.parquet: the hub's file naming, from which load_dataset infers the split.
-            datasets.Dataset.from_dict(columns, features=features).to_parquet(
-                str(folder / f"{split}-00000-of-00001.parquet"))
+            size = max(4 * len(paths), int(rows * _SPLIT_SIZES[split]))
+            hidden = copy.generate is _sst2 and split == "test"  # GLUE's test labels are hidden: -1
+            columns = copy.generate(rng, size, False) if hidden else copy.generate(rng, size)
+            table = datasets.Dataset.from_dict(columns, features=copy.features)
+            for shard, path in enumerate(paths):  # the hub's file names, from which load_dataset infers the split
+                (folder / path).parent.mkdir(parents=True, exist_ok=True)
+                table.shard(len(paths), shard, contiguous=True).to_parquet(str(folder / path))
         written.append(folder)
     return written
 

@@ -8,8 +8,10 @@ take, unchanged, so a data set is spelled once. Its ``name`` is one of
   files for NER): the train split; ``splits`` gives the other splits' paths;
 - anything else is a Hugging Face data set name (or a local data-set directory), loaded with
   ``datasets.load_dataset(name, config, split=...)``; ``splits`` maps our split to the hub's
-  (a split expression such as ``train[:95%]`` works), and ``local_copy`` points the same entry at a
-  directory holding a copy in the hub's own schema (offline machines, tests, the dry run).
+  (a split expression such as ``train[:95%]`` works), ``revision`` picks a branch or commit of the hub
+  repository (``refs/convert/parquet``: the hub's automatic parquet conversion, the way to read a repository
+  that only ships a loading script, which ``datasets`` 4.0 and later refuse), and ``local_copy`` points the
+  same entry at a directory holding a copy in the hub's own layout (offline machines, tests, the dry run).
 
 ``columns`` maps the column a reader expects (``text``; ``label``; ``tokens``/``ner_tags``;
 ``source``/``target``) to the data's own column (``{"text": "sentence"}`` for GLUE SST-2).
@@ -28,7 +30,7 @@ import hashlib
 import json
 import logging
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -46,6 +48,12 @@ FILE_BUILDERS = {".txt": "text", ".text": "text", ".raw": "text", ".tokens": "te
 # Suffixes that name a local file whatever reads it (fine-tuning also reads TSV and CoNLL column files).
 LOCAL_SUFFIXES = (*FILE_BUILDERS, ".tsv", ".conll", ".gz", ".xml")
 _VALIDATION_ALIASES = ("validation", "valid", "dev", "val")
+# The branch where the hub's dataset viewer publishes its parquet conversion of a repository, one
+# <config>/<split>/NNNN.parquet file set per configuration (huggingface.co/docs/dataset-viewer/parquet). It is how a
+# repository that only ships a loading script is read by `datasets` 4.0 and later, which refuse scripts.
+PARQUET_CONVERSION = "refs/convert/parquet"
+# What `datasets` >= 4 raises for a repository or directory whose data only a loading script builds.
+_SCRIPT_REFUSAL = "Dataset scripts are no longer supported"
 _HOLDOUT_PERCENT = 5
 _DECODE_CHECK_BYTES_STREAMING = 1 << 20
 
@@ -66,6 +74,8 @@ class DataSource:
         columns: the reader's column -> the data's column, e.g. {"text": "sentence"}
         local_copy: a directory holding this hub data set in the hub's schema (one folder per split or
             split-named files, as load_dataset reads them); used instead of the hub when set
+        revision: the hub repository's branch, tag or commit (None: main); "refs/convert/parquet" reads the
+            hub's parquet conversion of a repository whose main branch only has a loading script
     """
 
     name: str = "builtin"
@@ -73,6 +83,7 @@ class DataSource:
     splits: dict[str, str] = field(default_factory=dict)
     columns: dict[str, str] = field(default_factory=dict)
     local_copy: str | None = None
+    revision: str | None = None
 
     @classmethod
     def of(cls, value: DataSourceArg | dict) -> DataSource:
@@ -138,7 +149,8 @@ class DataSource:
         if self.kind != "hub":
             return self.name
         where = f" from {self.local_copy}" if self.local_copy else ""
-        return f"{self.name}" + (f" ({self.config})" if self.config else "") + where
+        at = f"@{self.revision}" if self.revision and not self.local_copy else ""
+        return f"{self.name}{at}" + (f" ({self.config})" if self.config else "") + where
 
     def rename(self, dataset: datasets.Dataset | datasets.IterableDataset, where: str,
                required: tuple[str, ...] = ()) -> datasets.Dataset | datasets.IterableDataset:
@@ -176,11 +188,27 @@ def _hub_cache(cache_dir: str | Path | None) -> str | None:
     return None if cache_dir is None else str(cache_dir)
 
 
+def _hub_location(source: DataSource) -> tuple[str, str | None, str | None]:
+    """(path, config, revision) for `datasets`: the local copy (read as a directory, no config or revision),
+    else the hub repository at its revision."""
+    if source.local_copy:
+        return source.local_copy, None, None
+    return source.name, source.config, source.revision
+
+
+def script_refusal(error: BaseException) -> str | None:
+    """The loading script `datasets` refused (e.g. "conll2003.py"), if that is what `error` is, else None."""
+    message = str(error)
+    if _SCRIPT_REFUSAL not in message:
+        return None
+    return message.rsplit("found ", 1)[-1].strip() or "a .py builder"
+
+
 def hub_split_names(source: DataSource, cache_dir: str | Path | None = None) -> list[str]:
     """The splits the hub set (or its local copy) has, read from its metadata, not its rows."""
-    path, config = (source.local_copy, None) if source.local_copy else (source.name, source.config)
+    path, config, revision = _hub_location(source)
     try:
-        return list(datasets.get_dataset_split_names(path, config,
+        return list(datasets.get_dataset_split_names(path, config, revision=revision,
                                                      cache_dir=_hub_cache(cache_dir)))
     except FileNotFoundError as error:
         raise FileNotFoundError(f"data set {source} not found locally or on the hub: expected 'builtin', a path/glob "
@@ -191,8 +219,9 @@ def hub_split_names(source: DataSource, cache_dir: str | Path | None = None) -> 
 def hub_columns(source: DataSource, split: str, cache_dir: str | Path | None = None) -> list[str]:
     """The data's own column names of one hub split, from the builder's metadata when it has them
     (the hub's dataset card, or the local cache offline), else from the split itself (local copies)."""
-    path, config = (source.local_copy, None) if source.local_copy else (source.name, source.config)
-    features = datasets.load_dataset_builder(path, config, cache_dir=_hub_cache(cache_dir)).info.features
+    path, config, revision = _hub_location(source)
+    features = datasets.load_dataset_builder(path, config, revision=revision,
+                                             cache_dir=_hub_cache(cache_dir)).info.features
     if features is None:
         features = load_hub_split(source, split, cache_dir=cache_dir).features
     return list(features)
@@ -202,13 +231,13 @@ def load_hub_split(source: DataSource, split: str, streaming: bool = False,
                    cache_dir: str | Path | None = None) -> datasets.Dataset | datasets.IterableDataset:
     """One split of a hub set, ``load_dataset(name, config, split=...)``, or of its local copy; the data's
     own columns (``rename`` maps them)."""
-    path, config = (source.local_copy, None) if source.local_copy else (source.name, source.config)
+    path, config, revision = _hub_location(source)
     expression = source.hub_split(split)
     if streaming and "[" in expression:
         raise ValueError(f"data set {source}: split {split!r} = {expression!r} slices a split, which streaming "
                          "cannot do; name a whole split or set streaming false")
     try:
-        return datasets.load_dataset(path, config, split=expression, streaming=streaming,
+        return datasets.load_dataset(path, config, split=expression, streaming=streaming, revision=revision,
                                      cache_dir=_hub_cache(cache_dir))
     except FileNotFoundError as error:
         raise FileNotFoundError(f"data set {source} not found locally or on the hub: expected 'builtin', a path/glob "
@@ -346,8 +375,7 @@ def _hub_splits(source: DataSource, streaming: bool, cache_dir: str | Path | Non
             raise ValueError(f"data set {source} has no split {expression!r} (for our {split!r} split); available "
                              f"splits: {available}")
     chosen = {split: expression for split, expression in wanted.items() if expression is not None}
-    loaded = {split: load_hub_split(DataSource(source.name, source.config, chosen, source.columns, source.local_copy),
-                                    split, streaming, cache_dir) for split in chosen}
+    loaded = {split: load_hub_split(replace(source, splits=chosen), split, streaming, cache_dir) for split in chosen}
     kind = datasets.IterableDatasetDict if streaming else datasets.DatasetDict
     return kind(loaded), {split: f"data set {source} split {expression!r}" for split, expression in chosen.items()}
 
