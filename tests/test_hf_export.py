@@ -4,20 +4,31 @@ classes load, with our logits (1e-5); fine-tuned heads export only where a class
 from __future__ import annotations
 
 import dataclasses
+import importlib
+import inspect
 import json
+import re
 from pathlib import Path
 
 import pytest
 import torch
 from lightning.pytorch import Trainer
-from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
+from transformers import (
+    AutoModelForCausalLM,
+    AutoModelForMaskedLM,
+    AutoModelForSequenceClassification,
+    AutoModelForTokenClassification,
+    AutoTokenizer,
+)
 
 from lightning_fakes import TinyDataModule
-from tasks_fixtures import tokenizer
+from tasks_fixtures import classification_files, conll_files, hf_backbone, modernbert_backbone, source_option, tokenizer
 from pretrain.blocks.config import TransformerConfig
 from pretrain.checkpoint import load_backbone
 from pretrain.hf.export import main
 from pretrain.lightning import BertPretraining, GptPretraining
+from tasks.base import TaskModule, connect
+from tasks.cli import main as finetune_main
 
 torch.set_num_threads(1)
 MODELS = Path(__file__).resolve().parents[1] / "configs" / "model"
@@ -85,3 +96,77 @@ def test_bad_checkpoint_is_one_line_and_writes_nothing(tmp_path: Path, capsys: p
     assert not (tmp_path / "out").exists()
     assert main([str(tmp_path / "missing.ckpt"), str(tmp_path / "out")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+# -- fine-tuned checkpoints -------------------------------------------------------------------------------
+FINETUNE = {
+    "classification": ("tasks.classification.module.ClassificationModule",
+                       "tasks.classification.data.ClassificationDataModule", classification_files),
+    "ner": ("tasks.ner.module.NerModule", "tasks.ner.data.NerDataModule", conll_files),
+}
+
+
+def _finetuned(task: str, backbone: str, tmp_path: Path, *extra: str) -> tuple[Path, TaskModule]:
+    """Two `finetune fit` steps; returns the saved checkpoint and our module holding its weights."""
+    module_path, data_path, make_files = FINETUNE[task]
+    files = make_files(tmp_path)
+    results = tmp_path / "results.json"
+    finetune_main([
+        "fit", "--model", module_path, f"--model.checkpoint={backbone}", "--model.lr=1e-2", "--data", data_path,
+        source_option(files), "--data.batch_size=4", "--data.max_length=24",
+        f"--trainer.default_root_dir={tmp_path / 'run'}", "--trainer.max_steps=2", "--trainer.limit_val_batches=1",
+        "--trainer.enable_progress_bar=false", "--trainer.logger=false", "--trainer.enable_model_summary=false",
+        "--seed_everything=0", "--test_after_fit=true", f"--results_file={results}", *extra,
+    ])
+    ckpt = Path(json.loads(results.read_text())["finetuned_checkpoint"])
+    saved = torch.load(ckpt, weights_only=True)
+    module_class, data_class = (getattr(importlib.import_module(p.rpartition(".")[0]), p.rpartition(".")[2])
+                                for p in (module_path, data_path))
+    module = module_class(**{k: v for k, v in saved["hyper_parameters"].items()
+                             if k in inspect.signature(module_class.__init__).parameters})
+    connect(module, data_class(source=str(files["train"]), max_length=24))  # builds the label head, as `finetune` does
+    module.load_state_dict(saved["state_dict"])
+    return ckpt, module.eval()
+
+
+@pytest.mark.parametrize(("task", "family", "hf_class"), [
+    ("classification", "bert", "BertForSequenceClassification"),
+    ("ner", "bert", "BertForTokenClassification"),
+    ("ner", "gpt", "GPT2ForTokenClassification"),
+])
+def test_finetuned_classic_heads_export_with_our_logits(task: str, family: str, hf_class: str, tmp_path: Path) -> None:
+    ckpt, ours = _finetuned(task, hf_backbone(family, tmp_path / "backbone"), tmp_path)
+    out = tmp_path / "exported"
+    assert main([str(ckpt), str(out)]) == 0
+    auto = AutoModelForSequenceClassification if task == "classification" else AutoModelForTokenClassification
+    theirs = auto.from_pretrained(out).eval()
+    assert type(theirs).__name__ == hf_class
+    assert list(theirs.config.id2label.values()) == ours.label_names
+    encoded = AutoTokenizer.from_pretrained(out)(["Alice met Bob in Paris", "the cat sat"], padding=True,
+                                                 return_tensors="pt")
+    assert ("token_type_ids" in encoded) == (family == "bert")
+    batch = {**encoded, "token_type_ids": encoded.get("token_type_ids", torch.zeros_like(encoded["input_ids"]))}
+    with torch.no_grad():
+        expected, got = ours(batch), theirs(**encoded).logits
+    if task == "ner":  # padded positions are no one's tags
+        mask = encoded["attention_mask"].bool()
+        expected, got = expected[mask], got[mask]
+    torch.testing.assert_close(got, expected, atol=TOL, rtol=TOL)
+    assert "fine-tuned for" in (out / "README.md").read_text()
+
+
+@pytest.mark.parametrize(("task", "family", "extra", "message"), [
+    ("classification", "bert", ["--model.pooling=mean"], r"model.pooling='mean'.*--model.init_args.pooling native"),
+    ("classification", "gpt", [], "GPT2ForSequenceClassification's score layer has no bias"),
+    ("ner", "modernbert", [], "ModernBertForTokenClassification applies a dense-GELU-norm head.*classic-layout"),
+])
+def test_heads_without_an_exact_class_are_refused_in_one_line(task: str, family: str, extra: list[str], message: str,
+                                                               tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    backbone = (f"hf:{modernbert_backbone('bert', tmp_path / 'backbone')}" if family == "modernbert"
+                else hf_backbone(family, tmp_path / "backbone"))
+    ckpt, _ = _finetuned(task, backbone, tmp_path, *extra)
+    capsys.readouterr()
+    assert main([str(ckpt), str(tmp_path / "exported")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and re.search(message, err), err
+    assert not (tmp_path / "exported").exists()

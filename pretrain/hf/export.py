@@ -306,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("checkpoint", help="a `pretrain` or `finetune` checkpoint (.ckpt)")
     parser.add_argument("directory", help="the Hugging Face folder to write (must not exist)")
     args = parser.parse_args(argv)
+    transformers.utils.logging.disable_progress_bar()  # loading an hf: backbone would draw bars around the one line
     try:
         written = export(args.checkpoint, args.directory)
     except (ValueError, OSError) as error:
