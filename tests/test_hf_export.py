@@ -22,7 +22,7 @@ from transformers import (
 )
 
 from lightning_fakes import TinyDataModule
-from tasks_fixtures import classification_files, conll_files, hf_backbone, modernbert_backbone, source_option, tokenizer
+from tasks_fixtures import classification_files, conll_files, generation_files, hf_backbone, modernbert_backbone, source_option, tokenizer
 from pretrain.blocks.config import TransformerConfig
 from pretrain.checkpoint import load_backbone
 from pretrain.hf.export import main
@@ -96,6 +96,9 @@ def test_bad_checkpoint_is_one_line_and_writes_nothing(tmp_path: Path, capsys: p
     assert not (tmp_path / "out").exists()
     assert main([str(tmp_path / "missing.ckpt"), str(tmp_path / "out")]) == 2
     assert "does not exist" in capsys.readouterr().err
+    (tmp_path / "taken").mkdir()
+    assert main([str(broken), str(tmp_path / "taken")]) == 2  # never written over
+    assert "taken already exists" in capsys.readouterr().err
 
 
 # -- fine-tuned checkpoints -------------------------------------------------------------------------------
@@ -103,6 +106,8 @@ FINETUNE = {
     "classification": ("tasks.classification.module.ClassificationModule",
                        "tasks.classification.data.ClassificationDataModule", classification_files),
     "ner": ("tasks.ner.module.NerModule", "tasks.ner.data.NerDataModule", conll_files),
+    "generation": ("tasks.generation.module.GenerationModule", "tasks.generation.data.GenerationDataModule",
+                   generation_files),
 }
 
 
@@ -117,6 +122,7 @@ def _finetuned(task: str, backbone: str, tmp_path: Path, *extra: str) -> tuple[P
         f"--trainer.default_root_dir={tmp_path / 'run'}", "--trainer.max_steps=2", "--trainer.limit_val_batches=1",
         "--trainer.enable_progress_bar=false", "--trainer.logger=false", "--trainer.enable_model_summary=false",
         "--seed_everything=0", "--test_after_fit=true", f"--results_file={results}", *extra,
+        *(["--data.max_target_length=8", "--model.max_new_tokens=4"] if task == "generation" else []),
     ])
     ckpt = Path(json.loads(results.read_text())["finetuned_checkpoint"])
     saved = torch.load(ckpt, weights_only=True)
@@ -170,3 +176,18 @@ def test_heads_without_an_exact_class_are_refused_in_one_line(task: str, family:
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and re.search(message, err), err
     assert not (tmp_path / "exported").exists()
+
+
+def test_finetuned_gpt_generation_exports_as_its_causal_lm(tmp_path: Path) -> None:
+    ckpt, ours = _finetuned("generation", hf_backbone("gpt", tmp_path / "backbone"), tmp_path)
+    out = tmp_path / "exported"
+    assert main([str(ckpt), str(out)]) == 0
+    theirs = AutoModelForCausalLM.from_pretrained(out).eval()
+    assert type(theirs).__name__ == "GPT2LMHeadModel"
+    ids = torch.randint(6, theirs.config.vocab_size, (2, 10))
+    mask = torch.ones_like(ids)
+    with torch.no_grad():
+        torch.testing.assert_close(theirs(input_ids=ids, attention_mask=mask).logits, ours.model(ids, mask).logits,
+                                   atol=TOL, rtol=TOL)
+    pretrained = load_backbone(hf_backbone("gpt", tmp_path / "again")).model  # fine-tuning changed the weights
+    assert not torch.allclose(pretrained(ids, mask).logits, ours.model(ids, mask).logits)
