@@ -48,6 +48,7 @@ def _pretraining_checkpoint(family: str, run: Path) -> Path:
             enable_model_summary=False, limit_val_batches=0).fit(module, data)
     (run / "checkpoints").mkdir(parents=True)
     (run / "metrics.json").write_text(json.dumps({"val/loss": 3.5, "train/loss": 3.9}))
+    (run / "config.yaml").write_text("data:\n  init_args:\n    source: data/wiki.train.raw\n")  # as RunRecord writes
     path = run / "checkpoints" / "last.ckpt"
     module.trainer.save_checkpoint(path)
     return path
@@ -84,6 +85,7 @@ def test_exported_checkpoint_loads_with_auto_classes_and_gives_our_logits(family
     torch.testing.assert_close(got[mask], expected[mask], atol=TOL, rtol=TOL)
     card = (out / "README.md").read_text()
     assert "val/loss | 3.5" in card and "step 2" in card and "tokens seen: 128" in card
+    assert "**Data**: `data/wiki.train.raw`" in card and f"pretrain fit --config {tmp_path / 'run' / 'config.yaml'}" in card
     assert ("masked language modelling" if family == "bert" else "next-token") in card
 
 
