@@ -134,7 +134,11 @@ def body(backbone: Backbone) -> nn.Module:
 
 def _load_suite(path: Path, expected_family: str | None) -> Backbone:
     """Model (eval mode, on CPU), config and tokenizer of a `pretrain` checkpoint."""
-    checkpoint = read_checkpoint(path, expected_family)
+    return suite_backbone(read_checkpoint(path, expected_family), path)
+
+
+def suite_backbone(checkpoint: dict[str, Any], path: Path) -> Backbone:
+    """The Backbone of a checkpoint `read_checkpoint(path)` returned (for callers that also read its other keys)."""
     hp = checkpoint["hyper_parameters"]
     try:
         config = TransformerConfig(**hp["config"])

@@ -30,7 +30,7 @@ from torch import Tensor
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 from pretrain.checkpoint import (
-    MODEL_PREFIX, Backbone, CHECKPOINT_FORMAT, load_backbone, load_checkpoint_file, read_checkpoint,
+    CHECKPOINT_FORMAT, MODEL_PREFIX, Backbone, load_backbone, load_checkpoint_file, read_checkpoint, suite_backbone,
 )
 from pretrain.data.caching import atomic_directory
 from pretrain.data.tokenizer import SPECIAL_TOKENS, SPECIAL_TOKENS_MAP
@@ -88,7 +88,7 @@ def export(checkpoint: str | Path, directory: str | Path) -> Path:
     checkpoint, directory = Path(checkpoint), Path(directory)
     if directory.exists():
         raise ValueError(f"{directory} already exists; export into a new folder (or remove it first)")
-    raw = load_checkpoint_file(checkpoint)
+    raw = load_checkpoint_file(checkpoint)  # memory-mapped: reading which kind it is reads no weights
     exported = _pretraining(checkpoint) if "pretrain_format" in raw else _finetuned(checkpoint, raw)
     tokenizer = export_tokenizer(exported.backbone)
     set_special_token_ids(exported.model, tokenizer)
@@ -112,7 +112,7 @@ def _run_config(checkpoint: Path) -> dict[str, Any]:
 
 def _pretraining(checkpoint: Path) -> Exported:
     raw = read_checkpoint(checkpoint)  # the checked suite checkpoint: its step, tokens and settings
-    backbone = load_backbone(checkpoint)
+    backbone = suite_backbone(raw, checkpoint)
     metrics = {k: v for k, v in read_run_metrics(_run_dir(checkpoint)).items() if k.startswith("val/")}
     return Exported(
         model=to_hf(backbone.model).eval(), backbone=backbone, task="pretraining", step=int(raw.get("global_step", 0)),
