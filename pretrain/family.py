@@ -5,7 +5,7 @@
 
 What differs between them in code (the objective, decoding) lives in their own classes; what a caller
 would otherwise branch on (which nn.Module, its body, how a task input is laid out, which Hugging Face
-class holds the same weights, whether pretraining has an NSP switch, the share of positions the objective
+classes hold the same weights (one per layout), whether pretraining has an NSP switch, the share of positions the objective
 predicts, whether generation continues one causal sequence) is a field here.
 """
 

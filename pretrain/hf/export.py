@@ -26,7 +26,7 @@ from typing import Any
 import transformers
 import yaml
 from tokenizers import Tokenizer, processors
-from torch import Tensor
+from torch import Tensor, nn
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 from pretrain.checkpoint import (
@@ -47,7 +47,8 @@ TASK_CLASSES: dict[tuple[str, str, str], str] = {
     ("ner", "bert", "classic"): "BertForTokenClassification",
     ("ner", "gpt", "classic"): "GPT2ForTokenClassification",
 }
-_MATCHED_FIX = "fine-tune a classic-layout backbone (e.g. pretrain with configs/model/bert-mini.yaml) to export one"
+_MATCHED_FIX = ("fine-tune a classic-layout backbone (pretrain with --model.init_args.config configs/model/bert-mini.yaml "
+                "or gpt-mini.yaml) to export one")
 # Where no transformers class computes our head's logits: why, and what to change.
 NO_EXACT_CLASS: dict[tuple[str, str, str], str] = {
     ("classification", "bert", "modernbert"): "ModernBertForSequenceClassification applies a dense-GELU-norm head "
@@ -172,7 +173,8 @@ def _finetuned(checkpoint: Path, raw: dict[str, Any]) -> Exported:
                     run_config=_run_config(checkpoint))
 
 
-def _load(module: Any, state: dict[str, Tensor], prefix: str, checkpoint: Path) -> None:
+def _load(module: nn.Module, state: dict[str, Tensor], prefix: str, checkpoint: Path) -> None:
+    """Load the `prefix` part of a fine-tuned state into `module`, every parameter or none."""
     part = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
     try:
         load_exactly(module, part)
