@@ -5,8 +5,8 @@
 
 What differs between them in code (the objective, decoding) lives in their own classes; what a caller
 would otherwise branch on (which nn.Module, its body, how a task input is laid out, which Hugging Face
-classes hold the same weights (one per layout), whether pretraining has an NSP switch, the share of positions the objective
-predicts, whether generation continues one causal sequence) is a field here.
+classes hold the same weights (one per layout), whether pretraining has an NSP switch, the share of
+positions the objective predicts, whether generation continues one causal sequence) is a field here.
 """
 
 from __future__ import annotations

@@ -22,7 +22,9 @@ from transformers import (
 )
 
 from lightning_fakes import TinyDataModule
-from tasks_fixtures import classification_files, conll_files, generation_files, hf_backbone, modernbert_backbone, source_option, tokenizer
+from tasks_fixtures import (
+    classification_files, conll_files, generation_files, hf_backbone, modernbert_backbone, source_option, tokenizer,
+)
 from pretrain.blocks.config import TransformerConfig
 from pretrain.checkpoint import load_backbone
 from pretrain.hf.export import main
@@ -85,7 +87,8 @@ def test_exported_checkpoint_loads_with_auto_classes_and_gives_our_logits(family
     torch.testing.assert_close(got[mask], expected[mask], atol=TOL, rtol=TOL)
     card = (out / "README.md").read_text()
     assert "val/loss | 3.5" in card and "step 2" in card and "tokens seen: 128" in card
-    assert "**Data**: `data/wiki.train.raw`" in card and f"pretrain fit --config {tmp_path / 'run' / 'config.yaml'}" in card
+    assert "**Data**: `data/wiki.train.raw`" in card
+    assert f"pretrain fit --config {tmp_path / 'run' / 'config.yaml'}" in card
     assert ("masked language modelling" if family == "bert" else "next-token") in card
 
 
@@ -168,8 +171,9 @@ def test_finetuned_classic_heads_export_with_our_logits(task: str, family: str, 
     ("classification", "gpt", [], "GPT2ForSequenceClassification's score layer has no bias"),
     ("ner", "modernbert", [], "ModernBertForTokenClassification applies a dense-GELU-norm head.*classic-layout"),
 ])
-def test_heads_without_an_exact_class_are_refused_in_one_line(task: str, family: str, extra: list[str], message: str,
-                                                               tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_heads_without_an_exact_class_are_refused_in_one_line(
+    task: str, family: str, extra: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
     backbone = (f"hf:{modernbert_backbone('bert', tmp_path / 'backbone')}" if family == "modernbert"
                 else hf_backbone(family, tmp_path / "backbone"))
     ckpt, _ = _finetuned(task, backbone, tmp_path, *extra)

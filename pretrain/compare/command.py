@@ -38,7 +38,8 @@ def main(args: list[str] | None = None) -> int:
                    if resolved.pretrained else f"pretraining steps bert {steps['bert']} / gpt {steps['gpt']} x "
                    f"{plan.pretrain.tokens_per_step} positions")
     print(f"[compare] {plan.experiment} ({plan.architecture} architecture): non-embedding parameters "
-          f"bert {counts['bert']:,} / gpt {counts['gpt']:,}; {pretraining}; tasks {', '.join(plan.finetune.tasks)}; learning rates "
+          f"bert {counts['bert']:,} / gpt {counts['gpt']:,}; {pretraining}; tasks {', '.join(plan.finetune.tasks)}; "
+          "learning rates "
           f"{plan.finetune.lrs}; seeds {plan.finetune.seeds}; {plan.parallel_runs} run(s) at a time", flush=True)
 
     try:

@@ -64,8 +64,9 @@ def render(results: ComparisonResults, plots: list[Path]) -> str:
         metrics = entry.result.metrics
         shown = [f"{s.label} {metrics[s.key]:.4g}" for s in PRETRAIN_METRICS[family] if s.key in metrics]
         folder = (results.plan["pretrain"].get("from_pretrained") or {}).get(family)
-        lines.append(f"- {family.upper()}: " + (f"not pretrained by this plan: the Hugging Face folder {folder}."
-                                                 if folder else f"{'; '.join(shown) or 'no validation metrics logged'}."))
+        measured = "; ".join(shown) or "no validation metrics logged"
+        given = f"not pretrained by this plan: the Hugging Face folder {folder}"
+        lines.append(f"- {family.upper()}: {given if folder else measured}.")
         if family in results.pretraining_verdicts:
             lines.append(f"  {results.pretraining_verdicts[family]}")
         if len(entry.seeds) > 1:

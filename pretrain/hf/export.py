@@ -47,8 +47,8 @@ TASK_CLASSES: dict[tuple[str, str, str], str] = {
     ("ner", "bert", "classic"): "BertForTokenClassification",
     ("ner", "gpt", "classic"): "GPT2ForTokenClassification",
 }
-_MATCHED_FIX = ("fine-tune a classic-layout backbone (pretrain with --model.init_args.config configs/model/bert-mini.yaml "
-                "or gpt-mini.yaml) to export one")
+_MATCHED_FIX = ("fine-tune a classic-layout backbone (pretrain with --model.init_args.config "
+                "configs/model/bert-mini.yaml or gpt-mini.yaml) to export one")
 # Where no transformers class computes our head's logits: why, and what to change.
 NO_EXACT_CLASS: dict[tuple[str, str, str], str] = {
     ("classification", "bert", "modernbert"): "ModernBertForSequenceClassification applies a dense-GELU-norm head "
@@ -64,6 +64,9 @@ NO_EXACT_CLASS: dict[tuple[str, str, str], str] = {
         "mask (or as BERT2BERT), which no transformers class runs",
 }
 NO_EXACT_CLASS[("generation", "bert", "modernbert")] = NO_EXACT_CLASS[("generation", "bert", "classic")]
+_BERT_INPUTS = "`[CLS] a [SEP]` / `[CLS] a [SEP] b [SEP]` (what the tokenizer adds)"
+_GPT_INPUTS = ("no special tokens added by the tokenizer; documents joined by `<|endoftext|>`, a task input "
+               "`a [SEP] b <|endoftext|>`")
 _PIPELINE_TAG = {"pretraining-bert": "fill-mask", "pretraining-gpt": "text-generation",
                  "generation-gpt": "text-generation", "classification": "text-classification",
                  "ner": "token-classification"}
@@ -298,8 +301,7 @@ model = {type(exported.model).__name__}.from_pretrained("DIR")
 ```
 
 The tokenizer is the suite's ({len(exported.backbone.tokenizer)} tokens). Inputs as the suite fed them:
-{'`[CLS] a [SEP]` / `[CLS] a [SEP] b [SEP]` (what the tokenizer adds)' if family == 'bert' else
- 'no special tokens added by the tokenizer; documents joined by `<|endoftext|>`, a task input `a [SEP] b <|endoftext|>`'}.
+{_BERT_INPUTS if family == 'bert' else _GPT_INPUTS}.
 """
 
 
