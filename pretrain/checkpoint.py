@@ -2,8 +2,10 @@
 
     read_checkpoint("runs/bert/checkpoints/last.ckpt")   # the checked dict (resume checks, step, config)
     load_backbone("runs/bert/checkpoints/last.ckpt")     # model + config + tokenizer of a suite checkpoint
-    load_backbone("hf:/models/bert-tiny")                # a directory holding a transformers BertForPreTraining
-                                                         # or GPT2LMHeadModel + its tokenizer (save_pretrained)
+    load_backbone("hf:/models/ettin-encoder-17m")        # a directory holding a transformers model of a class in
+                                                         # Family.hf_classes (BertForPreTraining, GPT2LMHeadModel,
+                                                         # ModernBertForMaskedLM, ModernBertDecoderForCausalLM)
+                                                         # + its tokenizer (save_pretrained)
 
 A suite checkpoint is self-contained: `PretrainingModule.on_save_checkpoint` stores the family, the
 model config (plain dict) and the tokenizer JSON next to the weights, and CHECKPOINT_FORMAT.
@@ -132,7 +134,11 @@ def body(backbone: Backbone) -> nn.Module:
 
 def _load_suite(path: Path, expected_family: str | None) -> Backbone:
     """Model (eval mode, on CPU), config and tokenizer of a `pretrain` checkpoint."""
-    checkpoint = read_checkpoint(path, expected_family)
+    return suite_backbone(read_checkpoint(path, expected_family), path)
+
+
+def suite_backbone(checkpoint: dict[str, Any], path: Path) -> Backbone:
+    """The Backbone of a checkpoint `read_checkpoint(path)` returned (for callers that also read its other keys)."""
     hp = checkpoint["hyper_parameters"]
     try:
         config = TransformerConfig(**hp["config"])
@@ -170,7 +176,7 @@ def _load_hf(directory: Path) -> Backbone:
         raise ValueError(
             f"{config_file}: model_type={model_type!r} is not supported; expected one of {', '.join(HF_MODEL_TYPES)}"
         )
-    hf_model = getattr(transformers, record.hf_class).from_pretrained(directory, local_files_only=True)
+    hf_model = getattr(transformers, record.hf_classes[model_type]).from_pretrained(directory, local_files_only=True)
     tokenizer = transformers.AutoTokenizer.from_pretrained(directory, local_files_only=True)
     model = from_hf(hf_model)
     return Backbone(family=record.name, model=model, config=model.config, tokenizer=tokenizer)

@@ -5,13 +5,13 @@
 
 What differs between them in code (the objective, decoding) lives in their own classes; what a caller
 would otherwise branch on (which nn.Module, its body, how a task input is laid out, which Hugging Face
-class holds the same weights, whether pretraining has an NSP switch, the share of positions the objective
-predicts, whether generation continues one causal sequence) is a field here.
+classes hold the same weights (one per layout), whether pretraining has an NSP switch, the share of
+positions the objective predicts, whether generation continues one causal sequence) is a field here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from torch import nn
 
@@ -46,8 +46,10 @@ class Family:
     model_class: type[BertModel] | type[GptModel]
     body: str  # the attribute holding the transformer stack without pretraining heads
     input_format: InputFormat
-    hf_model_type: str  # transformers' `model_type` in config.json
-    hf_class: str  # the transformers class with the same weights (name: transformers is imported lazily)
+    # transformers' `model_type` (config.json) -> the class holding the same weights as our model, one per
+    # layout: the classic one (BERT's / GPT-2's) and the matched one (ModernBERT's encoder / decoder, the
+    # layout of Ettin's pairs). Names, not classes: transformers is imported where a model is loaded.
+    hf_classes: dict[str, str] = field(hash=False)
     nsp: bool  # pretraining can add next-sentence prediction (the model and data take an `nsp` switch)
     predicted_fraction: float  # share of positions the pretraining objective predicts (output-layer FLOPs)
     decoder_only: bool  # one causal stack: a generation example is `source [SEP] target`, decoded by continuing it
@@ -62,7 +64,7 @@ class Family:
 BERT = Family(
     name="bert", model_class=BertModel, body="encoder",
     input_format=InputFormat(starts_with_cls=True, end="sep", segment_ids=True),
-    hf_model_type="bert", hf_class="BertForPreTraining",
+    hf_classes={"bert": "BertForPreTraining", "modernbert": "ModernBertForMaskedLM"},
     nsp=True, predicted_fraction=0.15, decoder_only=False,
 )
 # GPT: `a [SEP] b <|endoftext|>`, GPT-1's input transformations for fine-tuning (Radford et al. 2018,
@@ -71,7 +73,7 @@ BERT = Family(
 GPT = Family(
     name="gpt", model_class=GptModel, body="decoder",
     input_format=InputFormat(starts_with_cls=False, end="eos", segment_ids=False),
-    hf_model_type="gpt2", hf_class="GPT2LMHeadModel",
+    hf_classes={"gpt2": "GPT2LMHeadModel", "modernbert-decoder": "ModernBertDecoderForCausalLM"},
     nsp=False, predicted_fraction=1.0, decoder_only=True,
 )
 
@@ -95,7 +97,7 @@ def check_family(name: str | None) -> None:
 
 def family_of_hf(model_type: object) -> Family | None:
     """The family of a transformers `model_type` (None when the suite has no such family)."""
-    return next((record for record in _RECORDS.values() if record.hf_model_type == model_type), None)
+    return next((record for record in _RECORDS.values() if model_type in record.hf_classes), None)
 
 
-HF_MODEL_TYPES: tuple[str, ...] = tuple(record.hf_model_type for record in _RECORDS.values())
+HF_MODEL_TYPES: tuple[str, ...] = tuple(kind for record in _RECORDS.values() for kind in record.hf_classes)

@@ -6,7 +6,17 @@ import json
 from pathlib import Path
 
 import torch
-from transformers import BertConfig, BertForPreTraining, GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+from transformers import (
+    BertConfig,
+    BertForPreTraining,
+    GPT2Config,
+    GPT2LMHeadModel,
+    ModernBertConfig,
+    ModernBertDecoderConfig,
+    ModernBertDecoderForCausalLM,
+    ModernBertForMaskedLM,
+    PreTrainedTokenizerFast,
+)
 
 from pretrain.data.tokenizer import build_tokenizer
 
@@ -43,6 +53,22 @@ def hf_backbone(family: str, directory: Path) -> str:
     model.save_pretrained(directory)
     tok.save_pretrained(directory)
     return f"hf:{directory}"
+
+
+def modernbert_backbone(family: str, directory: Path) -> Path:
+    """Save a random tiny ModernBertForMaskedLM (bert) or ModernBertDecoderForCausalLM (gpt), an Ettin-style
+    pair member, with a suite WordPiece tokenizer beside it (its special ids in the config); return the folder."""
+    torch.manual_seed(0)
+    tok = tokenizer("wordpiece", directory.parent / "tok-cache")
+    ids = dict(pad_token_id=tok.pad_token_id, bos_token_id=tok.cls_token_id, eos_token_id=tok.sep_token_id,
+               cls_token_id=tok.cls_token_id, sep_token_id=tok.sep_token_id)
+    shape = dict(vocab_size=len(tok), hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=4,
+                 max_position_embeddings=128, local_attention=16, global_attn_every_n_layers=2)
+    model = (ModernBertForMaskedLM(ModernBertConfig(**shape, **ids)) if family == "bert"
+             else ModernBertDecoderForCausalLM(ModernBertDecoderConfig(**shape, **ids)))
+    model.save_pretrained(directory)
+    tok.save_pretrained(directory)
+    return directory
 
 
 def write_lines(path: Path, lines: list[str]) -> Path:

@@ -111,3 +111,24 @@ def test_unattached_module_saves_no_tokenizer_and_no_bits_per_byte(tmp_path: Pat
 def test_bert_nsp_is_its_saved_argument() -> None:
     assert not BertPretraining(tiny_config("bert"), nsp=False).nsp
     assert "nsp_loss" in BertPretraining(tiny_config("bert")).val_metrics
+
+
+@pytest.mark.parametrize("family", ["bert", "gpt"])
+def test_hf_modernbert_folder_is_a_backbone(family: str, tmp_path: Path) -> None:
+    """`hf:DIR` takes Ettin's layout (model_type modernbert / modernbert-decoder), weights converted exactly."""
+    from transformers import AutoModelForCausalLM, AutoModelForMaskedLM
+
+    from tasks_fixtures import modernbert_backbone
+
+    folder = modernbert_backbone(family, tmp_path / family)
+    backbone = load_backbone(f"hf:{folder}", family)
+    assert backbone.family == family and backbone.config.activation == "geglu"
+    theirs = (AutoModelForMaskedLM if family == "bert" else AutoModelForCausalLM).from_pretrained(folder).eval()
+    ids = torch.randint(6, backbone.config.vocab_size, (2, 12))
+    mask = torch.ones_like(ids)
+    with torch.no_grad():
+        out = backbone.model(ids, mask)
+        ours = out.mlm_logits if family == "bert" else out.logits
+        torch.testing.assert_close(ours, theirs(input_ids=ids, attention_mask=mask).logits, atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="holds a .* model, but family="):
+        load_backbone(f"hf:{folder}", "gpt" if family == "bert" else "bert")

@@ -34,8 +34,8 @@ def test_counts_are_the_pipelines_and_flops_are_the_suites_count() -> None:
     expected = {f: steps[f] * p.tokens_per_step * 8 * len(p.seeds) for f in ("bert", "gpt")}
     assert pre.tokens == sum(expected.values())
     assert pre.train_flops == pytest.approx(sum(expected[f] * facts[f]["flops_per_token"] for f in expected))
-    assert any("count one process: on 8 devices each run trains 8,000 steps of 2048 x 512 = 8,388,608,000 tokens" in n
-               and "pretrain.batch_size=32 and pretrain.tokens=131,072,000" in n for n in result.notes)
+    assert any("count one process: on 8 devices each run trains 8,000 steps of 256 x 512 = 1,048,576,000 tokens" in n
+               and "divide both by 8" in n for n in result.notes)
     # Time: FLOPs at 8 x peak x MFU, plus a third of that per validated token; GPU-hours hold all 8 devices.
     peak = _CUDA_FLOPS["h100 sxm"][__import__("torch").bfloat16]
     assert pre.wall_s >= pre.train_flops / 2 / (8 * peak * 0.3)  # two families' runs, one at a time
@@ -54,7 +54,7 @@ def test_memory_grows_with_the_batch_and_checkpointing_saves_activations() -> No
 
 
 def test_a_plan_that_cannot_fit_is_refused_naming_the_setting() -> None:
-    resolved = _resolved(REAL)
+    resolved = _resolved([*REAL, "--pretrain.batch_size", "256"])
     result = estimate(resolved, accelerator("l4", 8, 0.3), REPO)  # 24 GB
     assert [m.fits for m in result.memory] == [False, False]
     with pytest.raises(ValueError, match=r"^pretrain.batch_size=256: bert needs .* GiB per device .*; set "
@@ -79,7 +79,7 @@ def test_the_command_prints_and_writes_the_estimate_without_training(tmp_path: P
     assert "GPU-hours" in printed and "memory per device" in printed
     assert written["total"]["gpu_hours"] > 0 and [m["family"] for m in written["memory"]] == ["bert", "gpt"]
     assert f"{written['total']['gpu_hours']:,.1f}" in printed
-    assert main([*REAL, "--estimate", "--gpu", "l4"]) == 2
+    assert main([*REAL, "--pretrain.batch_size", "256", "--estimate", "--gpu", "l4"]) == 2
     assert "pretrain.batch_size=256" in capsys.readouterr().err
     assert not (REPO / "runs" / "real").exists() or not any((REPO / "runs" / "real").iterdir())
 

@@ -22,7 +22,9 @@ def test_records_name_their_model_and_body() -> None:
         record = family_record(name)
         model = record.build(config)
         assert type(model) is model_class and hasattr(model, record.body)
-        assert family_of_hf(record.hf_model_type) is record
+        assert all(family_of_hf(kind) is record for kind in record.hf_classes)
+    assert family_record("bert").hf_classes["modernbert"] == "ModernBertForMaskedLM"
+    assert family_record("gpt").hf_classes["modernbert-decoder"] == "ModernBertDecoderForCausalLM"
     assert family_of_hf("t5") is None
     with pytest.raises(ValueError, match="family='xlnet' is not supported; choose one of bert, gpt"):
         family_record("xlnet")

@@ -50,11 +50,13 @@ def main(args: list[str] | None = None) -> int:
         os.environ.setdefault("WANDB_MODE", "offline")
     torch.set_num_threads(max(1, min(torch.get_num_threads(), os.cpu_count() or 1)))
     steps = pretrain_steps(resolved)
+    pretraining = (f"no pretraining: fine-tuning {resolved.pretrained['bert']} / {resolved.pretrained['gpt']}"
+                   if resolved.pretrained else f"pretraining steps bert {steps['bert']} / gpt {steps['gpt']} x "
+                   f"{plan.pretrain.tokens_per_step} positions")
     print(f"[compare] {plan.experiment} ({plan.architecture} architecture): non-embedding parameters "
-          f"bert {counts['bert']:,} / gpt {counts['gpt']:,}; pretraining steps bert {steps['bert']} / gpt {steps['gpt']} "
-          f"x {plan.pretrain.tokens_per_step} positions; tasks {', '.join(plan.finetune.tasks)}; learning rates "
-          f"{plan.finetune.lrs}; seeds {plan.finetune.seeds}; {resolved.plan.parallel_runs} run(s) at a time, "
-          f"{resolved.plan.threads_per_run} thread(s) each", flush=True)
+          f"bert {counts['bert']:,} / gpt {counts['gpt']:,}; {pretraining}; tasks {', '.join(plan.finetune.tasks)}; "
+          f"learning rates {plan.finetune.lrs}; seeds {plan.finetune.seeds}; {resolved.plan.parallel_runs} run(s) at "
+          f"a time, {resolved.plan.threads_per_run} thread(s) each", flush=True)
 
     try:
         results = run(resolved)

@@ -179,9 +179,8 @@ def estimate(resolved: ResolvedPlan, device: Accelerator, root: Path = Path(".")
         one_process = p.max_steps * p.tokens_per_step
         notes.append(f"pretrain.tokens={p.tokens:,} and pretrain.batch_size={p.batch_size} count one process: on "
                      f"{pre_devices} devices each run trains {p.max_steps:,} steps of {p.batch_size * pre_devices} x "
-                     f"{p.seq_len} = {one_process * pre_devices:,} tokens; for {one_process:,} tokens at the same "
-                     f"global batch set pretrain.batch_size={max(1, p.batch_size // pre_devices)} and pretrain.tokens="
-                     f"{one_process // pre_devices:,}")
+                     f"{p.seq_len} = {one_process * pre_devices:,} tokens (divide both by {pre_devices} to train "
+                     f"{one_process:,} in all)")
     for task in f.tasks:
         # Positions per example at most: the input (generation: source + [SEP] + target for GPT; BERT reads no more).
         length = f.max_length + (f.max_target_length + 1 if task == "generation" else 0)

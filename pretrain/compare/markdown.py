@@ -65,7 +65,10 @@ def render(results: ComparisonResults, plots: list[Path]) -> str:
             continue
         metrics = entry.result.metrics
         shown = [f"{s.label} {metrics[s.key]:.4g}" for s in PRETRAIN_METRICS[family] if s.key in metrics]
-        lines.append(f"- {family.upper()}: {'; '.join(shown) or 'no validation metrics logged'}.")
+        folder = (results.plan["pretrain"].get("from_pretrained") or {}).get(family)
+        measured = "; ".join(shown) or "no validation metrics logged"
+        given = f"not pretrained by this plan: the Hugging Face folder {folder}"
+        lines.append(f"- {family.upper()}: {given if folder else measured}.")
         if family in results.pretraining_verdicts:
             lines.append(f"  {results.pretraining_verdicts[family]}")
         if len(entry.seeds) > 1:
@@ -79,7 +82,7 @@ def render(results: ComparisonResults, plots: list[Path]) -> str:
         lines += ["", "![loss vs tokens](loss_vs_tokens.png)"]
     for task, entry in results.tasks.items():
         lines += ["", f"## {task}", ""]
-        lines += _task_section(task, entry)
+        lines += _task_section(task, entry, results.plan["pretrain"].get("from_pretrained"))
     if "downstream_scores.png" in names:
         lines += ["", "## Downstream scores", "", "![downstream scores](downstream_scores.png)"]
     if "score_vs_pretraining_tokens.png" in names:
@@ -175,10 +178,15 @@ def _protocol(results: ComparisonResults) -> list[str]:
             "Both families use the same block settings; they differ only in the attention mask (bidirectional vs "
             "causal), the objective and the heads (Ettin's protocol, Weller et al. 2025)." if architecture == "matched"
             else "Each family keeps its classic layout, so architecture differences are confounded with the objective."),
-        f"- **Budget:** matched by {p.get('match', 'tokens')}; same data ({p['data']}), "
-        f"{'one shared' if p['shared_tokenizer'] else 'per-family'} tokenizer ({p['vocab_size']} tokens), batch "
-        f"{p['batch_size']} x {p['seq_len']} positions, AdamW lr {p['lr']:g} with {p['warmup_steps']} warmup steps; "
-        f"BERT {'with' if p.get('nsp', True) else 'without'} next-sentence prediction; pretraining seeds {p['seeds']}.",
+        (f"- **Budget:** matched by {p.get('match', 'tokens')}; same data ({p['data']}), "
+         f"{'one shared' if p['shared_tokenizer'] else 'per-family'} tokenizer ({p['vocab_size']} tokens), batch "
+         f"{p['batch_size']} x {p['seq_len']} positions, AdamW lr {p['lr']:g} with {p['warmup_steps']} warmup steps; "
+         f"BERT {'with' if p.get('nsp', True) else 'without'} next-sentence prediction; pretraining seeds {p['seeds']}."
+         if not p.get("from_pretrained") else
+         "- **Pretraining:** none in this plan: both families are fine-tuned from Hugging Face folders "
+         f"(BERT {p['from_pretrained']['bert']}, GPT {p['from_pretrained']['gpt']}), each with its own tokenizer, so "
+         "the plan's shared tokenizer, pretraining data and budget do not apply; their pretraining is the "
+         "publishers'."),
         f"- **Fine-tuning:** {_fine_tuning_steps(f)}, batch {f['batch_size']}, validation every "
         f"{f['val_check_interval']} steps and the best validation checkpoint tested; learning rate chosen on validation "
         f"from the same grid {f['lrs']} for both families; seeds {f['seeds']}. Classification reads "
@@ -218,7 +226,7 @@ def _references_protocol(results: ComparisonResults) -> list[str]:
             "They are shown beside the scores as references, not baselines a model must beat: no verdict reads them."]
 
 
-def _task_section(task: str, entry: TaskResults) -> list[str]:
+def _task_section(task: str, entry: TaskResults, from_pretrained: dict[str, str] | None = None) -> list[str]:
     final = entry.final()
     if final is None:
         return ["No fine-tuning run of this task finished."]
@@ -235,7 +243,8 @@ def _task_section(task: str, entry: TaskResults) -> list[str]:
     reference = _reference_note(task, entry)
     rows += ["", reference] if reference else []
     seen = ", ".join(f"{f.upper()} step {final[f].step}, {_int(final[f].tokens)} tokens" for f in FAMILIES)
-    rows += ["", f"Fine-tuned from the final pretraining checkpoints ({seen})."]
+    rows += ["", f"Fine-tuned from the final pretraining checkpoints ({seen})." if not from_pretrained else
+             "Fine-tuned from the Hugging Face folders of pretrain.from_pretrained (not pretrained by this plan)."]
     if entry.lr:
         chosen = "; ".join(f"{fam.upper()} {choice.pretrained}" for fam, choice in entry.lr.items())
         rows.append(f"Learning rate chosen on validation: {chosen}.")

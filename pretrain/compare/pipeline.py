@@ -41,6 +41,7 @@ from pretrain.compare.schema import ComparisonResults, PretrainResult, RunRecord
 from pretrain.compare.selection import choose_lr
 from pretrain.compare.wandb_summary import log_summary
 from pretrain.data.caching import atomic_write
+from pretrain.checkpoint import HF_PREFIX, load_backbone
 from pretrain.family import family_record
 from pretrain.models import count_parameters, flops_per_token
 from tasks.outputs import FinetuneResults, read_results
@@ -70,13 +71,18 @@ def preset_config(resolved: ResolvedPlan, family: str) -> TransformerConfig:
 
 def preset_facts(resolved: ResolvedPlan, seq_len: int | None = None) -> dict[str, dict[str, int]]:
     """Parameters, non-embedding parameters and training FLOPs per token (at `seq_len`, default the plan's
-    pretraining length) of each family's preset (meta device: no memory)."""
+    pretraining length) of each family's preset (meta device: no memory), or of each family's Hugging Face
+    folder (`pretrain.from_pretrained`)."""
     facts = {}
     for family in FAMILIES:
         record = family_record(family)
-        config = preset_config(resolved, family)
-        with torch.device("meta"):
-            model = record.build(config)
+        if resolved.pretrained:
+            backbone = load_backbone(f"{HF_PREFIX}{resolved.pretrained[family]}", family)
+            model, config = backbone.model, backbone.config
+        else:
+            config = preset_config(resolved, family)
+            with torch.device("meta"):
+                model = record.build(config)
         facts[family] = {
             "params": count_parameters(model),
             "non_embedding_params": count_parameters(model, exclude_embeddings=True),
@@ -225,7 +231,9 @@ def _finetune_job(resolved: ResolvedPlan, ledger: Ledger, cli: Cli, task: str, f
         ledger.skip(run_id, f"pretraining {_pretrain_id(family, pretrain_seed)} did not finish", meta)
         return None
     assert isinstance(pre.result, PretrainResult)  # a finished pretraining run's result
-    meta["probe_tokens"] = _tokens_at(pre.result.curve, probe, resolved.plan.pretrain.tokens_per_step)
+    # A Hugging Face folder (from_pretrained) saw no tokens in this plan; its publishers' count is not known here.
+    meta["probe_tokens"] = (0.0 if resolved.pretrained else
+                            _tokens_at(pre.result.curve, probe, resolved.plan.pretrain.tokens_per_step))
     meta["probe_flops"] = meta["probe_tokens"] * pre.result.model.flops_per_token
     checkpoint = Path(pre.result.checkpoints[str(probe)])
     out = resolved.plan.run_dir() / run_id
@@ -254,6 +262,8 @@ def _check_same_plan(path: Path, plan: dict[str, Any]) -> None:
 
 def _pretrain(resolved: ResolvedPlan, family: str, seed: int, max_steps: int, cli: Cli) -> PretrainResult:
     p = resolved.plan.pretrain
+    if resolved.pretrained:
+        return _from_pretrained(resolved, family, max_steps)
     out = resolved.plan.run_dir() / _pretrain_id(family, seed)
     start = time.perf_counter()
     call(cli, pretrain_args(resolved, family, seed, max_steps, out))
@@ -273,6 +283,20 @@ def _pretrain(resolved: ResolvedPlan, family: str, seed: int, max_steps: int, cl
         model=model_facts(final, resolved.model_presets[family], p.seq_len, family_record(family).predicted_fraction),
         attention=attention_example(final, ATTENTION_TEXT),
         train_wall_s=wall,
+    )
+
+
+def _from_pretrained(resolved: ResolvedPlan, family: str, max_steps: int) -> PretrainResult:
+    """The stand-in for a pretraining run when the plan names a Hugging Face folder: no training, no curve;
+    the folder (`hf:DIR`) is the checkpoint every fine-tuning run of the family starts from, at the one probe
+    step the rest of the pipeline keys runs by."""
+    folder = resolved.pretrained[family]
+    checkpoint = Path(f"{HF_PREFIX}{folder}")
+    return PretrainResult(
+        metrics={}, curve=[], tokens_seen=0.0, supervised_tokens=None, steps=0,  # the suite trained it for 0 steps
+        checkpoints={str(resolved.plan.pretrain.probe_steps(max_steps)[-1]): str(checkpoint)},
+        model=model_facts(checkpoint, folder, resolved.plan.pretrain.seq_len, family_record(family).predicted_fraction),
+        attention=attention_example(checkpoint, ATTENTION_TEXT), train_wall_s=0.0,
     )
 
 

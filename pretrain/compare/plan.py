@@ -7,6 +7,7 @@ them can be overridden on the command line (``--pretrain.tokens 200000``).
 
 from __future__ import annotations
 
+import json
 import re
 from argparse import ArgumentError
 from dataclasses import dataclass, field, fields, replace
@@ -20,7 +21,7 @@ from pretrain.compare.cores import side_by_side
 from pretrain.compare.datasets import resolve
 from pretrain.compare.source_check import check_source
 from pretrain.data.sources import DataSource, DataSourceArg
-from pretrain.family import FAMILIES
+from pretrain.family import FAMILIES, family_record
 from tasks.classification.head import Pooling
 
 TASKS = ("classification", "ner", "generation")
@@ -69,6 +70,8 @@ class PretrainPlan:
         trainer: a `trainer:` YAML from configs/trainer/
         bert_config: BERT's base pretrain config; the plan overrides its budgets
         gpt_config: GPT's base pretrain config; the plan overrides its budgets
+        from_pretrained: {bert: DIR, gpt: DIR}: two local Hugging Face folders (e.g. Ettin's encoder/decoder
+            pair) fine-tuned instead of pretraining; each brings its own architecture and tokenizer
     """
 
     data: DataSourceArg = "builtin"
@@ -89,6 +92,10 @@ class PretrainPlan:
     trainer: str = "configs/trainer/cpu.yaml"
     bert_config: str = "configs/pretrain/bert.yaml"
     gpt_config: str = "configs/pretrain/gpt.yaml"
+    # {bert: DIR, gpt: DIR}: two local Hugging Face folders (save_pretrained / `huggingface-cli download`, e.g.
+    # Ettin's encoder/decoder pair) fine-tuned instead of pretraining. Each folder brings its own architecture
+    # and tokenizer, so the presets, data, budget and shared tokenizer above do not apply.
+    from_pretrained: dict[str, str] | None = None
 
     @property
     def tokens_per_step(self) -> int:
@@ -247,6 +254,54 @@ class ResolvedPlan:
     model_presets: dict[str, Path]  # family -> preset YAML
     pretrain_data: DataSource
     task_data: dict[str, DataSource]  # task -> source
+    pretrained: dict[str, Path] = field(default_factory=dict)  # family -> Hugging Face folder (from_pretrained)
+
+    def max_positions(self) -> int:
+        """The positions both families' models hold: the presets', or the folders' (from_pretrained)."""
+        return model_positions(self.model_presets, self.pretrained)
+
+
+def model_positions(presets: dict[str, Path], pretrained: dict[str, Path]) -> int:
+    if pretrained:
+        from transformers import AutoConfig  # only plans that name folders pay for importing transformers
+
+        return min(AutoConfig.from_pretrained(d, local_files_only=True).max_position_embeddings
+                   for d in pretrained.values())
+    return min(TransformerConfig.from_yaml(path).max_positions for path in presets.values())
+
+
+def check_pretrained(plan: ComparePlan, root: Path) -> dict[str, Path]:
+    """The folders of `pretrain.from_pretrained`, each checked to hold a model of its family's Hugging Face
+    classes (Family.hf_classes), its weights and its tokenizer; {} when the plan pretrains."""
+    folders = plan.pretrain.from_pretrained
+    if folders is None:
+        return {}
+    if sorted(folders) != sorted(FAMILIES):
+        raise ValueError(f"pretrain.from_pretrained={folders} must name one folder per family: {', '.join(FAMILIES)}")
+    p = plan.pretrain
+    if len(p.seeds) != 1 or p.probes != 1:
+        raise ValueError(f"pretrain.from_pretrained gives one model per family: pretrain.seeds={p.seeds} and "
+                         f"pretrain.probes={p.probes} must be one seed and 1")
+    checked = {}
+    for family in FAMILIES:
+        name = f"pretrain.from_pretrained.{family}"
+        folder = Path(folders[family]) if Path(folders[family]).is_absolute() else root / folders[family]
+        config = folder / "config.json"
+        if not config.is_file():
+            raise ValueError(f"{name}={folders[family]!r}: no config.json in {folder}; give a folder written by "
+                             "save_pretrained or `huggingface-cli download`")
+        kinds = family_record(family).hf_classes
+        model_type = json.loads(config.read_text(encoding="utf-8")).get("model_type")
+        if model_type not in kinds:
+            raise ValueError(f"{name}={folders[family]!r}: model_type={model_type!r} in {config} is not a {family} "
+                             f"model; expected one of {', '.join(kinds)}")
+        if not any(folder.glob("*.safetensors")) and not any(folder.glob("pytorch_model*.bin")):
+            raise ValueError(f"{name}={folders[family]!r}: no weights (*.safetensors or pytorch_model.bin) in {folder}")
+        if not (folder / "tokenizer.json").is_file() and not (folder / "tokenizer_config.json").is_file():
+            raise ValueError(f"{name}={folders[family]!r}: no tokenizer (tokenizer.json) in {folder}; save the "
+                             "tokenizer beside the model")
+        checked[family] = folder.resolve()
+    return checked
 
 
 def model_presets(model_dir: Path) -> list[str]:
@@ -262,6 +317,7 @@ def validate(plan: ComparePlan, root: Path = Path("."), check_data: bool = True)
     if not _NAME.match(plan.experiment):
         raise ValueError(f"experiment={plan.experiment!r} must be a plain name (letters, digits, '_', '.', '-')")
     presets = {family: _preset(plan, family, root) for family in FAMILIES}
+    pretrained = check_pretrained(plan, root)
     p, f = plan.pretrain, plan.finetune
     for name in ("tokens", "seq_len", "batch_size", "warmup_steps", "vocab_size", "probes", "val_check_interval",
                  "limit_val_batches", "log_every_n_steps"):
@@ -323,26 +379,27 @@ def validate(plan: ComparePlan, root: Path = Path("."), check_data: bool = True)
         if not (root / f.configs_dir / f"{task}.yaml").is_file():
             raise ValueError(f"finetune.configs_dir={f.configs_dir!r} has no {task}.yaml ({root / f.configs_dir})")
     if "generation" in f.tasks:
-        positions = min(TransformerConfig.from_yaml(path).max_positions for path in presets.values())
+        positions = model_positions(presets, pretrained)
         if positions - f.max_target_length - 1 < 8:
             raise ValueError(
                 f"finetune.max_target_length={f.max_target_length} leaves no room for a source: GPT reads "
                 f"source + [SEP] + target within max_positions={positions}; use at most {positions - 9}"
             )
-    if plan.architecture == "matched":
+    if plan.architecture == "matched" and not pretrained:  # folders bring their own (Ettin's pairs are matched)
         check_matched_architecture(presets)
     pretrain_data = resolve("pretrain", p.data, field="pretrain.data", root=root, datasets_dir=plan.datasets_dir)
     task_data = {t: resolve(t, f.data_name(t), field=f"finetune.{t}_data", root=root, datasets_dir=plan.datasets_dir)
                  for t in f.tasks}
     if check_data:
-        check_source("pretrain", pretrain_data, "pretrain.data")
+        if not pretrained:  # from_pretrained reads no pretraining data
+            check_source("pretrain", pretrain_data, "pretrain.data")
         for task, source in task_data.items():
             check_source(task, source, f"finetune.{task}_data")
     # The readout and the runs side by side are recorded as chosen (results.json, the report), not as null.
     runs, threads = side_by_side(plan)
     plan = replace(plan, finetune=replace(f, classification_pooling=plan.classification_pooling()),
                    parallel_runs=runs, threads_per_run=threads)
-    return ResolvedPlan(plan, presets, pretrain_data, task_data)
+    return ResolvedPlan(plan, presets, pretrain_data, task_data, pretrained)
 
 
 def block_settings(preset: Path) -> dict[str, object]:

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import torch
 
-from pretrain.blocks.config import TransformerConfig
 from pretrain.compare.plan import ResolvedPlan
 from pretrain.compare.schema import AttentionExample, ModelFacts
 from pretrain.checkpoint import load_backbone
@@ -101,8 +100,7 @@ def _source_length(resolved: ResolvedPlan, task: str) -> int:
     f = resolved.plan.finetune
     if task != "generation":
         return f.max_length
-    positions = min(TransformerConfig.from_yaml(path).max_positions for path in resolved.model_presets.values())
-    return min(f.max_length, positions - f.max_target_length - 1)
+    return min(f.max_length, resolved.max_positions() - f.max_target_length - 1)
 
 
 def logger_args(resolved: ResolvedPlan, tags: list[str], run_dir: Path) -> list[str]:
