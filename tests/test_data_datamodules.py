@@ -251,3 +251,19 @@ def test_bad_options_fail_at_construction() -> None:
         BertDataModule(mlm_probability=1.5)
     with pytest.raises(ValueError, match="batch_size=0"):
         GptDataModule(batch_size=0)
+
+
+def test_dupe_factor_draws_new_pairs_for_each_copy_of_the_training_split(tmp_path: Path) -> None:
+    """BERT's --dupe_factor: each copy cuts A/B and draws negatives anew; copy 0 is the single-copy build."""
+    source = _documents_corpus(tmp_path)
+    one = _module(BertDataModule, tmp_path, source=source, dupe_factor=1)
+    three = _module(BertDataModule, tmp_path, source=source, dupe_factor=3)
+    one.setup("fit")
+    three.setup("fit")
+    single, copies = one.examples("train"), three.examples("train")
+    assert len(copies) >= 2 * len(single) and copies[: len(single)]["input_ids"] == single["input_ids"]
+    second = copies[len(single) : 2 * len(single)]
+    assert second["input_ids"] != single["input_ids"] and sum(second["next_sentence_label"]) > 0
+    assert three.examples("validation")["input_ids"] == one.examples("validation")["input_ids"]  # one fixed copy
+    with pytest.raises(ValueError, match="dupe_factor=0"):
+        _module(BertDataModule, tmp_path, dupe_factor=0)

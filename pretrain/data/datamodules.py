@@ -245,13 +245,17 @@ class BertDataModule(PretrainDataModule):
                  vocab_size: int = 8192,
                  max_length: int = 128, batch_size: int = 32, num_workers: int = 0, num_proc: int | None = None,
                  cache_dir: str = ".cache", streaming: bool = False, seed: int = 0,
-                 mlm_probability: float = 0.15, whole_word_masking: bool = False, nsp: bool = True) -> None:
+                 mlm_probability: float = 0.15, whole_word_masking: bool = False, nsp: bool = True,
+                 dupe_factor: int = 10) -> None:
         super().__init__(source, tokenizer_kind,
                          tokenizer_file, vocab_size, max_length, batch_size, num_workers, num_proc, cache_dir,
                          streaming, seed)
         if not 0.0 < mlm_probability < 1.0:
             raise ValueError(f"mlm_probability={mlm_probability}: expected a value in (0, 1), BERT uses 0.15")
+        if dupe_factor < 1:
+            raise ValueError(f"dupe_factor={dupe_factor}: expected >= 1 copies of the training examples (BERT: 10)")
         self.mlm_probability, self.whole_word_masking, self.nsp = mlm_probability, whole_word_masking, nsp
+        self.dupe_factor = dupe_factor
 
     def _tokenize_function(self) -> SentenceTokenizer:
         return SentenceTokenizer(self.tokenizer)
@@ -259,7 +263,7 @@ class BertDataModule(PretrainDataModule):
     def _build_examples(self, split: str) -> datasets.Dataset | datasets.IterableDataset:
         tokenized = self.tokenized(split)
         builder = BertExampleBuilder(self.max_length, self.seed, self.tokenizer.cls_token_id,
-                                     self.tokenizer.sep_token_id, self.nsp)
+                                     self.tokenizer.sep_token_id, self.nsp)  # streaming: one copy
         # Documents stay in corpus order (no shuffle before building): segments are consecutive text of one
         # document, random B segments come from the other documents of the same stream, and the loader
         # shuffles examples.
@@ -277,13 +281,20 @@ class BertDataModule(PretrainDataModule):
             **join, cache_file_name=str(cache / f"bert-streams-{split}-{stream_key}.arrow"),
             new_fingerprint=stream_key, desc=f"joining {split} documents",
         ).with_format(None)
-        key = stable_hash(DATA_VERSION, stream_key, self.max_length, self.seed, self.nsp)
         # One stream row per map batch: the examples do not depend on num_proc.
         num_proc = min(self.num_proc, len(streams)) if self.num_proc and len(streams) > 1 else None
-        examples = streams.map(
-            **build, num_proc=num_proc, cache_file_name=str(cache / f"bert-examples-{split}-{key}.arrow"),
-            new_fingerprint=key, desc=f"building BERT examples for {split}",
-        )
+        copies = []
+        for copy in range(self._copies(split)):
+            seed = self.seed + 7_919 * copy  # copy 0 is the single-copy build
+            key = stable_hash(DATA_VERSION, stream_key, self.max_length, seed, self.nsp)
+            builder = BertExampleBuilder(self.max_length, seed, self.tokenizer.cls_token_id,
+                                         self.tokenizer.sep_token_id, self.nsp)
+            copies.append(streams.map(
+                **(build | {"function": builder}), num_proc=num_proc, new_fingerprint=key,
+                cache_file_name=str(cache / f"bert-examples-{split}-{key}.arrow"),
+                desc=f"building BERT examples for {split} ({copy + 1} of {self._copies(split)})",
+            ))
+        examples = copies[0] if len(copies) == 1 else datasets.concatenate_datasets(copies)
         tokens = self.split_statistics(split)["tokens"]
         if len(examples) == 0:
             raise ValueError(f"{self.source} {split}: {tokens} tokens, too few for one BERT example; expected at "
@@ -295,6 +306,14 @@ class BertDataModule(PretrainDataModule):
                 "some length: use more text, a smaller max_length, or nsp=False"
             )
         return examples
+
+    def _copies(self, split: str) -> int:
+        """Copies of the split's examples, each with its own A/B cuts and NSP negatives (and, as every batch,
+        its own MLM masks): BERT's create_pretraining_data.py --dupe_factor 10. Training on one fixed set of
+        pairs for many epochs lets the model memorise their NSP labels instead of learning the task (on the
+        built-in corpus, 3000 steps are ~11 passes over one copy). Evaluation splits keep one fixed copy;
+        without NSP the copies would be the same windows."""
+        return self.dupe_factor if split == "train" and self.nsp else 1
 
     def example_statistics(self, split: str) -> ExampleStatistics:
         """Real tokens per example and NSP positive share (streaming: of the first 1000 examples)."""
