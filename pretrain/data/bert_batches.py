@@ -15,7 +15,7 @@ negative's B is text of another document. Two changes matter on a corpus of shor
 
 With NSP an example is ``[CLS] A [SEP] B [SEP]``: a chunk of up to ``max_length - 3`` consecutive
 tokens of one document is cut into A and B at a random sentence start inside it (a random token when
-the chunk lies inside one long sentence). Half the examples (in shuffled pairs) have B as the rest
+the chunk lies inside one long sentence). Half the examples (in shuffled blocks) have B as the rest
 of the chunk (``next_sentence_label`` 0, HF convention); otherwise B is as many tokens from a random place of
 another document of the stream (label 1), and the unused true continuation starts the next example,
 as in BERT. Without NSP an example is ``[CLS] tokens [SEP]`` over ``max_length - 2`` consecutive
@@ -49,6 +49,7 @@ Examples = dict[str, Sequence[object]] | datasets.Dataset  # columns of examples
 # another package rather than a neighbouring module of the same one (as with the 1,000-row streams before).
 STREAM_DOCUMENTS = 10_000
 MAX_REFILLS = 3  # times a document's last chunk may overlap the text before it to fill the sequence
+LABEL_BLOCK = 64  # NSP labels are drawn as shuffled blocks of this many, half negatives (_balanced_labels)
 NEGATIVE_DRAWS = 16  # tries to find another document with room for a negative's B before keeping the positive
 
 
@@ -182,10 +183,11 @@ class BertExampleBuilder:
         start, n = stream.documents[document]
         begin, refills = start, 0
         while n - begin >= 2:  # A and B need a token each; a last lone token is left out
-            if n - begin < chunk_length and begin > start and refills < MAX_REFILLS:
-                # The document's last chunk starts early enough to fill the sequence, overlapping the text
-                # before it, so only documents shorter than one chunk give short examples. A negative there
-                # leaves its true B unused; the example it starts is refilled the same way, up to MAX_REFILLS.
+            if n - begin < chunk_length <= n - start and begin > start and refills < MAX_REFILLS:
+                # The last chunk of a document longer than one chunk starts early enough to fill the sequence,
+                # overlapping the text before it, so only documents shorter than one chunk give short examples.
+                # A negative there leaves its true B unused; the example it starts is refilled the same way, up
+                # to MAX_REFILLS times.
                 begin, refills = max(start, n - chunk_length), refills + 1
             end = min(begin + chunk_length, n)
             first, last = bisect_right(starts, begin), bisect_left(starts, end)  # sentence starts inside the chunk
@@ -207,13 +209,15 @@ class BertExampleBuilder:
 
 
 def _balanced_labels(rng: random.Random) -> Iterator[int]:
-    """NSP labels in shuffled pairs (0, 1) or (1, 0): half of a stream's examples are negatives (but for
-    negatives with no room elsewhere), where BERT's coin flip leaves a small split's share a few points off
-    0.5, which a length-only (or any constant) classifier would then beat."""
+    """NSP labels in shuffled blocks of LABEL_BLOCK, half of each 1: half of a stream's examples are negatives
+    (but for negatives with no room elsewhere), where BERT's coin flip leaves a small split's share a few points
+    off 0.5, which a constant classifier would then beat. A block this long keeps consecutive labels nearly
+    independent: with shuffled pairs, the short example a negative's unused continuation starts would be
+    positive 3 times in 4, and its length would give that away (measured: length-only accuracy 0.537)."""
     while True:
-        pair = [0, 1]
-        rng.shuffle(pair)
-        yield from pair
+        block = [0, 1] * (LABEL_BLOCK // 2)
+        rng.shuffle(block)
+        yield from block
 
 
 @dataclass(frozen=True)
