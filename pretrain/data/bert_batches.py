@@ -33,6 +33,7 @@ import zlib
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import chain
 
 import datasets
@@ -228,6 +229,11 @@ class _Stream:
     starts: list[int]  # ascending stream offsets of sentence starts
     documents: list[tuple[int, int]]
 
+    @cached_property
+    def span_ends(self) -> list[int]:
+        """Each document's end offset, ascending: the document holding offset t is the first ending after t."""
+        return [end for _, end in self.documents]
+
     def random_start(self, document: int, length: int, at_sentence: bool, rng: random.Random) -> int | None:
         """Start of a random ``length``-token span inside one document other than ``document``.
 
@@ -244,7 +250,7 @@ class _Stream:
             before, after_first, outside = begin, end, begin + len(self.tokens) - end
         if outside <= 0:
             return None
-        span_ends = [span_end for _, span_end in self.documents]
+        span_ends = self.span_ends
         for _ in range(NEGATIVE_DRAWS):
             k = rng.randrange(outside)
             k = k if k < before else after_first + k - before

@@ -42,7 +42,7 @@ from pretrain.data.gpt_batches import CausalCollator, DocumentTokenizer, PackedB
 from pretrain.data.sources import SPLITS, Corpus, DataSource, DataSourceArg, load_corpus
 from pretrain.data.tokenizer import build_tokenizer, continuation_table, corpus_fingerprint
 
-DATA_VERSION = 9  # 8: NSP pairs within natural documents, negatives from another (streams of 10,000 rows)
+DATA_VERSION = 9  # 9: NSP pairs within natural documents, negatives from another (streams of 10,000 rows)
 STREAMING_TOKENIZER_DOCS = 100_000  # a streamed corpus trains its tokenizer on its first documents
 _STREAMING_STATS_DOCS = 1_000
 _TOKENIZED_BERT_COLUMNS = ["sentences", "num_bytes", "num_words", "num_tokens"]

@@ -117,13 +117,13 @@ def config_to_hf(config: TransformerConfig, *, causal: bool) -> HfConfig:
 
 
 def _renames(config: TransformerConfig, *, causal: bool) -> list[Rename]:
-    body = "decoder" if causal else "encoder"
-    head = "lm_head.transform" if causal else "mlm_head"
+    body, owner = ("decoder", "lm_head") if causal else ("encoder", "mlm_head")
+    head = f"{owner}.transform" if causal else owner  # where the dense -> GELU -> norm transform lives
     kinds = ("weight", "bias") if config.bias else ("weight",)
     pairs = [
         (f"{body}.embeddings.tokens.weight", "model.embeddings.tok_embeddings.weight"),
-        (f"{head.split('.')[0]}.decoder.weight", "decoder.weight"),
-        (f"{head.split('.')[0]}.bias", "decoder.bias"),
+        (f"{owner}.decoder.weight", "decoder.weight"),
+        (f"{owner}.bias", "decoder.bias"),
     ]
     modules = [(f"{body}.embeddings.norm", "model.embeddings.norm"), (f"{body}.final_norm", "model.final_norm"),
                (f"{head}.dense", "lm_head.dense" if causal else "head.dense"),
