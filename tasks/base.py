@@ -28,7 +28,6 @@ from tasks.encoding import SpecialTokens
 from pretrain.data.sources import DataSource, DataSourceArg, load_hub_split
 from tasks.files import Row, dataset_rows, read_table
 
-SPLITS = ("train", "validation", "test", "predict")
 _STAGE_SPLITS = {"fit": ("train", "validation"), "validate": ("validation",), "test": ("test",), "predict": ("predict",)}
 
 
@@ -239,7 +238,6 @@ class TaskModule(LightningModule):
     by index in a bootstrap.
     """
 
-    task: str = ""
     # The arguments that decide which weights a fine-tuned checkpoint holds: `finetune test/predict
     # --ckpt_path` takes them from the checkpoint and the rest (decoding, lr) from the run.
     weights_hparams: ClassVar[tuple[str, ...]] = ("checkpoint", "family", "random_init")

@@ -22,25 +22,12 @@ from pretrain.checkpoint import load_checkpoint_file
 from pretrain.lightning.wandb_mode import ensure_wandb_mode
 from pretrain.run_cli import TrackedRunCLI, command_session, session_kwargs
 from tasks.base import TaskDataModule, TaskModule, connect
-from tasks.classification.data import ClassificationDataModule
-from tasks.classification.module import ClassificationModule
-from tasks.generation.data import GenerationDataModule
-from tasks.generation.module import GenerationModule
-from tasks.ner.data import NerDataModule
 from tasks.copying_check import copy_warning
-from tasks.ner.module import NerModule
 from tasks.outputs import FinetuneResults, PredictionFileWriter, read_results, write_results
-from tasks.run_config import describe_finetuning
-
-# Each task's module and data classes. Imported here so that `finetune --help` lists them as the known
+# The registry imports every task's module and data class, so `finetune --help` lists them as the known
 # subclasses of --model and --data (jsonargparse names only the subclasses imported so far).
-TASK_CLASSES: dict[str, tuple[type[TaskModule], type[TaskDataModule]]] = {
-    "classification": (ClassificationModule, ClassificationDataModule),
-    "ner": (NerModule, NerDataModule),
-    "generation": (GenerationModule, GenerationDataModule),
-}
-# Predictions are written in the input's own format: one label per line, CoNLL columns, JSONL.
-PREDICTION_SUFFIX = {"classification": ".txt", "ner": ".conll", "generation": ".jsonl"}
+from tasks.registry import task_of
+from tasks.run_config import describe_finetuning
 
 
 class FinetuneCLI(TrackedRunCLI):
@@ -48,7 +35,7 @@ class FinetuneCLI(TrackedRunCLI):
 
     def run_tags(self) -> list[str]:
         seed = self.run_seed()
-        return [self.model.family, self.model.task] + ([f"seed{seed}"] if seed is not None else [])
+        return [self.model.family, task_of(self.model).name] + ([f"seed{seed}"] if seed is not None else [])
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_argument("--results_file", type=str | None, default=None,
@@ -114,7 +101,7 @@ class FinetuneCLI(TrackedRunCLI):
         # (null) rather than gathered; test on one device for a paired bootstrap.
         per_example = model.per_example if trainer.world_size == 1 else None
         write_results(path, FinetuneResults(
-            task=model.task, family=model.family, checkpoint=model.hparams.checkpoint,
+            task=task_of(model).name, family=model.family, checkpoint=model.hparams.checkpoint,
             random_init=bool(model.hparams.random_init), finetuned_checkpoint=finetuned_checkpoint,
             seed=seed if isinstance(seed, int) else None, data=data.describe("test"),
             truncated=data.truncated.get("test", 0), metrics=metrics,
@@ -132,7 +119,7 @@ class FinetuneCLI(TrackedRunCLI):
             data.check_split("test")
         model = self.model
         assert isinstance(model, TaskModule)
-        warning = copy_warning(model.task, str(model.hparams.checkpoint), bool(model.hparams.random_init))
+        warning = copy_warning(task_of(model).name, str(model.hparams.checkpoint), bool(model.hparams.random_init))
         if warning and self.trainer.is_global_zero:
             print(warning, flush=True)  # one line, and the run goes on (tasks.copying_check)
 
@@ -151,7 +138,7 @@ class FinetuneCLI(TrackedRunCLI):
     def before_predict(self) -> None:
         model = self.model
         assert isinstance(model, TaskModule)
-        path = self._option("predictions_file") or self._run_dir() / f"predictions{PREDICTION_SUFFIX[model.task]}"
+        path = self._option("predictions_file") or self._run_dir() / f"predictions{task_of(model).predictions_suffix}"
         self.trainer.callbacks.append(PredictionFileWriter(str(path)))
 
     def after_predict(self) -> None:

@@ -13,10 +13,9 @@ from pathlib import Path
 
 from pretrain.checkpoint import HF_PREFIX
 from pretrain.run_record import read_run_metrics
+from tasks.registry import task_record
 
 COPY_ACC_KEY = "val/copy_acc"
-# Tasks whose outputs repeat words of their input (the report cites the probe where a model misses a baseline).
-COPYING_TASKS = frozenset({"generation"})
 CANNOT_COPY_BELOW = 0.05  # copy accuracy under which a model cannot copy (chance: 1 / vocabulary size)
 
 
@@ -36,10 +35,11 @@ def backbone_copy_accuracy(checkpoint: str) -> float | None:
 
 
 def copy_warning(task: str, checkpoint: str, random_init: bool) -> str | None:
-    """One warning line when `task` copies from its source and the pretrained backbone cannot copy; None when
+    """One warning line when `task` copies from its source (its record's `copies_source`; the report cites the
+    probe too where a model misses a baseline) and the pretrained backbone cannot copy; None when
     the task does not copy, the weights are random anyway (the control), or the probe is absent or above
     CANNOT_COPY_BELOW."""
-    if task not in COPYING_TASKS or random_init:
+    if not task_record(task).copies_source or random_init:
         return None
     value = backbone_copy_accuracy(checkpoint)
     if value is None or value >= CANNOT_COPY_BELOW:

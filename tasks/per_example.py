@@ -9,6 +9,7 @@ set (BERT vs GPT, pretrained vs random init) pair up by index:
     generation      {"rouge1", "rouge2", "rougeL"} F-measures, each   -> test/rougeL = mean of "rougeL"
                     against the best of the example's references        (torchmetrics ROUGEScore averages them)
 
+Each task's record says how (Task.per_example) and which metric they recompute (its primary one).
 `statistics` turns the records into an (examples, k) array and `metric_from_sums` computes the
 metric from its (weighted) column sums: the one formula both `resampled_metric` and the
 comparison's bootstrap (pretrain.compare.bootstrap) use.
@@ -21,20 +22,16 @@ from typing import Any
 
 import numpy as np
 
-# The test metric each task's per-example records recompute.
-PER_EXAMPLE_METRIC = {"classification": "test/acc", "ner": "test/entity_f1", "generation": "test/rougeL"}
+from tasks.registry import task_record
 
 
 def statistics(task: str, per_example: Sequence[Any]) -> np.ndarray:
     """(examples, k) floats: k = 1 for a mean metric (accuracy, ROUGE-L), k = 3 for NER's count triples."""
-    if task not in PER_EXAMPLE_METRIC:
-        raise ValueError(f"task={task!r} has no per-example metric; expected one of {', '.join(PER_EXAMPLE_METRIC)}")
-    rows = [row["rougeL"] for row in per_example] if task == "generation" else list(per_example)
-    array = np.asarray(rows, dtype=float)
+    statistic = task_record(task).per_example
+    array = np.asarray([statistic.row(record) for record in per_example], dtype=float)
     array = array[:, None] if array.ndim == 1 else array
-    if array.ndim != 2 or array.shape[1] != (3 if task == "ner" else 1):
-        raise ValueError(f"{task} per-example records have shape {array.shape}; expected "
-                         f"{'[correct, predicted, gold] triples' if task == 'ner' else 'one number each'}")
+    if array.ndim != 2 or array.shape[1] != statistic.width:
+        raise ValueError(f"{task} per-example records have shape {array.shape}; expected {statistic.description}")
     return array
 
 
@@ -48,7 +45,7 @@ def metric_from_sums(sums: np.ndarray, count: float | np.ndarray) -> np.ndarray:
 
 
 def resampled_metric(task: str, per_example: Sequence[Any], index: Sequence[int] | None = None) -> float:
-    """The task's test metric (PER_EXAMPLE_METRIC) over the examples at `index` (default: all, once each)."""
+    """The task's primary test metric (its record's) over the examples at `index` (default: all, once each)."""
     stats = statistics(task, per_example)
     if index is not None:
         stats = stats[np.asarray(index, dtype=int)]

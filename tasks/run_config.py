@@ -11,6 +11,7 @@ from lightning.pytorch import Trainer
 from pretrain.run_config import backbone_facts, complete, seed_of, tokenizer_name, trainer_budget
 from pretrain.checkpoint import HF_PREFIX, load_checkpoint_file
 from tasks.base import TaskDataModule, TaskModule
+from tasks.registry import task_of
 
 
 def pretraining_facts(checkpoint: str) -> dict[str, Any]:
@@ -31,7 +32,7 @@ def describe_finetuning(trainer: Trainer, module: Any, config: Namespace) -> dic
     seq_len = data.max_length if isinstance(data, TaskDataModule) else None
     checkpoint = str(module.hparams.checkpoint)
     return complete({
-        "job_type": "finetune", "task": module.task, **backbone_facts(module.family, module.backbone_config),
+        "job_type": "finetune", "task": task_of(module).name, **backbone_facts(module.family, module.backbone_config),
         "seq_len": seq_len, "batch_size": batch, **trainer_budget(trainer, batch, seq_len),
         "lr": module.hparams.lr, "schedule": "linear", "weight_decay": module.hparams.weight_decay,
         "data_source": data.describe("train") if isinstance(data, TaskDataModule) else None,

@@ -12,7 +12,8 @@ import pytest
 
 from pretrain.compare.datasets import REGISTRY, resolve
 from pretrain.compare.plan import ComparePlan, FinetunePlan, PretrainPlan, parse_plan, validate
-from pretrain.compare.source_check import check_source, task_data_module
+from pretrain.compare.source_check import check_source
+from tasks.registry import task_record
 from pretrain.data.sources import DataSource, load_corpus, load_hub_split
 
 pytestmark = pytest.mark.usefixtures("private_datasets_cache")  # conftest.py
@@ -38,7 +39,7 @@ def test_every_registry_entry_loads_from_its_copy(hub_copies: Path, tmp_path: Pa
         assert all(corpus[s].column_names == ["text"] and len(corpus[s]) > 0 for s in ("train", "validation", "test"))
         assert not any(t.strip() == "" for t in corpus["train"]["text"]), "blank wikitext lines are dropped"
         return
-    module = task_data_module(stage, source)
+    module = task_record(stage).data(source)
     module.prepare_labels()
     for split in ("train", "validation", "test"):
         rows = module.rows(split)
@@ -47,7 +48,7 @@ def test_every_registry_entry_loads_from_its_copy(hub_copies: Path, tmp_path: Pa
 
 def test_class_label_names_and_glue_test_split_reach_the_task(hub_copies: Path) -> None:
     sst2 = resolve("classification", "sst2", field="x", root=REPO, datasets_dir=str(hub_copies))
-    module = task_data_module("classification", sst2)
+    module = task_record("classification").data(sst2)
     module.prepare_labels()
     assert module.label_names == ["negative", "positive"]
     # GLUE's test labels are hidden (-1): the registry tests on its validation split, which is labelled.
@@ -55,7 +56,7 @@ def test_class_label_names_and_glue_test_split_reach_the_task(hub_copies: Path) 
     assert set(hub_test["label"]) == {-1}
     assert {module.label_text(r) for r in module.rows("test")} <= {"negative", "positive"}
     conll = resolve("ner", "conll2003", field="x", root=REPO, datasets_dir=str(hub_copies))
-    ner = task_data_module("ner", conll)
+    ner = task_record("ner").data(conll)
     ner.prepare_labels()
     assert ner.label_names == ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
 
@@ -104,7 +105,7 @@ def test_without_a_copy_the_hub_path_is_load_dataset_name_config(monkeypatch: py
         return datasets.Dataset.from_dict({"sentence": ["good"], "label": [1], "idx": [0]})
 
     monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
-    module = task_data_module("classification", REGISTRY["classification"]["sst2"])
+    module = task_record("classification").data(REGISTRY["classification"]["sst2"])
     rows = module.rows("test")
     assert calls == [("nyu-mll/glue", "sst2", "validation")]
     assert rows[0].values["text"] == "good"  # the column mapping applied
@@ -176,7 +177,7 @@ def test_the_revision_reaches_load_dataset_and_the_plan_check(monkeypatch: pytes
     monkeypatch.setattr(datasets, "load_dataset_builder", lambda *a, **k: calls.append(("builder", k.get("revision")))
                         or type("B", (), {"info": datasets.DatasetInfo()})())
     check_source("ner", REGISTRY["ner"]["conll2003"], "finetune.ner_data")
-    task_data_module("ner", REGISTRY["ner"]["conll2003"]).rows("train")
+    task_record("ner").data(REGISTRY["ner"]["conll2003"]).rows("train")
     assert calls and all(revision == "refs/convert/parquet" for _, revision in calls)
     assert {kind for kind, _ in calls} == {"split_names", "builder", "load_dataset"}
 

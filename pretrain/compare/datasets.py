@@ -14,12 +14,14 @@ from dataclasses import replace
 from pathlib import Path
 
 from pretrain.data.sources import LOCAL_SUFFIXES, PARQUET_CONVERSION, DataSource, DataSourceArg, local_copy_dir
+from tasks.registry import TASKS, task_record
 
-STAGES = ("pretrain", "classification", "ner", "generation")
+STAGES = ("pretrain", *TASKS)
 
 _BUILTIN = DataSource("builtin")
 
-# The public sets the real-scale plan uses; add an entry here to name a new one. Each entry is the same
+# The public sets the real-scale plan uses; add an entry here (pretraining) or to a task record's `datasets`
+# (fine-tuning) to name a new one. Each entry is the same
 # DataSource the data modules take, so its splits and columns reach pretraining and fine-tuning unchanged.
 # Every entry reads files the hub serves as parquet: `datasets` 4.0 and later refuse loading scripts ("Dataset
 # scripts are no longer supported, but found conll2003.py"), so a repository that only ships a .py builder is read
@@ -37,33 +39,8 @@ REGISTRY: dict[str, dict[str, DataSource]] = {
         # validation or test split (carved from train).
         "bookcorpus": DataSource("bookcorpus/bookcorpus", revision=PARQUET_CONVERSION),
     },
-    "classification": {
-        "builtin": _BUILTIN,
-        # Parquet in the repository: sst2/{train,validation,test}-00000-of-00001.parquet; columns sentence,
-        # label (ClassLabel negative/positive; -1 on the hidden test split), idx.
-        # GLUE's test labels are hidden (-1 on the hub), so its validation set is the test set, as in the
-        # BERT paper's GLUE dev results, and the last 5% of train is the validation set.
-        "sst2": DataSource("nyu-mll/glue", "sst2",
-                           splits={"train": "train[:95%]", "validation": "train[95%:]", "test": "validation"},
-                           columns={"text": "sentence"}),
-    },
-    "ner": {
-        "builtin": _BUILTIN,
-        # Script repository (conll2003.py); its conversion: conll2003/{train,validation,test}/0000.parquet; columns
-        # id, tokens, pos_tags, chunk_tags, ner_tags (ClassLabel O, B-PER, I-PER, B-ORG, I-ORG, B-LOC, I-LOC, B-MISC,
-        # I-MISC).
-        "conll2003": DataSource("eriktks/conll2003", revision=PARQUET_CONVERSION),
-        # Script repository (wnut_17.py); its conversion: wnut_17/{train,validation,test}/0000.parquet; columns id,
-        # tokens, ner_tags (ClassLabel O, B-/I- corporation, creative-work, group, location, person, product).
-        "wnut_17": DataSource("leondz/wnut_17", revision=PARQUET_CONVERSION),
-    },
-    "generation": {
-        "builtin": _BUILTIN,
-        # Script repository (xsum.py); its conversion: default/{train,validation,test}/0000.parquet; columns
-        # document, summary, id.
-        "xsum": DataSource("EdinburghNLP/xsum", columns={"source": "document", "target": "summary"},
-                           revision=PARQUET_CONVERSION),
-    },
+    # Each task's public sets are its record's (tasks/<task>/task.py).
+    **{task: {"builtin": _BUILTIN, **task_record(task).datasets} for task in TASKS},
 }
 
 

@@ -44,6 +44,7 @@ from pretrain.compare.pipeline import baseline_runs, count_runs, preset_config, 
 from pretrain.compare.plan import ResolvedPlan
 from pretrain.data.caching import atomic_write
 from pretrain.family import FAMILIES, family_record
+from tasks.registry import task_record
 
 GIB = 2**30
 USABLE_MEMORY = 0.9  # of the device's memory; see the module docstring
@@ -182,8 +183,8 @@ def estimate(resolved: ResolvedPlan, device: Accelerator, root: Path = Path(".")
                      f"{p.seq_len} = {one_process * pre_devices:,} tokens (divide both by {pre_devices} to train "
                      f"{one_process:,} in all)")
     for task in f.tasks:
-        # Positions per example at most: the input (generation: source + [SEP] + target for GPT; BERT reads no more).
-        length = f.max_length + (f.max_target_length + 1 if task == "generation" else 0)
+        # Positions per example at most: the input (generating: source + [SEP] + target for GPT; BERT reads no more).
+        length = f.max_length + (f.max_target_length + 1 if task_record(task).generates else 0)
         task_facts = preset_facts(resolved, length)
         for family in FAMILIES:
             tokens = f.steps(task) * f.batch_size * length * fine_devices

@@ -6,12 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pretrain.compare.metrics import PRETRAIN_METRICS, TASK_METRICS, MetricSpec
+from pretrain.compare.metrics import PRETRAIN_METRICS, TASK_METRICS
 from pretrain.compare.plan import FAMILIES
-from pretrain.compare.references import GAP_MEANING, METHODS
 from pretrain.compare.schema import ComparisonResults, PretrainingEffect, TaskResults
 from pretrain.compare.stats import Summary
-from tasks.copying_check import CANNOT_COPY_BELOW, COPY_ACC_KEY, COPYING_TASKS
+from tasks.copying_check import CANNOT_COPY_BELOW, COPY_ACC_KEY
+from tasks.metric_spec import MetricSpec
+from tasks.record import Reference
+from tasks.registry import task_record
 
 
 def render(results: ComparisonResults, plots: list[Path]) -> str:
@@ -106,7 +108,7 @@ def render(results: ComparisonResults, plots: list[Path]) -> str:
 
 
 def _copying_note(results: ComparisonResults, family: str) -> str:
-    """Where a model misses a baseline on a task in COPYING_TASKS: whether its pretrained model can copy from
+    """Where a model misses a baseline on a task that copies from its source (Task.copies_source): whether its pretrained model can copy from
     its context at all (the copying probe)."""
     entry = results.pretraining.get(family)
     value = entry.result.metrics.get(COPY_ACC_KEY) if entry is not None and entry.result is not None else None
@@ -142,7 +144,7 @@ def answer_lines(results: ComparisonResults) -> list[str]:
             if cell is not None and strongest is not None and (cell.mean > strongest[1]) != spec.higher_is_better:
                 notes.append(f"- {family.upper()} does not beat the {strongest[0].split('/')[-1]} baseline on {task}: "
                              f"at this budget that is a finding about the budget, not about the objective."
-                             f"{_copying_note(results, family) if task in COPYING_TASKS else ''}")
+                             f"{_copying_note(results, family) if task_record(task).copies_source else ''}")
             effect = entry.pretraining_effect.get(family)
             if effect is None:
                 continue
@@ -218,7 +220,7 @@ def _protocol(results: ComparisonResults) -> list[str]:
 
 def _references_protocol(results: ComparisonResults) -> list[str]:
     """The protocol's line on the classical references of the tasks that have one."""
-    methods = [f"{task}: {METHODS[task]}" for task, entry in results.tasks.items() if entry.references]
+    methods = [f"{task}: {_reference_of(task).method}" for task, entry in results.tasks.items() if entry.references]
     if not methods:
         return []
     return [f"- **Classical references** ({'; '.join(methods)}): fit on each task's training split with "
@@ -276,10 +278,18 @@ def _reference_note(task: str, entry: TaskResults) -> str:
     above = [f.upper() for f, mean in means.items() if (mean >= value if spec.higher_is_better else mean <= value)]
     meaning = (f"{' and '.join(above)} {'reaches' if len(above) == 1 else 'reach'} it: at this budget a pretrained "
                "model scores at least what a classical method fit on the training split alone scores"
-               if above else GAP_MEANING[task])
-    return (f"Classical reference ({METHODS[task]}, fit on the training split and scored on the same test rows; "
+               if above else _reference_of(task).gap_meaning)
+    return (f"Classical reference ({_reference_of(task).method}, fit on the training split and scored on the same test rows; "
             f"a reference, not a baseline a model must beat): {spec.label} {value:.4g}, models minus reference "
             f"{gaps or '-'}: {meaning}.")
+
+
+def _reference_of(task: str) -> Reference:
+    """The classical reference of a task whose results hold reference scores."""
+    reference = task_record(task).reference
+    if reference is None:
+        raise ValueError(f"task {task!r} has reference scores but its record names no classical reference")
+    return reference
 
 
 def _effect(effect: PretrainingEffect | None) -> str:

@@ -23,8 +23,8 @@ from pretrain.compare.source_check import check_source
 from pretrain.data.sources import DataSource, DataSourceArg
 from pretrain.family import FAMILIES, family_record
 from tasks.classification.head import Pooling
+from tasks.registry import TASKS, task_record
 
-TASKS = ("classification", "ner", "generation")
 # The fields with a fixed set of values are Literal types, so `--help` lists the choices; validate() checks
 # them again for plans built in Python (ComparePlan(architecture=...) is not parsed by jsonargparse).
 WandbMode = Literal["offline", "online", "disabled"]
@@ -122,8 +122,8 @@ class FinetunePlan:
     """Fine-tuning: identical for both families; several seeds give the spread.
 
     Args:
-        tasks: the tasks to fine-tune on (classification, ner, generation)
-        classification_data: a name from pretrain.compare.datasets.REGISTRY["classification"], a local file
+        tasks: the tasks to fine-tune on (tasks.registry.TASKS)
+        classification_data: a name from pretrain.compare.datasets.REGISTRY[<task>], a local file
             (the train split), or a whole data source {name, config, splits, columns}, e.g. local files with
             their validation/test paths
         ner_data: as classification_data, for NER
@@ -376,9 +376,10 @@ def validate(plan: ComparePlan, root: Path = Path("."), check_data: bool = True)
         if not (root / path).is_file():
             raise ValueError(f"{name}={path!r}: no such config file ({root / path})")
     for task in f.tasks:
-        if not (root / f.configs_dir / f"{task}.yaml").is_file():
-            raise ValueError(f"finetune.configs_dir={f.configs_dir!r} has no {task}.yaml ({root / f.configs_dir})")
-    if "generation" in f.tasks:
+        config = task_record(task).config_file
+        if not (root / f.configs_dir / config).is_file():
+            raise ValueError(f"finetune.configs_dir={f.configs_dir!r} has no {config} ({root / f.configs_dir})")
+    if any(task_record(task).generates for task in f.tasks):
         positions = model_positions(presets, pretrained)
         if positions - f.max_target_length - 1 < 8:
             raise ValueError(

@@ -19,7 +19,7 @@ import torch
 
 from pretrain.compare.bootstrap import PairedDifference, paired_difference
 from pretrain.compare.cores import usable_cores
-from pretrain.compare.metrics import PRETRAIN_METRICS, TASK_METRICS, MetricSpec
+from pretrain.compare.metrics import PRETRAIN_METRICS, TASK_METRICS
 from pretrain.compare.plan import FAMILIES
 from pretrain.compare.schema import (
     ComparisonResults, Counts, Environment, FamilyPretraining, GridPoint, Group, LrChoice, MetricVerdict,
@@ -28,6 +28,7 @@ from pretrain.compare.schema import (
 from pretrain.compare.selection import choose_lr, validation_score
 from pretrain.compare.stats import summarize
 from pretrain.compare.verdict import compare
+from tasks.metric_spec import MetricSpec
 from tasks.outputs import FinetuneResults
 from tasks.per_example import statistics
 

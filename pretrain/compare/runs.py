@@ -22,6 +22,8 @@ from pretrain.compare.schema import AttentionExample, ModelFacts
 from pretrain.checkpoint import load_backbone
 from pretrain.family import family_record
 from pretrain.models import count_parameters, flops_per_token
+from tasks.record import FinetuneOptions
+from tasks.registry import task_record
 
 PRETRAIN_CLASSES = {
     "bert": ("pretrain.lightning.BertPretraining", "pretrain.data.BertDataModule"),
@@ -72,8 +74,9 @@ def finetune_args(
 ) -> list[str]:
     f = resolved.plan.finetune
     data = resolved.task_data[task]
+    record = task_record(task)
     args = [
-        "fit", "--config", str(Path(f.configs_dir) / f"{task}.yaml"), "--config", f.trainer,
+        "fit", "--config", str(Path(f.configs_dir) / record.config_file), "--config", f.trainer,
         "--seed_everything", str(seed), "--test_after_fit", "true", "--results_file", str(results),
         "--trainer.max_steps", str(f.steps(task)), "--trainer.max_epochs", "-1",
         "--trainer.val_check_interval", str(min(f.val_check_interval, f.steps(task))),
@@ -85,20 +88,16 @@ def finetune_args(
         "--data.init_args.max_length", str(_source_length(resolved, task)),
         "--data.init_args.source", data.cli_value(),  # the plan's DataSource, unchanged
     ]
-    if task == "classification":
-        args += ["--model.init_args.pooling", resolved.plan.classification_pooling()]
-    if task == "generation":  # decode as many tokens as a training target holds
-        args += ["--data.init_args.max_target_length", str(f.max_target_length),
-                 "--model.init_args.max_new_tokens", str(f.max_target_length)]
+    args += record.finetune_args(FinetuneOptions(resolved.plan.classification_pooling(), f.max_target_length))
     return args + logger_args(resolved, [family, task, "random-init" if random_init else "pretrained"], run_dir)
 
 
 def _source_length(resolved: ResolvedPlan, task: str) -> int:
-    """The input length, the same for both families. GPT reads a generation example as source + [SEP]
-    + target in one sequence, so there the source gets what the target and separator leave of the
+    """The input length, the same for both families. GPT reads an example of a generating task as source +
+    [SEP] + target in one sequence, so there the source gets what the target and separator leave of the
     smaller model's positions."""
     f = resolved.plan.finetune
-    if task != "generation":
+    if not task_record(task).generates:
         return f.max_length
     return min(f.max_length, resolved.max_positions() - f.max_target_length - 1)
 

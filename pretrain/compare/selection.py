@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from pretrain.compare.schema import RunRecord
 from tasks.outputs import FinetuneResults
-
-# Validation monitors where lower is better (the fine-tuning configs' ModelCheckpoint monitors).
-_LOWER_IS_BETTER = ("loss", "ppl")
+from tasks.registry import task_record
 
 
 def validation_score(record: RunRecord | None) -> tuple[str, float] | None:
@@ -23,10 +21,18 @@ def validation_score(record: RunRecord | None) -> tuple[str, float] | None:
     return None if value is None else (monitor, float(value))
 
 
+def monitor_higher_is_better(result: FinetuneResults, monitor: str) -> bool:
+    """Which way the run's validation monitor is better: its task's record says (tasks.record.Task.metric)."""
+    return task_record(result.task).metric(monitor.split("/", 1)[-1]).higher_is_better
+
+
 def choose_lr(grid: dict[float, RunRecord | None]) -> float | None:
     """The rate with the best validation score; ties go to the smaller rate. None when no grid run finished."""
     scored = {lr: score for lr, score in ((lr, validation_score(r)) for lr, r in grid.items()) if score is not None}
     if not scored:
         return None
-    lower = any(word in next(iter(scored.values()))[0] for word in _LOWER_IS_BETTER)
-    return min(scored, key=lambda lr: ((scored[lr][1] if lower else -scored[lr][1]), lr))
+    first_lr = next(iter(scored))
+    first = grid[first_lr]
+    assert first is not None and isinstance(first.result, FinetuneResults)  # validation_score scored it
+    sign = 1.0 if monitor_higher_is_better(first.result, scored[first_lr][0]) else -1.0
+    return min(scored, key=lambda lr: (-sign * scored[lr][1], lr))

@@ -14,10 +14,7 @@ from pathlib import Path
 from pretrain.data.sources import (
     FILE_BUILDERS, PARQUET_CONVERSION, SPLITS, DataSource, hub_columns, hub_split_names, resolve_files, script_refusal,
 )
-from tasks.base import TaskDataModule
-from tasks.classification.data import ClassificationDataModule
-from tasks.generation.data import GenerationDataModule
-from tasks.ner.data import NerDataModule
+from tasks.registry import task_record
 
 # What pretraining reads; the fine-tuning tasks' own lists are their data modules' `required_columns`.
 PRETRAIN_COLUMNS = ("text",)
@@ -55,18 +52,12 @@ def required_columns(stage: str, source: DataSource) -> tuple[str, ...]:
     """The columns (by the reader's names) every labelled split of `stage` must have."""
     if stage == "pretrain":
         return PRETRAIN_COLUMNS
-    return task_data_module(stage, source).required_columns
-
-
-def task_data_module(task: str, source: DataSource) -> TaskDataModule:
-    """The task's data module over `source`, used for reading rows (no tokenizer needed)."""
-    modules = {"classification": ClassificationDataModule, "ner": NerDataModule, "generation": GenerationDataModule}
-    return modules[task](source)
+    return task_record(stage).data(source).required_columns
 
 
 def _check_files(stage: str, source: DataSource) -> None:
     if stage != "pretrain":
-        module = task_data_module(stage, source)
+        module = task_record(stage).data(source)
         for split in SPLITS:
             if not module.rows(split):  # reads with the run's reader; a missing column or file raises
                 raise ValueError(f"the {split} split ({module.describe(split)}) has no rows")

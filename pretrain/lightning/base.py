@@ -34,7 +34,6 @@ from pretrain.models.copying import random_sequences
 from pretrain.models.counting import flops_per_token
 
 SCHEDULES = ("cosine", "linear", "constant")
-SPLITS = ("train", "val", "test")
 DATA_SPLIT = {"train": "train", "val": "validation", "test": "test"}  # metric prefix -> DatasetDict key
 
 

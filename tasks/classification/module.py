@@ -18,8 +18,6 @@ from tasks.encoding import IGNORE_INDEX
 
 
 class ClassificationModule(TaskModule):
-    task = "classification"
-
     # Spelled out, not **kwargs: `finetune --help`, the config keys and the --ckpt_path check read this signature.
     def __init__(
         self,

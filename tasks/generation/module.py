@@ -27,13 +27,11 @@ from pretrain.family import family_record
 from tasks.base import TaskDataModule, TaskModule, init_help
 from tasks.encoding import IGNORE_INDEX
 from tasks.generation.data import GenerationDataModule
+from tasks.generation.rouge import ROUGE_KEYS
 from tasks.generation.warm_start import warm_start_encoder_decoder
-
-ROUGE_KEYS = ("rouge1", "rouge2", "rougeL")
 
 
 class GenerationModule(TaskModule):
-    task = "generation"
     weights_hparams = (*TaskModule.weights_hparams, "bert_generation")
 
     # Spelled out, not **kwargs: `finetune --help`, the config keys and the --ckpt_path check read this signature.

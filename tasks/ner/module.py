@@ -19,8 +19,6 @@ from tasks.ner.metrics import EntityScores, entity_types, sentence_counts
 
 
 class NerModule(TaskModule):
-    task = "ner"
-
     # Spelled out, not **kwargs: `finetune --help`, the config keys and the --ckpt_path check read this signature.
     def __init__(
         self,

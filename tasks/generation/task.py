@@ -1,0 +1,56 @@
+"""The generation task's record: a summary per source text, judged by ROUGE-L."""
+
+from __future__ import annotations
+
+from pretrain.data.sources import PARQUET_CONVERSION, DataSource
+from tasks.generation.baseline import copy_and_constant_baseline
+from tasks.generation.data import GenerationDataModule
+from tasks.generation.module import GenerationModule
+from tasks.generation.reference import tfidf_retrieval_reference
+from tasks.metric_spec import TASK_LOSS, MetricSpec
+from tasks.record import FinetuneOptions, PerExampleStatistic, Reference, Task
+
+
+def _rouge_l(record: dict[str, float]) -> float:
+    """A test example's record: its ROUGE F-measures against its best reference (test/rougeL: mean "rougeL")."""
+    return record["rougeL"]
+
+
+def _target_length_args(options: FinetuneOptions) -> list[str]:
+    """Decode as many tokens as a training target holds."""
+    return ["--data.init_args.max_target_length", str(options.max_target_length),
+            "--model.init_args.max_new_tokens", str(options.max_target_length)]
+
+
+GENERATION = Task(
+    name="generation", module_class=GenerationModule, data_class=GenerationDataModule,
+    config_file="generation.yaml",
+    metrics=(
+        MetricSpec("test/rougeL", "ROUGE-L", True, ("baseline/copy_rougeL", "baseline/constant_rougeL"),
+                   "reference/tfidf_retrieval_rougeL"),
+        MetricSpec("test/rouge1", "ROUGE-1", True, ("baseline/copy_rouge1", "baseline/constant_rouge1"),
+                   "reference/tfidf_retrieval_rouge1"),
+        MetricSpec("test/bleu", "BLEU", True),
+    ),
+    logged_only=(MetricSpec("test/rouge2", "ROUGE-2", True), MetricSpec("test/ppl", "perplexity", False), TASK_LOSS),
+    baseline=copy_and_constant_baseline,
+    reference=Reference(
+        method="TF-IDF nearest-neighbour retrieval",
+        gap_meaning="retrieval answers with the summary of the most similar training source, so a gap below it says "
+                    "these small pretrained models at this budget are far from a classical method that memorises "
+                    "near-duplicates, not that the task cannot be learned",
+        score=tfidf_retrieval_reference,
+    ),
+    per_example=PerExampleStatistic(_rouge_l, 1, "one number each"),
+    predictions_suffix=".jsonl",
+    finetune_args=_target_length_args,
+    generates=True,
+    # Summaries repeat the names of their source: a backbone that cannot copy stays near the copy baseline.
+    copies_source=True,
+    datasets={
+        # Script repository (xsum.py); its conversion: default/{train,validation,test}/0000.parquet; columns
+        # document, summary, id.
+        "xsum": DataSource("EdinburghNLP/xsum", columns={"source": "document", "target": "summary"},
+                           revision=PARQUET_CONVERSION),
+    },
+)
