@@ -18,7 +18,8 @@ from tasks_fixtures import (TAGGED, classification_files, conll_files, generatio
 
 from tasks.cli import main
 from tasks.outputs import FinetuneResults, read_results
-from tasks.per_example import PER_EXAMPLE_METRIC, resampled_metric
+from tasks.per_example import resampled_metric
+from tasks.registry import task_record
 
 TASKS = {
     "classification": ("tasks.classification.module.ClassificationModule",
@@ -95,7 +96,9 @@ def _check_per_example(task: str, results: dict) -> None:
     """One record per test example, in test-set order, from which the test metric is recomputed exactly."""
     per_example = results["per_example"]
     metrics = results["metrics"]
-    assert resampled_metric(task, per_example) == pytest.approx(metrics[PER_EXAMPLE_METRIC[task]], abs=1e-6)
+    assert resampled_metric(task, per_example) == pytest.approx(metrics[task_record(task).primary.key], abs=1e-6)
+    record = task_record(task)  # the record names every metric the module logs (a renamed one would fail here)
+    assert {spec.key for spec in (*record.metrics, *record.logged_only)} <= set(metrics)
     if task == "classification":
         assert len(per_example) == 16 and set(per_example) <= {0, 1}
     elif task == "ner":

@@ -14,13 +14,13 @@ from test_compare_report import _records
 from pretrain.compare import markdown
 from pretrain.compare.ledger import RunRecord
 from pretrain.compare.plan import ComparePlan, parse_plan, validate
-from pretrain.compare.references import (
-    classification_reference, generation_reference, nearest_targets, task_reference,
-)
+from pretrain.compare.references import task_reference
 from pretrain.compare.report import write_report
 from pretrain.compare.results import aggregate, environment
 from pretrain.compare.schema import ComparisonResults, TaskResults
 from pretrain.compare.wandb_summary import COLUMNS, summary_rows
+from tasks.classification.reference import classification_reference
+from tasks.generation.reference import generation_reference, nearest_targets
 
 SOURCES = ["def add(a, b): return the sum of two numbers", "class Stack: push and pop items",
            "def read_file(path): open a file and read its text"]

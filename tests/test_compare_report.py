@@ -1,7 +1,7 @@
 """The report folder from synthetic run records: no training, only aggregation and rendering."""
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,7 @@ from pretrain.compare.report import write_report
 from pretrain.compare.report_command import main as report_main
 from pretrain.compare.results import aggregate, environment
 from tasks.outputs import FinetuneResults
+from tasks.registry import task_record
 
 
 def _records() -> list[RunRecord]:
@@ -121,7 +122,8 @@ def test_a_copying_task_below_its_baseline_cites_the_copy_probe(monkeypatch: pyt
     plan = asdict(ComparePlan(experiment="synthetic"))
     plan["finetune"]["tasks"] = ["classification"]
     results = aggregate(plan, records, environment())
-    monkeypatch.setattr(markdown, "COPYING_TASKS", frozenset({"classification"}))
+    classification = task_record("classification")
+    monkeypatch.setattr(markdown, "task_record", lambda task: replace(classification, copies_source=True))
     notes = [line for line in markdown.answer_lines(results) if "does not beat" in line]
     gpt = next(line for line in notes if line.startswith("- GPT"))
     assert "predicts 0% of a repeated random sequence" in gpt and "cannot copy from its input yet" in gpt
