@@ -18,6 +18,7 @@ from torch import nn
 from pretrain.blocks.config import TransformerConfig
 from pretrain.models.bert import BertModel
 from pretrain.models.gpt import GptModel
+from pretrain.named_records import record_named
 
 
 @dataclass(frozen=True)
@@ -83,10 +84,7 @@ FAMILIES: tuple[str, ...] = tuple(_RECORDS)
 
 def family_record(name: str) -> Family:
     """The record of a family name; anything else is an error naming the choices."""
-    record = _RECORDS.get(name)
-    if record is None:
-        raise ValueError(f"family={name!r} is not supported; choose one of {', '.join(FAMILIES)}")
-    return record
+    return record_named(_RECORDS, name, "family")
 
 
 def check_family(name: str | None) -> None:

@@ -8,6 +8,7 @@ Adding a task is its package (module, data, baseline) plus one record in tasks/<
 
 from __future__ import annotations
 
+from pretrain.named_records import record_named
 from tasks.base import TaskModule
 from tasks.classification.task import CLASSIFICATION
 from tasks.generation.task import GENERATION
@@ -20,10 +21,7 @@ TASKS: tuple[str, ...] = tuple(_RECORDS)
 
 def task_record(name: str) -> Task:
     """The record of a task name; anything else is an error naming the choices."""
-    record = _RECORDS.get(name)
-    if record is None:
-        raise ValueError(f"task={name!r} is not supported; choose one of {', '.join(TASKS)}")
-    return record
+    return record_named(_RECORDS, name, "task")
 
 
 def task_of(module: TaskModule) -> Task:
