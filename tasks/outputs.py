@@ -3,7 +3,7 @@
 Results JSON (`FinetuneResults`, written by `finetune fit --test_after_fit true` and `finetune test`;
 read it back with `read_results`):
 
-    {"task": "classification" | "ner" | "generation",
+    {"task": "<a task name: tasks.registry.TASKS>",
      "family": "bert" | "gpt",
      "checkpoint": "<the pretrained checkpoint or hf:dir the run started from>",
      "random_init": <bool, true: the checkpoint gave only config and tokenizer, weights were random>,

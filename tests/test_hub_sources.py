@@ -13,8 +13,8 @@ import pytest
 from pretrain.compare.datasets import REGISTRY, resolve
 from pretrain.compare.plan import ComparePlan, FinetunePlan, PretrainPlan, parse_plan, validate
 from pretrain.compare.source_check import check_source
-from tasks.registry import task_record
 from pretrain.data.sources import DataSource, load_corpus, load_hub_split
+from tasks.registry import task_record
 
 pytestmark = pytest.mark.usefixtures("private_datasets_cache")  # conftest.py
 
