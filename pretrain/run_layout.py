@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, overload
 
 # Lightning's ModelCheckpoint.FILE_EXTENSION and CHECKPOINT_NAME_LAST (what `--ckpt_path last` looks for), spelled
 # out so that this module imports nothing: every level of the suite, from pretrain.lightning up, reads it.
@@ -35,6 +35,21 @@ def last_checkpoint_in(directory: Path) -> Path:
 def last_checkpoints_in(directory: Path) -> list[Path]:
     """Every "last" checkpoint in `directory`: last.ckpt and the last-vN.ckpt Lightning writes beside one."""
     return list(Path(directory).glob(f"{LAST_CHECKPOINT_NAME}*{CHECKPOINT_SUFFIX}"))
+
+
+class Entry:
+    """A file or folder at a fixed name in a layout's folder (the layout's attribute `folder`): one line per name
+    instead of one property each."""
+
+    def __init__(self, folder: str, name: str) -> None:
+        self.folder, self.name = folder, name
+
+    @overload
+    def __get__(self, layout: None, owner: type) -> Entry: ...
+    @overload
+    def __get__(self, layout: object, owner: type) -> Path: ...
+    def __get__(self, layout: object | None, owner: type) -> Entry | Path:
+        return self if layout is None else Path(getattr(layout, self.folder)) / self.name
 
 
 @dataclass(frozen=True)
@@ -61,33 +76,16 @@ class RunLayout:
         folder = Path(checkpoint).parent
         return cls(folder.parent if folder.name == cls.CHECKPOINTS_DIR else folder)
 
-    @property
-    def config_file(self) -> Path:
-        return self.root / self.CONFIG_FILE
-
-    @property
-    def metrics_file(self) -> Path:
-        return self.root / self.METRICS_FILE
-
-    @property
-    def csv_dir(self) -> Path:
-        return self.root / self.CSV_DIR
-
-    @property
-    def checkpoints_dir(self) -> Path:
-        return self.root / self.CHECKPOINTS_DIR
+    config_file = Entry("root", CONFIG_FILE)
+    metrics_file = Entry("root", METRICS_FILE)
+    csv_dir = Entry("root", CSV_DIR)
+    checkpoints_dir = Entry("root", CHECKPOINTS_DIR)
+    results_file = Entry("root", RESULTS_FILE)
+    run_log = Entry("root", RUN_LOG)
 
     @property
     def last_checkpoint(self) -> Path:
         return last_checkpoint_in(self.checkpoints_dir)
-
-    @property
-    def results_file(self) -> Path:
-        return self.root / self.RESULTS_FILE
-
-    @property
-    def run_log(self) -> Path:
-        return self.root / self.RUN_LOG
 
     def predictions_file(self, suffix: str) -> Path:
         """`finetune predict`'s default output, in the input's own format (`suffix`: .txt, .conll, .jsonl)."""

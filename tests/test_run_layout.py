@@ -49,3 +49,8 @@ def test_experiment_layout_puts_plan_ledger_and_runs_under_the_run_folder(tmp_pa
     assert layout.run("pretrain-bert-seed0") == RunLayout(tmp_path / "runs/exp/pretrain-bert-seed0")
     assert layout.results_file == tmp_path / "reports/exp/results.json"
     assert layout.report_file == tmp_path / "reports/exp/report.md"
+
+
+def test_a_layout_entry_read_on_the_class_is_the_entry_itself() -> None:
+    entry = RunLayout.config_file
+    assert (entry.folder, entry.name) == ("root", RunLayout.CONFIG_FILE)

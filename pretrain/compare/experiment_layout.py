@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from pretrain.run_layout import RunLayout
+from pretrain.run_layout import Entry, RunLayout
 
 
 @dataclass(frozen=True)
@@ -37,22 +37,11 @@ class ExperimentLayout:
         """The experiment's folders under the plan's runs_dir and reports_dir."""
         return cls(Path(runs_dir) / experiment, Path(reports_dir) / experiment)
 
-    @property
-    def plan_file(self) -> Path:
-        return self.runs / self.PLAN_FILE
-
-    @property
-    def ledger_file(self) -> Path:
-        return self.runs / self.LEDGER_FILE
+    plan_file = Entry("runs", PLAN_FILE)
+    ledger_file = Entry("runs", LEDGER_FILE)
+    results_file = Entry("reports", RESULTS_FILE)
+    report_file = Entry("reports", REPORT_FILE)
 
     def run(self, run_id: str) -> RunLayout:
         """The folder of one run of the plan, named by its run id."""
         return RunLayout(self.runs / run_id)
-
-    @property
-    def results_file(self) -> Path:
-        return self.reports / self.RESULTS_FILE
-
-    @property
-    def report_file(self) -> Path:
-        return self.reports / self.REPORT_FILE
