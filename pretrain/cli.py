@@ -31,6 +31,7 @@ from pretrain.lightning.base import PretrainingModule
 from pretrain.lightning.nan_guard import NonFiniteLossGuard
 from pretrain.lightning.preemption import PreemptionCheckpoint
 from pretrain.lightning.wandb_mode import ensure_wandb_mode
+from pretrain.run_layout import last_checkpoints_in
 from pretrain.run_cli import TrackedRunCLI, as_list, command_session, session_kwargs
 from pretrain.run_config import pretrain_run_config, seed_of
 
@@ -120,7 +121,7 @@ class PretrainCLI(TrackedRunCLI):
             return
         if ckpt_path == "last":
             dirs = [Path(c.dirpath) for c in self.trainer.checkpoint_callbacks if getattr(c, "dirpath", None)]
-            found = [p for d in dirs if d.is_dir() for p in d.glob("last*.ckpt")]
+            found = [p for d in dirs if d.is_dir() for p in last_checkpoints_in(d)]
             if not found:
                 return  # Lightning warns and starts fresh: "set and forget" before the first launch
             ckpt_path = max(found, key=lambda p: p.stat().st_mtime)

@@ -27,11 +27,11 @@ from lightning.pytorch.loggers import CSVLogger, Logger
 
 from pretrain.cli_errors import command_line_parser_kwargs, one_line_errors
 from pretrain.run_config import seed_of
-from pretrain.run_record import Describe, RunRecord
+from pretrain.run_layout import RunLayout
+from pretrain.run_record import Describe, RunRecorder
 from pretrain.wandb_run import finished_wandb_run, identify_runs
 
 TRIAL_DIR_ENV = "PRETRAIN_TRIAL_DIR"
-CSV_DIR = "csv"  # the CSV log's folder in every run folder (pretrain.compare reads it from there)
 
 
 def as_list(value: Any) -> list[Any]:
@@ -69,17 +69,17 @@ class TrackedRunCLI(LightningCLI):
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         config = self._get(self.config_init, "trainer", default={})
-        root = Path(config.get("default_root_dir") or Path.cwd())
+        layout = RunLayout(config.get("default_root_dir") or Path.cwd())
         # Every logged metric goes to <run folder>/csv/version_N/metrics.csv, whatever else is configured: a
         # logger config fixes its own save_dir, which every run with that config would share.
         loggers: list[Logger] = [lg for lg in as_list(config.get("logger")) if isinstance(lg, Logger)]
-        if not any(isinstance(lg, CSVLogger) and Path(lg.root_dir) == root / CSV_DIR for lg in loggers):
-            loggers.append(CSVLogger(root, name=CSV_DIR))
+        if not any(isinstance(lg, CSVLogger) and Path(lg.root_dir) == layout.csv_dir for lg in loggers):
+            loggers.append(CSVLogger(layout.root, name=RunLayout.CSV_DIR))
         trainer = super().instantiate_trainer(logger=loggers, **kwargs)
-        root = Path(trainer.default_root_dir)
+        layout = RunLayout(trainer.default_root_dir)
         for callback in trainer.checkpoint_callbacks:
             if isinstance(callback, ModelCheckpoint) and callback.dirpath is None:
-                callback.dirpath = str(root / "checkpoints")  # the run folder, not a logger's (W&B: save_dir/project/id)
+                callback.dirpath = str(layout.checkpoints_dir)  # the run folder, not a logger's (W&B: save_dir/project/id)
         identify_runs(trainer.loggers, job_type=self.job_type, name=Path(trainer.default_root_dir).resolve().name,
                       tags=self.run_tags())
         return trainer
@@ -87,7 +87,7 @@ class TrackedRunCLI(LightningCLI):
 
 def session_kwargs(cli_class: type[LightningCLI], args: list[str] | None, describe: Describe) -> dict[str, Any]:
     """LightningCLI keyword arguments every command uses: the run record, and one-line errors on the command line."""
-    kwargs: dict[str, Any] = {"save_config_callback": RunRecord, "save_config_kwargs": {"describe": describe},
+    kwargs: dict[str, Any] = {"save_config_callback": RunRecorder, "save_config_kwargs": {"describe": describe},
                               "args": args}
     if args is None:
         kwargs["parser_kwargs"] = command_line_parser_kwargs(list(cli_class.subcommands()))

@@ -1,8 +1,8 @@
 """What a command leaves in its own run folder and hands to its loggers.
 
-`RunRecord` replaces LightningCLI's SaveConfigCallback: Lightning writes config.yaml into
+`RunRecorder` replaces LightningCLI's SaveConfigCallback: Lightning writes config.yaml into
 `trainer.log_dir`, which for a WandbLogger is its save_dir, shared by every run (runs/config.yaml,
-overwritten by each). Here each run writes, into `trainer.default_root_dir`:
+overwritten by each). Here each run writes, into its run folder (`trainer.default_root_dir`, pretrain.run_layout):
 
     config.yaml    the resolved config (re-run it with `--config config.yaml`; W&B files: cli-config.yaml)
     metrics.json   the last value of every logged metric (what a sweep ranks trials by)
@@ -23,9 +23,8 @@ from lightning.pytorch.cli import LightningArgumentParser, SaveConfigCallback
 from lightning.pytorch.loggers import WandbLogger
 
 from pretrain.data.caching import atomic_write
+from pretrain.run_layout import RunLayout
 
-CONFIG_FILE = "config.yaml"
-METRICS_FILE = "metrics.json"
 WANDB_CONFIG_FILE = "cli-config.yaml"  # in the W&B run's files: re-launch a dashboard run with --config
 # (trainer, module, the subcommand's parsed config) -> flat run config
 Describe = Callable[[Trainer, LightningModule, Namespace], dict[str, Any]]
@@ -33,13 +32,13 @@ Describe = Callable[[Trainer, LightningModule, Namespace], dict[str, Any]]
 
 def read_run_metrics(run_dir: Path) -> dict[str, float]:
     """The metrics.json a command wrote into `run_dir` ({} when there is none)."""
-    path = Path(run_dir) / METRICS_FILE
+    path = RunLayout(run_dir).metrics_file
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-class RunRecord(SaveConfigCallback):
+class RunRecorder(SaveConfigCallback):
     def __init__(self, parser: LightningArgumentParser, config: Namespace, *, describe: Describe,
-                 config_filename: str = CONFIG_FILE, overwrite: bool = True, multifile: bool = False) -> None:
+                 config_filename: str = RunLayout.CONFIG_FILE, overwrite: bool = True, multifile: bool = False) -> None:
         super().__init__(parser, config, config_filename=config_filename, overwrite=overwrite, multifile=multifile,
                          save_to_log_dir=False)
         self.describe = describe
@@ -88,4 +87,4 @@ class RunRecord(SaveConfigCallback):
         self.metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1})
         if self.metrics:
             payload = json.dumps(dict(sorted(self.metrics.items())), indent=2) + "\n"
-            atomic_write(Path(trainer.default_root_dir) / METRICS_FILE, lambda tmp: tmp.write_text(payload))
+            atomic_write(RunLayout(trainer.default_root_dir).metrics_file, lambda tmp: tmp.write_text(payload))

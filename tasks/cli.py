@@ -21,6 +21,7 @@ from lightning.pytorch.cli import LightningArgumentParser
 from pretrain.checkpoint import load_checkpoint_file
 from pretrain.lightning.wandb_mode import ensure_wandb_mode
 from pretrain.run_cli import TrackedRunCLI, command_session, session_kwargs
+from pretrain.run_layout import RunLayout
 from tasks.base import TaskDataModule, TaskModule, connect
 from tasks.copying_check import copy_warning
 from tasks.outputs import FinetuneResults, PredictionFileWriter, read_results, write_results
@@ -85,14 +86,18 @@ class FinetuneCLI(TrackedRunCLI):
     def _option(self, name: str) -> object:
         return self.config[self.subcommand].get(name) if self.subcommand else None
 
-    def _run_dir(self) -> Path:
-        return Path(self.trainer.default_root_dir)  # the configured run folder (log_dir is a logger's)
+    def _run_layout(self) -> RunLayout:
+        return RunLayout(self.trainer.default_root_dir)  # the configured run folder (log_dir is a logger's)
+
+    def _results_path(self) -> Path:
+        """Where the test results go: --results_file, else the run folder's results file."""
+        return Path(str(self._option("results_file") or self._run_layout().results_file))
 
     def _write_results(self, finetuned_checkpoint: str | None) -> None:
         model, data, trainer = self.model, self.datamodule, self.trainer
         assert isinstance(model, TaskModule) and isinstance(data, TaskDataModule)
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
-        path = Path(str(self._option("results_file") or self._run_dir() / "results.json"))
+        path = self._results_path()
         seed = self._option("seed_everything")
         restored = model.restored if finetuned_checkpoint else None
         monitor = trainer.checkpoint_callback.monitor if trainer.checkpoint_callback else None
@@ -138,7 +143,8 @@ class FinetuneCLI(TrackedRunCLI):
     def before_predict(self) -> None:
         model = self.model
         assert isinstance(model, TaskModule)
-        path = self._option("predictions_file") or self._run_dir() / f"predictions{task_of(model).predictions_suffix}"
+        default = self._run_layout().predictions_file(task_of(model).predictions_suffix)
+        path = self._option("predictions_file") or default
         self.trainer.callbacks.append(PredictionFileWriter(str(path)))
 
     def after_predict(self) -> None:
@@ -159,7 +165,7 @@ def run(args: list[str]) -> FinetuneResults | None:
     cli = _command(args)
     tested = cli.subcommand == "test" or (
         cli.subcommand == "fit" and bool(cli._option("test_after_fit")) and not cli.trainer.interrupted)
-    return read_results(Path(str(cli._option("results_file") or cli._run_dir() / "results.json"))) if tested else None
+    return read_results(cli._results_path()) if tested else None
 
 
 def _command(args: list[str] | None) -> FinetuneCLI:

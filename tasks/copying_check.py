@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pretrain.checkpoint import HF_PREFIX
+from pretrain.run_layout import RunLayout
 from pretrain.run_record import read_run_metrics
 from tasks.registry import task_record
 
@@ -25,10 +26,8 @@ def backbone_copy_accuracy(checkpoint: str) -> float | None:
     backbone (hf:), a checkpoint moved out of its run, a run from before the probe, an unreadable file."""
     if not checkpoint or checkpoint.startswith(HF_PREFIX):
         return None
-    folder = Path(checkpoint).parent
-    run_dir = folder.parent if folder.name == "checkpoints" else folder
     try:
-        value = read_run_metrics(run_dir).get(COPY_ACC_KEY)
+        value = read_run_metrics(RunLayout.of_checkpoint(Path(checkpoint)).root).get(COPY_ACC_KEY)
     except (OSError, ValueError):  # a damaged metrics.json must not stop a fine-tuning run
         return None
     return float(value) if isinstance(value, int | float) else None

@@ -4,10 +4,11 @@ import pytest
 
 from pretrain.compare.ledger import Ledger
 from pretrain.compare.pool import Job, Progress, run_jobs
+from pretrain.compare.run_identity import RunIdentity
 
 
 def _run(ledger: Ledger, run_id: str, fn: object) -> None:
-    run_jobs([Job(run_id, fn, (), {"stage": "x"})], ledger, Progress(total=1), workers=1, threads=1,
+    run_jobs([Job(run_id, fn, (), RunIdentity.for_task("baseline", "x"))], ledger, Progress(total=1), workers=1, threads=1,
              subprocess_runs=False)
 
 
@@ -41,7 +42,7 @@ def test_finished_runs_are_skipped_and_failures_recorded(tmp_path: Path) -> None
 
 def test_skip_and_corrupt_ledger(tmp_path: Path) -> None:
     path = tmp_path / "ledger.json"
-    Ledger(path).skip("d", "pretraining failed", {"stage": "finetune"})
+    Ledger(path).skip("d", "pretraining failed", RunIdentity.finetuning("gpt", "ner", 0, 0, 1e-3, False, None, True))
     assert Ledger(path).get("d").status == "skipped"
     path.write_text("{not json")
     with pytest.raises(ValueError, match="ledger.json: not a readable run ledger"):

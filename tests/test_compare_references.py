@@ -13,6 +13,7 @@ from test_compare_report import _records
 
 from pretrain.compare import markdown
 from pretrain.compare.ledger import RunRecord
+from pretrain.compare.run_identity import RunIdentity
 from pretrain.compare.plan import ComparePlan, parse_plan, validate
 from pretrain.compare.references import task_reference
 from pretrain.compare.report import write_report
@@ -59,7 +60,7 @@ def test_every_task_gets_its_reference_through_its_data_module(root: Path) -> No
 def _with_reference(value: float) -> list[RunRecord]:
     """The synthetic classification runs (BERT 0.65, GPT 0.667, majority 0.25) plus a classical reference."""
     reference = {"reference/tfidf_logreg_acc": value, "reference/tfidf_logreg_macro_f1": 0.9}
-    return [*_records(), RunRecord("reference-classification", "done", {"stage": "reference", "task": "classification"},
+    return [*_records(), RunRecord("reference-classification", "done", RunIdentity.for_task("reference", "classification"),
                                    result=reference)]
 
 

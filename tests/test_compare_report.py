@@ -12,6 +12,7 @@ from pretrain.compare.plan import ComparePlan
 from pretrain.compare.report import write_report
 from pretrain.compare.report_command import main as report_main
 from pretrain.compare.results import aggregate, environment
+from pretrain.compare.run_identity import RunIdentity
 from tasks.outputs import FinetuneResults
 from tasks.registry import task_record
 
@@ -21,12 +22,12 @@ def _records() -> list[RunRecord]:
     records = []
     for family, metrics in (("bert", {"val/mlm_acc": 0.3, "val/baseline_mlm_acc": 0.05}),
                             ("gpt", {"val/ppl": 40.0, "val/baseline_ppl": 300.0})):
-        records.append(RunRecord(f"pretrain-{family}", "done", {"stage": "pretrain", "family": family}, 12.0, {
+        records.append(RunRecord(f"pretrain-{family}", "done", RunIdentity.pretraining(family, 0, 4), 12.0, {
             "metrics": metrics, "curve": curve, "tokens_seen": 400,
             "model": {"preset": f"{family}-tiny", "params": 1000, "non_embedding_params": 500, "flops_per_token": 9000},
             "attention": {"tokens": ["a", "b", "c"], "weights": [[1, 0, 0], [0.5, 0.5, 0], [0.2, 0.3, 0.5]]},
         }))
-    records.append(RunRecord("baseline-classification", "done", {"stage": "baseline", "task": "classification"},
+    records.append(RunRecord("baseline-classification", "done", RunIdentity.for_task("baseline", "classification"),
                              result={"baseline/majority_acc": 0.25}))
     scores = {"bert": [0.60, 0.70, 0.65], "gpt": [0.62, 0.72, 0.66]}
 
@@ -42,18 +43,15 @@ def _records() -> list[RunRecord]:
                 for lr in (1e-3, 3e-4):
                     if lr == 3e-4 and (seed or step == 2):
                         continue  # the grid: the first seed of the final checkpoint only
-                    meta = {"stage": "finetune", "family": family, "task": "classification", "seed": seed,
-                            "pretrain_seed": 0, "lr": lr, "random_init": False, "probe_step": step, "final": step == 4,
-                            "probe_tokens": step * (100 if family == "bert" else 128), "probe_flops": step * 900}
+                    meta = RunIdentity.finetuning(family, "classification", seed, 0, lr, False, step, step == 4)
+                    meta = meta.with_probe_budget(step * (100 if family == "bert" else 128), step * 900)
                     score = value - 0.1 * (step == 2) - 0.2 * (lr == 3e-4)
                     records.append(RunRecord(f"ft-{family}-{step}-{lr}-{seed}", "done", meta, 1.0,
                                              result(score, 0.5 - (lr == 3e-4) * 0.1)))
-        meta = {"stage": "control", "family": family, "task": "classification", "seed": 0, "pretrain_seed": 0,
-                "lr": 1e-3, "random_init": True, "probe_step": 4, "final": True}
+        meta = RunIdentity.finetuning(family, "classification", 0, 0, 1e-3, True, 4, True)
         records.append(RunRecord(f"control-{family}", "done", meta, 1.0, result(0.40, 0.4)))
-    records.append(RunRecord("ft-gpt-4-9", "failed", {"stage": "finetune", "family": "gpt", "task": "classification",
-                                                     "seed": 9, "pretrain_seed": 0, "lr": 1e-3, "random_init": False,
-                                                     "probe_step": 4, "final": True},
+    failed = RunIdentity.finetuning("gpt", "classification", 9, 0, 1e-3, False, 4, True)
+    records.append(RunRecord("ft-gpt-4-9", "failed", failed,
                              error="RuntimeError: out of memory"))
     return records
 
@@ -102,7 +100,7 @@ def test_report_script_rebuilds_from_the_run_folder(tmp_path: Path) -> None:
     (run_dir / "plan.json").write_text(json.dumps(plan))
     ledger = Ledger(run_dir / "ledger.json")
     for record in _records():
-        ledger.save(record) if record.status == "done" else ledger.skip(record.run_id, record.error, record.meta)
+        ledger.save(record) if record.status == "done" else ledger.skip(record.run_id, record.error, record.identity)
     args = ["--experiment", "synthetic", "--runs_dir", str(tmp_path / "runs"), "--reports_dir", str(tmp_path / "out")]
     assert report_main(args) == 0
     saved = json.loads((tmp_path / "out/synthetic/results.json").read_text())
@@ -115,7 +113,7 @@ def test_a_copying_task_below_its_baseline_cites_the_copy_probe(monkeypatch: pyt
     records = []
     for record in _records():
         if record.run_id == "baseline-classification":
-            record = RunRecord(record.run_id, "done", record.meta, result={"baseline/majority_acc": 0.99})
+            record = RunRecord(record.run_id, "done", record.identity, result={"baseline/majority_acc": 0.99})
         elif record.run_id == "pretrain-gpt":
             record.result.metrics["val/copy_acc"] = 0.0
         records.append(record)
@@ -146,7 +144,7 @@ def _synthetic_results(probes: tuple[int, ...] = (2, 4)):
     """The synthetic plan's results, keeping only the fine-tuning runs at the given probe steps."""
     plan = asdict(ComparePlan(experiment="synthetic"))
     plan["finetune"].update(tasks=["classification"], classification_pooling="mean")
-    records = [r for r in _records() if r.meta.get("stage") != "finetune" or r.meta.get("probe_step") in probes]
+    records = [r for r in _records() if r.identity.stage != "finetune" or r.identity.probe_step in probes]
     return aggregate(plan, records, environment())
 
 

@@ -51,11 +51,15 @@ def test_subprocess_runs_keep_their_output_in_the_run_folder(tmp_path) -> None:
 def test_progress_lines_count_runs_and_estimate_the_time_left() -> None:
     from pretrain.compare.ledger import RunRecord
     from pretrain.compare.pool import Progress
+    from pretrain.compare.run_identity import RunIdentity
+
+    finetuning = RunIdentity.finetuning("bert", "ner", 0, 0, 1e-3, False, 4, True)
+    control = RunIdentity.finetuning("gpt", "ner", 0, 0, 1e-3, True, 4, True)
 
     progress = Progress(total=4, workers=2)
-    assert progress.line(RunRecord("baseline-ner", "done", {"stage": "baseline"}, 1.0)) == \
+    assert progress.line(RunRecord("baseline-ner", "done", RunIdentity.for_task("baseline", "ner"), 1.0)) == \
         "[1/4] baseline-ner: done (1 s)"  # no estimate before any fine-tuning run
-    line = progress.line(RunRecord("finetune-ner-bert", "done", {"stage": "finetune"}, 60.0))
+    line = progress.line(RunRecord("finetune-ner-bert", "done", finetuning, 60.0))
     assert line == "[2/4] finetune-ner-bert: done (60 s), ~1 min left"  # 2 left x 60 s over 2 at a time
-    failed = progress.line(RunRecord("control-ner-gpt", "failed", {"stage": "control"}, 5.0, error="x\nValueError: bad"))
+    failed = progress.line(RunRecord("control-ner-gpt", "failed", control, 5.0, error="x\nValueError: bad"))
     assert failed.startswith("[3/4] control-ner-gpt: failed (5 s) -- ValueError: bad")

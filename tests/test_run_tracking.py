@@ -168,12 +168,13 @@ def test_experiment_summary_and_baselines_are_their_own_runs(tmp_path: Path) -> 
 
     from pretrain.compare.plan import ComparePlan
     from pretrain.compare.results import aggregate, environment
+    from pretrain.compare.run_identity import RunIdentity
     from pretrain.compare.schema import RunRecord
     from pretrain.compare.wandb_summary import log_summary
 
     plan = asdict(ComparePlan(experiment="exp1"))
     plan["finetune"]["tasks"] = ["classification"]
-    baseline = RunRecord("baseline-classification", "done", {"stage": "baseline", "task": "classification"}, 0.1,
+    baseline = RunRecord("baseline-classification", "done", RunIdentity.for_task("baseline", "classification"), 0.1,
                          result={"baseline/majority_acc": 0.25})
     log_summary(aggregate(plan, [baseline], environment()), "bert-vs-gpt", "exp1", "offline", tmp_path)
     import wandb

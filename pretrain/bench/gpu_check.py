@@ -27,8 +27,11 @@ from typing import Any
 
 import torch
 
+from pretrain.run_layout import RunLayout
+
 REPO = Path(__file__).resolve().parents[2]
 MFU_GOAL = 0.40  # gpt2-small on a Hopper GPU (the goal; nanoGPT-style training reaches it there)
+RESUME_CHECKPOINTS = "resume"  # the first run's checkpoints the second resumes from
 NO_CUDA = "gpu-check: no CUDA device (torch.cuda.is_available() is False); run it on a machine with an NVIDIA GPU"
 
 
@@ -108,8 +111,8 @@ def pretrain_resume(settings: CheckSettings) -> dict[str, Any]:
     first = _run(_pretrain_args(full, settings) + [
         "--trainer.callbacks+=lightning.pytorch.callbacks.ModelCheckpoint",
         "--trainer.callbacks.every_n_train_steps", str(settings.resume_at), "--trainer.callbacks.save_top_k", "-1",
-        "--trainer.callbacks.filename", "resume-{step}"], settings)
-    checkpoint = next(iter(sorted((full / "checkpoints").glob(f"resume-step={settings.resume_at}*.ckpt"))), None)
+        "--trainer.callbacks.filename", RunLayout.step_checkpoint_filename(RESUME_CHECKPOINTS)], settings)
+    checkpoint = next(iter(RunLayout(full).checkpoints_at_step(RESUME_CHECKPOINTS, settings.resume_at)), None)
     if first["rc"] != 0 or checkpoint is None:
         return {"first": first, "ok": False, "error": "the first run failed or saved no step-50 checkpoint"}
     second = _run(_pretrain_args(resumed, settings) + ["--ckpt_path", str(checkpoint)], settings)
@@ -134,7 +137,7 @@ def ddp_one_rank(settings: CheckSettings) -> dict[str, Any]:
                  "--model.init_args.warmup_steps", "2", "--model.init_args.max_steps", "10",
                  "--trainer.val_check_interval", "10", "--trainer.limit_val_batches", "2",
                  "--trainer.default_root_dir", str(root), "--trainer.enable_progress_bar", "false"], settings)
-    return {**done, "ok": done["rc"] == 0 and (root / "metrics.json").is_file()}
+    return {**done, "ok": done["rc"] == 0 and RunLayout(root).metrics_file.is_file()}
 
 
 def _pretrain_args(root: Path, settings: CheckSettings) -> list[str]:

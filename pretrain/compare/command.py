@@ -77,7 +77,7 @@ def main(args: list[str] | None = None) -> int:
                   f"[{d.ci_low:+.3g}, {d.ci_high:+.3g}] (pretrained minus random-init)")
     done = results.counts
     print(f"runs: {done.done} done, {done.failed} failed, {done.skipped} skipped; "
-          f"report in {plan.report_dir()}/report.md")
+          f"report in {plan.layout().report_file}")
     return 1 if done.failed or done.skipped else 0
 
 

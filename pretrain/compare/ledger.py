@@ -11,8 +11,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
-
+from pretrain.compare.run_identity import RunIdentity
 from pretrain.compare.schema import RunRecord
 from pretrain.data.caching import atomic_write
 
@@ -26,8 +25,8 @@ class Ledger:
         if path.exists():
             try:
                 raw = json.loads(path.read_text())
-                self.records = {k: RunRecord(**v) for k, v in raw["runs"].items()}
-            except (json.JSONDecodeError, KeyError, TypeError) as error:
+                self.records = {k: RunRecord.from_dict(v) for k, v in raw["runs"].items()}
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
                 raise ValueError(
                     f"{path}: not a readable run ledger ({error}); move it away to start the plan over"
                 ) from None
@@ -39,8 +38,8 @@ class Ledger:
     def get(self, run_id: str) -> RunRecord | None:
         return self.records.get(run_id)
 
-    def skip(self, run_id: str, reason: str, meta: dict[str, Any]) -> RunRecord:
-        record = RunRecord(run_id, "skipped", meta, error=reason, finished_at=time.strftime("%Y-%m-%dT%H:%M:%S"))
+    def skip(self, run_id: str, reason: str, identity: RunIdentity) -> RunRecord:
+        record = RunRecord(run_id, "skipped", identity, error=reason, finished_at=time.strftime("%Y-%m-%dT%H:%M:%S"))
         self.save(record)
         return record
 

@@ -31,12 +31,13 @@ from pretrain.compare.ledger import Ledger
 from pretrain.compare.plan import FAMILIES, ResolvedPlan
 from pretrain.compare.pool import Job, Progress, run_jobs
 from pretrain.compare.references import REFERENCE_TASKS, task_reference
-from pretrain.compare.report import LEDGER_FILE, PLAN_FILE, write_report
+from pretrain.compare.report import write_report
 from pretrain.compare.results import aggregate, environment
 from pretrain.compare.runs import (
     Cli, attention_example, call, curve, final_metrics, finetune_args, model_facts, pretrain_args, probe_checkpoints,
-    read_metrics_csv,
+    read_metrics_csv, tokens_at_checkpoint,
 )
+from pretrain.compare.run_identity import RunIdentity, finetune_run_id, pretrain_run_id
 from pretrain.compare.schema import ComparisonResults, PretrainResult, RunRecord
 from pretrain.compare.selection import choose_lr
 from pretrain.compare.wandb_summary import log_summary
@@ -44,6 +45,7 @@ from pretrain.data.caching import atomic_write
 from pretrain.checkpoint import HF_PREFIX, load_backbone
 from pretrain.family import family_record
 from pretrain.models import count_parameters, flops_per_token
+from pretrain.run_layout import RunLayout
 from tasks.outputs import FinetuneResults, read_results
 
 ATTENTION_TEXT = "Return the number of items in a container, counting each key once."
@@ -110,12 +112,12 @@ def execute(resolved: ResolvedPlan, pretrain_cli: Cli, finetune_cli: Cli) -> Com
     and `tasks.cli.run` (the latter returns the run's FinetuneResults), or `runs.subprocess_cli` (returns
     nothing: the results file is read with the same typed reader)."""
     plan = resolved.plan
-    run_dir, report_dir = plan.run_dir(), plan.report_dir()
-    run_dir.mkdir(parents=True, exist_ok=True)
+    layout = plan.layout()
+    layout.runs.mkdir(parents=True, exist_ok=True)
     plan_dict = asdict(plan)
-    _check_same_plan(run_dir / PLAN_FILE, plan_dict)
-    atomic_write(run_dir / PLAN_FILE, lambda tmp: tmp.write_text(json.dumps(plan_dict, indent=2)))
-    ledger = Ledger(run_dir / LEDGER_FILE)
+    _check_same_plan(layout.plan_file, plan_dict)
+    atomic_write(layout.plan_file, lambda tmp: tmp.write_text(json.dumps(plan_dict, indent=2)))
+    ledger = Ledger(layout.ledger_file)
     p, f = plan.pretrain, plan.finetune
     steps = pretrain_steps(resolved)
     workers, threads = side_by_side(plan)  # validate() resolved them: the plan's numbers, typed
@@ -144,43 +146,43 @@ def execute(resolved: ResolvedPlan, pretrain_cli: Cli, finetune_cli: Cli) -> Com
         return all(ledger.get(grid_id(resolved, task, family, lr)) is not None for lr in f.lrs)
 
     def pretrained(family: str) -> list[int]:
-        return [s for s in p.seeds if (r := ledger.get(_pretrain_id(family, s))) is not None and r.status == "done"]
+        return [s for s in p.seeds if (r := ledger.get(pretrain_run_id(family, s))) is not None and r.status == "done"]
 
     def then(job: Job, record: RunRecord) -> list[Job]:
         """What a finished run makes runnable: pretraining -> its grid (or, for later pretraining seeds, their
         seeds once the rate is chosen); a group's last grid run -> the seeds and controls of that group."""
-        meta, follow = job.meta, []
-        if meta["stage"] == "pretrain" and record.status == "done":
-            if meta["seed"] == p.seeds[0]:
-                follow = grid_jobs(meta["family"])
+        run, follow = job.identity, []
+        if run.stage == "pretrain" and record.status == "done":
+            assert run.family is not None and run.seed is not None
+            family = run.family
+            if run.seed == p.seeds[0]:
+                follow = grid_jobs(family)
             else:
-                follow = [j for task in f.tasks if grid_finished(task, meta["family"])
-                          for j in seed_jobs(task, meta["family"], [meta["seed"]])]
-        elif meta["stage"] == "finetune" and job.run_id == grid_id(resolved, meta["task"], meta["family"], meta["lr"]):
-            if grid_finished(meta["task"], meta["family"]):
-                follow = seed_jobs(meta["task"], meta["family"], pretrained(meta["family"]))
+                follow = [j for task in f.tasks if grid_finished(task, family)
+                          for j in seed_jobs(task, family, [run.seed])]
+        elif run.is_grid_run(f.seeds[0], p.seeds[0], f.lrs):
+            assert run.task is not None and run.family is not None
+            if grid_finished(run.task, run.family):
+                follow = seed_jobs(run.task, run.family, pretrained(run.family))
         return [j for j in follow if j is not None]
 
-    baselines = [Job(f"baseline-{task}", task_baseline, (task, resolved.task_data[task]), {"stage": "baseline", "task": task})
-                 for task in f.tasks]
-    references = [Job(f"reference-{task}", task_reference, (task, resolved.task_data[task]),
-                      {"stage": "reference", "task": task}) for task in f.tasks if task in REFERENCE_TASKS]
-    pretraining = [
-        Job(_pretrain_id(family, seed), _pretrain, (resolved, family, seed, steps[family], pretrain_cli),
-            {"stage": "pretrain", "family": family, "seed": seed, "max_steps": steps[family]},
-            run_dir / _pretrain_id(family, seed) / "run.log")
-        for seed in p.seeds for family in FAMILIES
-    ]
-    run_jobs(baselines + references + pretraining, ledger, progress, workers=workers, threads=threads,
+    task_runs = [(RunIdentity.for_task("baseline", task), task_baseline) for task in f.tasks]
+    task_runs += [(RunIdentity.for_task("reference", task), task_reference) for task in f.tasks
+                  if task in REFERENCE_TASKS]
+    baselines = [Job(run.run_id, fn, (run.task, resolved.task_data[str(run.task)]), run) for run, fn in task_runs]
+    pretrain_runs = [RunIdentity.pretraining(family, seed, steps[family]) for seed in p.seeds for family in FAMILIES]
+    pretraining = [Job(run.run_id, _pretrain, (resolved, run.family, run.seed, run.max_steps, pretrain_cli), run,
+                       layout.run(run.run_id).run_log) for run in pretrain_runs]
+    run_jobs(baselines + pretraining, ledger, progress, workers=workers, threads=threads,
              subprocess_runs=plan.subprocess_runs, then=then)
     for family in FAMILIES:  # runs that could not start because their pretraining failed: recorded as skipped
         if not pretrained(family):
             grid_jobs(family)
     results = aggregate(plan_dict, list(ledger.records.values()), environment(), time.perf_counter() - start)
-    written = write_report(results, report_dir)
+    written = write_report(results, layout.reports)
     if plan.wandb.mode != "disabled":
-        log_summary(results, plan.wandb.project, plan.experiment, plan.wandb.mode, run_dir,
-                    [w for w in written if w.suffix == ".png"], report_dir)
+        log_summary(results, plan.wandb.project, plan.experiment, plan.wandb.mode, layout.runs,
+                    [w for w in written if w.suffix == ".png"], layout.reports)
     print(f"report: {', '.join(str(w) for w in written)}", flush=True)
     return results
 
@@ -198,47 +200,33 @@ def count_runs(resolved: ResolvedPlan) -> int:
     return baselines + len(FAMILIES) * (len(p.seeds) + len(f.tasks) * (pretrained + f.controls))
 
 
-def _pretrain_id(family: str, seed: int) -> str:
-    return f"pretrain-{family}-seed{seed}"
-
-
-def finetune_id(task: str, family: str, pretrain_seed: int, probe: int | None, seed: int, lr: float,
-                random_init: bool) -> str:
-    if random_init:
-        return f"control-{task}-{family}-lr{lr:g}-seed{seed}"
-    step = "" if probe is None else f"-step{probe}"
-    return f"finetune-{task}-{family}-p{pretrain_seed}{step}-lr{lr:g}-seed{seed}"
-
-
 def grid_id(resolved: ResolvedPlan, task: str, family: str, lr: float) -> str:
     """The grid run of a (task, family) at one rate: first seed, first pretraining seed, final checkpoint."""
     p, f = resolved.plan.pretrain, resolved.plan.finetune
-    return finetune_id(task, family, p.seeds[0], None, f.seeds[0], lr, False)
+    return finetune_run_id(task, family, p.seeds[0], None, f.seeds[0], lr, False)
 
 
 def _finetune_job(resolved: ResolvedPlan, ledger: Ledger, cli: Cli, task: str, family: str, pretrain_seed: int,
                   probe: int | None, seed: int, lr: float, random_init: bool) -> Job | None:
     """The job of one fine-tuning run (probe None = the final checkpoint); None when its pretraining failed."""
-    pre = ledger.get(_pretrain_id(family, pretrain_seed))
-    steps = resolved.plan.pretrain.probe_steps(pre.meta["max_steps"]) if pre is not None else []
+    pre = ledger.get(pretrain_run_id(family, pretrain_seed))
+    max_steps = pre.identity.max_steps if pre is not None else None
+    steps = resolved.plan.pretrain.probe_steps(max_steps) if max_steps is not None else []
     probe = steps[-1] if probe is None and steps else probe
-    run_id = finetune_id(task, family, pretrain_seed, None if probe == (steps or [None])[-1] else probe, seed, lr,
-                         random_init)
-    meta: dict[str, Any] = {"stage": "control" if random_init else "finetune", "family": family, "task": task,
-                            "seed": seed, "pretrain_seed": pretrain_seed, "lr": lr, "random_init": random_init,
-                            "probe_step": probe, "final": probe == (steps or [None])[-1]}
+    run = RunIdentity.finetuning(family, task, seed, pretrain_seed, lr, random_init, probe,
+                                 final=probe == (steps or [None])[-1])
     if pre is None or pre.status != "done":
-        ledger.skip(run_id, f"pretraining {_pretrain_id(family, pretrain_seed)} did not finish", meta)
+        ledger.skip(run.run_id, f"pretraining {pretrain_run_id(family, pretrain_seed)} did not finish", run)
         return None
-    assert isinstance(pre.result, PretrainResult)  # a finished pretraining run's result
+    assert isinstance(pre.result, PretrainResult) and probe is not None  # a finished pretraining run's result
     # A Hugging Face folder (from_pretrained) saw no tokens in this plan; its publishers' count is not known here.
-    meta["probe_tokens"] = (0.0 if resolved.pretrained else
-                            _tokens_at(pre.result.curve, probe, resolved.plan.pretrain.tokens_per_step))
-    meta["probe_flops"] = meta["probe_tokens"] * pre.result.model.flops_per_token
+    tokens = (0.0 if resolved.pretrained else
+              tokens_at_checkpoint(pre.result.curve, probe, resolved.plan.pretrain.tokens_per_step))
+    run = run.with_probe_budget(tokens, tokens * pre.result.model.flops_per_token)
     checkpoint = Path(pre.result.checkpoints[str(probe)])
-    out = resolved.plan.run_dir() / run_id
-    return Job(run_id, _finetune, (resolved, family, task, checkpoint, seed, lr, random_init, out, cli), meta,
-               out / "run.log")
+    out = resolved.plan.layout().run(run.run_id)
+    return Job(run.run_id, _finetune, (resolved, family, task, checkpoint, seed, lr, random_init, out.root, cli), run,
+               out.run_log)
 
 
 def _check_same_plan(path: Path, plan: dict[str, Any]) -> None:
@@ -264,7 +252,7 @@ def _pretrain(resolved: ResolvedPlan, family: str, seed: int, max_steps: int, cl
     p = resolved.plan.pretrain
     if resolved.pretrained:
         return _from_pretrained(resolved, family, max_steps)
-    out = resolved.plan.run_dir() / _pretrain_id(family, seed)
+    out = resolved.plan.layout().run(pretrain_run_id(family, seed)).root
     start = time.perf_counter()
     call(cli, pretrain_args(resolved, family, seed, max_steps, out))
     wall = time.perf_counter() - start
@@ -302,13 +290,7 @@ def _from_pretrained(resolved: ResolvedPlan, family: str, max_steps: int) -> Pre
 
 def _finetune(resolved: ResolvedPlan, family: str, task: str, checkpoint: Path, seed: int, lr: float,
               random_init: bool, out: Path, cli: Cli) -> FinetuneResults:
-    results_file = out / "results.json"
+    results_file = RunLayout(out).results_file
     returned = call(cli, finetune_args(resolved, family, task, checkpoint, seed, lr, random_init, out, results_file))
     # In-process, tasks.cli.run returns the results; a subprocess leaves them in the file it was given.
     return returned if isinstance(returned, FinetuneResults) else read_results(results_file)
-
-
-def _tokens_at(points: list[dict[str, float]], step: int, tokens_per_step: int) -> float:
-    """Tokens seen when the checkpoint of `step` was saved (logged), else step * tokens per step."""
-    logged = [pt["train/tokens_seen"] for pt in points if pt["step"] <= step and "train/tokens_seen" in pt]
-    return max(logged) if logged else float(step * tokens_per_step)

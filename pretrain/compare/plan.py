@@ -19,6 +19,7 @@ from jsonargparse import ActionConfigFile, ArgumentParser
 from pretrain.blocks.config import TransformerConfig
 from pretrain.compare.cores import side_by_side
 from pretrain.compare.datasets import resolve
+from pretrain.compare.experiment_layout import ExperimentLayout
 from pretrain.compare.source_check import check_source
 from pretrain.data.sources import DataSource, DataSourceArg
 from pretrain.family import FAMILIES, family_record
@@ -239,11 +240,9 @@ class ComparePlan:
         chosen = self.finetune.classification_pooling
         return chosen if chosen is not None else ("mean" if self.architecture == "matched" else "native")
 
-    def run_dir(self) -> Path:
-        return Path(self.runs_dir) / self.experiment
-
-    def report_dir(self) -> Path:
-        return Path(self.reports_dir) / self.experiment
+    def layout(self) -> ExperimentLayout:
+        """The experiment's run folder and report folder."""
+        return ExperimentLayout.of(self.runs_dir, self.reports_dir, self.experiment)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from pretrain.compare.ledger import Ledger
+from pretrain.compare.run_identity import RunIdentity
 from pretrain.compare.schema import RunRecord, RunResult
 
 
@@ -32,7 +33,7 @@ class Job:
     run_id: str
     fn: Callable[..., RunResult]  # module-level (picklable) when run in a worker process
     args: tuple[Any, ...]
-    meta: dict[str, Any] = field(default_factory=dict)
+    identity: RunIdentity
     log_file: Path | None = None  # where a pooled run's console output goes
 
 
@@ -48,7 +49,7 @@ class Progress:
 
     def line(self, record: RunRecord) -> str:
         self.done += 1
-        if record.meta.get("stage") in ("finetune", "control"):  # most runs left are fine-tunes: estimate from them
+        if record.identity.is_finetuning:  # most runs left are fine-tunes: estimate from them
             self.walls.append(record.wall_s)
         left = self.total - self.done
         eta = ""
@@ -145,7 +146,7 @@ def run_jobs(jobs: Sequence[Job], ledger: Ledger, progress: Progress, *, workers
 def _record(ledger: Ledger, progress: Progress, job: Job,
             outcome: tuple[str, float, RunResult, str]) -> RunRecord:
     status, wall, result, error = outcome
-    record = RunRecord(job.run_id, status, job.meta, wall, result, error, time.strftime("%Y-%m-%dT%H:%M:%S"))
+    record = RunRecord(job.run_id, status, job.identity, wall, result, error, time.strftime("%Y-%m-%dT%H:%M:%S"))
     ledger.save(record)
     print(progress.line(record), flush=True)
     return record

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from pretrain.compare.experiment_layout import ExperimentLayout
 from pretrain.compare.ledger import Ledger
 from pretrain.compare.markdown import render
 from pretrain.compare.plots import render_all
@@ -12,27 +13,25 @@ from pretrain.compare.results import aggregate, environment
 from pretrain.compare.schema import ComparisonResults, write_comparison
 from pretrain.data.caching import atomic_write
 
-PLAN_FILE = "plan.json"
-LEDGER_FILE = "ledger.json"
 
 
 def write_report(results: ComparisonResults, out_dir: Path) -> list[Path]:
     """Write results.json, the plots and report.md (each atomically); returns the paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_comparison(results, out_dir / "results.json")
+    results_file, report_file = out_dir / ExperimentLayout.RESULTS_FILE, out_dir / ExperimentLayout.REPORT_FILE
+    write_comparison(results, results_file)
     plots = render_all(results, out_dir)
     text = render(results, plots)
-    atomic_write(out_dir / "report.md", lambda tmp: tmp.write_text(text))
-    return [out_dir / "results.json", out_dir / "report.md", *plots]
+    atomic_write(report_file, lambda tmp: tmp.write_text(text))
+    return [results_file, report_file, *plots]
 
 
-def rebuild(run_dir: Path, out_dir: Path) -> ComparisonResults:
+def rebuild(layout: ExperimentLayout) -> ComparisonResults:
     """Re-aggregate a plan's finished (and failed) runs from its run folder and rewrite the report."""
-    plan_path, ledger_path = run_dir / PLAN_FILE, run_dir / LEDGER_FILE
-    for path in (plan_path, ledger_path):
+    for path in (layout.plan_file, layout.ledger_file):
         if not path.is_file():
-            raise ValueError(f"{path} does not exist: {run_dir} is not the run folder of a compare plan")
-    plan = json.loads(plan_path.read_text())
-    results = aggregate(plan, list(Ledger(ledger_path).records.values()), environment())
-    write_report(results, out_dir)
+            raise ValueError(f"{path} does not exist: {layout.runs} is not the run folder of a compare plan")
+    plan = json.loads(layout.plan_file.read_text())
+    results = aggregate(plan, list(Ledger(layout.ledger_file).records.values()), environment())
+    write_report(results, layout.reports)
     return results

@@ -9,10 +9,10 @@ runs without training anything, or publish its saved W&B Report spec.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from jsonargparse import ArgumentParser
 
+from pretrain.compare.experiment_layout import ExperimentLayout
 from pretrain.compare.report import rebuild
 from pretrain.compare.wandb_report import load_spec, publish
 
@@ -28,7 +28,8 @@ def main(args: list[str] | None = None) -> int:
                         help="publish reports/<experiment>/wandb_report.json as a W&B Report (needs credentials; "
                              "upload the offline runs first with `wandb sync`)")
     cfg = parser.parse_args(args)
-    out = Path(cfg.reports_dir) / cfg.experiment
+    layout = ExperimentLayout.of(cfg.runs_dir, cfg.reports_dir, cfg.experiment)
+    out = layout.reports
     if cfg.publish:
         try:
             print(f"W&B Report: {publish(load_spec(out))}")
@@ -37,10 +38,10 @@ def main(args: list[str] | None = None) -> int:
             return 2
         return 0
     try:
-        results = rebuild(Path(cfg.runs_dir) / cfg.experiment, out)
+        results = rebuild(layout)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     counts = results.counts
-    print(f"report rebuilt from {counts.done + counts.failed + counts.skipped} runs: {out}/report.md")
+    print(f"report rebuilt from {counts.done + counts.failed + counts.skipped} runs: {layout.report_file}")
     return 0

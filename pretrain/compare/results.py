@@ -66,23 +66,23 @@ def aggregate(plan: dict[str, Any], records: list[RunRecord], env: Environment,
               elapsed_s: float | None = None) -> ComparisonResults:
     """Turn the ledger's run records into the results structure (pure: no I/O).
 
-    Records carry `meta["stage"]`: "pretrain" (per family and pretraining seed), "finetune" (per
+    Records carry their identity's stage: "pretrain" (per family and pretraining seed), "finetune" (per
     family, task, pretraining seed, probe step, learning rate, seed), "control" (random-init
     fine-tuning, per family, task, learning rate, seed), "baseline" or "reference" (per task; a reference is
     kept apart from the baselines, and no verdict reads it).
     """
-    baselines, references = ({r.meta["task"]: r.result for r in records if r.meta.get("stage") == stage
+    baselines, references = ({str(r.identity.task): r.result for r in records if r.identity.stage == stage
                               and r.status == "done"} for stage in ("baseline", "reference"))
     pretraining: dict[str, FamilyPretraining] = {}
     for family in FAMILIES:
-        runs = sorted((r for r in records if r.meta.get("stage") == "pretrain" and r.meta.get("family") == family),
-                      key=lambda r: r.meta.get("seed", 0))
+        runs = sorted((r for r in records if r.identity.stage == "pretrain" and r.identity.family == family),
+                      key=lambda r: r.identity.seed or 0)
         if not runs:
             continue
         first = runs[0]  # curves, model facts and attention of the first pretraining seed
         pretraining[family] = FamilyPretraining(
             first.status, first.wall_s, first.error, _pretrain_result(first),
-            {str(r.meta.get("seed")): SeedRun(r.status, r.wall_s, p.metrics if (p := _pretrain_result(r)) else {})
+            {str(r.identity.seed): SeedRun(r.status, r.wall_s, p.metrics if (p := _pretrain_result(r)) else {})
              for r in runs})
     tasks = {task: _task(task, plan, records, baselines.get(task, {}), references.get(task, {}))
              for task in plan["finetune"]["tasks"]}
@@ -95,7 +95,7 @@ def aggregate(plan: dict[str, Any], records: list[RunRecord], env: Environment,
                 pretrain_verdicts[family] += " " + nsp_note(entry.result.metrics["val/nsp_acc"])
     walls: dict[str, float] = {}
     for record in records:
-        stage = record.meta.get("stage", "other")
+        stage = record.identity.stage
         walls[stage] = walls.get(stage, 0.0) + record.wall_s
     return ComparisonResults(
         experiment=plan["experiment"], plan=plan, environment=env, pretraining=pretraining,
@@ -133,13 +133,8 @@ def _chosen_lrs(plan: dict[str, Any], runs: list[RunRecord]) -> tuple[dict[str, 
     chosen: dict[str, LrChoice] = {}
     grid: list[GridPoint] = []
     for family in FAMILIES:
-        by_lr = {}
-        for r in runs:
-            m = r.meta
-            if (m.get("final", True) and m.get("family") == family and not m.get("random_init", False)
-                    and m.get("seed") == f["seeds"][0] and m.get("pretrain_seed", p["seeds"][0]) == p["seeds"][0]
-                    and m.get("lr") in f["lrs"]):
-                by_lr[m["lr"]] = r
+        by_lr = {r.identity.lr: r for r in runs
+                 if r.identity.family == family and r.identity.is_grid_run(f["seeds"][0], p["seeds"][0], f["lrs"])}
         if not by_lr:
             continue
         for lr, record in sorted(by_lr.items()):
@@ -153,29 +148,29 @@ def _chosen_lrs(plan: dict[str, Any], runs: list[RunRecord]) -> tuple[dict[str, 
 
 def _task(task: str, plan: dict[str, Any], records: list[RunRecord], baselines: dict[str, float],
           references: dict[str, float]) -> TaskResults:
-    runs = [r for r in records if r.meta.get("stage") in ("finetune", "control") and r.meta.get("task") == task]
+    runs = [r for r in records if r.identity.is_finetuning and r.identity.task == task]
     chosen, grid = _chosen_lrs(plan, runs)
 
     def selected(family: str, random_init: bool) -> list[RunRecord]:
         choice = chosen.get(family)
         lr = None if choice is None else choice.random_init if random_init else choice.pretrained
-        return [r for r in runs if r.meta["family"] == family and r.meta.get("random_init", False) == random_init
-                and r.meta.get("lr") == lr]
+        return [r for r in runs if r.identity.family == family and r.identity.random_init == random_init
+                and r.identity.lr == lr]
 
     probes: list[Probe] = []  # one entry per probe index; the families' step counts may differ (FLOPs)
-    steps = {family: sorted({r.meta["probe_step"] for r in selected(family, False)}) for family in FAMILIES}
+    steps = {family: sorted({r.identity.probe_step for r in selected(family, False)}) for family in FAMILIES}
     for index in range(max(len(s) for s in steps.values())):
         families: dict[str, ProbeGroup] = {}
         for family in FAMILIES:
             pretrained = selected(family, False)
             family_steps = steps[family]
             step = family_steps[index] if index < len(family_steps) else None
-            group = _group([r for r in pretrained if r.meta["probe_step"] == step])
+            group = _group([r for r in pretrained if r.identity.probe_step == step])
             families[family] = ProbeGroup(**vars(group), step=step)
         if any(entry.runs or entry.failed_seeds for entry in families.values()):
             probes.append(Probe(max(e.step or 0 for e in families.values()), families))
     controls = {family: _group(selected(family, True)) for family in FAMILIES if selected(family, True)}
-    final = {family: [r for r in selected(family, False) if r.meta.get("final")] for family in FAMILIES}
+    final = {family: [r for r in selected(family, False) if r.identity.final] for family in FAMILIES}
     verdicts: list[MetricVerdict] = []
     effects: dict[str, PretrainingEffect] = {}
     headline = TASK_METRICS[task][0]
@@ -205,15 +200,15 @@ def _group(runs: list[RunRecord]) -> Group:
     """Seeds, budgets and metric summaries of a group of runs (pretraining seeds x fine-tuning seeds)."""
     done = [(r, result) for r in runs if (result := _finetune_result(r)) is not None]
     keys = sorted({k for _, result in done for k in result.metrics})
-    meta = runs[0].meta if runs else {}
+    first = runs[0].identity if runs else None
     return Group(
-        seeds=[r.meta["seed"] for r, _ in done],
-        pretrain_seeds=sorted({r.meta.get("pretrain_seed") for r, _ in done if r.meta.get("pretrain_seed") is not None}),
+        seeds=[r.identity.seed for r, _ in done],
+        pretrain_seeds=sorted({seed for r, _ in done if (seed := r.identity.pretrain_seed) is not None}),
         runs=[r.run_id for r, _ in done],
-        failed_seeds=[r.meta["seed"] for r in runs if r.status != "done"],
-        lr=meta.get("lr"),
-        tokens=meta.get("probe_tokens"),
-        flops=meta.get("probe_flops"),
+        failed_seeds=[r.identity.seed for r in runs if r.status != "done"],
+        lr=first.lr if first else None,
+        tokens=first.probe_tokens if first else None,
+        flops=first.probe_flops if first else None,
         metrics={k: summarize([result.metrics[k] for _, result in done if k in result.metrics]) for k in keys},
     )
 

@@ -24,6 +24,7 @@ from pretrain.family import family_record
 from pretrain.models import count_parameters, flops_per_token
 from tasks.record import FinetuneOptions
 from tasks.registry import task_record
+from pretrain.run_layout import RunLayout
 
 PRETRAIN_CLASSES = {
     "bert": ("pretrain.lightning.BertPretraining", "pretrain.data.BertDataModule"),
@@ -52,7 +53,8 @@ def pretrain_args(resolved: ResolvedPlan, family: str, seed: int, max_steps: int
         "--trainer.default_root_dir", str(run_dir), "--trainer.enable_progress_bar", "false",
         "--trainer.callbacks+=lightning.pytorch.callbacks.ModelCheckpoint",
         "--trainer.callbacks.every_n_train_steps", str(probe_interval),
-        "--trainer.callbacks.save_top_k", "-1", "--trainer.callbacks.filename", "probe-{step}",
+        "--trainer.callbacks.save_top_k", "-1", "--trainer.callbacks.filename",
+        RunLayout.step_checkpoint_filename(RunLayout.PROBE_CHECKPOINTS),
         "--model.init_args.config", str(resolved.model_presets[family]),
         "--model.init_args.lr", str(p.lr), "--model.init_args.warmup_steps", str(p.warmup_steps),
         "--model.init_args.max_steps", str(max_steps),
@@ -118,15 +120,32 @@ def logger_args(resolved: ResolvedPlan, tags: list[str], run_dir: Path) -> list[
 
 def read_metrics_csv(run_dir: Path) -> list[dict[str, float]]:
     """All rows of the newest CSV log the pretrain command wrote under `run_dir` (csv/version_N)."""
-    logs = sorted(run_dir.glob("csv/version_*/metrics.csv"), key=lambda p: int(p.parent.name.split("_")[1]))
+    layout = RunLayout(run_dir)
+    logs = layout.metrics_csvs()
     if not logs:
-        raise ValueError(f"no CSV metrics log under {run_dir}/csv: the run logged nothing")
+        raise ValueError(f"no CSV metrics log under {layout.csv_dir}: the run logged nothing")
     with logs[-1].open() as f:
         return [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(f)]
 
 
+# Two counts of "tokens seen at step N", for two kinds of step. A logged row's `step` is the number of optimizer
+# updates before the batch that logged it, so by the time it is logged that batch is seen too: N + 1 batches. A
+# checkpoint named step=N is saved after N updates: N batches.
+
+
+def tokens_after_logged_step(step: int, tokens_per_step: int) -> int:
+    """Tokens seen once the batch of the row logged at `step` is trained on (no logged count to read)."""
+    return (step + 1) * tokens_per_step
+
+
+def tokens_at_checkpoint(points: list[dict[str, float]], step: int, tokens_per_step: int) -> float:
+    """Tokens seen when the checkpoint of `step` was saved: the most logged at rows up to `step`, else N batches."""
+    logged = [pt["train/tokens_seen"] for pt in points if pt["step"] <= step and "train/tokens_seen" in pt]
+    return max(logged) if logged else float(step * tokens_per_step)
+
+
 def curve(rows: list[dict[str, float]], tokens_per_step: int) -> list[dict[str, float]]:
-    """Rows merged per step, each with the tokens seen by then (logged, else steps * tokens per step)."""
+    """Rows merged per step, each with the tokens seen by then (logged, else `tokens_after_logged_step`)."""
     by_step: dict[int, dict[str, float]] = {}
     for row in rows:
         if "step" in row:
@@ -135,7 +154,7 @@ def curve(rows: list[dict[str, float]], tokens_per_step: int) -> list[dict[str, 
     points = []
     for step in sorted(by_step):
         point = by_step[step]
-        seen = point.get("train/tokens_seen", max(seen, (step + 1) * tokens_per_step))
+        seen = point.get("train/tokens_seen", max(seen, tokens_after_logged_step(step, tokens_per_step)))
         points.append({**point, "step": step, "tokens": seen})
     return points
 
@@ -149,11 +168,12 @@ def final_metrics(points: list[dict[str, float]], prefix: str = "val/") -> dict[
 
 
 def probe_checkpoints(run_dir: Path, steps: list[int]) -> dict[int, Path]:
+    layout = RunLayout(run_dir)
     found = {}
     for step in steps:
-        matches = sorted((run_dir / "checkpoints").glob(f"probe-step={step}*.ckpt"))
+        matches = layout.checkpoints_at_step(RunLayout.PROBE_CHECKPOINTS, step)
         if not matches:
-            raise ValueError(f"no checkpoint for step {step} in {run_dir / 'checkpoints'}")
+            raise ValueError(f"no checkpoint for step {step} in {layout.checkpoints_dir}")
         found[step] = matches[-1]
     return found
 
@@ -196,18 +216,18 @@ def call(cli: Cli, args: list[str]) -> object:
 
 def subprocess_cli(module: str) -> Cli:
     """A CLI that runs `python -m <module> ARGS` in a child process (see ComparePlan.subprocess_runs); its
-    output goes to run.log in the run's folder (`--trainer.default_root_dir`), as in-process runs' does."""
+    output goes to the run log in the run's folder (`--trainer.default_root_dir`), as in-process runs' does."""
 
     def run(args: list[str]) -> None:
         command = [sys.executable, "-m", module, *args]
         if "--trainer.default_root_dir" not in args:
             code, where = subprocess.run(command, check=False).returncode, ""
         else:
-            folder = Path(args[args.index("--trainer.default_root_dir") + 1])
-            folder.mkdir(parents=True, exist_ok=True)
-            with open(folder / "run.log", "a") as log:
+            layout = RunLayout(Path(args[args.index("--trainer.default_root_dir") + 1]))
+            layout.root.mkdir(parents=True, exist_ok=True)
+            with open(layout.run_log, "a") as log:
                 code = subprocess.run(command, check=False, stdout=log, stderr=subprocess.STDOUT).returncode
-            where = f"; its output is in {folder / 'run.log'}"
+            where = f"; its output is in {layout.run_log}"
         if code:
             raise RuntimeError(f"python -m {module} {args[0]} ... exited with status {code}{where}")
 

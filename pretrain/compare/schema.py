@@ -23,12 +23,12 @@ from pathlib import Path
 from typing import Any, Union
 
 from pretrain.compare.bootstrap import PairedDifference
+from pretrain.compare.run_identity import FINETUNE_STAGES, RunIdentity
 from pretrain.compare.stats import Summary
 from pretrain.compare.verdict import Verdict
 from pretrain.data.caching import atomic_write
 from tasks.outputs import FinetuneResults
 
-FAMILY_STAGES = ("finetune", "control")  # stages whose result is a FinetuneResults
 
 
 @dataclass
@@ -90,7 +90,7 @@ def result_from_dict(stage: str | None, raw: RunResult) -> RunResult:
         return raw
     if stage == "pretrain":
         return PretrainResult.from_dict(raw)
-    if stage in FAMILY_STAGES:
+    if stage in FINETUNE_STAGES:  # a FinetuneResults
         known = {f.name for f in dataclasses.fields(FinetuneResults)}
         return FinetuneResults(**{k: v for k, v in raw.items() if k in known})
     return raw  # baselines and references: {"baseline/<name>": value}, {"reference/<name>": value}
@@ -106,17 +106,23 @@ def result_to_dict(result: RunResult) -> dict[str, Any]:
 class RunRecord:
     run_id: str
     status: str  # done | failed | skipped (a dependency failed)
-    meta: dict[str, Any] = field(default_factory=dict)  # what the run is: stage, family, task, seed, ...
+    identity: RunIdentity  # what the run is (stage, family, task, seeds, ...): "meta" in the JSON
     wall_s: float = 0.0
     result: RunResult = field(default_factory=dict)
     error: str = ""
     finished_at: str = ""
 
     def __post_init__(self) -> None:
-        self.result = result_from_dict(self.meta.get("stage"), self.result)
+        self.result = result_from_dict(self.identity.stage, self.result)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "result": result_to_dict(self.result)}
+        return {"run_id": self.run_id, "status": self.status, "meta": self.identity.to_dict(), "wall_s": self.wall_s,
+                "result": result_to_dict(self.result), "error": self.error, "finished_at": self.finished_at}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> RunRecord:
+        rest = {k: v for k, v in raw.items() if k != "meta"}
+        return cls(**rest, identity=RunIdentity.from_dict(raw["meta"]))
 
 
 @dataclass
@@ -340,7 +346,7 @@ class ComparisonResults:
         return cls(
             raw["experiment"], raw["plan"], Environment(**raw["environment"]),
             {f: FamilyPretraining.from_dict(p) for f, p in raw["pretraining"].items()}, raw["pretraining_verdicts"],
-            {t: TaskResults.from_dict(e) for t, e in raw["tasks"].items()}, [RunRecord(**r) for r in raw["runs"]],
+            {t: TaskResults.from_dict(e) for t, e in raw["tasks"].items()}, [RunRecord.from_dict(r) for r in raw["runs"]],
             Counts(**raw["counts"]), WallTimes(**raw["wall_s"]),
         )
 
@@ -353,5 +359,5 @@ def read_comparison(path: Path) -> ComparisonResults:
     """results.json as written by `write_comparison`; a file that is not one is a ValueError naming it."""
     try:
         return ComparisonResults.from_dict(json.loads(Path(path).read_text()))
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as error:
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
         raise ValueError(f"{path}: not a readable comparison results.json ({type(error).__name__}: {error})") from None

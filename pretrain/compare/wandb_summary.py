@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from pretrain.compare.experiment_layout import ExperimentLayout
 from pretrain.compare.metrics import TASK_METRICS
 from pretrain.compare.plan import FAMILIES
 from pretrain.compare.schema import ComparisonResults
@@ -54,9 +55,10 @@ def log_summary(results: ComparisonResults, project: str, group: str, mode: str,
         run.log({"summary": wandb.Table(columns=COLUMNS, data=summary_rows(results))})
         for plot in plots or []:
             run.log({f"plots/{plot.stem}": wandb.Image(str(plot))})
-        if report_dir is not None and (report_dir / "results.json").is_file():
+        results_file = report_dir / ExperimentLayout.RESULTS_FILE if report_dir is not None else None
+        if results_file is not None and results_file.is_file():
             artifact = wandb.Artifact(f"{group}-results", type="results", description="results.json of the comparison")
-            artifact.add_file(str(report_dir / "results.json"))
+            artifact.add_file(str(results_file))
             run.log_artifact(artifact)
         entity = run.entity if online else None
         run.finish()

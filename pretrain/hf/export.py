@@ -37,7 +37,8 @@ from pretrain.data.tokenizer import SPECIAL_TOKENS, SPECIAL_TOKENS_MAP
 from pretrain.hf import to_hf
 from pretrain.hf.modernbert import is_modernbert_layout
 from pretrain.hf.state import load_exactly
-from pretrain.run_record import CONFIG_FILE, read_run_metrics
+from pretrain.run_layout import RunLayout
+from pretrain.run_record import read_run_metrics
 
 # (task, family, layout) -> the transformers class computing exactly our fine-tuned logits. Its backbone
 # weights are those `to_hf` gives the pretraining class (same prefix: bert. / transformer.), its head is
@@ -103,13 +104,8 @@ def export(checkpoint: str | Path, directory: str | Path) -> Path:
     return directory
 
 
-def _run_dir(checkpoint: Path) -> Path:
-    """The run folder of a checkpoint the commands saved (RUN/checkpoints/*.ckpt), else its own folder."""
-    return checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
-
-
 def _run_config(checkpoint: Path) -> dict[str, Any]:
-    path = _run_dir(checkpoint) / CONFIG_FILE
+    path = RunLayout.of_checkpoint(checkpoint).config_file
     loaded = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
     return loaded if isinstance(loaded, dict) else {}
 
@@ -117,7 +113,8 @@ def _run_config(checkpoint: Path) -> dict[str, Any]:
 def _pretraining(checkpoint: Path) -> Exported:
     raw = read_checkpoint(checkpoint)  # the checked suite checkpoint: its step, tokens and settings
     backbone = suite_backbone(raw, checkpoint)
-    metrics = {k: v for k, v in read_run_metrics(_run_dir(checkpoint)).items() if k.startswith("val/")}
+    logged = read_run_metrics(RunLayout.of_checkpoint(checkpoint).root)
+    metrics = {k: v for k, v in logged.items() if k.startswith("val/")}
     return Exported(
         model=to_hf(backbone.model).eval(), backbone=backbone, task="pretraining", step=int(raw.get("global_step", 0)),
         command="pretrain fit", hyper_parameters=dict(raw["hyper_parameters"]),
@@ -262,11 +259,11 @@ def model_card(exported: Exported, checkpoint: Path) -> str:
     data = ((exported.run_config.get("data") or {}).get("init_args") or {}).get("source", "not recorded")
     seen = f"{exported.tokens_seen:,}" if exported.tokens_seen is not None else "not recorded in the checkpoint"
     metrics = "\n".join(f"| {k} | {v:.4g} |" for k, v in sorted(exported.validation.items())) or "| (none recorded) | |"
+    run = RunLayout.of_checkpoint(checkpoint)
     where = ("the checkpoint (the validation that selected it)" if exported.task != "pretraining" else
-             f"the run's metrics.json ({_run_dir(checkpoint)}; last logged values of the run)")
-    run_config = _run_dir(checkpoint) / CONFIG_FILE
-    command = (f"{exported.command} --config {run_config}" if exported.run_config
-               else f"{exported.command} (no {CONFIG_FILE} beside the checkpoint)")
+             f"the run's {RunLayout.METRICS_FILE} ({run.root}; last logged values of the run)")
+    command = (f"{exported.command} --config {run.config_file}" if exported.run_config
+               else f"{exported.command} (no {RunLayout.CONFIG_FILE} beside the checkpoint)")
     sizes = (f"d_model {config.d_model}, {config.n_layers} layers, {config.n_heads} heads, d_ff {config.d_ff}, "
              f"vocab {config.vocab_size}, max_positions {config.max_positions}")
     return f"""---

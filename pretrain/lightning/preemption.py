@@ -14,6 +14,7 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from pretrain.data.caching import remove_stale_temp_files
+from pretrain.run_layout import RunLayout, last_checkpoint_in
 
 
 class PreemptionCheckpoint(Callback):
@@ -103,5 +104,5 @@ class PreemptionCheckpoint(Callback):
     def checkpoint_path(trainer: Trainer) -> Path:
         for callback in trainer.checkpoint_callbacks:
             if isinstance(callback, ModelCheckpoint) and callback.dirpath:
-                return Path(callback.dirpath) / f"{ModelCheckpoint.CHECKPOINT_NAME_LAST}.ckpt"
-        return Path(trainer.default_root_dir) / "checkpoints" / "last.ckpt"
+                return last_checkpoint_in(Path(callback.dirpath))
+        return RunLayout(trainer.default_root_dir).last_checkpoint
