@@ -15,8 +15,6 @@ from pretrain.compare.run_identity import RunIdentity
 from pretrain.compare.schema import RunRecord
 from pretrain.data.caching import atomic_write
 
-STATUSES = ("done", "failed", "skipped")
-
 
 class Ledger:
     def __init__(self, path: Path) -> None:

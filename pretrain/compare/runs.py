@@ -26,12 +26,6 @@ from tasks.record import FinetuneOptions
 from tasks.registry import task_record
 from pretrain.run_layout import RunLayout
 
-PRETRAIN_CLASSES = {
-    "bert": ("pretrain.lightning.BertPretraining", "pretrain.data.BertDataModule"),
-    "gpt": ("pretrain.lightning.GptPretraining", "pretrain.data.GptDataModule"),
-}
-# With one shared tokenizer both families use WordPiece (BERT's); otherwise each its own.
-TOKENIZER_KIND = {"bert": "wordpiece", "gpt": "bpe"}
 
 Cli = Callable[[list[str]], object]
 
@@ -59,7 +53,8 @@ def pretrain_args(resolved: ResolvedPlan, family: str, seed: int, max_steps: int
         "--model.init_args.lr", str(p.lr), "--model.init_args.warmup_steps", str(p.warmup_steps),
         "--model.init_args.max_steps", str(max_steps),
         "--data.init_args.source", data.cli_value(),
-        "--data.init_args.tokenizer_kind", TOKENIZER_KIND["bert" if p.shared_tokenizer else family],
+        # One shared tokenizer is BERT's WordPiece for both families; otherwise each family its own.
+        "--data.init_args.tokenizer_kind", family_record("bert" if p.shared_tokenizer else family).tokenizer_kind,
         "--data.init_args.vocab_size", str(p.vocab_size), "--data.init_args.max_length", str(p.seq_len),
         # The data seed is the first pretraining seed for every run: the tokenizer, the validation batches
         # and the NSP pairs stay the same, only initialisation, masking, shuffling and dropout vary.
