@@ -54,6 +54,7 @@ class Family:
     nsp: bool  # pretraining can add next-sentence prediction (the model and data take an `nsp` switch)
     predicted_fraction: float  # share of positions the pretraining objective predicts (output-layer FLOPs)
     decoder_only: bool  # one causal stack: a generation example is `source [SEP] target`, decoded by continuing it
+    hf_pipeline_tag: str  # what an exported pretraining model does, for its model card (pretrain.hf.export)
     tokenizer_kind: str  # the family's own tokenizer (pretrain.data.tokenizer): BERT's WordPiece, GPT-2's byte BPE
 
     def build(self, config: TransformerConfig) -> BertModel | GptModel:
@@ -68,6 +69,7 @@ BERT = Family(
     input_format=InputFormat(starts_with_cls=True, end="sep", segment_ids=True),
     hf_classes={"bert": "BertForPreTraining", "modernbert": "ModernBertForMaskedLM"},
     nsp=True, predicted_fraction=0.15, decoder_only=False, tokenizer_kind="wordpiece",
+    hf_pipeline_tag="fill-mask",
 )
 # GPT: `a [SEP] b <|endoftext|>`, GPT-1's input transformations for fine-tuning (Radford et al. 2018,
 # section 3.3, figure 1): a delimiter between the texts and a final extract token. Next-token LM predicts
@@ -77,6 +79,7 @@ GPT = Family(
     input_format=InputFormat(starts_with_cls=False, end="eos", segment_ids=False),
     hf_classes={"gpt2": "GPT2LMHeadModel", "modernbert-decoder": "ModernBertDecoderForCausalLM"},
     nsp=False, predicted_fraction=1.0, decoder_only=True, tokenizer_kind="bpe",
+    hf_pipeline_tag="text-generation",
 )
 
 _RECORDS: dict[str, Family] = {record.name: record for record in (BERT, GPT)}

@@ -47,6 +47,33 @@ class FinetuneOptions:
     max_target_length: int  # target tokens a generation run trains on and decodes
 
 
+# What a matched-layout fine-tuning must change to be exported exactly.
+MATCHED_LAYOUT_FIX = ("fine-tune a classic-layout backbone (pretrain with --model.init_args.config "
+                      "configs/model/bert-mini.yaml or gpt-mini.yaml) to export one")
+# A backbone's (family, layout) as the Hugging Face export tells them apart; layout: "classic" | "modernbert".
+Architecture = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class HubExport:
+    """How a fine-tuned checkpoint of the task leaves the suite as a transformers model (pretrain.hf.export).
+
+    head_prefix: the state-dict prefix of the task's classifier (dropout + linear, as transformers' own), which
+        also tells a checkpoint of this task apart; None: the task fine-tunes the whole model (its weights under
+        pretrain.checkpoint.MODEL_PREFIX) and is exported as that model's LM class.
+    classes: (family, layout) -> the transformers class whose head computes exactly our logits.
+    no_exact_class: (family, layout) -> why no transformers class does, and what to change (the export's error).
+    pooler: BERT's readout is its pretrained-then-fine-tuned pooler (transformers' sequence classifiers read the
+        pooled [CLS]), so only `pooling: native` fine-tunings export exactly.
+    """
+
+    pipeline_tag: str  # the model card's Hugging Face pipeline
+    head_prefix: str | None
+    classes: dict[Architecture, str] = field(default_factory=dict, hash=False)
+    no_exact_class: dict[Architecture, str] = field(default_factory=dict, hash=False)
+    pooler: bool = False
+
+
 @dataclass(frozen=True)
 class Task:
     name: str  # as configs, results and the comparison's plan spell it
@@ -67,6 +94,7 @@ class Task:
     generates: bool = False
     copies_source: bool = False  # outputs repeat words of the input: the copying probe matters (tasks.copying_check)
     datasets: dict[str, DataSource] = field(default_factory=dict, hash=False)  # public sets a plan names by key
+    hub: HubExport | None = None  # how its checkpoints export to Hugging Face (None: they do not)
 
     @property
     def primary(self) -> MetricSpec:

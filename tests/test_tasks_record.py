@@ -78,3 +78,17 @@ def test_per_example_statistics_and_prediction_suffixes() -> None:
 def test_metric_spec_names_a_metric_on_any_split() -> None:
     spec = MetricSpec("test/entity_f1", "entity F1", True)
     assert spec.name == "entity_f1" and spec.on("val") == "val/entity_f1"
+
+
+def test_every_architecture_of_an_exportable_task_has_a_class_or_a_reason() -> None:
+    """The export either writes an exact transformers class or refuses with the record's reason, never neither."""
+    architectures = {(family, layout) for family in ("bert", "gpt") for layout in ("classic", "modernbert")}
+    for name in TASKS:
+        hub = task_record(name).hub
+        assert hub is not None, name
+        assert not set(hub.classes) & set(hub.no_exact_class), name
+        if hub.head_prefix is None:  # exported as the whole LM: only the refused architectures are listed
+            assert not hub.classes and set(hub.no_exact_class) < architectures, name
+        else:
+            assert set(hub.classes) | set(hub.no_exact_class) == architectures, name
+    assert {task_record(name).hub.head_prefix for name in TASKS} == {"head.classifier.", "classifier.", None}

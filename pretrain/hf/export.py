@@ -4,10 +4,10 @@
 
 A `pretrain` checkpoint becomes the transformers class of its layout (`to_hf`: ModernBertForMaskedLM /
 ModernBertDecoderForCausalLM for the matched presets, BertForPreTraining / GPT2LMHeadModel for the
-classic ones). A `finetune` checkpoint of classification or NER becomes the sequence / token classification
-class whose head computes exactly our logits (TASK_CLASSES); where none does (NO_EXACT_CLASS) the export
-stops with one line saying why and what to change, instead of writing a model with other logits. A GPT
-generation checkpoint is its causal LM. Beside the weights (safetensors): the tokenizer
+classic ones). A `finetune` checkpoint becomes what its task's record says (tasks.record.HubExport): for
+classification or NER the sequence / token classification class whose head computes exactly our logits; where
+none does the export stops with one line saying why and what to change, instead of writing a model with other
+logits. A GPT generation checkpoint is its causal LM. Beside the weights (safetensors): the tokenizer
 (`AutoTokenizer.from_pretrained(DIR)` loads it), the config's special-token ids from that tokenizer,
 and a model card (README.md) with the layout, objective, data, tokens seen, validation metrics and the
 command that made the checkpoint. The folder is written under a temporary name and renamed into place.
@@ -39,38 +39,13 @@ from pretrain.hf.modernbert import is_modernbert_layout
 from pretrain.hf.state import load_exactly
 from pretrain.run_layout import RunLayout
 from pretrain.run_record import read_run_metrics
+from tasks.record import Task
+from tasks.registry import TASKS, task_record
 
-# (task, family, layout) -> the transformers class computing exactly our fine-tuned logits. Its backbone
-# weights are those `to_hf` gives the pretraining class (same prefix: bert. / transformer.), its head is
-# `classifier` (dropout + linear, as ours): BERT's classifier reads the pooled [CLS] (our "native" pooling).
-TASK_CLASSES: dict[tuple[str, str, str], str] = {
-    ("classification", "bert", "classic"): "BertForSequenceClassification",
-    ("ner", "bert", "classic"): "BertForTokenClassification",
-    ("ner", "gpt", "classic"): "GPT2ForTokenClassification",
-}
-_MATCHED_FIX = ("fine-tune a classic-layout backbone (pretrain with --model.init_args.config "
-                "configs/model/bert-mini.yaml or gpt-mini.yaml) to export one")
-# Where no transformers class computes our head's logits: why, and what to change.
-NO_EXACT_CLASS: dict[tuple[str, str, str], str] = {
-    ("classification", "bert", "modernbert"): "ModernBertForSequenceClassification applies a dense-GELU-norm head "
-        f"between the pooled vector and its classifier, which our classification head lacks; {_MATCHED_FIX}",
-    ("ner", "bert", "modernbert"): "ModernBertForTokenClassification applies a dense-GELU-norm head before its "
-        f"classifier, which our NER head lacks; {_MATCHED_FIX}",
-    ("classification", "gpt", "modernbert"): "ModernBertDecoderForSequenceClassification applies a dense-GELU-norm "
-        f"head before its classifier, which our classification head lacks; {_MATCHED_FIX}",
-    ("ner", "gpt", "modernbert"): f"transformers has no ModernBertDecoderForTokenClassification; {_MATCHED_FIX}",
-    ("classification", "gpt", "classic"): "GPT2ForSequenceClassification's score layer has no bias and our "
-        "classifier has one, so no transformers class computes these logits",
-    ("generation", "bert", "classic"): "BERT generation decodes with its MLM head under a sequence-to-sequence "
-        "mask (or as BERT2BERT), which no transformers class runs",
-}
-NO_EXACT_CLASS[("generation", "bert", "modernbert")] = NO_EXACT_CLASS[("generation", "bert", "classic")]
 _BERT_INPUTS = "`[CLS] a [SEP]` / `[CLS] a [SEP] b [SEP]` (what the tokenizer adds)"
 _GPT_INPUTS = ("no special tokens added by the tokenizer; documents joined by `<|endoftext|>`, a task input "
                "`a [SEP] b <|endoftext|>`")
-_PIPELINE_TAG = {"pretraining-bert": "fill-mask", "pretraining-gpt": "text-generation",
-                 "generation-gpt": "text-generation", "classification": "text-classification",
-                 "ner": "token-classification"}
+PRETRAINING = "pretraining"  # Exported.task of a `pretrain` checkpoint; a `finetune` one has its task's name
 
 
 @dataclass
@@ -79,7 +54,7 @@ class Exported:
 
     model: PreTrainedModel
     backbone: Backbone
-    task: str  # "pretraining" | "classification" | "ner" | "generation"
+    task: str  # PRETRAINING or the fine-tuned task's name
     step: int
     command: str  # the suite command that made the checkpoint
     hyper_parameters: dict[str, Any]
@@ -116,21 +91,22 @@ def _pretraining(checkpoint: Path) -> Exported:
     logged = read_run_metrics(RunLayout.of_checkpoint(checkpoint).root)
     metrics = {k: v for k, v in logged.items() if k.startswith("val/")}
     return Exported(
-        model=to_hf(backbone.model).eval(), backbone=backbone, task="pretraining", step=int(raw.get("global_step", 0)),
+        model=to_hf(backbone.model).eval(), backbone=backbone, task=PRETRAINING, step=int(raw.get("global_step", 0)),
         command="pretrain fit", hyper_parameters=dict(raw["hyper_parameters"]),
         tokens_seen=int(raw["tokens_seen"]) if "tokens_seen" in raw else None, validation=metrics,
         run_config=_run_config(checkpoint),
     )
 
 
-def _task_of(checkpoint: Path, state: dict[str, Tensor]) -> str:
+def _task_of(checkpoint: Path, state: dict[str, Tensor]) -> Task:
     """The task of a `finetune` checkpoint, from the head its state holds (tasks/*/module.py)."""
-    if "head.classifier.weight" in state:
-        return "classification"
-    if "classifier.weight" in state:
-        return "ner"
-    if any(k.startswith(MODEL_PREFIX) for k in state):
-        return "generation"
+    exportable = [record for record in map(task_record, TASKS) if record.hub is not None]
+    for record in exportable:  # a task head first: a whole-model task's keys could sit beside one
+        if record.hub.head_prefix is not None and f"{record.hub.head_prefix}weight" in state:
+            return record
+    whole = next((record for record in exportable if record.hub.head_prefix is None), None)
+    if whole is not None and any(k.startswith(MODEL_PREFIX) for k in state):
+        return whole
     raise ValueError(f"checkpoint {checkpoint} is neither a `pretrain` nor a `finetune` checkpoint of this suite "
                      f"(format {CHECKPOINT_FORMAT}); expected the weights of a pretraining model or a task head")
 
@@ -139,6 +115,8 @@ def _finetuned(checkpoint: Path, raw: dict[str, Any]) -> Exported:
     hp = dict(raw.get("hyper_parameters") or {})
     state: dict[str, Tensor] = raw["state_dict"]
     task = _task_of(checkpoint, state)
+    hub = task.hub
+    assert hub is not None
     if not hp.get("checkpoint"):
         raise ValueError(f"checkpoint {checkpoint}: no model.checkpoint among its hyper_parameters; "
                          "it was not saved by the `finetune` command")
@@ -149,26 +127,26 @@ def _finetuned(checkpoint: Path, raw: dict[str, Any]) -> Exported:
                          f"which the export needs for the architecture and tokenizer: {error}") from error
     family = backbone.family
     layout = "modernbert" if is_modernbert_layout(backbone.config) else "classic"
-    key = (task, family, layout)
-    if key in NO_EXACT_CLASS:
-        raise ValueError(f"checkpoint {checkpoint}: no exact Hugging Face export of a {layout} {family} {task} "
-                         f"model: {NO_EXACT_CLASS[key]}")
-    if task == "classification" and family == "bert" and hp.get("pooling") != "native":
+    if (family, layout) in hub.no_exact_class:
+        raise ValueError(f"checkpoint {checkpoint}: no exact Hugging Face export of a {layout} {family} {task.name} "
+                         f"model: {hub.no_exact_class[family, layout]}")
+    if hub.pooler and hp.get("pooling") != "native":
         raise ValueError(f"checkpoint {checkpoint} was fine-tuned with model.pooling={hp.get('pooling')!r}; "
-                         "BertForSequenceClassification reads the pooled [CLS], so only `--model.init_args.pooling "
+                         f"{hub.classes[family, layout]} reads the pooled [CLS], so only `--model.init_args.pooling "
                          "native` fine-tunings export exactly")
     model = backbone.model
-    if task == "generation":  # the GPT fine-tuned for generation is its whole causal LM (tasks/generation)
+    if hub.head_prefix is None:  # the task fine-tunes the whole model: it is exported as its LM class
         _load(model, state, MODEL_PREFIX, checkpoint)
         hf_model = to_hf(model).eval()
     else:
         record = backbone.record
         _load(getattr(model, record.body), state, "body.", checkpoint)
-        if task == "classification":  # BERT's native readout: its pretrained-then-fine-tuned pooler
+        if hub.pooler:
             _load(model.pooler, state, "pooler.", checkpoint)
-        hf_model = _task_model(TASK_CLASSES[key], to_hf(model), state, task, list(raw.get("label_names", [])))
+        hf_model = _task_model(hub.classes[family, layout], to_hf(model), state, hub.head_prefix,
+                               list(raw.get("label_names", [])))
     validation = {k: float(v) for k, v in (raw.get("validation_metrics") or {}).items()}
-    return Exported(model=hf_model, backbone=backbone, task=task, step=int(raw.get("global_step", 0)),
+    return Exported(model=hf_model, backbone=backbone, task=task.name, step=int(raw.get("global_step", 0)),
                     command="finetune fit", hyper_parameters=hp, validation=validation,
                     run_config=_run_config(checkpoint))
 
@@ -183,10 +161,10 @@ def _load(module: nn.Module, state: dict[str, Tensor], prefix: str, checkpoint: 
                          f"it names: {str(error).splitlines()[0]}") from error
 
 
-def _task_model(class_name: str, pretraining: PreTrainedModel, state: dict[str, Tensor], task: str,
+def _task_model(class_name: str, pretraining: PreTrainedModel, state: dict[str, Tensor], head: str,
                 labels: list[str]) -> PreTrainedModel:
-    """`class_name` with the backbone of `pretraining` (the converted LM class) and our task head."""
-    head = "head.classifier." if task == "classification" else "classifier."
+    """`class_name` with the backbone of `pretraining` (the converted LM class) and our task head (the
+    classifier under `head` in `state`)."""
     n_labels = state[f"{head}weight"].shape[0]
     labels = labels if len(labels) == n_labels else [f"LABEL_{i}" for i in range(n_labels)]
     config = copy.deepcopy(pretraining.config)
@@ -239,12 +217,13 @@ def set_special_token_ids(model: PreTrainedModel, tokenizer: PreTrainedTokenizer
 
 def _objective(exported: Exported) -> str:
     hp, family = exported.hyper_parameters, exported.backbone.family
-    if exported.task == "pretraining":
+    if exported.task == PRETRAINING:
         if family == "bert":
             nsp = " plus next-sentence prediction" if hp.get("nsp", True) else ""
             return f"masked language modelling (15% of tokens){nsp} (Devlin et al. 2018)"
         return "next-token language modelling (Radford et al. 2018)"
-    labels = ", ".join(exported.model.config.id2label.values()) if exported.task != "generation" else ""
+    hub = task_record(exported.task).hub
+    labels = ", ".join(exported.model.config.id2label.values()) if hub and hub.head_prefix else ""
     source = hp.get("checkpoint")
     readout = f"; readout: {hp['pooling']} pooling" if "pooling" in hp else ""
     return (f"fine-tuned for {exported.task} from `{source}`{readout}" + (f"; labels: {labels}" if labels else "")
@@ -254,13 +233,14 @@ def _objective(exported: Exported) -> str:
 def model_card(exported: Exported, checkpoint: Path) -> str:
     """README.md: what the model is, how it was trained and scored, and how to load it."""
     config, family = exported.backbone.config, exported.backbone.family
-    tag = _PIPELINE_TAG.get(exported.task) or _PIPELINE_TAG[f"{exported.task}-{family}"]
+    hub = task_record(exported.task).hub if exported.task != PRETRAINING else None
+    tag = hub.pipeline_tag if hub is not None else exported.backbone.record.hf_pipeline_tag
     layout = "matched layout (ModernBERT's, as in Ettin)" if is_modernbert_layout(config) else "classic layout"
     data = ((exported.run_config.get("data") or {}).get("init_args") or {}).get("source", "not recorded")
     seen = f"{exported.tokens_seen:,}" if exported.tokens_seen is not None else "not recorded in the checkpoint"
     metrics = "\n".join(f"| {k} | {v:.4g} |" for k, v in sorted(exported.validation.items())) or "| (none recorded) | |"
     run = RunLayout.of_checkpoint(checkpoint)
-    where = ("the checkpoint (the validation that selected it)" if exported.task != "pretraining" else
+    where = ("the checkpoint (the validation that selected it)" if exported.task != PRETRAINING else
              f"the run's {RunLayout.METRICS_FILE} ({run.root}; last logged values of the run)")
     command = (f"{exported.command} --config {run.config_file}" if exported.run_config
                else f"{exported.command} (no {RunLayout.CONFIG_FILE} beside the checkpoint)")

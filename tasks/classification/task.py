@@ -8,7 +8,7 @@ from tasks.classification.data import ClassificationDataModule
 from tasks.classification.module import ClassificationModule
 from tasks.classification.reference import tfidf_logreg_reference
 from tasks.metric_spec import TASK_LOSS, MetricSpec
-from tasks.record import FinetuneOptions, PerExampleStatistic, Reference, Task
+from tasks.record import MATCHED_LAYOUT_FIX, FinetuneOptions, HubExport, PerExampleStatistic, Reference, Task
 
 
 def _correct(record: int) -> int:
@@ -39,6 +39,19 @@ CLASSIFICATION = Task(
     per_example=PerExampleStatistic(_correct, 1, "one number each"),
     predictions_suffix=".txt",  # one label per line
     finetune_args=_pooling_args,
+    hub=HubExport(
+        pipeline_tag="text-classification", head_prefix="head.classifier.", pooler=True,
+        classes={("bert", "classic"): "BertForSequenceClassification"},
+        no_exact_class={
+            ("bert", "modernbert"): "ModernBertForSequenceClassification applies a dense-GELU-norm head between the "
+                                    f"pooled vector and its classifier, which our classification head lacks; "
+                                    f"{MATCHED_LAYOUT_FIX}",
+            ("gpt", "modernbert"): "ModernBertDecoderForSequenceClassification applies a dense-GELU-norm head before "
+                                   f"its classifier, which our classification head lacks; {MATCHED_LAYOUT_FIX}",
+            ("gpt", "classic"): "GPT2ForSequenceClassification's score layer has no bias and our classifier has one, "
+                                "so no transformers class computes these logits",
+        },
+    ),
     datasets={
         # Parquet in the repository: sst2/{train,validation,test}-00000-of-00001.parquet; columns sentence,
         # label (ClassLabel negative/positive; -1 on the hidden test split), idx.

@@ -8,7 +8,7 @@ from tasks.generation.data import GenerationDataModule
 from tasks.generation.module import GenerationModule
 from tasks.generation.reference import tfidf_retrieval_reference
 from tasks.metric_spec import TASK_LOSS, MetricSpec
-from tasks.record import FinetuneOptions, PerExampleStatistic, Reference, Task
+from tasks.record import FinetuneOptions, HubExport, PerExampleStatistic, Reference, Task
 
 
 def _rouge_l(record: dict[str, float]) -> float:
@@ -47,6 +47,13 @@ GENERATION = Task(
     generates=True,
     # Summaries repeat the names of their source: a backbone that cannot copy stays near the copy baseline.
     copies_source=True,
+    # The GPT fine-tuned for generation is its whole causal LM; BERT's decoding has no transformers class.
+    hub=HubExport(
+        pipeline_tag="text-generation", head_prefix=None,
+        no_exact_class={("bert", layout): "BERT generation decodes with its MLM head under a sequence-to-sequence "
+                                          "mask (or as BERT2BERT), which no transformers class runs"
+                        for layout in ("classic", "modernbert")},
+    ),
     datasets={
         # Script repository (xsum.py); its conversion: default/{train,validation,test}/0000.parquet; columns
         # document, summary, id.

@@ -9,7 +9,7 @@ from tasks.metric_spec import TASK_LOSS, MetricSpec
 from tasks.ner.baseline import unigram_tagger_baseline
 from tasks.ner.data import NerDataModule
 from tasks.ner.module import NerModule
-from tasks.record import FinetuneOptions, PerExampleStatistic, Task
+from tasks.record import MATCHED_LAYOUT_FIX, FinetuneOptions, HubExport, PerExampleStatistic, Task
 
 
 def _entity_counts(record: Sequence[int]) -> Sequence[int]:
@@ -33,6 +33,15 @@ NER = Task(
     per_example=PerExampleStatistic(_entity_counts, 3, "[correct, predicted, gold] triples"),
     predictions_suffix=".conll",  # CoNLL columns
     finetune_args=_no_args,
+    hub=HubExport(
+        pipeline_tag="token-classification", head_prefix="classifier.",
+        classes={("bert", "classic"): "BertForTokenClassification", ("gpt", "classic"): "GPT2ForTokenClassification"},
+        no_exact_class={
+            ("bert", "modernbert"): "ModernBertForTokenClassification applies a dense-GELU-norm head before its "
+                                    f"classifier, which our NER head lacks; {MATCHED_LAYOUT_FIX}",
+            ("gpt", "modernbert"): f"transformers has no ModernBertDecoderForTokenClassification; {MATCHED_LAYOUT_FIX}",
+        },
+    ),
     datasets={
         # Script repository (conll2003.py); its conversion: conll2003/{train,validation,test}/0000.parquet; columns
         # id, tokens, pos_tags, chunk_tags, ner_tags (ClassLabel O, B-PER, I-PER, B-ORG, I-ORG, B-LOC, I-LOC, B-MISC,
