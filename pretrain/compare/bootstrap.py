@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from pretrain.compare.stats import CONFIDENCE
 from tasks.per_example import metric_from_sums
 
 REPLICATES = 2000
-CONFIDENCE = 0.95
 SEED = 0  # fixed: the same results give the same interval on every machine and rerun
 
 
