@@ -10,18 +10,18 @@ import torch.nn.functional as F
 
 from lightning_fakes import TinyDataset, tiny_config
 from pretrain.lightning import BertPretraining, GptPretraining
-from pretrain.lightning.base import _schedule_factor
+from pretrain.lightning.schedule import LrSchedule
 from pretrain.lightning.metrics import UnigramBaseline
 
 torch.set_num_threads(1)
 
 
 def test_schedule_warmup_then_cosine_and_linear() -> None:
-    cosine = _schedule_factor("cosine", warmup=10, total=110, min_ratio=0.1)
+    cosine = LrSchedule("cosine", warmup=10, total=110, min_ratio=0.1).factor
     assert cosine(0) == pytest.approx(0.1) and cosine(9) == pytest.approx(1.0)
     assert cosine(60) == pytest.approx(0.1 + 0.9 * 0.5)  # half-way down the cosine
     assert cosine(110) == pytest.approx(0.1) and cosine(500) == pytest.approx(0.1)
-    linear = _schedule_factor("linear", warmup=0, total=100, min_ratio=0.0)
+    linear = LrSchedule("linear", warmup=0, total=100, min_ratio=0.0).factor
     assert linear(25) == pytest.approx(0.75)
 
 

@@ -7,12 +7,11 @@ itself is a plain nn.Module from pretrain.models, held as `self.model`.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import time
 from abc import abstractmethod
 from collections.abc import Iterator
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Protocol
 
 import torch
 from lightning.fabric.utilities.seed import _collect_rng_states, _set_rng_states
@@ -29,11 +28,11 @@ from pretrain.blocks.config import TransformerConfig
 from pretrain.checkpoint import CHECKPOINT_FORMAT
 from pretrain.family import family_record
 from pretrain.lightning.metrics import UnigramBaseline, bits_per_byte
-from pretrain.lightning.optim import decay_groups
+from pretrain.lightning.optim import Optimisation
+from pretrain.lightning.schedule import Schedule
 from pretrain.models.copying import random_sequences
 from pretrain.models.counting import flops_per_token
 
-SCHEDULES = ("cosine", "linear", "constant")
 DATA_SPLIT = {"train": "train", "val": "validation", "test": "test"}  # metric prefix -> DatasetDict key
 
 
@@ -61,8 +60,23 @@ class PretrainingModule(LightningModule):
 
     family: ClassVar[str]
 
-    # The options' help for `pretrain --help` (jsonargparse reads an __init__ docstring's Args).
-    OPTIONS_HELP: ClassVar[str] = """Options of the pretraining module.
+    def __init__(
+        self,
+        config: TransformerConfig,
+        *,
+        lr: float = 5e-4,
+        weight_decay: float = 0.01,
+        betas: tuple[float, float] = (0.9, 0.98),
+        eps: float = 1e-8,
+        warmup_steps: int = 100,
+        max_steps: int | None = None,
+        schedule: Schedule = "cosine",
+        min_lr_ratio: float = 0.1,
+        compile: bool = False,
+        activation_checkpointing: bool = False,
+        peak_flops_per_device: float | None = None,
+    ) -> None:
+        """Options of the pretraining module.
 
         Args:
             config: the model: a preset YAML (configs/model/*.yaml) or its fields; vocab_size comes from the tokenizer
@@ -78,27 +92,14 @@ class PretrainingModule(LightningModule):
             activation_checkpointing: recompute each block's activations in backward (less memory, ~30% slower)
             peak_flops_per_device: peak FLOP/s for MFU (null: by GPU name; none on CPU)
         """
-
-    def __init__(
-        self,
-        config: TransformerConfig,
-        *,
-        lr: float = 5e-4,
-        weight_decay: float = 0.01,
-        betas: tuple[float, float] = (0.9, 0.98),
-        eps: float = 1e-8,
-        warmup_steps: int = 100,
-        max_steps: int | None = None,
-        schedule: Literal["cosine", "linear", "constant"] = "cosine",
-        min_lr_ratio: float = 0.1,
-        compile: bool = False,
-        activation_checkpointing: bool = False,
-        peak_flops_per_device: float | None = None,
-    ) -> None:
         super().__init__()
         if isinstance(config, dict):  # Lightning's load_from_checkpoint passes the stored plain dict back
             config = TransformerConfig(**config)
-        _check_settings(lr, weight_decay, betas, warmup_steps, max_steps, schedule, min_lr_ratio)
+        self.optimisation = Optimisation(
+            lr=lr, weight_decay=weight_decay, eps=eps,
+            betas=tuple(betas),  # type: ignore[arg-type]  # a YAML list; Optimisation checks there are two
+            warmup_steps=warmup_steps, max_steps=max_steps, schedule=schedule, min_lr_ratio=min_lr_ratio,
+        )
         self.save_hyperparameters(ignore=["config"])
         # Stored as a plain dict so checkpoints load with torch.load(weights_only=True).
         self.hparams["config"] = config.to_dict()
@@ -160,20 +161,11 @@ class PretrainingModule(LightningModule):
 
     # --- optimisation ----------------------------------------------------------------------------
     def configure_optimizers(self) -> OptimizerLRSchedulerConfig:
-        hp = self.hparams
         # On CUDA the fused kernel (one launch for every parameter; torch's AdamW docs); elsewhere torch's default,
         # so CPU results stay as measured.
         on_cuda = next(self.model.parameters()).is_cuda
-        optimizer = torch.optim.AdamW(
-            decay_groups(self.model, hp["weight_decay"]), lr=hp["lr"], betas=tuple(hp["betas"]), eps=hp["eps"],
-            fused=True if on_cuda else None,
-        )
-        total = hp["max_steps"] if hp["max_steps"] is not None else self.trainer.estimated_stepping_batches
-        if not math.isfinite(total):
-            raise ValueError("model.max_steps is unset and the Trainer has no finite length; set --trainer.max_steps")
-        factor = _schedule_factor(hp["schedule"], hp["warmup_steps"], int(total), hp["min_lr_ratio"])
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return self.optimisation.configure(self.model, lambda: self.trainer.estimated_stepping_batches,
+                                           fused=True if on_cuda else None)
 
     # --- steps -------------------------------------------------------------------------------------
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
@@ -327,40 +319,3 @@ class PretrainingModule(LightningModule):
             _set_rng_states(checkpoint["rng_states"])
         self._last_step_time = None
 
-
-PretrainingModule.__init__.__doc__ = PretrainingModule.OPTIONS_HELP
-
-
-def _schedule_factor(schedule: str, warmup: int, total: int, min_ratio: float) -> Any:
-    """lr multiplier per optimizer step: linear warmup to 1, then decay to min_ratio at `total`."""
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        if schedule == "constant":
-            return 1.0
-        progress = min(1.0, (step - warmup) / max(1, total - warmup))
-        shape = 0.5 * (1.0 + math.cos(math.pi * progress)) if schedule == "cosine" else 1.0 - progress
-        return min_ratio + (1.0 - min_ratio) * shape
-
-    return factor
-
-
-def _check_settings(
-    lr: float, weight_decay: float, betas: tuple[float, float], warmup_steps: int, max_steps: int | None,
-    schedule: str, min_lr_ratio: float,
-) -> None:
-    if lr <= 0:
-        raise ValueError(f"model.lr={lr} must be > 0")
-    if weight_decay < 0:
-        raise ValueError(f"model.weight_decay={weight_decay} must be >= 0")
-    if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
-        raise ValueError(f"model.betas={betas} must be two numbers in [0, 1)")
-    if warmup_steps < 0:
-        raise ValueError(f"model.warmup_steps={warmup_steps} must be >= 0")
-    if max_steps is not None and max_steps <= warmup_steps:
-        raise ValueError(f"model.max_steps={max_steps} must be greater than model.warmup_steps={warmup_steps}")
-    if schedule not in SCHEDULES:
-        raise ValueError(f"model.schedule={schedule!r} is not supported; choose one of {', '.join(SCHEDULES)}")
-    if not 0.0 <= min_lr_ratio <= 1.0:
-        raise ValueError(f"model.min_lr_ratio={min_lr_ratio} must be in [0, 1]")

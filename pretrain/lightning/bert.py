@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Any, ClassVar
 
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -61,32 +61,15 @@ class BertPretraining(PretrainingModule):
 
     family: ClassVar[str] = "bert"
 
-    # The base's options spelled out again: jsonargparse reads this signature for configs and `pretrain --help`.
-    def __init__(
-        self,
-        config: TransformerConfig,
-        *,
-        nsp: bool = True,
-        lr: float = 5e-4,
-        weight_decay: float = 0.01,
-        betas: tuple[float, float] = (0.9, 0.98),
-        eps: float = 1e-8,
-        warmup_steps: int = 100,
-        max_steps: int | None = None,
-        schedule: Literal["cosine", "linear", "constant"] = "cosine",
-        min_lr_ratio: float = 0.1,
-        compile: bool = False,
-        activation_checkpointing: bool = False,
-        peak_flops_per_device: float | None = None,
-    ) -> None:
-        super().__init__(
-            config, lr=lr, weight_decay=weight_decay, betas=betas, eps=eps, warmup_steps=warmup_steps,
-            max_steps=max_steps, schedule=schedule, min_lr_ratio=min_lr_ratio, compile=compile,
-            activation_checkpointing=activation_checkpointing, peak_flops_per_device=peak_flops_per_device,
-        )
+    # Only BERT's own option: jsonargparse follows **options into PretrainingModule's signature and help, so
+    # `pretrain --help` and the config keys list every base option once, from the base.
+    def __init__(self, config: TransformerConfig, *, nsp: bool = True, **options: Any) -> None:
+        """Options of BERT pretraining, besides PretrainingModule's.
 
-    __init__.__doc__ = PretrainingModule.OPTIONS_HELP.replace(
-        "        Args:\n", "        Args:\n            nsp: add next-sentence prediction to the loss (false: MLM only, as RoBERTa)\n")
+        Args:
+            nsp: add next-sentence prediction to the loss (false: MLM only, as RoBERTa)
+        """
+        super().__init__(config, **options)
 
     @property
     def nsp(self) -> bool:

@@ -1,10 +1,78 @@
-"""Which parameters AdamW decays: one rule for pretraining and fine-tuning."""
+"""How AdamW optimises a module: the optimisation group of options, and which parameters are decayed.
+
+One rule for pretraining and fine-tuning; the modules take the options flat (their config keys) and keep them here.
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+import torch
+from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
 from torch import nn
+
+from pretrain.lightning.schedule import SCHEDULES, Arithmetic, LrSchedule, Schedule
+
+
+@dataclass(frozen=True)
+class Optimisation:
+    """AdamW with decoupled weight decay (Loshchilov & Hutter 2019, arXiv:1711.05101) on weight matrices only
+    (`decay_groups`), and its learning-rate schedule (pretrain.lightning.schedule).
+
+    The warmup is `warmup_steps`, or `warmup_ratio` of the run's steps when that is set; the schedule runs over
+    `max_steps`, or the Trainer's whole run when that is None. Invalid values fail here, before any weights load,
+    with the module's option names (model.<name>).
+    """
+
+    lr: float
+    weight_decay: float
+    betas: tuple[float, float] = (0.9, 0.999)  # torch's AdamW defaults
+    eps: float = 1e-8
+    warmup_steps: int = 0
+    warmup_ratio: float | None = None
+    max_steps: int | None = None
+    schedule: Schedule = "linear"
+    min_lr_ratio: float = 0.0
+    arithmetic: Arithmetic = "pretraining"
+
+    def __post_init__(self) -> None:
+        if self.lr <= 0:
+            raise ValueError(f"model.lr={self.lr} must be > 0")
+        if self.weight_decay < 0:
+            raise ValueError(f"model.weight_decay={self.weight_decay} must be >= 0")
+        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
+            raise ValueError(f"model.betas={self.betas} must be two numbers in [0, 1)")
+        if self.warmup_steps < 0:
+            raise ValueError(f"model.warmup_steps={self.warmup_steps} must be >= 0")
+        if self.warmup_ratio is not None and not 0.0 <= self.warmup_ratio < 1.0:
+            raise ValueError(f"model.warmup_ratio={self.warmup_ratio} must be in [0, 1)")
+        if self.max_steps is not None and self.max_steps <= self.warmup_steps:
+            raise ValueError(f"model.max_steps={self.max_steps} must be greater than "
+                             f"model.warmup_steps={self.warmup_steps}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"model.schedule={self.schedule!r} is not supported; choose one of {', '.join(SCHEDULES)}")
+        if not 0.0 <= self.min_lr_ratio <= 1.0:
+            raise ValueError(f"model.min_lr_ratio={self.min_lr_ratio} must be in [0, 1]")
+
+    def lr_schedule(self, run_steps: Callable[[], float]) -> LrSchedule:
+        """The schedule over `max_steps`, or over `run_steps()` (the Trainer's estimate, read only when needed)."""
+        total = self.max_steps if self.max_steps is not None else run_steps()
+        if not math.isfinite(total):
+            raise ValueError("model.max_steps is unset and the Trainer has no finite length; set --trainer.max_steps")
+        total = max(int(total), 1)
+        warmup = int(self.warmup_ratio * total) if self.warmup_ratio is not None else self.warmup_steps
+        return LrSchedule(self.schedule, warmup, total, self.min_lr_ratio, self.arithmetic)
+
+    def configure(self, module: nn.Module, run_steps: Callable[[], float], *,
+                  fused: bool | None = None) -> OptimizerLRSchedulerConfig:
+        """Lightning's optimizer and per-step scheduler for `module`'s parameters (`fused`: AdamW's fused kernel)."""
+        optimizer = torch.optim.AdamW(decay_groups(module, self.weight_decay), lr=self.lr, betas=self.betas,
+                                      eps=self.eps, fused=fused)
+        scheduler = self.lr_schedule(run_steps).scheduler(optimizer)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
 
 def decay_groups(module: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
