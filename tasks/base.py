@@ -18,12 +18,13 @@ import datasets
 import torch
 from lightning import LightningDataModule, LightningModule
 from lightning.pytorch.utilities import rank_zero_warn
+from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
 from torch.utils.data import DataLoader
-from transformers import PreTrainedTokenizerBase, get_linear_schedule_with_warmup
+from transformers import PreTrainedTokenizerBase
 
 from pretrain.blocks.config import TransformerConfig
 from pretrain.checkpoint import Backbone, load_backbone, random_weights
-from pretrain.lightning.optim import decay_groups
+from pretrain.lightning.optim import Optimisation
 from tasks.encoding import SpecialTokens
 from pretrain.data.sources import DataSource, DataSourceArg, load_hub_split
 from tasks.files import Row, dataset_rows, read_table
@@ -200,22 +201,10 @@ class TaskDataModule(LightningDataModule):
     def collate(self, examples: list[dict[str, Any]]) -> dict[str, Any]: ...
 
 
-# `--help` text of the options every task module shares (jsonargparse reads the Args of __init__).
-TASK_MODULE_HELP = {
-    "checkpoint": "a `pretrain` checkpoint (.ckpt) or hf:<local Hugging Face model directory>",
-    "family": "bert | gpt: rejects a checkpoint of the other family (unset: either)",
-    "lr": "peak learning rate (AdamW, linear warmup then linear decay)",
-    "weight_decay": "AdamW weight decay (none on biases, norms and embeddings)",
-    "warmup_ratio": "fraction of the steps spent warming up",
-    "random_init": "fine-tune the same architecture from random weights, the control that measures what "
-                   "pretraining adds (the checkpoint gives only its config and tokenizer)",
-}
-
-
-def init_help(**task_options: str) -> str:
-    """An __init__ docstring whose Args are the shared options' help plus the task's own."""
-    options = {**TASK_MODULE_HELP, **task_options}
-    return "Options of the task module.\n\nArgs:\n" + "".join(f"    {name}: {text}\n" for name, text in options.items())
+def check_dropout(classifier_dropout: float) -> None:
+    """A task head's dropout, checked before any weights load."""
+    if not 0.0 <= classifier_dropout < 1.0:
+        raise ValueError(f"model.classifier_dropout={classifier_dropout} must be in [0, 1)")
 
 
 @dataclass
@@ -251,11 +240,21 @@ class TaskModule(LightningModule):
         warmup_ratio: float = 0.1,
         random_init: bool = False,
     ) -> None:
+        """Options of the task module (a task's module adds its own; jsonargparse reads both for `finetune --help`).
+
+        Args:
+            checkpoint: a `pretrain` checkpoint (.ckpt) or hf:<local Hugging Face model directory>
+            family: bert | gpt: rejects a checkpoint of the other family (unset: either)
+            lr: peak learning rate (AdamW, linear warmup then linear decay)
+            weight_decay: AdamW weight decay (none on biases, norms and embeddings)
+            warmup_ratio: fraction of the steps spent warming up
+            random_init: fine-tune the same architecture from random weights, the control that measures what
+                pretraining adds (the checkpoint gives only its config and tokenizer)
+        """
         super().__init__()
-        if lr <= 0:
-            raise ValueError(f"model.lr={lr} must be > 0")
-        if not 0.0 <= warmup_ratio < 1.0:
-            raise ValueError(f"model.warmup_ratio={warmup_ratio} must be in [0, 1)")
+        # transformers' get_linear_schedule_with_warmup, the fine-tuning recipe's schedule, to the bit.
+        self.optimisation = Optimisation(lr=lr, weight_decay=weight_decay, warmup_ratio=warmup_ratio,
+                                         arithmetic="transformers")
         self.save_hyperparameters()
         # Loading never draws from the seeded global RNG (a hf: load builds models that do), so the
         # random weights and the task heads depend on the seed alone.
@@ -272,8 +271,6 @@ class TaskModule(LightningModule):
         self.restored: RestoredCheckpoint | None = None
         self.build(backbone)
         self.train()  # load_backbone returns the model in eval mode; Lightning's fit keeps a module's mode
-
-    __init__.__doc__ = init_help()
 
     @abstractmethod
     def build(self, backbone: Backbone) -> None:
@@ -300,11 +297,8 @@ class TaskModule(LightningModule):
         self.restored = RestoredCheckpoint(step=int(checkpoint.get("global_step", 0)),
                                            val=dict(checkpoint.get("validation_metrics", {})))
 
-    def configure_optimizers(self) -> dict[str, Any]:
-        optimizer = torch.optim.AdamW(decay_groups(self, self.hparams.weight_decay), lr=self.hparams.lr)
-        total = max(int(self.trainer.estimated_stepping_batches), 1)
-        scheduler = get_linear_schedule_with_warmup(optimizer, int(self.hparams.warmup_ratio * total), total)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+    def configure_optimizers(self) -> OptimizerLRSchedulerConfig:
+        return self.optimisation.configure(self, lambda: self.trainer.estimated_stepping_batches)
 
 
 def connect(module: TaskModule, data: TaskDataModule) -> None:

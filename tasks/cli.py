@@ -65,14 +65,16 @@ class FinetuneCLI(TrackedRunCLI):
         model = self.config[subcommand].model
         module_name, _, class_name = model.class_path.rpartition(".")
         model_class = getattr(importlib.import_module(module_name), class_name)
-        defaults = inspect.signature(model_class.__init__).parameters
+        # A task module's own __init__ forwards the shared options to TaskModule's: read every class's defaults.
+        defaults = {name: parameter.default for cls in reversed(model_class.__mro__) if "__init__" in vars(cls)
+                    for name, parameter in inspect.signature(vars(cls)["__init__"]).parameters.items()}
         for name in getattr(model_class, "weights_hparams", ()):
             if name not in stored:
                 continue
             given = model.init_args.get(name)
             if name == "checkpoint" and given:
                 continue  # the pretrained file may have moved: it gives only the architecture, ckpt_path the weights
-            default = defaults[name].default if name in defaults else inspect.Parameter.empty
+            default = defaults.get(name, inspect.Parameter.empty)
             if given not in (default, "", None) and given != stored[name]:
                 raise ValueError(f"checkpoint {ckpt_path} was fine-tuned with model.{name}={stored[name]!r}, "
                                  f"but this run sets {given!r}; drop the option or use a matching checkpoint")

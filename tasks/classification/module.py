@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import torch.nn.functional as F
 from torch import Tensor
@@ -11,35 +11,27 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from pretrain.checkpoint import Backbone, body
 from pretrain.family import family_record
-from tasks.base import TaskDataModule, TaskModule, init_help
+from tasks.base import TaskDataModule, TaskModule, check_dropout
 from tasks.classification.data import ClassificationDataModule
 from tasks.classification.head import ClassificationHead, Pooling, sequence_features
 from tasks.encoding import IGNORE_INDEX
 
 
 class ClassificationModule(TaskModule):
-    # Spelled out, not **kwargs: `finetune --help`, the config keys and the --ckpt_path check read this signature.
-    def __init__(
-        self,
-        checkpoint: str,
-        family: Literal["bert", "gpt"] | None = None,
-        lr: float = 5e-5,
-        weight_decay: float = 0.01,
-        warmup_ratio: float = 0.1,
-        classifier_dropout: float = 0.1,
-        pooling: Pooling = "native",
-        random_init: bool = False,
-    ) -> None:
-        if not 0.0 <= classifier_dropout < 1.0:
-            raise ValueError(f"model.classifier_dropout={classifier_dropout} must be in [0, 1)")
-        super().__init__(checkpoint, family, lr, weight_decay, warmup_ratio, random_init)
+    # The task's own options; *args and **options are TaskModule's (jsonargparse follows
+    # them into its signature and help: `finetune --help`, the config keys).
+    def __init__(self, *args: Any, classifier_dropout: float = 0.1, pooling: Pooling = "native",
+                 **options: Any) -> None:
+        """Options of the classification module, besides TaskModule's.
 
-    __init__.__doc__ = init_help(
-        classifier_dropout="dropout before the label layer",
-        pooling="one vector per input: 'native' = BERT's pooled [CLS] / GPT's last token; 'mean' = the mean "
-                "hidden state over the real tokens for both (the same readout, so the families differ only "
-                "by their pretraining)",
-    )
+        Args:
+            classifier_dropout: dropout before the label layer
+            pooling: one vector per input: 'native' = BERT's pooled [CLS] / GPT's last token; 'mean' = the mean
+                hidden state over the real tokens for both (the same readout, so the families differ only by
+                their pretraining)
+        """
+        check_dropout(classifier_dropout)
+        super().__init__(*args, **options)
 
     def build(self, backbone: Backbone) -> None:
         self.body = body(backbone)

@@ -11,6 +11,7 @@ uses the models' KV-cached `generate` with the options below. Validation decodes
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any, Literal
 
 from lightning.pytorch.loggers import WandbLogger
@@ -24,7 +25,7 @@ from pretrain.models.loss import next_token_targets, token_cross_entropy
 from pretrain.models.masked_seq2seq import MaskedSeq2Seq
 from pretrain.checkpoint import Backbone
 from pretrain.family import family_record
-from tasks.base import TaskDataModule, TaskModule, init_help
+from tasks.base import TaskDataModule, TaskModule
 from tasks.encoding import IGNORE_INDEX
 from tasks.generation.data import GenerationDataModule
 from tasks.generation.rouge import ROUGE_KEYS
@@ -34,14 +35,11 @@ from tasks.generation.warm_start import warm_start_encoder_decoder
 class GenerationModule(TaskModule):
     weights_hparams = (*TaskModule.weights_hparams, "bert_generation")
 
-    # Spelled out, not **kwargs: `finetune --help`, the config keys and the --ckpt_path check read this signature.
+    # The task's own options; *args and **options are TaskModule's (jsonargparse follows
+    # them into its signature and help: `finetune --help`, the config keys).
     def __init__(
         self,
-        checkpoint: str,
-        family: Literal["bert", "gpt"] | None = None,
-        lr: float = 5e-5,
-        weight_decay: float = 0.01,
-        warmup_ratio: float = 0.1,
+        *args: Any,
         max_new_tokens: int = 32,
         num_beams: int = 1,
         do_sample: bool = False,
@@ -54,30 +52,35 @@ class GenerationModule(TaskModule):
         validation_decode_limit: int = 0,
         num_logged_samples: int = 8,
         bert_generation: Literal["masked", "bert2bert"] = "masked",
-        random_init: bool = False,
+        **options: Any,
     ) -> None:
-        # Validate the decoding settings before loading any weights.
-        GenerationConfig(max_new_tokens=max_new_tokens, do_sample=do_sample, temperature=temperature, top_k=top_k,
-                         top_p=top_p, num_beams=num_beams, length_penalty=length_penalty,
-                         no_repeat_ngram_size=no_repeat_ngram_size)
-        super().__init__(checkpoint, family, lr, weight_decay, warmup_ratio, random_init)
+        """Options of the generation module, besides TaskModule's.
 
-    __init__.__doc__ = init_help(
-        max_new_tokens="decode at most this many tokens (also bounded by GPT's max_positions)",
-        num_beams="beam search width (1 = greedy or sampling)", do_sample="sample instead of argmax",
-        temperature="sampling temperature", top_k="sample among the k most likely tokens (0 = all)",
-        top_p="nucleus sampling mass (1.0 = off)", length_penalty="beam score = log p / length ** length_penalty",
-        no_repeat_ngram_size="never generate an n-gram of this size twice (0 = off; 3 = trigram blocking, which "
-                             "stops the loops a small model falls into)",
-        generate_during_validation="also decode during validation for val ROUGE/BLEU (slower), so that the "
-                                   "checkpoint can be picked by val/rougeL, the task's own metric",
-        validation_decode_limit="decode only the first this many validation examples (0 = all): a fixed "
-                                "subset keeps val ROUGE cheap and comparable between validations",
-        num_logged_samples="decoded samples logged per evaluation (W&B table)",
-        bert_generation="how BERT generates: 'masked' fills one [MASK] after the source and the tokens so far "
-                        "with BERT's own MLM head (UniLM's sequence-to-sequence mask, no new weights); "
-                        "'bert2bert' warm-starts an encoder-decoder (Rothe et al. 2020; new cross-attention)",
-    )
+        Args:
+            max_new_tokens: decode at most this many tokens (also bounded by GPT's max_positions)
+            num_beams: beam search width (1 = greedy or sampling)
+            do_sample: sample instead of argmax
+            temperature: sampling temperature
+            top_k: sample among the k most likely tokens (0 = all)
+            top_p: nucleus sampling mass (1.0 = off)
+            length_penalty: beam score = log p / length ** length_penalty
+            no_repeat_ngram_size: never generate an n-gram of this size twice (0 = off; 3 = trigram blocking,
+                which stops the loops a small model falls into)
+            generate_during_validation: also decode during validation for val ROUGE/BLEU (slower), so that the
+                checkpoint can be picked by val/rougeL, the task's own metric
+            validation_decode_limit: decode only the first this many validation examples (0 = all): a fixed
+                subset keeps val ROUGE cheap and comparable between validations
+            num_logged_samples: decoded samples logged per evaluation (W&B table)
+            bert_generation: how BERT generates: 'masked' fills one [MASK] after the source and the tokens so far
+                with BERT's own MLM head (UniLM's sequence-to-sequence mask, no new weights); 'bert2bert'
+                warm-starts an encoder-decoder (Rothe et al. 2020; new cross-attention)
+        """
+        # The run's decoding, validated before any weights load; generation_config adds the tokenizer's ids.
+        decoding = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=do_sample, temperature=temperature,
+                                    top_k=top_k, top_p=top_p, num_beams=num_beams, length_penalty=length_penalty,
+                                    no_repeat_ngram_size=no_repeat_ngram_size)
+        super().__init__(*args, **options)
+        self.decoding = decoding
 
     def build(self, backbone: Backbone) -> None:
         if backbone.record.decoder_only:
@@ -99,14 +102,10 @@ class GenerationModule(TaskModule):
             setattr(self, f"{split}_bleu", BLEUScore(n_gram=4))
 
     def generation_config(self, prompt_length: int) -> GenerationConfig:
-        hp = self.hparams
         # GPT's prompt and continuation share its positions; never decode past max_positions.
         room = self.backbone_config.max_positions - (prompt_length if family_record(self.family).decoder_only else 1)
-        return GenerationConfig(
-            max_new_tokens=max(1, min(hp.max_new_tokens, room)), do_sample=hp.do_sample, temperature=hp.temperature,
-            top_k=hp.top_k, top_p=hp.top_p, num_beams=hp.num_beams, length_penalty=hp.length_penalty,
-            no_repeat_ngram_size=hp.no_repeat_ngram_size, eos_token_id=self.special.eos, pad_token_id=self.special.pad,
-        )
+        return replace(self.decoding, max_new_tokens=max(1, min(self.decoding.max_new_tokens, room)),
+                       eos_token_id=self.special.eos, pad_token_id=self.special.pad)
 
     def forward(self, batch: dict[str, Any]) -> tuple[Tensor, Tensor]:
         """Teacher-forced logits (B, T, V) and the aligned labels (B, T)."""

@@ -1,0 +1,40 @@
+"""The modules document the shared options once (in the base); the CLI still lists every option with its help."""
+
+from __future__ import annotations
+
+import pytest
+from jsonargparse import ArgumentParser
+
+from pretrain.lightning import BertPretraining, GptPretraining
+from tasks.classification.module import ClassificationModule
+from tasks.generation.module import GenerationModule
+from tasks.ner.module import NerModule
+
+TASK_OPTIONS = ("checkpoint", "family", "lr", "weight_decay", "warmup_ratio", "random_init")
+PRETRAINING_OPTIONS = ("lr", "weight_decay", "betas", "eps", "warmup_steps", "max_steps", "schedule", "min_lr_ratio",
+                       "compile", "activation_checkpointing", "peak_flops_per_device")
+
+
+def _options(module_class: type) -> dict[str, str]:
+    parser = ArgumentParser()
+    parser.add_class_arguments(module_class, "model")
+    return {action.dest.removeprefix("model."): action.help or "" for action in parser._actions
+            if action.dest.startswith("model.")}
+
+
+@pytest.mark.parametrize(("module_class", "own"), [
+    (ClassificationModule, ("classifier_dropout", "pooling")), (NerModule, ("classifier_dropout",)),
+    (GenerationModule, ("max_new_tokens", "num_beams", "bert_generation", "validation_decode_limit")),
+])
+def test_task_modules_expose_the_shared_options_with_their_help(module_class: type, own: tuple[str, ...]) -> None:
+    options = _options(module_class)
+    for name in (*TASK_OPTIONS, *own):
+        assert options.get(name), f"{module_class.__name__}: {name} missing or undocumented"
+
+
+@pytest.mark.parametrize(("module_class", "own"), [(BertPretraining, ("nsp",)), (GptPretraining, ())])
+def test_pretraining_modules_expose_the_shared_options_with_their_help(module_class: type,
+                                                                      own: tuple[str, ...]) -> None:
+    options = _options(module_class)
+    for name in (*PRETRAINING_OPTIONS, *own):
+        assert options.get(name), f"{module_class.__name__}: {name} missing or undocumented"
