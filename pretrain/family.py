@@ -21,6 +21,11 @@ from pretrain.models.gpt import GptModel
 from pretrain.named_records import record_named
 
 
+# BERT's masked-LM rate (Devlin et al. 2018, section 3.1): the default of BertDataModule's mlm_probability and of
+# the FLOP counts that do not know a run's own value.
+MLM_PROBABILITY = 0.15
+
+
 @dataclass(frozen=True)
 class InputFormat:
     """How a family lays out one text `a`, or a pair `a`, `b`, for a task (special tokens around the text).
@@ -52,7 +57,7 @@ class Family:
     # layout of Ettin's pairs). Names, not classes: transformers is imported where a model is loaded.
     hf_classes: dict[str, str] = field(hash=False)
     nsp: bool  # pretraining can add next-sentence prediction (the model and data take an `nsp` switch)
-    predicted_fraction: float  # share of positions the pretraining objective predicts (output-layer FLOPs)
+    masked_lm: bool  # the objective predicts only the masked positions (the data's mlm_probability of them)
     decoder_only: bool  # one causal stack: a generation example is `source [SEP] target`, decoded by continuing it
     hf_pipeline_tag: str  # what an exported pretraining model does, for its model card (pretrain.hf.export)
     tokenizer_kind: str  # the family's own tokenizer (pretrain.data.tokenizer): BERT's WordPiece, GPT-2's byte BPE
@@ -60,15 +65,20 @@ class Family:
     def build(self, config: TransformerConfig) -> BertModel | GptModel:
         return self.model_class(config)
 
+    def predicted_fraction(self, mlm_probability: float = MLM_PROBABILITY) -> float:
+        """Share of positions the pretraining objective predicts (output-layer FLOPs): a masked LM's masking
+        rate (pass the run's `data.mlm_probability`), every position for a causal LM."""
+        return mlm_probability if self.masked_lm else 1.0
 
-# BERT: `[CLS] a [SEP] b [SEP]` with segment ids 0/1, masked LM over 15% of the tokens plus next-sentence
+
+# BERT: `[CLS] a [SEP] b [SEP]` with segment ids 0/1, masked LM (MLM_PROBABILITY of the tokens) plus next-sentence
 # prediction (Devlin et al. 2018, arXiv:1810.04805, section 3); an encoder, so generation encodes the
 # source apart from the target.
 BERT = Family(
     name="bert", model_class=BertModel, body="encoder",
     input_format=InputFormat(starts_with_cls=True, end="sep", segment_ids=True),
     hf_classes={"bert": "BertForPreTraining", "modernbert": "ModernBertForMaskedLM"},
-    nsp=True, predicted_fraction=0.15, decoder_only=False, tokenizer_kind="wordpiece",
+    nsp=True, masked_lm=True, decoder_only=False, tokenizer_kind="wordpiece",
     hf_pipeline_tag="fill-mask",
 )
 # GPT: `a [SEP] b <|endoftext|>`, GPT-1's input transformations for fine-tuning (Radford et al. 2018,
@@ -78,7 +88,7 @@ GPT = Family(
     name="gpt", model_class=GptModel, body="decoder",
     input_format=InputFormat(starts_with_cls=False, end="eos", segment_ids=False),
     hf_classes={"gpt2": "GPT2LMHeadModel", "modernbert-decoder": "ModernBertDecoderForCausalLM"},
-    nsp=False, predicted_fraction=1.0, decoder_only=True, tokenizer_kind="bpe",
+    nsp=False, masked_lm=False, decoder_only=True, tokenizer_kind="bpe",
     hf_pipeline_tag="text-generation",
 )
 

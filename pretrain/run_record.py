@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import yaml
 from jsonargparse import Namespace
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.cli import LightningArgumentParser, SaveConfigCallback
@@ -34,6 +35,19 @@ def read_run_metrics(run_dir: Path) -> dict[str, float]:
     """The metrics.json a command wrote into `run_dir` ({} when there is none)."""
     path = RunLayout(run_dir).metrics_file
     return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def read_run_config(run_dir: Path) -> dict[str, Any]:
+    """The config.yaml a command wrote into `run_dir` ({} when there is none)."""
+    path = RunLayout(run_dir).config_file
+    loaded = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def run_data_option(run_dir: Path, name: str) -> Any:
+    """One option of the data module a command ran with, from its config.yaml (None when absent)."""
+    data = read_run_config(run_dir).get("data") or {}
+    return (data.get("init_args") or data).get(name)
 
 
 class RunRecorder(SaveConfigCallback):

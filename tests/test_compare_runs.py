@@ -3,8 +3,13 @@
 from pathlib import Path
 
 import pytest
+import yaml
 
-from pretrain.compare.runs import call, curve, final_metrics, probe_checkpoints, read_metrics_csv, subprocess_cli
+from pretrain.compare.runs import (
+    call, curve, final_metrics, predicted_fraction, probe_checkpoints, read_metrics_csv, subprocess_cli,
+)
+from pretrain.family import MLM_PROBABILITY
+from pretrain.models import BertModel, TransformerConfig, flops_per_token
 
 
 def test_metrics_csv_to_curve(tmp_path: Path) -> None:
@@ -63,3 +68,15 @@ def test_progress_lines_count_runs_and_estimate_the_time_left() -> None:
     assert line == "[2/4] finetune-ner-bert: done (60 s), ~1 min left"  # 2 left x 60 s over 2 at a time
     failed = progress.line(RunRecord("control-ner-gpt", "failed", control, 5.0, error="x\nValueError: bad"))
     assert failed.startswith("[3/4] control-ner-gpt: failed (5 s) -- ValueError: bad")
+
+
+def test_flop_count_reads_the_runs_own_masking_rate(tmp_path: Path) -> None:
+    """A BERT run with another mlm_probability projects another share of positions: its FLOPs per token change."""
+    assert predicted_fraction("bert", tmp_path) == MLM_PROBABILITY  # no config.yaml: the default
+    config = {"data": {"class_path": "pretrain.data.BertDataModule", "init_args": {"mlm_probability": 0.3}}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    assert predicted_fraction("bert", tmp_path) == 0.3 and predicted_fraction("gpt", tmp_path) == 1.0
+    model_config = TransformerConfig(vocab_size=64, d_model=16, n_layers=1, n_heads=2, d_ff=32)
+    model = BertModel(model_config)
+    default = flops_per_token(model, model_config, 16, MLM_PROBABILITY)
+    assert flops_per_token(model, model_config, 16, predicted_fraction("bert", tmp_path)) > default

@@ -9,7 +9,7 @@ import pytest
 from tasks_fixtures import tokenizer
 
 from pretrain.data import BertDataModule
-from pretrain.family import FAMILIES, family_of_hf, family_record
+from pretrain.family import FAMILIES, MLM_PROBABILITY, family_of_hf, family_record
 from pretrain.lightning import BertPretraining, GptPretraining
 from pretrain.models import BertModel, GptModel, TransformerConfig
 from tasks.encoding import SpecialTokens, build_input, n_special
@@ -57,7 +57,8 @@ def test_pretraining_facts_match_the_objectives() -> None:
     GPT predicts every position and is the one family that generates by continuing one causal sequence."""
     bert, gpt = family_record("bert"), family_record("gpt")
     masking_rate = inspect.signature(BertDataModule).parameters["mlm_probability"].default
-    assert bert.predicted_fraction == masking_rate == 0.15 and gpt.predicted_fraction == 1.0
+    assert bert.predicted_fraction() == masking_rate == MLM_PROBABILITY == 0.15 and gpt.predicted_fraction() == 1.0
+    assert bert.predicted_fraction(0.3) == 0.3 and gpt.predicted_fraction(0.3) == 1.0  # GPT predicts every position
     assert bert.nsp and "nsp" in inspect.signature(BertPretraining).parameters
     assert not gpt.nsp and "nsp" not in inspect.signature(GptPretraining).parameters
     assert gpt.decoder_only and not bert.decoder_only

@@ -73,7 +73,7 @@ def random_batch(family: str, config: TransformerConfig, batch: int, seq: int, d
         input_ids = torch.randint(0, config.vocab_size, (batch, seq), generator=g)
         return {"input_ids": input_ids.to(device), "labels": input_ids.to(device)}
     input_ids = torch.randint(5, config.vocab_size, (batch, seq), generator=g)  # (B, T), no special-token ids
-    selected = torch.rand(batch, seq, generator=g) < family_record(family).predicted_fraction  # BERT's 15%
+    selected = torch.rand(batch, seq, generator=g) < family_record(family).predicted_fraction()  # BERT's 15%
     labels = torch.where(selected, input_ids, torch.full_like(input_ids, IGNORE_INDEX))
     token_type_ids = (torch.arange(seq) >= seq // 2).long().expand(batch, seq).contiguous()  # two segments
     nsp = torch.randint(0, 2, (batch,), generator=g)

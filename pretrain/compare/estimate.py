@@ -283,7 +283,7 @@ def _memory(resolved: ResolvedPlan, family: str, root: Path, device: Accelerator
     # gate, up, SiLU and product (4 x 2 bytes).
     mlp = (8 if config.activation == "swiglu" else 4) * config.d_ff
     per_layer = s * b * (18 * h + mlp) + 4 * s * b * h  # bytes; see the module docstring
-    logits = family_record(family).predicted_fraction * s * b * config.vocab_size * 6 if family == "bert" else 0.0
+    logits = family_record(family).predicted_fraction() * s * b * config.vocab_size * 6 if family == "bert" else 0.0
     embeddings = 4 * s * b * h  # the fp32 embedding output (the first block's input)
     activations = layers * per_layer + logits + embeddings
     checkpointed = layers * 4 * s * b * h + per_layer + logits + embeddings

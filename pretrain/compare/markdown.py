@@ -57,8 +57,8 @@ def render(results: ComparisonResults, plots: list[Path]) -> str:
             f"{_secs(entry.wall_s if entry else None)} | {entry.status if entry else 'not run'} |"
         )
     lines += ["", "Tokens seen are real (non-padding) input tokens; tokens predicted are the positions the objective "
-              "scored (BERT: the ~15% masked; GPT: every next token). FLOPs count BERT's vocabulary projection at "
-              "masked positions only.", "", "## Pretraining", ""]
+              "scored (BERT: the masked ones, the run's data.mlm_probability of them; GPT: every next token). FLOPs "
+              "count BERT's vocabulary projection at masked positions only, at the run's masking rate.", "", "## Pretraining", ""]
     for family in FAMILIES:
         entry = results.pretraining.get(family)
         if entry is None or entry.status != "done" or entry.result is None:

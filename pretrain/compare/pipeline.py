@@ -34,8 +34,8 @@ from pretrain.compare.references import REFERENCE_TASKS, task_reference
 from pretrain.compare.report import write_report
 from pretrain.compare.results import aggregate, environment
 from pretrain.compare.runs import (
-    Cli, attention_example, call, curve, final_metrics, finetune_args, model_facts, pretrain_args, probe_checkpoints,
-    read_metrics_csv, tokens_at_checkpoint,
+    Cli, attention_example, call, curve, final_metrics, finetune_args, model_facts, predicted_fraction, pretrain_args,
+    probe_checkpoints, read_metrics_csv, tokens_at_checkpoint,
 )
 from pretrain.compare.run_identity import RunIdentity, finetune_run_id, pretrain_run_id
 from pretrain.compare.schema import ComparisonResults, PretrainResult, RunRecord
@@ -89,7 +89,7 @@ def preset_facts(resolved: ResolvedPlan, seq_len: int | None = None) -> dict[str
             "params": count_parameters(model),
             "non_embedding_params": count_parameters(model, exclude_embeddings=True),
             "flops_per_token": flops_per_token(model, config, seq_len or resolved.plan.pretrain.seq_len,
-                                               record.predicted_fraction),
+                                               record.predicted_fraction()),
         }
     return facts
 
@@ -268,7 +268,7 @@ def _pretrain(resolved: ResolvedPlan, family: str, seed: int, max_steps: int, cl
         supervised_tokens=last.get("train/supervised_tokens"),
         steps=max_steps,
         checkpoints={str(k): str(v) for k, v in checkpoints.items()},
-        model=model_facts(final, resolved.model_presets[family], p.seq_len, family_record(family).predicted_fraction),
+        model=model_facts(final, resolved.model_presets[family], p.seq_len, predicted_fraction(family, out)),
         attention=attention_example(final, ATTENTION_TEXT),
         train_wall_s=wall,
     )
@@ -283,7 +283,8 @@ def _from_pretrained(resolved: ResolvedPlan, family: str, max_steps: int) -> Pre
     return PretrainResult(
         metrics={}, curve=[], tokens_seen=0.0, supervised_tokens=None, steps=0,  # the suite trained it for 0 steps
         checkpoints={str(resolved.plan.pretrain.probe_steps(max_steps)[-1]): str(checkpoint)},
-        model=model_facts(checkpoint, folder, resolved.plan.pretrain.seq_len, family_record(family).predicted_fraction),
+        model=model_facts(checkpoint, folder, resolved.plan.pretrain.seq_len,
+                          family_record(family).predicted_fraction()),
         attention=attention_example(checkpoint, ATTENTION_TEXT), train_wall_s=0.0,
     )
 

@@ -22,6 +22,7 @@ from pretrain.compare.schema import AttentionExample, ModelFacts
 from pretrain.checkpoint import load_backbone
 from pretrain.family import family_record
 from pretrain.models import count_parameters, flops_per_token
+from pretrain.run_record import run_data_option
 from tasks.record import FinetuneOptions
 from tasks.registry import task_record
 from pretrain.run_layout import RunLayout
@@ -185,6 +186,13 @@ def model_facts(checkpoint: Path, preset: Path, seq_len: int, output_fraction: f
         vocab_size=backbone.config.vocab_size,
         block_settings=backbone.config.to_dict(),
     )
+
+
+def predicted_fraction(family: str, run_dir: Path) -> float:
+    """The share of positions a pretraining run predicted: BERT's at the masking rate the run's data used."""
+    rate = run_data_option(run_dir, "mlm_probability")
+    record = family_record(family)
+    return record.predicted_fraction(float(rate)) if rate is not None else record.predicted_fraction()
 
 
 @torch.no_grad()

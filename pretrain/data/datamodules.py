@@ -41,6 +41,7 @@ from pretrain.data.global_batches import DrawnExamples, GlobalBatchSampler
 from pretrain.data.gpt_batches import CausalCollator, DocumentTokenizer, PackedBlocks, StreamPacker, flat_stream
 from pretrain.data.sources import SPLITS, Corpus, DataSource, DataSourceArg, load_corpus
 from pretrain.data.tokenizer import build_tokenizer, continuation_table, corpus_fingerprint
+from pretrain.family import MLM_PROBABILITY
 
 DATA_VERSION = 9  # 9: NSP pairs within natural documents, negatives from another (streams of 10,000 rows)
 STREAMING_TOKENIZER_DOCS = 100_000  # a streamed corpus trains its tokenizer on its first documents
@@ -245,13 +246,13 @@ class BertDataModule(PretrainDataModule):
                  vocab_size: int = 8192,
                  max_length: int = 128, batch_size: int = 32, num_workers: int = 0, num_proc: int | None = None,
                  cache_dir: str = ".cache", streaming: bool = False, seed: int = 0,
-                 mlm_probability: float = 0.15, whole_word_masking: bool = False, nsp: bool = True,
+                 mlm_probability: float = MLM_PROBABILITY, whole_word_masking: bool = False, nsp: bool = True,
                  dupe_factor: int = 10) -> None:
         super().__init__(source, tokenizer_kind,
                          tokenizer_file, vocab_size, max_length, batch_size, num_workers, num_proc, cache_dir,
                          streaming, seed)
         if not 0.0 < mlm_probability < 1.0:
-            raise ValueError(f"mlm_probability={mlm_probability}: expected a value in (0, 1), BERT uses 0.15")
+            raise ValueError(f"mlm_probability={mlm_probability}: expected a value in (0, 1), BERT uses {MLM_PROBABILITY}")
         if dupe_factor < 1:
             raise ValueError(f"dupe_factor={dupe_factor}: expected >= 1 copies of the training examples (BERT: 10)")
         self.mlm_probability, self.whole_word_masking, self.nsp = mlm_probability, whole_word_masking, nsp
@@ -379,7 +380,7 @@ class GptDataModule(PretrainDataModule):
 
 PretrainDataModule.__init__.__doc__ = PretrainDataModule.OPTIONS_HELP
 BertDataModule.__init__.__doc__ = PretrainDataModule.OPTIONS_HELP.replace("        Args:\n", (
-    "        Args:\n            mlm_probability: share of tokens chosen for masked-LM prediction (BERT: 0.15)\n"
+    "        Args:\n            mlm_probability: share of tokens chosen for masked-LM prediction (default: BERT's)\n"
     "            whole_word_masking: mask all sub-words of a chosen word together\n"
     "            nsp: sentence pairs with next-sentence labels (false: single full-length segments, as RoBERTa)\n"))
 GptDataModule.__init__.__doc__ = PretrainDataModule.OPTIONS_HELP.replace("        Args:\n", (

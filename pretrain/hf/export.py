@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import transformers
-import yaml
 from tokenizers import Tokenizer, processors
 from torch import Tensor, nn
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, PreTrainedTokenizerFast
@@ -38,7 +37,7 @@ from pretrain.hf import to_hf
 from pretrain.hf.modernbert import is_modernbert_layout
 from pretrain.hf.state import load_exactly
 from pretrain.run_layout import RunLayout
-from pretrain.run_record import read_run_metrics
+from pretrain.run_record import read_run_config, read_run_metrics
 from tasks.record import Task
 from tasks.registry import TASKS, task_record
 
@@ -80,9 +79,7 @@ def export(checkpoint: str | Path, directory: str | Path) -> Path:
 
 
 def _run_config(checkpoint: Path) -> dict[str, Any]:
-    path = RunLayout.of_checkpoint(checkpoint).config_file
-    loaded = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
-    return loaded if isinstance(loaded, dict) else {}
+    return read_run_config(RunLayout.of_checkpoint(checkpoint).root)
 
 
 def _pretraining(checkpoint: Path) -> Exported:
