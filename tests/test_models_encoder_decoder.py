@@ -59,8 +59,7 @@ def test_kv_cache_decoding_equals_full_forward(position: str) -> None:
     full = model(source, decoder_input_ids=target).logits
     context = model.encode(source)
     cache = KVCache()
-    steps = [model(source, decoder_input_ids=target[:, t : t + 1], encoder_hidden_states=context, cache=cache).logits
-             for t in range(6)]
+    steps = [model.decode(target[:, t : t + 1], context, cache=cache).logits for t in range(6)]
     torch.testing.assert_close(torch.cat(steps, dim=1), full, atol=1e-5, rtol=1e-5)
 
 

@@ -9,6 +9,7 @@ from pretrain.models import GenerationConfig, TransformerConfig
 from pretrain.models.bert import BertModel
 from pretrain.models.encoder_decoder import EncoderDecoderModel
 from pretrain.models.masked_seq2seq import MaskedSeq2Seq
+from pretrain.models.seq2seq import Seq2SeqModel
 
 MASK, START, EOS, PAD = 4, 2, 3, 0
 
@@ -39,7 +40,7 @@ def test_teacher_forcing_equals_decoding_one_token_at_a_time(position: str) -> N
 @pytest.mark.parametrize("kind", ["masked", "bert2bert"])
 def test_target_is_causal_and_reads_the_source(kind: str) -> None:
     """Both of BERT's generation models: logit t sees the whole source and the target up to t."""
-    model: MaskedSeq2Seq | EncoderDecoderModel = _model()
+    model: Seq2SeqModel = _model()
     if kind == "bert2bert":
         model = EncoderDecoderModel(model.config).eval()
     source, target = torch.randint(5, 60, (1, 9)), torch.randint(5, 60, (1, 6))
@@ -85,3 +86,11 @@ def test_too_long_for_the_positions_is_refused() -> None:
     model = _model()
     with pytest.raises(ValueError, match="max_positions=32"):
         model(torch.randint(5, 60, (1, 20)), decoder_input_ids=torch.randint(5, 60, (1, 13)))
+
+
+@pytest.mark.parametrize("kind", ["masked", "bert2bert"])
+def test_both_generation_models_need_the_shifted_target(kind: str) -> None:
+    """The seq2seq call (Seq2SeqModel.forward) is shared: a missing target is the same error, naming the model."""
+    model: Seq2SeqModel = _model() if kind == "masked" else EncoderDecoderModel(_model().config).eval()
+    with pytest.raises(ValueError, match=f"{type(model).__name__} needs decoder_input_ids"):
+        model(torch.randint(5, 60, (1, 4)))

@@ -8,7 +8,7 @@ Generation Tasks", arXiv:1907.12461).
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from pretrain.blocks.config import TransformerConfig
 from pretrain.blocks.kv_cache import KVCache
@@ -16,10 +16,11 @@ from pretrain.models.generation import GenerationConfig, generate
 from pretrain.models.heads import MaskedLMHead
 from pretrain.models.init import init_weights
 from pretrain.models.outputs import LMOutput
+from pretrain.models.seq2seq import Seq2SeqModel
 from pretrain.models.stack import TransformerStack
 
 
-class EncoderDecoderModel(nn.Module):
+class EncoderDecoderModel(Seq2SeqModel):
     def __init__(self, config: TransformerConfig) -> None:
         super().__init__()
         self.config = config
@@ -33,25 +34,19 @@ class EncoderDecoderModel(nn.Module):
     def encode(self, input_ids: Tensor, attention_mask: Tensor | None = None) -> Tensor:
         return self.encoder(input_ids, attention_mask=attention_mask).hidden_states  # (B, S, D)
 
-    def forward(
-        self,
-        input_ids: Tensor,
-        attention_mask: Tensor | None = None,
-        decoder_input_ids: Tensor | None = None,
-        decoder_attention_mask: Tensor | None = None,
-        *,
-        encoder_hidden_states: Tensor | None = None,
+    def target_logits(self, input_ids: Tensor, attention_mask: Tensor | None, decoder_input_ids: Tensor,
+                      decoder_attention_mask: Tensor | None) -> LMOutput:
+        context = self.encode(input_ids, attention_mask)
+        return self.decode(decoder_input_ids, context, attention_mask, decoder_attention_mask)
+
+    def decode(
+        self, target: Tensor, context: Tensor, context_mask: Tensor | None = None, target_mask: Tensor | None = None,
         cache: KVCache | None = None,
     ) -> LMOutput:
-        """Source input_ids (B, S), target decoder_input_ids (B, T) -> logits (B, T, V)."""
-        if decoder_input_ids is None:
-            raise ValueError("EncoderDecoderModel needs decoder_input_ids (the target, shifted right)")
-        if encoder_hidden_states is None:
-            encoder_hidden_states = self.encode(input_ids, attention_mask)
-        body = self.decoder(
-            decoder_input_ids, attention_mask=decoder_attention_mask, context=encoder_hidden_states,
-            context_mask=attention_mask, cache=cache,
-        )
+        """Target tokens (B, T) cross-attending to the encoded source `context` (B, S, D) -> logits (B, T, V);
+        with a `cache`, the target is the next tokens after those cached (KV-cached decoding)."""
+        body = self.decoder(target, attention_mask=target_mask, context=context, context_mask=context_mask,
+                            cache=cache)
         return LMOutput(logits=self.lm_head(body.hidden_states), hidden_states=body.hidden_states, cache=cache)
 
     @torch.no_grad()
@@ -65,10 +60,7 @@ class EncoderDecoderModel(nn.Module):
         state = {"context": context, "mask": attention_mask}
 
         def step(tokens: Tensor) -> Tensor:
-            out = self(
-                input_ids, state["mask"], tokens, encoder_hidden_states=state["context"], cache=cache
-            )
-            return out.logits[:, -1]  # (B, V)
+            return self.decode(tokens, state["context"], state["mask"], cache=cache).logits[:, -1]  # (B, V)
 
         def reorder(index: Tensor) -> None:
             state["context"] = state["context"].index_select(0, index)

@@ -21,9 +21,10 @@ from pretrain.blocks.kv_cache import KVCache
 from pretrain.models.bert import BertModel
 from pretrain.models.generation import GenerationConfig, generate
 from pretrain.models.outputs import LMOutput
+from pretrain.models.seq2seq import Seq2SeqModel
 
 
-class MaskedSeq2Seq(nn.Module):
+class MaskedSeq2Seq(Seq2SeqModel):
     """Wraps a BertModel: (source, shifted target) -> logits (B, T, V) for each target token."""
 
     def __init__(self, bert: BertModel, mask_token_id: int) -> None:
@@ -32,20 +33,9 @@ class MaskedSeq2Seq(nn.Module):
         self.config = bert.config
         self.mask_token_id = mask_token_id
 
-    # EncoderDecoderModel's call, spelled out (Hugging Face's seq2seq argument names): callers use both alike.
-    def forward(
-        self,
-        input_ids: Tensor,
-        attention_mask: Tensor | None = None,
-        decoder_input_ids: Tensor | None = None,
-        decoder_attention_mask: Tensor | None = None,
-    ) -> LMOutput:
-        """Right-padded source input_ids (B, S); decoder_input_ids (B, T) = start token + target[:-1].
-
-        Logit t predicts the token after decoder_input_ids[:, t] (the labels of the encoder-decoder layout).
-        """
-        if decoder_input_ids is None:
-            raise ValueError("MaskedSeq2Seq needs decoder_input_ids (the target, shifted right)")
+    def target_logits(self, input_ids: Tensor, attention_mask: Tensor | None, decoder_input_ids: Tensor,
+                      decoder_attention_mask: Tensor | None) -> LMOutput:
+        """The source must be right-padded: the target continues right after each row's own source."""
         B, S = input_ids.shape
         T = decoder_input_ids.shape[1]
         device = input_ids.device

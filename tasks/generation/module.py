@@ -23,6 +23,7 @@ from pretrain.models.generation import GenerationConfig
 from pretrain.models.gpt import GptModel
 from pretrain.models.loss import next_token_targets, token_cross_entropy
 from pretrain.models.masked_seq2seq import MaskedSeq2Seq
+from pretrain.models.seq2seq import Seq2SeqModel
 from pretrain.checkpoint import Backbone
 from pretrain.family import family_record
 from tasks.base import TaskDataModule, TaskModule
@@ -109,7 +110,7 @@ class GenerationModule(TaskModule):
 
     def forward(self, batch: dict[str, Any]) -> tuple[Tensor, Tensor]:
         """Teacher-forced logits (B, T, V) and the aligned labels (B, T)."""
-        if isinstance(self.model, (EncoderDecoderModel, MaskedSeq2Seq)):
+        if isinstance(self.model, Seq2SeqModel):
             out = self.model(batch["input_ids"], batch["attention_mask"], batch["decoder_input_ids"],
                              batch["decoder_attention_mask"])
             return out.logits, batch["labels"]
@@ -119,7 +120,7 @@ class GenerationModule(TaskModule):
     def generate_ids(self, batch: dict[str, Any]) -> list[list[int]]:
         """New token ids per source (KV-cached decoding), cut before the end token."""
         config = self.generation_config(batch["prompt_ids"].shape[1])
-        if isinstance(self.model, (EncoderDecoderModel, MaskedSeq2Seq)):
+        if isinstance(self.model, Seq2SeqModel):
             if not bool(batch["prompt_mask"][:, 0].all()):
                 raise ValueError("BERT sources must be right-padded (prompt_mask[:, 0] all 1): the encoder "
                                  "numbers positions from 0, so left padding would move [CLS] off position 0")
