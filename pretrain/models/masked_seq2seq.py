@@ -15,7 +15,7 @@ causal language model and adds a randomly initialised cross-attention, which a s
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from pretrain.blocks.kv_cache import KVCache
 from pretrain.models.bert import BertModel
