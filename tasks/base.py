@@ -9,6 +9,7 @@ hands each what it needs from the other; the `finetune` command calls it once bo
 from __future__ import annotations
 
 import glob
+import inspect
 from abc import abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -271,6 +272,15 @@ class TaskModule(LightningModule):
         self.restored: RestoredCheckpoint | None = None
         self.build(backbone)
         self.train()  # load_backbone returns the model in eval mode; Lightning's fit keeps a module's mode
+
+    @classmethod
+    def option_defaults(cls) -> dict[str, Any]:
+        """Every option the module takes, its own and TaskModule's (a task's __init__ forwards the shared ones),
+        with its default (inspect.Parameter.empty for a required one)."""
+        return {name: parameter.default for klass in reversed(cls.__mro__) if issubclass(klass, TaskModule)
+                and "__init__" in vars(klass)
+                for name, parameter in inspect.signature(vars(klass)["__init__"]).parameters.items()
+                if parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD) and name != "self"}
 
     @abstractmethod
     def build(self, backbone: Backbone) -> None:

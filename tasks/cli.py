@@ -65,9 +65,7 @@ class FinetuneCLI(TrackedRunCLI):
         model = self.config[subcommand].model
         module_name, _, class_name = model.class_path.rpartition(".")
         model_class = getattr(importlib.import_module(module_name), class_name)
-        # A task module's own __init__ forwards the shared options to TaskModule's: read every class's defaults.
-        defaults = {name: parameter.default for cls in reversed(model_class.__mro__) if "__init__" in vars(cls)
-                    for name, parameter in inspect.signature(vars(cls)["__init__"]).parameters.items()}
+        defaults = model_class.option_defaults() if issubclass(model_class, TaskModule) else {}
         for name in getattr(model_class, "weights_hparams", ()):
             if name not in stored:
                 continue

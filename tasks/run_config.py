@@ -34,7 +34,8 @@ def describe_finetuning(trainer: Trainer, module: Any, config: Namespace) -> dic
     return complete({
         "job_type": "finetune", "task": task_of(module).name, **backbone_facts(module.family, module.backbone_config),
         "seq_len": seq_len, "batch_size": batch, **trainer_budget(trainer, batch, seq_len),
-        "lr": module.hparams.lr, "schedule": "linear", "weight_decay": module.hparams.weight_decay,
+        "lr": module.optimisation.lr, "schedule": module.optimisation.schedule,
+        "weight_decay": module.optimisation.weight_decay,
         "data_source": data.describe("train") if isinstance(data, TaskDataModule) else None,
         "tokenizer": tokenizer_name(module.tokenizer), "seed": seed_of(config.get("seed_everything")),
         "pretrain_checkpoint": checkpoint, **pretraining_facts(checkpoint),

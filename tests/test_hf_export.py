@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import inspect
 import json
 import re
 from pathlib import Path
@@ -133,8 +132,8 @@ def _finetuned(task: str, backbone: str, tmp_path: Path, *extra: str) -> tuple[P
     saved = torch.load(ckpt, weights_only=True)
     module_class, data_class = (getattr(importlib.import_module(p.rpartition(".")[0]), p.rpartition(".")[2])
                                 for p in (module_path, data_path))
-    module = module_class(**{k: v for k, v in saved["hyper_parameters"].items()
-                             if k in inspect.signature(module_class.__init__).parameters})
+    options = module_class.option_defaults()
+    module = module_class(**{k: v for k, v in saved["hyper_parameters"].items() if k in options})
     connect(module, data_class(source=str(files["train"]), max_length=24))  # builds the label head, as `finetune` does
     module.load_state_dict(saved["state_dict"])
     return ckpt, module.eval()

@@ -38,3 +38,11 @@ def test_pretraining_modules_expose_the_shared_options_with_their_help(module_cl
     options = _options(module_class)
     for name in (*PRETRAINING_OPTIONS, *own):
         assert options.get(name), f"{module_class.__name__}: {name} missing or undocumented"
+
+
+def test_option_defaults_hold_the_shared_and_the_task_options() -> None:
+    """What the --ckpt_path check and checkpoint reloading read: every option, the forwarded ones included."""
+    defaults = GenerationModule.option_defaults()
+    assert defaults["random_init"] is False and defaults["family"] is None and defaults["lr"] == 5e-5
+    assert defaults["bert_generation"] == "masked" and "options" not in defaults and "args" not in defaults
+    assert NerModule.option_defaults()["classifier_dropout"] == 0.1 and "pooling" not in NerModule.option_defaults()
