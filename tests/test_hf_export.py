@@ -88,7 +88,7 @@ def test_exported_checkpoint_loads_with_auto_classes_and_gives_our_logits(family
     assert "val/loss | 3.5" in card and "step 2" in card and "tokens seen: 128" in card
     assert "**Data**: `data/wiki.train.raw`" in card
     assert f"pretrain fit --config {tmp_path / 'run' / 'config.yaml'}" in card
-    assert ("masked language modelling" if family == "bert" else "next-token") in card
+    assert ("masked language modelling (15% of tokens)" if family == "bert" else "next-token") in card
 
 
 def test_bad_checkpoint_is_one_line_and_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

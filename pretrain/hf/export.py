@@ -32,6 +32,7 @@ from pretrain.checkpoint import (
     CHECKPOINT_FORMAT, MODEL_PREFIX, Backbone, load_backbone, load_checkpoint_file, read_checkpoint, suite_backbone,
 )
 from pretrain.data.caching import atomic_directory
+from pretrain.family import MLM_PROBABILITY
 from pretrain.data.tokenizer import SPECIAL_TOKENS, SPECIAL_TOKENS_MAP
 from pretrain.hf import to_hf
 from pretrain.hf.modernbert import is_modernbert_layout
@@ -217,7 +218,9 @@ def _objective(exported: Exported) -> str:
     if exported.task == PRETRAINING:
         if family == "bert":
             nsp = " plus next-sentence prediction" if hp.get("nsp", True) else ""
-            return f"masked language modelling (15% of tokens){nsp} (Devlin et al. 2018)"
+            data = (exported.run_config.get("data") or {}).get("init_args") or {}
+            rate = data.get("mlm_probability", MLM_PROBABILITY)  # the run's own rate (no config: the default)
+            return f"masked language modelling ({rate:.0%} of tokens){nsp} (Devlin et al. 2018)"
         return "next-token language modelling (Radford et al. 2018)"
     hub = task_record(exported.task).hub
     labels = ", ".join(exported.model.config.id2label.values()) if hub and hub.head_prefix else ""
