@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: compare dry-run gpu-check test bench report clean
+.PHONY: compare dry-run gpu-check test lint bench report clean
 
 $(INSTALLED): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ gpu-check: $(INSTALLED)
 
 test: $(INSTALLED)
 	WANDB_MODE=offline $(PY) -m pytest -q
+
+lint: $(INSTALLED)
+	$(VENV)/bin/ruff check .
 
 bench: $(INSTALLED)
 	$(PY) scripts/bench.py

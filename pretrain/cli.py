@@ -19,9 +19,9 @@ import importlib
 from pathlib import Path
 from typing import Any
 
+from jsonargparse import Namespace
 from lightning.pytorch import LightningDataModule, Trainer
 from lightning.pytorch.callbacks import Callback
-from jsonargparse import Namespace
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.plugins.io import CheckpointIO
 
@@ -31,9 +31,9 @@ from pretrain.lightning.base import PretrainingModule
 from pretrain.lightning.nan_guard import NonFiniteLossGuard
 from pretrain.lightning.preemption import PreemptionCheckpoint
 from pretrain.lightning.wandb_mode import ensure_wandb_mode
-from pretrain.run_layout import last_checkpoints_in
 from pretrain.run_cli import TrackedRunCLI, as_list, command_session, session_kwargs
 from pretrain.run_config import pretrain_run_config, seed_of
+from pretrain.run_layout import last_checkpoints_in
 
 
 def describe_pretraining(trainer: Trainer, module: Any, config: Namespace) -> dict[str, Any]:

@@ -13,13 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from torch import nn
-
 from pretrain.blocks.config import TransformerConfig
 from pretrain.models.bert import BertModel
 from pretrain.models.gpt import GptModel
 from pretrain.named_records import record_named
-
 
 # BERT's masked-LM rate (Devlin et al. 2018, section 3.1): the default of BertDataModule's mlm_probability and of
 # the FLOP counts that do not know a run's own value.

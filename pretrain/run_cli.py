@@ -79,7 +79,8 @@ class TrackedRunCLI(LightningCLI):
         layout = RunLayout(trainer.default_root_dir)
         for callback in trainer.checkpoint_callbacks:
             if isinstance(callback, ModelCheckpoint) and callback.dirpath is None:
-                callback.dirpath = str(layout.checkpoints_dir)  # the run folder, not a logger's (W&B: save_dir/project/id)
+                # The run folder, not a logger's (W&B: save_dir/project/id).
+                callback.dirpath = str(layout.checkpoints_dir)
         identify_runs(trainer.loggers, job_type=self.job_type, name=Path(trainer.default_root_dir).resolve().name,
                       tags=self.run_tags())
         return trainer

@@ -21,7 +21,7 @@ from pretrain.blocks.config import TransformerConfig
 from pretrain.family import family_record
 from pretrain.models.counting import count_parameters
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[1]  # the suite's checkout: its git commit, configs/, runs/
 RUN_CONFIG_KEYS = (
     "job_type", "family", "preset", "params", "non_embedding_params", "d_model", "n_layers", "n_heads", "seq_len",
     "max_positions", "vocab_size", "batch_size", "train_steps", "tokens_budget", "lr", "schedule", "warmup_steps",
@@ -32,7 +32,8 @@ RUN_CONFIG_KEYS = (
 def git_commit() -> str | None:
     """The code's commit (with `-dirty` for uncommitted changes), or None outside a git checkout."""
     try:
-        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True, check=False)
+        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              check=False)
         if head.returncode:
             return None
         dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],

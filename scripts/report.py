@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from pretrain.compare.report_command import main
+from pretrain.compare.reporting.report_command import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from pretrain.compare.sweep_command import main
+from pretrain.compare.sweeps.sweep_command import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -25,12 +25,13 @@ from transformers import PreTrainedTokenizerBase
 
 from pretrain.blocks.config import TransformerConfig
 from pretrain.checkpoint import Backbone, load_backbone, random_weights
+from pretrain.data.sources import DataSource, DataSourceArg, load_hub_split
 from pretrain.lightning.optim import Optimisation
 from tasks.encoding import SpecialTokens
-from pretrain.data.sources import DataSource, DataSourceArg, load_hub_split
 from tasks.files import Row, dataset_rows, read_table
 
-_STAGE_SPLITS = {"fit": ("train", "validation"), "validate": ("validation",), "test": ("test",), "predict": ("predict",)}
+_STAGE_SPLITS = {"fit": ("train", "validation"), "validate": ("validation",), "test": ("test",), "predict": ("predict",
+                                                                                                             )}
 
 
 class TaskDataModule(LightningDataModule):

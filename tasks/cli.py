@@ -25,6 +25,7 @@ from pretrain.run_layout import RunLayout
 from tasks.base import TaskDataModule, TaskModule, connect
 from tasks.copying_check import copy_warning
 from tasks.outputs import FinetuneResults, PredictionFileWriter, read_results, write_results
+
 # The registry imports every task's module and data class, so `finetune --help` lists them as the known
 # subclasses of --model and --data (jsonargparse names only the subclasses imported so far).
 from tasks.registry import task_of

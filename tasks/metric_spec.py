@@ -16,7 +16,8 @@ class MetricSpec:
     label: str  # for tables and plots
     higher_is_better: bool
     baseline_keys: tuple[str, ...] = ()  # the trivial baselines' keys in the same results, if any
-    # The classical reference's key (pretrain.compare.references): shown beside the scores, never judged against.
+    # The classical reference's key (pretrain.compare.analysis.references): shown beside the scores, never judged
+    # against.
     reference_key: str | None = None
 
     @property

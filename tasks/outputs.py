@@ -85,7 +85,8 @@ class PredictionFileWriter(BasePredictionWriter):
         self._tmp.write_text("", encoding="utf-8")
 
     def write_on_batch_end(self, trainer: Trainer, pl_module: LightningModule, prediction: Sequence[str],
-                           batch_indices: Sequence[int] | None, batch: Any, batch_idx: int, dataloader_idx: int) -> None:
+                           batch_indices: Sequence[int] | None, batch: Any, batch_idx: int,
+                           dataloader_idx: int) -> None:
         assert self._tmp is not None
         with self._tmp.open("a", encoding="utf-8") as f:
             f.writelines(f"{line}\n" for line in prediction)

@@ -12,7 +12,7 @@ set (BERT vs GPT, pretrained vs random init) pair up by index:
 Each task's record says how (Task.per_example) and which metric they recompute (its primary one).
 `statistics` turns the records into an (examples, k) array and `metric_from_sums` computes the
 metric from its (weighted) column sums: the one formula both `resampled_metric` and the
-comparison's bootstrap (pretrain.compare.bootstrap) use.
+comparison's bootstrap (pretrain.compare.analysis.bootstrap) use.
 """
 
 from __future__ import annotations

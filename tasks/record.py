@@ -87,7 +87,7 @@ class Task:
     reference: Reference | None
     per_example: PerExampleStatistic
     predictions_suffix: str  # `finetune predict` writes in the input's own format
-    # The task's own fine-tuning arguments beyond those every task gets (pretrain.compare.runs).
+    # The task's own fine-tuning arguments beyond those every task gets (pretrain.compare.running.runs).
     finetune_args: Callable[[FinetuneOptions], list[str]] = field(hash=False)
     # The target follows the source within the model's positions (GPT reads source [SEP] target), so a run's
     # source length is what max_target_length + 1 leave of them.

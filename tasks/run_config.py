@@ -8,8 +8,8 @@ from typing import Any
 from jsonargparse import Namespace
 from lightning.pytorch import Trainer
 
-from pretrain.run_config import backbone_facts, complete, seed_of, tokenizer_name, trainer_budget
 from pretrain.checkpoint import HF_PREFIX, load_checkpoint_file
+from pretrain.run_config import backbone_facts, complete, seed_of, tokenizer_name, trainer_budget
 from tasks.base import TaskDataModule, TaskModule
 from tasks.registry import task_of
 

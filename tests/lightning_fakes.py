@@ -86,7 +86,8 @@ class TinyDataModule(LightningDataModule):
             # An explicit unshuffled split (with Trainer(use_distributed_sampler=False)): rank r gets r, r+2, ...
             sampler = DistributedSampler(dataset, trainer.world_size, trainer.global_rank, shuffle=False)
             return StatefulDataLoader(dataset, batch_size=self.batch_size, sampler=sampler, num_workers=0)
-        return StatefulDataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, num_workers=0, generator=generator)
+        return StatefulDataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, num_workers=0,
+                                  generator=generator)
 
     def train_dataloader(self) -> StatefulDataLoader:
         return self._loader(self.train_size, 0, self.shuffle)

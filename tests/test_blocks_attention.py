@@ -6,7 +6,13 @@ import pytest
 import torch
 
 from pretrain.blocks import (
-    FeedForward, KVCache, MultiHeadAttention, RotaryEmbedding, TransformerBlock, TransformerConfig, apply_rotary,
+    FeedForward,
+    KVCache,
+    MultiHeadAttention,
+    RotaryEmbedding,
+    TransformerBlock,
+    TransformerConfig,
+    apply_rotary,
     build_norm,
 )
 

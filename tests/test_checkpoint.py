@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 from lightning.pytorch import Trainer
-
 from lightning_fakes import TinyDataModule, tiny_config
+
 from pretrain.checkpoint import load_backbone
 from pretrain.lightning import BertPretraining, GptPretraining, PretrainingModule
 from pretrain.models import BertModel, GptModel
@@ -116,9 +116,8 @@ def test_bert_nsp_is_its_saved_argument() -> None:
 @pytest.mark.parametrize("family", ["bert", "gpt"])
 def test_hf_modernbert_folder_is_a_backbone(family: str, tmp_path: Path) -> None:
     """`hf:DIR` takes Ettin's layout (model_type modernbert / modernbert-decoder), weights converted exactly."""
-    from transformers import AutoModelForCausalLM, AutoModelForMaskedLM
-
     from tasks_fixtures import modernbert_backbone
+    from transformers import AutoModelForCausalLM, AutoModelForMaskedLM
 
     folder = modernbert_backbone(family, tmp_path / family)
     backbone = load_backbone(f"hf:{folder}", family)

@@ -13,8 +13,15 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tasks_fixtures import (TAGGED, classification_files, conll_files, generation_files, hf_backbone, source_option,
-                            write_lines)
+from tasks_fixtures import (
+    TAGGED,
+    classification_files,
+    conll_files,
+    generation_files,
+    hf_backbone,
+    source_option,
+    write_lines,
+)
 
 from tasks.cli import main
 from tasks.outputs import FinetuneResults, read_results

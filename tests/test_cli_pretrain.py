@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-
 from lightning_fakes import tiny_config
+
 from pretrain.cli import main
 
 torch.set_num_threads(1)
@@ -136,7 +136,8 @@ def test_wandb_offline_run_is_written(tmp_path: Path, monkeypatch: pytest.Monkey
 @pytest.mark.parametrize(("flag", "cls", "described"), [
     ("--model.help", "pretrain.lightning.BertPretraining",
      ["peak learning rate of AdamW", "{cosine,linear,constant}", "add next-sentence prediction", "{pre,post}"]),
-    ("--model.help", "pretrain.lightning.GptPretraining", ["linear warmup steps", "{gelu,gelu_tanh,relu,swiglu,geglu}"]),
+    ("--model.help", "pretrain.lightning.GptPretraining",
+     ["linear warmup steps", "{gelu,gelu_tanh,relu,swiglu,geglu}"]),
     ("--data.help", "pretrain.data.BertDataModule", ["{wordpiece,bpe}", "share of tokens chosen for masked-LM"]),
     ("--data.help", "pretrain.data.GptDataModule", ["attend only within each packed document", "examples per batch"]),
 ])

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from pretrain.compare.bootstrap import paired_difference
+from pretrain.compare.analysis.bootstrap import paired_difference
 from tasks.per_example import resampled_metric
 
 

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from pretrain.compare.pipeline import check_matched_parameters
-from pretrain.compare.plan import parse_plan, validate
-from pretrain.compare.sweep import load_sweep, trials
+from pretrain.compare.planning.plan import parse_plan, validate
+from pretrain.compare.running.pipeline import check_matched_parameters
+from pretrain.compare.sweeps.sweep import load_sweep, trials
 
 pytestmark = pytest.mark.usefixtures("private_datasets_cache")  # conftest.py
 

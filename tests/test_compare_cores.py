@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from pretrain.compare import cores
-from pretrain.compare.cores import side_by_side, usable_cores, widest_stage
-from pretrain.compare.plan import ComparePlan, FinetunePlan, parse_plan, validate
-from pretrain.compare.pool import capture
+from pretrain.compare.planning import cores
+from pretrain.compare.planning.cores import side_by_side, usable_cores, widest_stage
+from pretrain.compare.planning.plan import ComparePlan, FinetunePlan, parse_plan, validate
+from pretrain.compare.running.pool import capture
 
 REPO = Path(__file__).resolve().parents[1]
 # The default plan with its runs side by side left to the machine (what `parallel_runs: null` gives).

@@ -10,14 +10,15 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.usefixtures("private_datasets_cache")  # conftest.py
-
 from pretrain.compare.command import main
+
+pytestmark = pytest.mark.usefixtures("private_datasets_cache")  # conftest.py
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def test_the_real_plan_runs_end_to_end_on_a_cpu(hub_copies: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_real_plan_runs_end_to_end_on_a_cpu(hub_copies: Path, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(REPO)
     code = main(["--config", "configs/compare/real.yaml", "--config", "configs/compare/dry-run.yaml",
                  "--datasets_dir", str(hub_copies), "--runs_dir", str(tmp_path / "runs"),
@@ -30,6 +31,7 @@ def test_the_real_plan_runs_end_to_end_on_a_cpu(hub_copies: Path, tmp_path: Path
     log = (tmp_path / "runs/dry-run/pretrain-gpt-seed0/run.log").read_text()
     assert "Starting with 2 processes" in log and "distributed_backend=gloo" in log  # DDP, as on GPUs
     assert "Salesforce/wikitext (wikitext-103-raw-v1)" in log  # the real plan's source, from its copy
-    finetune = json.loads(next((tmp_path / "runs/dry-run").glob("finetune-classification-gpt-*/results.json")).read_text())
+    finetune_dir = next((tmp_path / "runs/dry-run").glob("finetune-classification-gpt-*"))
+    finetune = json.loads((finetune_dir / "results.json").read_text())
     assert finetune["data"].startswith("nyu-mll/glue (sst2)") and "test/acc" in finetune["metrics"]
     assert (tmp_path / "reports/dry-run/report.md").is_file()

@@ -10,9 +10,9 @@ import pytest
 from lightning.fabric.utilities.throughput import _CUDA_FLOPS
 
 from pretrain.compare.command import main
-from pretrain.compare.estimate import accelerator, check_fits, estimate, measure_cpu
-from pretrain.compare.pipeline import baseline_runs, count_runs, preset_facts, pretrain_steps
-from pretrain.compare.plan import parse_plan, validate
+from pretrain.compare.planning.estimate import accelerator, check_fits, estimate, measure_cpu
+from pretrain.compare.planning.plan import parse_plan, validate
+from pretrain.compare.running.pipeline import baseline_runs, count_runs, preset_facts, pretrain_steps
 
 REPO = Path(__file__).resolve().parents[1]
 REAL = ["--config", str(REPO / "configs/compare/real.yaml")]
@@ -27,7 +27,8 @@ def test_counts_are_the_pipelines_and_flops_are_the_suites_count() -> None:
     resolved = _resolved(REAL)
     result = estimate(resolved, accelerator("h100", 8, 0.3), REPO)
     p = resolved.plan.pretrain
-    assert result.total.runs + baseline_runs(resolved.plan.finetune.tasks) == count_runs(resolved)  # + runs with no model
+    # The estimate's runs plus the runs with no model (baselines, references) are the plan's.
+    assert result.total.runs + baseline_runs(resolved.plan.finetune.tasks) == count_runs(resolved)
     pre = result.stages[0]
     steps, facts = pretrain_steps(resolved), preset_facts(resolved)
     # ddp.yaml uses every device and batch_size is per process: 8x the tokens of one process.

@@ -13,9 +13,8 @@ import torch
 import yaml
 from tasks_fixtures import classification_files, modernbert_backbone
 
-from pretrain.cli import run as pretrain_run
-from pretrain.compare.pipeline import check_matched_parameters, execute
-from pretrain.compare.plan import parse_plan, validate
+from pretrain.compare.planning.plan import parse_plan, validate
+from pretrain.compare.running.pipeline import check_matched_parameters, execute
 from pretrain.compare.schema import Counts
 from tasks.cli import run as finetune_run
 
@@ -66,7 +65,8 @@ def test_plan_fine_tunes_the_folders_instead_of_pretraining(pair: dict[str, str]
         return finetune_run(args)
 
     results = execute(resolved, no_pretraining, finetune)
-    assert results.counts == Counts(done=8, failed=0, skipped=0)  # baseline, reference, 2 stand-ins, 2 x (fine-tune, control)
+    assert results.counts == Counts(done=8, failed=0,
+                                    skipped=0)  # baseline, reference, 2 stand-ins, 2 x (fine-tune, control)
     assert sorted(set(finetuned)) == sorted(f"hf:{Path(d).resolve()}" for d in pair.values())
     saved = json.loads((tmp_path / "reports/pair/results.json").read_text())
     for family in ("bert", "gpt"):

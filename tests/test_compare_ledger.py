@@ -2,13 +2,14 @@ from pathlib import Path
 
 import pytest
 
-from pretrain.compare.ledger import Ledger
-from pretrain.compare.pool import Job, Progress, run_jobs
-from pretrain.compare.run_identity import RunIdentity
+from pretrain.compare.running.ledger import Ledger
+from pretrain.compare.running.pool import Job, Progress, run_jobs
+from pretrain.compare.running.run_identity import RunIdentity
 
 
 def _run(ledger: Ledger, run_id: str, fn: object) -> None:
-    run_jobs([Job(run_id, fn, (), RunIdentity.for_task("baseline", "x"))], ledger, Progress(total=1), workers=1, threads=1,
+    run_jobs([Job(run_id, fn, (), RunIdentity.for_task("baseline", "x"))], ledger, Progress(total=1), workers=1,
+             threads=1,
              subprocess_runs=False)
 
 

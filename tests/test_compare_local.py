@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pretrain.compare.baselines import task_baseline
-from pretrain.compare.plan import parse_plan, validate
+from pretrain.compare.analysis.baselines import task_baseline
+from pretrain.compare.planning.plan import parse_plan, validate
 from pretrain.data.sources import load_corpus
 
 REPO = Path(__file__).resolve().parents[1]
@@ -26,8 +26,10 @@ def root(tmp_path: Path) -> Path:
     (tmp_path / "configs").symlink_to(REPO / "configs")
     data = tmp_path / "data"
     for split, n in (("train", 30), ("valid", 6), ("test", 6)):
-        paragraphs = [f" The river number {i} runs through valley {i % 5} . It was named in {1900 + i} ." for i in range(n)]
-        _write(data / f"wikitext/wiki.{split}.raw", [" ", " = Rivers = ", " "] + [p for x in paragraphs for p in (x, " ")])
+        paragraphs = [f" The river number {i} runs through valley {i % 5} . It was named in {1900 + i} ."
+                      for i in range(n)]
+        _write(data / f"wikitext/wiki.{split}.raw",
+               [" ", " = Rivers = ", " "] + [p for x in paragraphs for p in (x, " ")])
     _write(data / "sst2/train.tsv", ["sentence\tlabel", "a charming film \t1", "dull and slow \t0", "a joy \t1"])
     _write(data / "sst2/dev.tsv", ["sentence\tlabel", "warm and funny \t1", "tedious \t0"])
     _write(data / "sst2/test.tsv", ["sentence\tlabel", "lovely \t1", "boring \t0", "great \t1", "bad \t0"])

@@ -13,10 +13,10 @@ import yaml
 
 from pretrain.cli import run as pretrain_run
 from pretrain.compare.command import main as compare_main
-from pretrain.compare.pipeline import check_matched_parameters, execute
-from pretrain.compare.plan import parse_plan, validate
+from pretrain.compare.planning.plan import parse_plan, validate
+from pretrain.compare.reporting.wandb_summary import summary_rows
+from pretrain.compare.running.pipeline import check_matched_parameters, execute
 from pretrain.compare.schema import Counts, read_comparison
-from pretrain.compare.wandb_summary import summary_rows
 from tasks.cli import run as finetune_run
 from tasks.outputs import FinetuneResults
 
@@ -29,7 +29,8 @@ def _plan_file(tmp_path: Path) -> Path:
         "model_dir": str(REPO / "configs/model"), "runs_dir": str(tmp_path / "runs"),
         "reports_dir": str(tmp_path / "reports"),
         "pretrain": {"tokens": 8 * 64 * 6, "seq_len": 64, "batch_size": 8, "vocab_size": 512, "warmup_steps": 1,
-                     "val_check_interval": 3, "limit_val_batches": 2, "log_every_n_steps": 1, "trainer": str(REPO / "configs/trainer/cpu.yaml"),
+                     "val_check_interval": 3, "limit_val_batches": 2, "log_every_n_steps": 1,
+                     "trainer": str(REPO / "configs/trainer/cpu.yaml"),
                      "bert_config": str(REPO / "configs/pretrain/bert.yaml"),
                      "gpt_config": str(REPO / "configs/pretrain/gpt.yaml")},
         "finetune": {"tasks": ["classification"], "seeds": [0, 1], "max_steps": 2, "batch_size": 8, "max_length": 64,
@@ -66,7 +67,8 @@ def test_miniature_plan_end_to_end_with_failure_and_resume(tmp_path: Path, monke
     saved = json.loads((report_dir / "results.json").read_text())
     for family in ("bert", "gpt"):
         pre = saved["pretraining"][family]
-        assert pre["status"] == "done" and pre["model"]["non_embedding_params"] > 0 and pre["model"]["flops_per_token"] > 0
+        assert pre["status"] == "done"
+        assert pre["model"]["non_embedding_params"] > 0 and pre["model"]["flops_per_token"] > 0
         assert pre["curve"] and pre["tokens_seen"] > 0
         assert 0.0 <= pre["metrics"]["val/copy_acc"] <= 1.0  # the copying probe ran for both families
     assert "val/baseline_ppl" in saved["pretraining"]["gpt"]["metrics"]

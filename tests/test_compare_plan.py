@@ -3,10 +3,18 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-
+from pretrain.compare.planning.plan import (
+    ComparePlan,
+    FinetunePlan,
+    PretrainPlan,
+    WandbPlan,
+    parse_plan,
+    plan_parser,
+    validate,
+)
 from pretrain.data.sources import DataSource
-from pretrain.compare.plan import ComparePlan, FinetunePlan, PretrainPlan, WandbPlan, parse_plan, plan_parser, validate
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -50,8 +58,10 @@ def test_unknown_yaml_key_names_file_and_key(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("plan", "message"),
     [
-        (ComparePlan(finetune=FinetunePlan(tasks=["ner", "qa"])), r"unknown task 'qa'.*classification, ner, generation"),
-        (ComparePlan(bert_model="bert-huge"), r"bert_model='bert-huge'.*bert-base, bert-base-matched, bert-micro, bert-micro-preln, bert-mini"),
+        (ComparePlan(finetune=FinetunePlan(tasks=["ner", "qa"])),
+         r"unknown task 'qa'.*classification, ner, generation"),
+        (ComparePlan(bert_model="bert-huge"),
+         r"bert_model='bert-huge'.*bert-base, bert-base-matched, bert-micro, bert-micro-preln, bert-mini"),
         (ComparePlan(gpt_model="gpt-huge"), r"gpt-micro, gpt-micro-preln, gpt-mini, gpt-mini-matched, gpt-small"),
         (ComparePlan(bert_model="bert-mini", gpt_model="gpt-mini"),
          r"architecture='matched' but the presets differ in activation: bert='gelu' gpt='gelu_tanh'.*embedding_norm"),
@@ -96,11 +106,12 @@ def test_local_files_are_accepted(root: Path) -> None:
 
 def test_generation_source_and_target_fit_the_smaller_model(root: Path) -> None:
     """Both families read source + target in one sequence of positions: the plan cuts the source alike."""
-    from pretrain.compare.runs import finetune_args
+    from pretrain.compare.running.runs import finetune_args
 
     resolved = validate(ComparePlan(finetune=FinetunePlan(max_length=128, max_target_length=32)), root)
     for family in ("bert", "gpt"):
-        args = finetune_args(resolved, family, "generation", Path("x.ckpt"), 0, 1e-3, False, Path("run"), Path("r.json"))
+        args = finetune_args(resolved, family, "generation", Path("x.ckpt"), 0, 1e-3, False, Path("run"),
+                             Path("r.json"))
         source = int(args[args.index("--data.init_args.max_length") + 1])
         target = int(args[args.index("--data.init_args.max_target_length") + 1])
         decoded = int(args[args.index("--model.init_args.max_new_tokens") + 1])
@@ -110,7 +121,7 @@ def test_generation_source_and_target_fit_the_smaller_model(root: Path) -> None:
 
 
 def test_classic_mode_accepts_different_layouts_and_matched_presets_agree(root: Path) -> None:
-    from pretrain.compare.plan import FAMILY_ONLY_FIELDS, block_settings
+    from pretrain.compare.planning.plan import FAMILY_ONLY_FIELDS, block_settings
 
     validate(ComparePlan(architecture="classic", bert_model="bert-mini", gpt_model="gpt-mini"), root)
     for size in ("micro", "tiny-matched", "mini-matched", "base-matched", "micro-preln"):
@@ -123,7 +134,7 @@ def test_classic_mode_accepts_different_layouts_and_matched_presets_agree(root: 
 def test_per_task_steps_and_the_classification_readout_reach_the_runs(root: Path) -> None:
     """task_steps gives one task more steps (both families alike); the matched mode reads classification by
     mean pooling in both families, the classic mode by each family's own readout, unless the plan says."""
-    from pretrain.compare.runs import finetune_args
+    from pretrain.compare.running.runs import finetune_args
 
     def option(plan: ComparePlan, task: str, name: str) -> str:
         args = finetune_args(validate(plan, root), "bert", task, Path("x.ckpt"), 0, 1e-3, False, Path("run"),

@@ -11,15 +11,15 @@ import pytest
 from test_compare_local import PLAN, root  # noqa: F401 - the local plan's fixture: files in their usual formats
 from test_compare_report import _records
 
-from pretrain.compare import markdown
-from pretrain.compare.ledger import RunRecord
-from pretrain.compare.run_identity import RunIdentity
-from pretrain.compare.plan import ComparePlan, parse_plan, validate
-from pretrain.compare.references import task_reference
-from pretrain.compare.report import write_report
-from pretrain.compare.results import aggregate, environment
+from pretrain.compare.analysis.references import task_reference
+from pretrain.compare.planning.plan import ComparePlan, parse_plan, validate
+from pretrain.compare.reporting import markdown
+from pretrain.compare.reporting.report import write_report
+from pretrain.compare.reporting.results import aggregate, environment
+from pretrain.compare.reporting.wandb_summary import COLUMNS, summary_rows
+from pretrain.compare.running.ledger import RunRecord
+from pretrain.compare.running.run_identity import RunIdentity
 from pretrain.compare.schema import ComparisonResults, TaskResults
-from pretrain.compare.wandb_summary import COLUMNS, summary_rows
 from tasks.classification.reference import classification_reference
 from tasks.generation.reference import generation_reference, nearest_targets
 
@@ -60,7 +60,8 @@ def test_every_task_gets_its_reference_through_its_data_module(root: Path) -> No
 def _with_reference(value: float) -> list[RunRecord]:
     """The synthetic classification runs (BERT 0.65, GPT 0.667, majority 0.25) plus a classical reference."""
     reference = {"reference/tfidf_logreg_acc": value, "reference/tfidf_logreg_macro_f1": 0.9}
-    return [*_records(), RunRecord("reference-classification", "done", RunIdentity.for_task("reference", "classification"),
+    return [*_records(),
+            RunRecord("reference-classification", "done", RunIdentity.for_task("reference", "classification"),
                                    result=reference)]
 
 

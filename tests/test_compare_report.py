@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from pretrain.compare import markdown
-from pretrain.compare.ledger import Ledger, RunRecord
-from pretrain.compare.plan import ComparePlan
-from pretrain.compare.report import write_report
-from pretrain.compare.report_command import main as report_main
-from pretrain.compare.results import aggregate, environment
-from pretrain.compare.run_identity import RunIdentity
+from pretrain.compare.planning.plan import ComparePlan
+from pretrain.compare.reporting import markdown
+from pretrain.compare.reporting.report import write_report
+from pretrain.compare.reporting.report_command import main as report_main
+from pretrain.compare.reporting.results import aggregate, environment
+from pretrain.compare.running.ledger import Ledger, RunRecord
+from pretrain.compare.running.run_identity import RunIdentity
 from tasks.outputs import FinetuneResults
 from tasks.registry import task_record
 
@@ -35,7 +35,8 @@ def _records() -> list[RunRecord]:
         correct = round(value * 100)
         return FinetuneResults(task="classification", family="bert", checkpoint="p.ckpt", finetuned_checkpoint=None,
                                seed=0, data="built-in", truncated=0, metrics={"test/acc": correct / 100},
-                               monitor="val/acc", val={"val/acc": val}, per_example=[1] * correct + [0] * (100 - correct))
+                               monitor="val/acc", val={"val/acc": val},
+                               per_example=[1] * correct + [0] * (100 - correct))
 
     for family, values in scores.items():
         for step in (2, 4):
@@ -149,7 +150,7 @@ def _synthetic_results(probes: tuple[int, ...] = (2, 4)):
 
 
 def test_score_vs_tokens_draws_only_curves_with_two_points_and_the_baselines() -> None:
-    from pretrain.compare.plots import score_vs_tokens
+    from pretrain.compare.reporting.plots import score_vs_tokens
 
     figure = score_vs_tokens(_synthetic_results())
     assert figure is not None
@@ -163,7 +164,7 @@ def test_score_vs_tokens_draws_only_curves_with_two_points_and_the_baselines() -
 
 
 def test_score_vs_tokens_is_skipped_and_the_report_says_so_with_one_probe(tmp_path: Path) -> None:
-    from pretrain.compare.plots import score_vs_tokens
+    from pretrain.compare.reporting.plots import score_vs_tokens
 
     results = _synthetic_results(probes=(4,))
     assert score_vs_tokens(results) is None  # one dot per family on a tiny axis says nothing
@@ -173,7 +174,7 @@ def test_score_vs_tokens_is_skipped_and_the_report_says_so_with_one_probe(tmp_pa
 
 
 def test_downstream_scores_draw_each_familys_random_init_control_beside_it(tmp_path: Path) -> None:
-    from pretrain.compare.plots import downstream_scores
+    from pretrain.compare.reporting.plots import downstream_scores
 
     figure = downstream_scores(_synthetic_results())
     assert figure is not None

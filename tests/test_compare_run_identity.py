@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from pretrain.compare.ledger import Ledger
-from pretrain.compare.run_identity import RunIdentity
-from pretrain.compare.runs import curve, tokens_at_checkpoint
+from pretrain.compare.running.ledger import Ledger
+from pretrain.compare.running.run_identity import RunIdentity
+from pretrain.compare.running.runs import curve, tokens_at_checkpoint
 from pretrain.compare.schema import RunRecord
 
 GRID = RunIdentity.finetuning("bert", "ner", seed=0, pretrain_seed=0, lr=1e-3, random_init=False, probe_step=8,

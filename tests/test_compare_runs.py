@@ -5,8 +5,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pretrain.compare.runs import (
-    call, curve, final_metrics, predicted_fraction, probe_checkpoints, read_metrics_csv, subprocess_cli,
+from pretrain.compare.running.runs import (
+    call,
+    curve,
+    final_metrics,
+    predicted_fraction,
+    probe_checkpoints,
+    read_metrics_csv,
+    subprocess_cli,
 )
 from pretrain.family import MLM_PROBABILITY
 from pretrain.models import BertModel, TransformerConfig, flops_per_token
@@ -54,9 +60,9 @@ def test_subprocess_runs_keep_their_output_in_the_run_folder(tmp_path) -> None:
 
 
 def test_progress_lines_count_runs_and_estimate_the_time_left() -> None:
-    from pretrain.compare.ledger import RunRecord
-    from pretrain.compare.pool import Progress
-    from pretrain.compare.run_identity import RunIdentity
+    from pretrain.compare.running.ledger import RunRecord
+    from pretrain.compare.running.pool import Progress
+    from pretrain.compare.running.run_identity import RunIdentity
 
     finetuning = RunIdentity.finetuning("bert", "ner", 0, 0, 1e-3, False, 4, True)
     control = RunIdentity.finetuning("gpt", "ner", 0, 0, 1e-3, True, 4, True)

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from test_compare_report import _records
 
-from pretrain.compare.ledger import Ledger
-from pretrain.compare.plan import ComparePlan
-from pretrain.compare.results import aggregate, environment
+from pretrain.compare.planning.plan import ComparePlan
+from pretrain.compare.reporting.results import aggregate, environment
+from pretrain.compare.running.ledger import Ledger
 from pretrain.compare.schema import PretrainResult, read_comparison, write_comparison
 from tasks.outputs import FinetuneResults
 

@@ -3,7 +3,7 @@ import math
 import pytest
 from scipy import stats as scipy_stats
 
-from pretrain.compare.stats import summarize, welch_p_value
+from pretrain.compare.analysis.stats import summarize, welch_p_value
 
 
 def test_t_interval_matches_hand_computation() -> None:

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from lightning_fakes import tiny_config
-from pretrain.compare.sweep import command, load_sweep, trials
-from pretrain.compare.sweep_command import main as sweep_main
 from wandb_offline import offline_runs
+
+from pretrain.compare.sweeps.sweep import command, load_sweep, trials
+from pretrain.compare.sweeps.sweep_command import main as sweep_main
 
 REPO = Path(__file__).resolve().parents[1]
 

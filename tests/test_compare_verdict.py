@@ -1,5 +1,5 @@
-from pretrain.compare.stats import summarize
-from pretrain.compare.verdict import compare
+from pretrain.compare.analysis.stats import summarize
+from pretrain.compare.analysis.verdict import compare
 
 
 def test_overlapping_intervals_are_not_significant() -> None:
@@ -30,7 +30,7 @@ def test_one_seed_claims_no_winner() -> None:
 
 
 def test_paired_bootstrap_must_agree_with_the_seed_test() -> None:
-    from pretrain.compare.bootstrap import paired_difference
+    from pretrain.compare.analysis.bootstrap import paired_difference
 
     bert, gpt = summarize([0.80, 0.81, 0.82]), summarize([0.60, 0.61, 0.62])
     sure = paired_difference([[1] * 40 + [0] * 10], [[1] * 30 + [0] * 20])
@@ -42,7 +42,7 @@ def test_paired_bootstrap_must_agree_with_the_seed_test() -> None:
 
 
 def test_one_run_per_family_is_judged_by_the_bootstrap_and_says_so() -> None:
-    from pretrain.compare.bootstrap import paired_difference
+    from pretrain.compare.analysis.bootstrap import paired_difference
 
     sure = paired_difference([[1] * 45 + [0] * 5], [[1] * 25 + [0] * 25])
     v = compare("acc", ("BERT", summarize([0.9])), ("GPT", summarize([0.5])), higher_is_better=True, paired=sure)

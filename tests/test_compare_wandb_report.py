@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from test_compare_report import _records
 
-from pretrain.compare.plan import ComparePlan
-from pretrain.compare.report_command import main as report_main
-from pretrain.compare.results import aggregate, environment
-from pretrain.compare.wandb_report import build_report, load_spec, report_spec, save_spec
+from pretrain.compare.planning.plan import ComparePlan
+from pretrain.compare.reporting.report_command import main as report_main
+from pretrain.compare.reporting.results import aggregate, environment
+from pretrain.compare.reporting.wandb_report import build_report, load_spec, report_spec, save_spec
 
 
 def _results() -> dict:
@@ -43,7 +43,7 @@ def test_spec_becomes_a_wandb_workspaces_report_without_network() -> None:
 
 def test_offline_summary_saves_the_spec_and_publishing_without_one_fails_in_one_line(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from pretrain.compare.wandb_summary import log_summary
+    from pretrain.compare.reporting.wandb_summary import log_summary
 
     results = _results()
     report_dir = tmp_path / "reports/synthetic"

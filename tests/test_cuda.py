@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from lightning_fakes import tiny_config
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from lightning_fakes import tiny_config
 from pretrain.bench.training import ours_runner
 from pretrain.blocks.config import TransformerConfig
 from pretrain.family import family_record

@@ -17,7 +17,6 @@ from tasks.builtin import builtin_classification, builtin_generation, builtin_ne
 from tasks.builtin.code_mentions import MentionVocabulary, bio_tag, find_mentions
 from tasks.builtin.text_units import paragraphs
 
-
 SHARED = "Every function of the fake library repeats this paragraph."
 
 
@@ -81,7 +80,8 @@ def test_a_paragraph_shared_by_many_documents_is_one_training_example(fake_root:
     shared = f"{SHARED} Raises KeyError too."
     found = {split: sum(" ".join(t.split()) == shared for t in data["text"]) for split, data in classification.items()}
     assert found == {"train": 1, "validation": 0, "test": 0}
-    # NER examples are sentences: the shared sentence with an entity is kept once, in train; the one without is not kept.
+    # NER examples are sentences: the shared sentence with an entity is kept once, in train; the one without is
+    # not kept.
     found = {split: sum(t == ["Raises", "KeyError", "too", "."] for t in data["tokens"]) for split, data in ner.items()}
     assert found == {"train": 1, "validation": 0, "test": 0}
     assert all(len(data) for data in ner.values())

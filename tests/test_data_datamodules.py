@@ -14,9 +14,9 @@ from torch.utils.data import DistributedSampler
 from torchdata.stateful_dataloader import StatefulDataLoader
 
 from pretrain.data import BertDataModule, GptDataModule
-from pretrain.data.sources import DataSource
 from pretrain.data import datamodules as datamodules_module
 from pretrain.data.global_batches import DrawnExamples, GlobalBatchSampler
+from pretrain.data.sources import DataSource
 
 WORDS = "alpha beta gamma delta river stone cloud paper light music garden window".split()
 

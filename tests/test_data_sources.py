@@ -11,7 +11,8 @@ from pretrain.data.sources import DataSource, load_corpus
 
 
 def _lines(n: int) -> list[str]:
-    return [f"Document number {i} talks about topic {i % 7} in two sentences. This is the second one." for i in range(n)]
+    return [f"Document number {i} talks about topic {i % 7} in two sentences. This is the second one."
+            for i in range(n)]
 
 
 def test_txt_glob_gives_three_deterministic_splits(tmp_path: Path) -> None:

@@ -24,7 +24,8 @@ def test_special_tokens_have_the_same_ids_for_every_kind(kind: str, tmp_path: Pa
             tok.eos_token_id) == (0, 1, 2, 3, 4, 5)
     saved = next((tmp_path / "tokenizers").glob(f"{kind}-400-*/tokenizer.json"))
     reloaded = PreTrainedTokenizerFast(tokenizer_file=str(saved))
-    assert reloaded("lazy dog", add_special_tokens=False)["input_ids"] == tok("lazy dog", add_special_tokens=False)["input_ids"]
+    assert reloaded("lazy dog", add_special_tokens=False)["input_ids"] == tok("lazy dog",
+                                                                              add_special_tokens=False)["input_ids"]
     pair = tok("quick fox", "lazy dog")
     assert pair["input_ids"][0] == 2 and pair["input_ids"][-1] == 3 and pair["token_type_ids"][-1] == 1
 
@@ -84,7 +85,8 @@ def test_wordpiece_training_is_the_same_every_time(tmp_path: Path) -> None:
     # one almost every time (its "##x" ids follow hash-map order); the vocabulary must not depend on that.
     texts = [f"q{letter}" for letter in "abcdefghijklmnopqrstuvwxyz"]
     size = len(SPECIAL_TOKENS) + 26 + 26 + 1  # specials, "a".."z", "##a".."##z", one merge
-    trained = [build_tokenizer("wordpiece", size, texts, tmp_path / str(i)).backend_tokenizer.to_str() for i in range(4)]
+    trained = [build_tokenizer("wordpiece", size, texts,
+                               tmp_path / str(i)).backend_tokenizer.to_str() for i in range(4)]
     assert len(set(trained)) == 1
     vocab = json.loads(trained[0])["model"]["vocab"]
     assert len(vocab) == size and "##z" in vocab and "z" in vocab

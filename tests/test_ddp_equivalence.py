@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import torch
 from lightning.pytorch import Callback, LightningDataModule, LightningModule, Trainer, seed_everything
-
 from lightning_fakes import tiny_config
+
 from pretrain.data import BertDataModule, GptDataModule
 from pretrain.lightning import BertPretraining, GptPretraining
 

@@ -34,7 +34,8 @@ def test_bert_layout_is_the_tokenizers_own_pair_template(tmp_path: Path) -> None
     """BERT's `[CLS] a [SEP] b [SEP]` with segment ids 0/1 is exactly what the suite tokenizer adds itself."""
     wordpiece = tokenizer("wordpiece", tmp_path)
     special = SpecialTokens.of(wordpiece, "bert")
-    a, b = wordpiece("the cat sat", add_special_tokens=False)["input_ids"], wordpiece("a dog", add_special_tokens=False)["input_ids"]
+    a = wordpiece("the cat sat", add_special_tokens=False)["input_ids"]
+    b = wordpiece("a dog", add_special_tokens=False)["input_ids"]
     expected = wordpiece("the cat sat", "a dog")
     assert build_input(a, b, "bert", special) == (expected["input_ids"], expected["token_type_ids"])
     single = wordpiece("the cat sat")

@@ -12,6 +12,16 @@ from pathlib import Path
 import pytest
 import torch
 from lightning.pytorch import Trainer
+from lightning_fakes import TinyDataModule
+from tasks_fixtures import (
+    classification_files,
+    conll_files,
+    generation_files,
+    hf_backbone,
+    modernbert_backbone,
+    source_option,
+    tokenizer,
+)
 from transformers import (
     AutoModelForCausalLM,
     AutoModelForMaskedLM,
@@ -20,10 +30,6 @@ from transformers import (
     AutoTokenizer,
 )
 
-from lightning_fakes import TinyDataModule
-from tasks_fixtures import (
-    classification_files, conll_files, generation_files, hf_backbone, modernbert_backbone, source_option, tokenizer,
-)
 from pretrain.blocks.config import TransformerConfig
 from pretrain.checkpoint import load_backbone
 from pretrain.hf.export import main

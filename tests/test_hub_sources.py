@@ -10,9 +10,9 @@ from pathlib import Path
 import datasets
 import pytest
 
-from pretrain.compare.datasets import REGISTRY, resolve
-from pretrain.compare.plan import ComparePlan, FinetunePlan, PretrainPlan, parse_plan, validate
-from pretrain.compare.source_check import check_source
+from pretrain.compare.planning.datasets import REGISTRY, resolve
+from pretrain.compare.planning.plan import ComparePlan, FinetunePlan, PretrainPlan, parse_plan, validate
+from pretrain.compare.planning.source_check import check_source
 from pretrain.data.sources import DataSource, load_corpus, load_hub_split
 from tasks.registry import task_record
 
@@ -127,7 +127,7 @@ def test_the_short_form_and_the_whole_description_cross_the_cli_alike(tmp_path: 
 
 
 # Repositories whose main branch ships only a loading script (the .py file named), which datasets >= 4 refuses:
-# the registry must read them at the hub's parquet conversion. Evidence in pretrain/compare/datasets.py.
+# the registry must read them at the hub's parquet conversion. Evidence in pretrain/compare/planning/datasets.py.
 SCRIPT_REPOSITORIES = {"eriktks/conll2003": "conll2003.py", "leondz/wnut_17": "wnut_17.py",
                        "EdinburghNLP/xsum": "xsum.py", "bookcorpus/bookcorpus": "bookcorpus.py"}
 _CONVERTED_FILE = r"[^/]+/{split}/\d{{4}}\.parquet"  # refs/convert/parquet: <config>/<split>/NNNN.parquet

@@ -7,11 +7,11 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-
 from lightning_fakes import TinyDataset, tiny_config
+
 from pretrain.lightning import BertPretraining, GptPretraining
-from pretrain.lightning.schedule import LrSchedule
 from pretrain.lightning.metrics import UnigramBaseline
+from pretrain.lightning.schedule import LrSchedule
 
 torch.set_num_threads(1)
 

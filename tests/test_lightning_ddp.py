@@ -6,8 +6,8 @@ from pathlib import Path
 
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer, seed_everything
-
 from lightning_fakes import TinyDataModule, TinyDataset, tiny_config
+
 from pretrain.lightning import GptPretraining
 
 torch.set_num_threads(1)

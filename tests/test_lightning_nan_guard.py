@@ -8,9 +8,9 @@ import pytest
 import torch
 from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning_fakes import TinyDataModule, tiny_config
 from torch import Tensor
 
-from lightning_fakes import TinyDataModule, tiny_config
 from pretrain.lightning import GptPretraining, NonFiniteLossGuard
 
 torch.set_num_threads(1)

@@ -14,8 +14,8 @@ import torch
 from lightning.pytorch import Callback, LightningDataModule, LightningModule, Trainer, seed_everything
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
-
 from lightning_fakes import TinyDataModule, tiny_config
+
 from pretrain.data import BertDataModule, GptDataModule
 from pretrain.lightning import BertPretraining, GptPretraining, PreemptionCheckpoint
 from pretrain.lightning.atomic_io import AtomicCheckpointIO

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pretrain.models import GenerationConfig, GptModel, TransformerConfig
 from pretrain.blocks import KVCache
+from pretrain.models import GenerationConfig, GptModel, TransformerConfig
 from pretrain.models.generation import _beam_search, generate
 
 POSITIONS = ["learned", "sinusoidal", "rope"]

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-from pretrain.compare.experiment_layout import ExperimentLayout
+from pretrain.compare.running.experiment_layout import ExperimentLayout
 from pretrain.run_layout import LAST_CHECKPOINT, RunLayout, last_checkpoints_in
 
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from lightning_fakes import tiny_config
 from tasks_fixtures import classification_files, hf_backbone, source_option
 from wandb_offline import offline_runs
 
-from lightning_fakes import tiny_config
 from pretrain.cli import main as pretrain_main
 from pretrain.cli_errors import DEBUG_ENV_VAR
 from pretrain.run_config import RUN_CONFIG_KEYS
@@ -116,7 +116,8 @@ def _command_line(monkeypatch: pytest.MonkeyPatch, prog: str, argv: list[str]) -
     ("finetune", ["fit", "--config", "configs/finetune/classification.yaml", "--model.init_args.lr=-1"],
      "model.lr=-1.0 must be > 0"),
     ("finetune", ["fit", "--config", "configs/finetune/classification.yaml"], "model.checkpoint is empty"),
-    ("pretrain", ["fit", "--config", "configs/pretrain/gpt.yaml", "--model.init_args.config", "configs/model/nope.yaml"],
+    ("pretrain",
+     ["fit", "--config", "configs/pretrain/gpt.yaml", "--model.init_args.config", "configs/model/nope.yaml"],
      "nope.yaml"),
     ("pretrain", ["fit", "--config", "configs/pretrain/gpt.yaml", "--data.init_args.max_length=256"],
      "data.max_length=256 exceeds the model's max_positions=128"),
@@ -166,11 +167,11 @@ def test_help_names_the_debug_switch_and_predict_is_not_offered(monkeypatch: pyt
 def test_experiment_summary_and_baselines_are_their_own_runs(tmp_path: Path) -> None:
     from dataclasses import asdict
 
-    from pretrain.compare.plan import ComparePlan
-    from pretrain.compare.results import aggregate, environment
-    from pretrain.compare.run_identity import RunIdentity
+    from pretrain.compare.planning.plan import ComparePlan
+    from pretrain.compare.reporting.results import aggregate, environment
+    from pretrain.compare.reporting.wandb_summary import log_summary
+    from pretrain.compare.running.run_identity import RunIdentity
     from pretrain.compare.schema import RunRecord
-    from pretrain.compare.wandb_summary import log_summary
 
     plan = asdict(ComparePlan(experiment="exp1"))
     plan["finetune"]["tasks"] = ["classification"]

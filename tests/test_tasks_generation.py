@@ -12,10 +12,10 @@ import torch
 from tasks_fixtures import SENTENCES, hf_backbone
 
 from pretrain.models import BertModel, TransformerConfig
+from tasks.files import Row
 from tasks.generation.data import GenerationDataModule
 from tasks.generation.module import GenerationModule
 from tasks.generation.warm_start import new_parameter_names, warm_start_encoder_decoder
-from tasks.files import Row
 
 
 def _batch(module: GenerationModule) -> dict:
@@ -23,7 +23,8 @@ def _batch(module: GenerationModule) -> dict:
     dm.attach(module.tokenizer, module.family, module.backbone_config.max_positions)
     dm.truncated["test"] = 0
     # Sources of different lengths, so GPT prompts are left-padded in the batch.
-    rows = [Row({"source": s, "target": "x"}, f"row {i}") for i, s in enumerate([SENTENCES[0], "the cat", SENTENCES[3]])]
+    rows = [Row({"source": s, "target": "x"}, f"row {i}") for i,
+            s in enumerate([SENTENCES[0], "the cat", SENTENCES[3]])]
     return dm.collate(dm.encode(rows, "test"))
 
 

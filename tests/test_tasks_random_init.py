@@ -10,8 +10,8 @@ import torch
 from lightning import seed_everything
 from tasks_fixtures import hf_backbone
 
-from pretrain.models import BertModel, GptModel
 from pretrain.checkpoint import body, load_backbone
+from pretrain.models import BertModel, GptModel
 from tasks.classification.module import ClassificationModule
 
 

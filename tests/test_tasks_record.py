@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pretrain.compare.datasets import REGISTRY
-from pretrain.compare.references import REFERENCE_TASKS
+from pretrain.compare.analysis.references import REFERENCE_TASKS
+from pretrain.compare.planning.datasets import REGISTRY
 from tasks.metric_spec import MetricSpec
 from tasks.ner.module import NerModule
 from tasks.record import FinetuneOptions
@@ -41,7 +41,8 @@ def test_the_config_file_names_the_records_classes_and_monitors_its_primary_metr
     config = yaml.safe_load((CONFIGS / record.config_file).read_text())
     assert config["model"]["class_path"] == _path(record.module_class)
     assert config["data"]["class_path"] == _path(record.data_class)
-    (checkpoint,) = [c["init_args"] for c in config["trainer"]["callbacks"] if c["class_path"].endswith("ModelCheckpoint")]
+    (checkpoint,
+     ) = [c["init_args"] for c in config["trainer"]["callbacks"] if c["class_path"].endswith("ModelCheckpoint")]
     assert checkpoint["monitor"] == record.primary.on("val")
     assert checkpoint["mode"] == ("max" if record.metric(record.primary.name).higher_is_better else "min")
 

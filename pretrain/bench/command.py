@@ -30,8 +30,7 @@ from pretrain.bench.training import BenchSettings, Row, bench_family
 from pretrain.blocks.config import TransformerConfig
 from pretrain.data.caching import atomic_write
 from pretrain.family import FAMILIES
-
-REPO = Path(__file__).resolve().parents[2]
+from pretrain.run_config import REPO
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -48,7 +47,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--fp32", action="store_true", help="on CUDA, train in fp32 instead of bf16 autocast")
     p.add_argument("--cpu-bf16", action="store_true",
-                   help="on CPU, train with bf16 autocast (fast on CPUs with AVX512-BF16 or AMX; compare with a run without)")
+                   help="on CPU, train with bf16 autocast (fast on CPUs with AVX512-BF16 or AMX; "
+                        "compare with a run without)")
     p.add_argument("--compile", action="store_true", help="torch.compile both models")
     p.add_argument("--peak-flops", type=float, default=None, help="device peak FLOP/s for MFU (default: by GPU name)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")

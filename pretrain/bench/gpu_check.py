@@ -27,9 +27,9 @@ from typing import Any
 
 import torch
 
+from pretrain.run_config import REPO
 from pretrain.run_layout import RunLayout
 
-REPO = Path(__file__).resolve().parents[2]
 MFU_GOAL = 0.40  # gpt2-small on a Hopper GPU (the issue's goal; nanoGPT-style training reaches it there)
 RESUME_CHECKPOINTS = "resume"  # the first run's checkpoints the second resumes from
 NO_CUDA = "gpu-check: no CUDA device (torch.cuda.is_available() is False); run it on a machine with an NVIDIA GPU"
@@ -105,7 +105,7 @@ def throughput(settings: CheckSettings) -> dict[str, Any]:
 
 def pretrain_resume(settings: CheckSettings) -> dict[str, Any]:
     """100 steps with a checkpoint at step 50, then steps 51-100 again from that checkpoint: same losses?"""
-    from pretrain.compare.runs import read_metrics_csv
+    from pretrain.compare.running.runs import read_metrics_csv
 
     full, resumed = settings.out / "pretrain-full", settings.out / "pretrain-resumed"
     first = _run(_pretrain_args(full, settings) + [

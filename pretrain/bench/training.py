@@ -19,8 +19,8 @@ from pretrain.blocks.config import TransformerConfig
 from pretrain.family import family_record
 from pretrain.hf import to_hf
 from pretrain.lightning.bert import bert_losses
-from pretrain.models.loss import IGNORE_INDEX
 from pretrain.models import flops_per_token
+from pretrain.models.loss import IGNORE_INDEX
 
 NOTES = {
     "bert": "ours projects only the ~15% masked positions onto the vocabulary (masked_positions); "

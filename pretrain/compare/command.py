@@ -16,14 +16,14 @@ import torch
 
 import pretrain.cli
 import tasks.cli
-from pretrain.compare.pipeline import check_matched_parameters, execute, pretrain_steps
-from pretrain.compare.plan import ResolvedPlan, parse_plan, validate
-from pretrain.compare.runs import subprocess_cli
+from pretrain.compare.planning.plan import ResolvedPlan, parse_plan, validate
+from pretrain.compare.running.pipeline import check_matched_parameters, execute, pretrain_steps
+from pretrain.compare.running.runs import subprocess_cli
 from pretrain.compare.schema import ComparisonResults
 
 
 def estimate_parser() -> argparse.ArgumentParser:
-    """The estimator's flags, read before the plan's (pretrain.compare.estimate)."""
+    """The estimator's flags, read before the plan's (pretrain.compare.planning.estimate)."""
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--estimate", action="store_true", help="print what the plan costs; train nothing")
     parser.add_argument("--gpu", default="h100", help="accelerator: h100, h200, a100, ... or cpu (measured)")
@@ -91,7 +91,14 @@ def run(resolved: ResolvedPlan) -> ComparisonResults:
 
 def estimate_main(flags: argparse.Namespace, args: list[str]) -> int:
     """`--estimate`: validate the plan (not its data: no hub needed), print and optionally write its cost."""
-    from pretrain.compare.estimate import accelerator, check_fits, estimate, format_estimate, measure_cpu, write_json
+    from pretrain.compare.planning.estimate import (
+        accelerator,
+        check_fits,
+        estimate,
+        format_estimate,
+        measure_cpu,
+        write_json,
+    )
 
     root = Path.cwd()
     try:

@@ -20,15 +20,14 @@ import dataclasses
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
-from pretrain.compare.bootstrap import PairedDifference
-from pretrain.compare.run_identity import FINETUNE_STAGES, RunIdentity
-from pretrain.compare.stats import Summary
-from pretrain.compare.verdict import Verdict
+from pretrain.compare.analysis.bootstrap import PairedDifference
+from pretrain.compare.analysis.stats import Summary
+from pretrain.compare.analysis.verdict import Verdict
+from pretrain.compare.running.run_identity import FINETUNE_STAGES, RunIdentity
 from pretrain.data.caching import atomic_write
 from tasks.outputs import FinetuneResults
-
 
 
 @dataclass
@@ -81,7 +80,7 @@ class PretrainResult:
         return cls(**values)
 
 
-RunResult = Union[PretrainResult, FinetuneResults, dict[str, float]]
+RunResult = PretrainResult | FinetuneResults | dict[str, float]
 
 
 def result_from_dict(stage: str | None, raw: RunResult) -> RunResult:
@@ -152,7 +151,8 @@ class FamilyPretraining:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> FamilyPretraining:
-        return cls(raw["status"], raw["wall_s"], raw["error"], PretrainResult.from_dict(raw) if "model" in raw else None,
+        return cls(raw["status"], raw["wall_s"], raw["error"],
+                   PretrainResult.from_dict(raw) if "model" in raw else None,
                    {seed: SeedRun(**run) for seed, run in raw.get("seeds", {}).items()})
 
 
@@ -253,7 +253,7 @@ class MetricVerdict:
 @dataclass
 class TaskResults:
     """One task in results.json: baselines, groups per probe, controls, chosen rates, effects and verdicts, and
-    the classical references (pretrain.compare.references), kept apart from the trivial baselines: no verdict
+    the classical references (pretrain.compare.analysis.references), kept apart from the trivial baselines: no verdict
     reads them. Results written before references existed read back with none."""
 
     baselines: dict[str, float]
@@ -302,7 +302,8 @@ class Environment:
     cpu_count: int | None
     accelerator: str | None
     created: str
-    usable_cores: int | None = None  # the cores this process may use (pretrain.compare.cores); older files: None
+    # The cores this process may use (pretrain.compare.planning.cores); older files: None.
+    usable_cores: int | None = None
 
 
 @dataclass
@@ -346,7 +347,8 @@ class ComparisonResults:
         return cls(
             raw["experiment"], raw["plan"], Environment(**raw["environment"]),
             {f: FamilyPretraining.from_dict(p) for f, p in raw["pretraining"].items()}, raw["pretraining_verdicts"],
-            {t: TaskResults.from_dict(e) for t, e in raw["tasks"].items()}, [RunRecord.from_dict(r) for r in raw["runs"]],
+            {t: TaskResults.from_dict(e) for t, e in raw["tasks"].items()},
+            [RunRecord.from_dict(r) for r in raw["runs"]],
             Counts(**raw["counts"]), WallTimes(**raw["wall_s"]),
         )
 

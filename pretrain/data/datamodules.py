@@ -13,11 +13,9 @@ are split per rank with ``datasets.distributed.split_dataset_by_node``.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import hashlib
 import warnings
-from pathlib import Path
+from typing import Literal
 
 import datasets
 import lightning as L
@@ -87,7 +85,8 @@ class PretrainDataModule(L.LightningDataModule):
             raise ValueError(f"num_proc={num_proc}: expected None (no worker processes) or an integer >= 1")
         self.source = DataSource.of(source)
         self.tokenizer_kind, self.tokenizer_file, self.vocab_size = tokenizer_kind, tokenizer_file, vocab_size
-        self.max_length, self.batch_size, self.num_workers, self.num_proc = max_length, batch_size, num_workers, num_proc
+        self.max_length, self.batch_size = max_length, batch_size
+        self.num_workers, self.num_proc = num_workers, num_proc
         self.cache_dir, self.streaming, self.seed = cache_dir, streaming, seed
         self._corpus: Corpus | None = None
         self._tokenizer: PreTrainedTokenizerFast | None = None
@@ -149,7 +148,8 @@ class PretrainDataModule(L.LightningDataModule):
             totals = {k: sum(int(r[k]) for r in rows) for k in ("num_bytes", "num_words", "num_tokens")}
             documents = len(rows)
         else:
-            totals = {k: int(pc.sum(data.data.column(k)).as_py() or 0) for k in ("num_bytes", "num_words", "num_tokens")}
+            totals = {k: int(pc.sum(data.data.column(k)).as_py() or 0) for k in ("num_bytes", "num_words",
+                                                                                 "num_tokens")}
             documents = len(data)
         return {"documents": documents, "words": totals["num_words"], "bytes": totals["num_bytes"],
                 "tokens": totals["num_tokens"]}
@@ -181,7 +181,8 @@ class PretrainDataModule(L.LightningDataModule):
             self.tokenized(split)
 
     def setup(self, stage: str | None = None) -> None:
-        wanted = {"fit": ("train", "validation"), "validate": ("validation",), "test": ("test",)}.get(stage or "", SPLITS)
+        wanted = {"fit": ("train", "validation"), "validate": ("validation",), "test": ("test",)}.get(stage or "",
+                                                                                                      SPLITS)
         for split in wanted:
             if split in self._examples:
                 continue
@@ -252,7 +253,8 @@ class BertDataModule(PretrainDataModule):
                          tokenizer_file, vocab_size, max_length, batch_size, num_workers, num_proc, cache_dir,
                          streaming, seed)
         if not 0.0 < mlm_probability < 1.0:
-            raise ValueError(f"mlm_probability={mlm_probability}: expected a value in (0, 1), BERT uses {MLM_PROBABILITY}")
+            raise ValueError(f"mlm_probability={mlm_probability}: expected a value in (0, 1), "
+                             f"BERT uses {MLM_PROBABILITY}")
         if dupe_factor < 1:
             raise ValueError(f"dupe_factor={dupe_factor}: expected >= 1 copies of the training examples (BERT: 10)")
         self.mlm_probability, self.whole_word_masking, self.nsp = mlm_probability, whole_word_masking, nsp

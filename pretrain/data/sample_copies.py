@@ -156,9 +156,9 @@ def _converted(directory: str, shards: dict[str, int]) -> dict[str, tuple[str, .
 _THREE = {"train": 1, "validation": 1, "test": 1}
 _WIKITEXT = datasets.Features({"text": datasets.Value("string")})
 
-# (hub name, config, revision) -> what it serves, as pretrain.compare.datasets.REGISTRY names it; the shard counts
-# are the hub's (WikiText-103's train is two files, BookCorpus's conversion ten), so a copy exercises multi-file
-# splits too. Where each layout was seen is in the registry's comments.
+# (hub name, config, revision) -> what it serves, as pretrain.compare.planning.datasets.REGISTRY names it; the
+# shard counts are the hub's (WikiText-103's train is two files, BookCorpus's conversion ten), so a copy exercises
+# multi-file splits too. Where each layout was seen is in the registry's comments.
 SAMPLES: dict[tuple[str, str | None, str | None], HubCopy] = {
     ("Salesforce/wikitext", "wikitext-2-raw-v1", None): HubCopy(
         _WIKITEXT, _wikitext, _native("wikitext-2-raw-v1", _THREE)),

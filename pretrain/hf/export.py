@@ -29,11 +29,17 @@ from torch import Tensor, nn
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 from pretrain.checkpoint import (
-    CHECKPOINT_FORMAT, MODEL_PREFIX, Backbone, load_backbone, load_checkpoint_file, read_checkpoint, suite_backbone,
+    CHECKPOINT_FORMAT,
+    MODEL_PREFIX,
+    Backbone,
+    load_backbone,
+    load_checkpoint_file,
+    read_checkpoint,
+    suite_backbone,
 )
 from pretrain.data.caching import atomic_directory
-from pretrain.family import MLM_PROBABILITY
 from pretrain.data.tokenizer import SPECIAL_TOKENS, SPECIAL_TOKENS_MAP
+from pretrain.family import MLM_PROBABILITY
 from pretrain.hf import to_hf
 from pretrain.hf.modernbert import is_modernbert_layout
 from pretrain.hf.state import load_exactly

@@ -77,7 +77,8 @@ def _renames(n_layers: int) -> list[Rename]:
     for i in range(n_layers):
         ours, theirs = f"decoder.blocks.{i}", f"transformer.h.{i}"
         for o, t, conv in (
-            ("attn_norm", "ln_1", False), ("attn.qkv_proj", "attn.c_attn", True), ("attn.out_proj", "attn.c_proj", True),
+            ("attn_norm", "ln_1", False), ("attn.qkv_proj", "attn.c_attn", True),
+            ("attn.out_proj", "attn.c_proj", True),
             ("ffn_norm", "ln_2", False), ("ffn.fc_in", "mlp.c_fc", True), ("ffn.fc_out", "mlp.c_proj", True),
         ):
             renames += [Rename(f"{ours}.{o}.weight", f"{theirs}.{t}.weight", transpose=conv),

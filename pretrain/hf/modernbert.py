@@ -59,7 +59,8 @@ def config_from_hf(hf: HfConfig) -> TransformerConfig:
     for field in ("hidden_activation", "classifier_activation"):
         if getattr(hf, field) != "gelu":
             raise ValueError(f"{name}.{field}={getattr(hf, field)!r} is not supported; our GeGLU and head use 'gelu'")
-    biases = {field: bool(getattr(hf, field)) for field in ("norm_bias", "attention_bias", "mlp_bias", "classifier_bias")}
+    biases = {field: bool(getattr(hf, field)) for field in ("norm_bias", "attention_bias", "mlp_bias",
+                                                            "classifier_bias")}
     if len(set(biases.values())) > 1:
         raise ValueError(f"{name} mixes biases {biases}; our config has one `bias` for every linear layer and norm")
     if not hf.decoder_bias:

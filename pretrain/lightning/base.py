@@ -27,7 +27,7 @@ from pretrain.blocks.block import TransformerBlock
 from pretrain.blocks.config import TransformerConfig
 from pretrain.checkpoint import CHECKPOINT_FORMAT
 from pretrain.family import family_record
-from pretrain.lightning.metrics import UnigramBaseline, bits_per_byte
+from pretrain.lightning.metrics import UnigramBaseline
 from pretrain.lightning.optim import Optimisation
 from pretrain.lightning.schedule import Schedule
 from pretrain.models.copying import random_sequences

@@ -13,6 +13,7 @@ from torchmetrics.classification import MulticlassAccuracy
 from pretrain.blocks.config import TransformerConfig
 from pretrain.lightning.base import PretrainingModule
 from pretrain.lightning.metrics import IGNORE_INDEX, bits_per_byte, perplexity, token_metrics
+from pretrain.models.bert import BertModel
 from pretrain.models.copying import masked_copy_accuracy
 
 
@@ -79,7 +80,7 @@ class BertPretraining(PretrainingModule):
     def _build_model(self, config: TransformerConfig) -> nn.Module:
         if config.type_vocab_size == 1 and self.nsp:
             raise ValueError(
-                f"model.nsp=True needs two segment rows or none: model.config.type_vocab_size=1, expected 2 "
+                "model.nsp=True needs two segment rows or none: model.config.type_vocab_size=1, expected 2 "
                 "(segment embeddings) or 0 (the pair is marked by [SEP] alone)"
             )
         return super()._build_model(config)

@@ -1,8 +1,8 @@
 """Encoder-decoder: a bidirectional encoder and a causal decoder that cross-attends to it.
 
-One of BERT's paths to generation (BERT2BERT; the default is MaskedSeq2Seq): both halves are warm-started from a BERT checkpoint and only the
-cross-attention is new (Rothe et al. 2020, "Leveraging Pre-trained Checkpoints for Sequence
-Generation Tasks", arXiv:1907.12461).
+One of BERT's paths to generation (BERT2BERT; the default is MaskedSeq2Seq): both halves are warm-started
+from a BERT checkpoint and only the cross-attention is new (Rothe et al. 2020, "Leveraging Pre-trained
+Checkpoints for Sequence Generation Tasks", arXiv:1907.12461).
 """
 
 from __future__ import annotations

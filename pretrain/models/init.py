@@ -6,9 +6,9 @@ import math
 
 from torch import nn
 
+from pretrain.blocks.attention import MultiHeadAttention
 from pretrain.blocks.config import TransformerConfig
 from pretrain.blocks.feedforward import FeedForward
-from pretrain.blocks.attention import MultiHeadAttention
 
 
 def init_weights(model: nn.Module, config: TransformerConfig) -> None:

@@ -14,7 +14,6 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-
 Pooling = Literal["native", "mean"]
 
 

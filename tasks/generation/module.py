@@ -18,14 +18,14 @@ from lightning.pytorch.loggers import WandbLogger
 from torch import Tensor
 from torchmetrics.text import BLEUScore, Perplexity, ROUGEScore
 
+from pretrain.checkpoint import Backbone
+from pretrain.family import family_record
 from pretrain.models.encoder_decoder import EncoderDecoderModel
 from pretrain.models.generation import GenerationConfig
 from pretrain.models.gpt import GptModel
 from pretrain.models.loss import next_token_targets, token_cross_entropy
 from pretrain.models.masked_seq2seq import MaskedSeq2Seq
 from pretrain.models.seq2seq import Seq2SeqModel
-from pretrain.checkpoint import Backbone
-from pretrain.family import family_record
 from tasks.base import TaskDataModule, TaskModule
 from tasks.encoding import IGNORE_INDEX
 from tasks.generation.data import GenerationDataModule

@@ -88,5 +88,6 @@ def _prf(correct: Tensor, predicted: Tensor, gold: Tensor) -> tuple[Tensor, Tens
     correct, predicted, gold = correct.double(), predicted.double(), gold.double()
     precision = correct / predicted if predicted > 0 else torch.zeros((), dtype=torch.double)
     recall = correct / gold if gold > 0 else torch.zeros((), dtype=torch.double)
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else torch.zeros((), dtype=torch.double)
+    zero = torch.zeros((), dtype=torch.double)
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else zero
     return precision.float(), recall.float(), f1.float()

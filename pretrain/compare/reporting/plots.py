@@ -12,10 +12,10 @@ matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from pretrain.compare.metrics import TASK_METRICS, TRAIN_LOSS_KEYS, VAL_LOSS_KEYS  # noqa: E402
-from pretrain.compare.plan import FAMILIES  # noqa: E402
+from pretrain.compare.analysis.metrics import TASK_METRICS, TRAIN_LOSS_KEYS, VAL_LOSS_KEYS  # noqa: E402
+from pretrain.compare.analysis.stats import Summary  # noqa: E402
+from pretrain.compare.planning.plan import FAMILIES  # noqa: E402
 from pretrain.compare.schema import ComparisonResults, TaskResults  # noqa: E402
-from pretrain.compare.stats import Summary  # noqa: E402
 from pretrain.data.caching import atomic_write  # noqa: E402
 
 COLORS = {"bert": "tab:blue", "gpt": "tab:orange"}

@@ -10,11 +10,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pretrain.compare.experiment_layout import ExperimentLayout
-from pretrain.compare.metrics import TASK_METRICS
-from pretrain.compare.plan import FAMILIES
+from pretrain.compare.analysis.metrics import TASK_METRICS
+from pretrain.compare.planning.plan import FAMILIES
+from pretrain.compare.reporting.wandb_report import publish, report_spec, save_spec
+from pretrain.compare.running.experiment_layout import ExperimentLayout
 from pretrain.compare.schema import ComparisonResults
-from pretrain.compare.wandb_report import publish, report_spec, save_spec
 from pretrain.lightning.wandb_mode import ensure_wandb_mode
 
 COLUMNS = ["task", "metric", "family", "mean", "ci_low", "ci_high", "n", "baseline", "reference", "verdict"]

@@ -2,7 +2,7 @@
 
     baselines        trivial baselines of every task (on the same test rows the models are scored on)
     references       classical references (TF-IDF + logistic regression, TF-IDF retrieval) on those rows:
-                     shown beside the scores, not judged against (pretrain.compare.references)
+                     shown beside the scores, not judged against (pretrain.compare.analysis.references)
     pretrain         each family x pretraining seed, the same budget (tokens seen, or FLOPs)
     grid             each (task, family) x learning rate, first seed, final checkpoint:
                      after the family's first pretraining seed
@@ -25,24 +25,34 @@ from typing import Any
 import torch
 
 from pretrain.blocks.config import TransformerConfig
-from pretrain.compare.baselines import task_baseline
-from pretrain.compare.cores import side_by_side
-from pretrain.compare.ledger import Ledger
-from pretrain.compare.plan import FAMILIES, ResolvedPlan
-from pretrain.compare.pool import Job, Progress, run_jobs
-from pretrain.compare.references import REFERENCE_TASKS, task_reference
-from pretrain.compare.report import write_report
-from pretrain.compare.results import aggregate, environment
-from pretrain.compare.runs import (
-    Cli, attention_example, call, curve, final_metrics, finetune_args, model_facts, predicted_fraction, pretrain_args,
-    probe_checkpoints, read_metrics_csv, tokens_at_checkpoint,
-)
-from pretrain.compare.run_identity import RunIdentity, finetune_run_id, pretrain_run_id
-from pretrain.compare.schema import ComparisonResults, PretrainResult, RunRecord
-from pretrain.compare.selection import choose_lr
-from pretrain.compare.wandb_summary import log_summary
-from pretrain.data.caching import atomic_write
 from pretrain.checkpoint import HF_PREFIX, load_backbone
+from pretrain.compare.analysis.baselines import task_baseline
+from pretrain.compare.analysis.references import REFERENCE_TASKS, task_reference
+from pretrain.compare.analysis.selection import choose_lr
+from pretrain.compare.planning.cores import side_by_side
+from pretrain.compare.planning.plan import FAMILIES, ResolvedPlan
+from pretrain.compare.reporting.report import write_report
+from pretrain.compare.reporting.results import aggregate, environment
+from pretrain.compare.reporting.wandb_summary import log_summary
+from pretrain.compare.running.ledger import Ledger
+from pretrain.compare.running.pool import Job, Progress, run_jobs
+from pretrain.compare.running.run_identity import RunIdentity, finetune_run_id, pretrain_run_id
+from pretrain.compare.running.runs import (
+    Cli,
+    attention_example,
+    call,
+    curve,
+    final_metrics,
+    finetune_args,
+    model_facts,
+    predicted_fraction,
+    pretrain_args,
+    probe_checkpoints,
+    read_metrics_csv,
+    tokens_at_checkpoint,
+)
+from pretrain.compare.schema import ComparisonResults, PretrainResult, RunRecord
+from pretrain.data.caching import atomic_write
 from pretrain.family import family_record
 from pretrain.models import count_parameters, flops_per_token
 from pretrain.run_layout import RunLayout

@@ -17,10 +17,10 @@ from typing import Literal, get_args
 from jsonargparse import ActionConfigFile, ArgumentParser
 
 from pretrain.blocks.config import TransformerConfig
-from pretrain.compare.cores import side_by_side
-from pretrain.compare.datasets import resolve
-from pretrain.compare.experiment_layout import ExperimentLayout
-from pretrain.compare.source_check import check_source
+from pretrain.compare.planning.cores import side_by_side
+from pretrain.compare.planning.datasets import resolve
+from pretrain.compare.planning.source_check import check_source
+from pretrain.compare.running.experiment_layout import ExperimentLayout
 from pretrain.data.sources import DataSource, DataSourceArg
 from pretrain.family import FAMILIES, family_record
 from tasks.classification.head import Pooling
@@ -50,7 +50,7 @@ class PretrainPlan:
     seen, or FLOPs with `match: flops`).
 
     Args:
-        data: a name from pretrain.compare.datasets.REGISTRY["pretrain"], a local file/glob, or a whole data
+        data: a name from pretrain.compare.planning.datasets.REGISTRY["pretrain"], a local file/glob, or a whole data
             source {name, config, splits, columns} (pretrain.data.sources.DataSource)
         tokens: training tokens each family sees (batch_size * seq_len * steps)
         seq_len: positions per sequence
@@ -124,7 +124,7 @@ class FinetunePlan:
 
     Args:
         tasks: the tasks to fine-tune on (tasks.registry.TASKS)
-        classification_data: a name from pretrain.compare.datasets.REGISTRY[<task>], a local file
+        classification_data: a name from pretrain.compare.planning.datasets.REGISTRY[<task>], a local file
             (the train split), or a whole data source {name, config, splits, columns}, e.g. local files with
             their validation/test paths
         ner_data: as classification_data, for NER
@@ -215,7 +215,7 @@ class ComparePlan:
             trainers: Lightning's DDP launcher re-executes the current command once per rank, which must be
             that run, not the whole plan
         parallel_runs: independent runs (the two pretrainings, fine-tunings) side by side in this many worker
-            processes; null = derived from the cores (pretrain.compare.cores: min(cores, the widest stage))
+            processes; null = derived from the cores (pretrain.compare.planning.cores: min(cores, the widest stage))
         threads_per_run: threads of each in-process run; null = cores // parallel_runs
     """
 
@@ -311,7 +311,7 @@ def validate(plan: ComparePlan, root: Path = Path("."), check_data: bool = True)
     """Check everything that can be checked without training; raise one ValueError naming the field.
 
     Runs before any tokenizer or model is built, so a typo costs seconds. `check_data` also checks that
-    every data source resolves with the splits and columns its stage reads (pretrain.compare.source_check).
+    every data source resolves with the splits and columns its stage reads (pretrain.compare.planning.source_check).
     """
     if not _NAME.match(plan.experiment):
         raise ValueError(f"experiment={plan.experiment!r} must be a plain name (letters, digits, '_', '.', '-')")
@@ -334,7 +334,8 @@ def validate(plan: ComparePlan, root: Path = Path("."), check_data: bool = True)
         raise ValueError(f"finetune.controls={f.controls} must be between 0 and the number of seeds ({len(f.seeds)})")
     if not p.seeds or len(set(p.seeds)) != len(p.seeds):
         raise ValueError(f"pretrain.seeds={p.seeds} must be a non-empty list of distinct integers")
-    for name, value, choices in (("architecture", plan.architecture, ARCHITECTURES), ("pretrain.match", p.match, MATCH_BY),
+    for name, value, choices in (("architecture", plan.architecture, ARCHITECTURES),
+                                 ("pretrain.match", p.match, MATCH_BY),
                                  ("finetune.classification_pooling", plan.classification_pooling(), POOLINGS)):
         if value not in choices:
             raise ValueError(f"{name}={value!r}; choose one of {', '.join(choices)}")

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from pretrain.compare.run_identity import RunIdentity
+
+from pretrain.compare.running.run_identity import RunIdentity
 from pretrain.compare.schema import RunRecord
 from pretrain.data.caching import atomic_write
 

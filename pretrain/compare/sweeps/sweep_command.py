@@ -16,7 +16,7 @@ from pathlib import Path
 
 from jsonargparse import ActionYesNo, ArgumentParser
 
-from pretrain.compare.sweep import best_trial, load_sweep, outcome_table, run_local, run_online, write_summary
+from pretrain.compare.sweeps.sweep import best_trial, load_sweep, outcome_table, run_local, run_online, write_summary
 
 
 def main(args: list[str] | None = None) -> int:
@@ -29,7 +29,8 @@ def main(args: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int | None, default=None,
                         help="number of trials (grid: that many combinations drawn without replacement; default all)")
     parser.add_argument("--project", type=str, default="bert-vs-gpt", help="W&B project")
-    parser.add_argument("--group", type=str | None, default=None, help="W&B group (default: the sweep's name, else the file name)")
+    parser.add_argument("--group", type=str | None, default=None,
+                        help="W&B group (default: the sweep's name, else the file name)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the local random search")
     parser.add_argument("--summary", type=str | None, default=None,
                         help="JSON summary of local trials (default: runs/sweeps/<group>.json)")
@@ -55,6 +56,8 @@ def main(args: list[str] | None = None) -> int:
     write_summary(summary, path, group, config, outcomes, best)
     print(outcome_table(outcomes, metric, best))
     failed = [o.trial for o in outcomes if o.returncode != 0]
-    verdict = "no trial reported it" if best is None else f"best trial {best.trial}: {metric}={best.metric:.6g} ({goal})"
-    print(f"[sweep {group}] {len(outcomes) - len(failed)}/{len(outcomes)} trials succeeded; {verdict}; summary: {summary}")
+    verdict = ("no trial reported it" if best is None
+               else f"best trial {best.trial}: {metric}={best.metric:.6g} ({goal})")
+    succeeded = len(outcomes) - len(failed)
+    print(f"[sweep {group}] {succeeded}/{len(outcomes)} trials succeeded; {verdict}; summary: {summary}")
     return 1 if failed else 0

@@ -10,7 +10,7 @@ A plan's `parallel_runs` and `threads_per_run` are null by default, which means 
 Small models use one core better than two (per-op threading overhead dominates at d_model 128; pool.py),
 so a machine runs as many single-threaded runs as it has cores, and a plan with fewer runs that can go
 side by side than cores gives each the spare cores as threads. The widest stage is the most runs of one
-stage that can wait at once (pretrain.compare.pipeline): the grid (families x tasks x learning rates) or
+stage that can wait at once (pretrain.compare.running.pipeline): the grid (families x tasks x learning rates) or
 the chosen rate's further seeds, probes and random-init controls (families x tasks x that many);
 pretraining is narrower (one run per family and pretraining seed), so cores beyond it idle there. On the
 2-core machine the default plan gets 2 runs x 1 thread; on 8 cores, 8 x 1. Either value set in the plan is
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from pretrain.family import FAMILIES
 
 if TYPE_CHECKING:  # plan.py resolves a plan with this module: a runtime import would be circular
-    from pretrain.compare.plan import ComparePlan
+    from pretrain.compare.planning.plan import ComparePlan
 
 
 def usable_cores() -> int:

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from pretrain.compare.stats import CONFIDENCE
+from pretrain.compare.analysis.stats import CONFIDENCE
 from tasks.per_example import metric_from_sums
 
 REPLICATES = 2000

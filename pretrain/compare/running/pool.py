@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pretrain.compare.ledger import Ledger
-from pretrain.compare.run_identity import RunIdentity
+from pretrain.compare.running.ledger import Ledger
+from pretrain.compare.running.run_identity import RunIdentity
 from pretrain.compare.schema import RunRecord, RunResult
 
 

@@ -1,6 +1,6 @@
 """Classical references: what a standard method with no neural network scores on the same test rows.
 
-    python -m pretrain.compare.references   # the built-in tasks' references, as the comparison computes them
+    python -m pretrain.compare.analysis.references   # the built-in tasks' references, as the comparison computes them
 
 Each task's record names its reference (tasks.record.Reference, in the task's package):
 
@@ -10,7 +10,7 @@ Each task's record names its reference (tasks.record.Reference, in the task's pa
   (tasks.ner.baseline); a CRF would need a new dependency.
 
 Both are fit on the task's training split with scikit-learn, read by the task's own data module (the rows
-and label names the trivial baselines read, pretrain.compare.baselines.task_baseline) and scored on its test
+and label names the trivial baselines read, pretrain.compare.analysis.baselines.task_baseline) and scored on its test
 split with the baselines' scorers (`label_scores`, `rouge_scores`: the torchmetrics metrics the models log).
 
 They are references, not baselines a model must beat: a method that memorises the training set is a fair

@@ -12,7 +12,7 @@ training tokens, training FLOPs, and on a named accelerator the wall time, GPU-h
   for the whole stage (a one-device fine-tuning run leaves the others idle but rented).
 - On a CPU (`--gpu cpu`) the rate is measured: a few timed training steps of each family's preset at the plan's
   batch and sequence length (`pretrain.bench`, our model alone), with the threads a run gets
-  (threads_per_run, pretrain.compare.cores) and bf16 autocast when the trainer asks for bf16-mixed.
+  (threads_per_run, pretrain.compare.planning.cores) and bf16 autocast when the trainer asks for bf16-mixed.
 - Memory per device in pretraining, bf16-mixed with AdamW: fp32 weights (4 bytes per parameter), gradients (4) and
   the two AdamW moments (8), sharded over the devices under FSDP; activations per layer after Korthikanti et al.
   2022 (arXiv:2205.05198, section 4.1): s*b*(34h + 5as/h) bytes at d_ff = 4h, here s*b*(18h + 4 d_ff) + 4sbh
@@ -34,14 +34,15 @@ from pathlib import Path
 
 import torch
 import yaml
+
 # The table behind get_available_flops, which the benchmark's MFU uses; read by name here because
 # get_available_flops needs the device itself, and an estimate is made before renting it.
 from lightning.fabric.utilities.throughput import _CUDA_FLOPS
 
 from pretrain.bench.training import ours_runner
-from pretrain.compare.cores import side_by_side
-from pretrain.compare.pipeline import baseline_runs, count_runs, preset_config, preset_facts, pretrain_steps
-from pretrain.compare.plan import ResolvedPlan
+from pretrain.compare.planning.cores import side_by_side
+from pretrain.compare.planning.plan import ResolvedPlan
+from pretrain.compare.running.pipeline import baseline_runs, count_runs, preset_config, preset_facts, pretrain_steps
 from pretrain.data.caching import atomic_write
 from pretrain.family import FAMILIES, family_record
 from tasks.registry import task_record

@@ -7,12 +7,19 @@ local copies from the copy itself, so a missing split or a renamed column costs 
 
 from __future__ import annotations
 
-import datasets
-
 from pathlib import Path
 
+import datasets
+
 from pretrain.data.sources import (
-    FILE_BUILDERS, PARQUET_CONVERSION, SPLITS, DataSource, hub_columns, hub_split_names, resolve_files, script_refusal,
+    FILE_BUILDERS,
+    PARQUET_CONVERSION,
+    SPLITS,
+    DataSource,
+    hub_columns,
+    hub_split_names,
+    resolve_files,
+    script_refusal,
 )
 from tasks.registry import task_record
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pretrain.compare.experiment_layout import ExperimentLayout
-from pretrain.compare.ledger import Ledger
-from pretrain.compare.markdown import render
-from pretrain.compare.plots import render_all
-from pretrain.compare.results import aggregate, environment
+from pretrain.compare.reporting.markdown import render
+from pretrain.compare.reporting.plots import render_all
+from pretrain.compare.reporting.results import aggregate, environment
+from pretrain.compare.running.experiment_layout import ExperimentLayout
+from pretrain.compare.running.ledger import Ledger
 from pretrain.compare.schema import ComparisonResults, write_comparison
 from pretrain.data.caching import atomic_write
-
 
 
 def write_report(results: ComparisonResults, out_dir: Path) -> list[Path]:

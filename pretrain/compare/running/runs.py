@@ -17,16 +17,15 @@ from pathlib import Path
 
 import torch
 
-from pretrain.compare.plan import ResolvedPlan
-from pretrain.compare.schema import AttentionExample, ModelFacts
 from pretrain.checkpoint import load_backbone
+from pretrain.compare.planning.plan import ResolvedPlan
+from pretrain.compare.schema import AttentionExample, ModelFacts
 from pretrain.family import family_record
 from pretrain.models import count_parameters, flops_per_token
+from pretrain.run_layout import RunLayout
 from pretrain.run_record import run_data_option
 from tasks.record import FinetuneOptions
 from tasks.registry import task_record
-from pretrain.run_layout import RunLayout
-
 
 Cli = Callable[[list[str]], object]
 
@@ -110,7 +109,8 @@ def logger_args(resolved: ResolvedPlan, tags: list[str], run_dir: Path) -> list[
         "--trainer.logger", "lightning.pytorch.loggers.WandbLogger",
         "--trainer.logger.project", plan.wandb.project, "--trainer.logger.group", plan.experiment,
         "--trainer.logger.name", run_dir.name, "--trainer.logger.save_dir", str(run_dir),
-        "--trainer.logger.tags", json.dumps(tags), "--trainer.logger.offline", str(plan.wandb.mode == "offline").lower(),
+        "--trainer.logger.tags", json.dumps(tags), "--trainer.logger.offline",
+        str(plan.wandb.mode == "offline").lower(),
     ]
 
 

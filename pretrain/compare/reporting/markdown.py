@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pretrain.compare.metrics import PRETRAIN_METRICS, TASK_METRICS
-from pretrain.compare.plan import FAMILIES
+from pretrain.compare.analysis.metrics import PRETRAIN_METRICS, TASK_METRICS
+from pretrain.compare.analysis.stats import Summary
+from pretrain.compare.planning.plan import FAMILIES
 from pretrain.compare.schema import ComparisonResults, PretrainingEffect, TaskResults
-from pretrain.compare.stats import Summary
 from tasks.copying_check import CANNOT_COPY_BELOW, COPY_ACC_KEY
 from tasks.metric_spec import MetricSpec
 from tasks.record import Reference
@@ -58,7 +58,8 @@ def render(results: ComparisonResults, plots: list[Path]) -> str:
         )
     lines += ["", "Tokens seen are real (non-padding) input tokens; tokens predicted are the positions the objective "
               "scored (BERT: the masked ones, the run's data.mlm_probability of them; GPT: every next token). FLOPs "
-              "count BERT's vocabulary projection at masked positions only, at the run's masking rate.", "", "## Pretraining", ""]
+              "count BERT's vocabulary projection at masked positions only, at the run's masking rate.", "",
+              "## Pretraining", ""]
     for family in FAMILIES:
         entry = results.pretraining.get(family)
         if entry is None or entry.status != "done" or entry.result is None:
@@ -108,8 +109,8 @@ def render(results: ComparisonResults, plots: list[Path]) -> str:
 
 
 def _copying_note(results: ComparisonResults, family: str) -> str:
-    """Where a model misses a baseline on a task that copies from its source (Task.copies_source): whether its pretrained model can copy from
-    its context at all (the copying probe)."""
+    """Where a model misses a baseline on a task that copies from its source (Task.copies_source): whether its
+    pretrained model can copy from its context at all (the copying probe)."""
     entry = results.pretraining.get(family)
     value = entry.result.metrics.get(COPY_ACC_KEY) if entry is not None and entry.result is not None else None
     if value is None:
@@ -179,7 +180,8 @@ def _protocol(results: ComparisonResults) -> list[str]:
         f"- **Architecture: {architecture}.** " + (
             "Both families use the same block settings; they differ only in the attention mask (bidirectional vs "
             "causal), the objective and the heads (Ettin's protocol, Weller et al. 2025)." if architecture == "matched"
-            else "Each family keeps its classic layout, so architecture differences are confounded with the objective."),
+            else "Each family keeps its classic layout, so architecture differences are confounded with the "
+                 "objective."),
         (f"- **Budget:** matched by {p.get('match', 'tokens')}; same data ({p['data']}), "
          f"{'one shared' if p['shared_tokenizer'] else 'per-family'} tokenizer ({p['vocab_size']} tokens), batch "
          f"{p['batch_size']} x {p['seq_len']} positions, AdamW lr {p['lr']:g} with {p['warmup_steps']} warmup steps; "
@@ -190,18 +192,20 @@ def _protocol(results: ComparisonResults) -> list[str]:
          "the plan's shared tokenizer, pretraining data and budget do not apply; their pretraining is the "
          "publishers'."),
         f"- **Fine-tuning:** {_fine_tuning_steps(f)}, batch {f['batch_size']}, validation every "
-        f"{f['val_check_interval']} steps and the best validation checkpoint tested; learning rate chosen on validation "
+        f"{f['val_check_interval']} steps and the best validation checkpoint tested; learning rate chosen on "
+        "validation "
         f"from the same grid {f['lrs']} for both families; seeds {f['seeds']}. Classification reads "
         + _POOLING_TEXT[f.get("classification_pooling") or "native"] + ".",  # results before the option: native
-        f"- **Controls:** {'none' if not f['controls'] else str(f['controls']) + ' random-init run(s) per task and family'}"
-        " (same architecture and recipe, including the learning rate chosen for the pretrained model, but random "
+        "- **Controls:** "
+        + ("none" if not f["controls"] else f"{f['controls']} random-init run(s) per task and family")
+        + " (same architecture and recipe, including the learning rate chosen for the pretrained model, but random "
         "weights); pretraining effect = pretrained minus random-init.",
         *_references_protocol(results),
         f"- **Runs side by side:** {plan['parallel_runs']} at a time, "
         + (f"{plan['threads_per_run']} thread(s) each" if plan.get("threads_per_run") else "threads not recorded")
         + (f", on {results.environment.usable_cores} usable CPU cores" if results.environment.usable_cores else "")
         + " (a plan's null = derived from the cores: runs = min(cores, the plan's widest stage), threads = "
-        "cores // runs; pretrain.compare.cores).",
+        "cores // runs; pretrain.compare.planning.cores).",
         f"- **Statistics:** mean ± 95% Student-t interval over {len(p['seeds'])} pretraining x {len(f['seeds'])} "
         "fine-tuning seeds (covers "
         + ("pretraining and fine-tuning randomness" if len(p["seeds"]) > 1 else "fine-tuning randomness only: one "
@@ -251,7 +255,8 @@ def _task_section(task: str, entry: TaskResults, from_pretrained: dict[str, str]
         chosen = "; ".join(f"{fam.upper()} {choice.pretrained}" for fam, choice in entry.lr.items())
         rows.append(f"Learning rate chosen on validation: {chosen}.")
     rows.append("")
-    rows += [f"- {v.verdict.text}" for v in entry.verdicts] or ["- No verdict: no metric was measured for both families."]
+    no_verdict = "- No verdict: no metric was measured for both families."
+    rows += [f"- {v.verdict.text}" for v in entry.verdicts] or [no_verdict]
     for family, effect in entry.pretraining_effect.items():
         rows.append(f"- Pretraining effect for {family.upper()} ({effect.metric}): {_effect(effect)} "
                     "(pretrained minus random-init, 95% paired bootstrap interval over test examples).")
@@ -279,7 +284,8 @@ def _reference_note(task: str, entry: TaskResults) -> str:
     meaning = (f"{' and '.join(above)} {'reaches' if len(above) == 1 else 'reach'} it: at this budget a pretrained "
                "model scores at least what a classical method fit on the training split alone scores"
                if above else _reference_of(task).gap_meaning)
-    return (f"Classical reference ({_reference_of(task).method}, fit on the training split and scored on the same test rows; "
+    return (f"Classical reference ({_reference_of(task).method}, fit on the training split and scored on the "
+            "same test rows; "
             f"a reference, not a baseline a model must beat): {spec.label} {value:.4g}, models minus reference "
             f"{gaps or '-'}: {meaning}.")
 

@@ -2,7 +2,7 @@
 
     <runs_dir>/<experiment>/            what the plan ran, so a re-run resumes
         plan.json                       the plan the runs belong to (a different plan is refused)
-        ledger.json                     every run's identity, status and result (pretrain.compare.ledger)
+        ledger.json                     every run's identity, status and result (pretrain.compare.running.ledger)
         <run id>/                       one run's folder (pretrain.run_layout)
     <reports_dir>/<experiment>/         what a reader gets: results.json, report.md and the plots
 """

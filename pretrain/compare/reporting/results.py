@@ -17,17 +17,32 @@ from typing import Any
 
 import torch
 
-from pretrain.compare.bootstrap import PairedDifference, paired_difference
-from pretrain.compare.cores import usable_cores
-from pretrain.compare.metrics import PRETRAIN_METRICS, TASK_METRICS
-from pretrain.compare.plan import FAMILIES
+from pretrain.compare.analysis.bootstrap import PairedDifference, paired_difference
+from pretrain.compare.analysis.metrics import PRETRAIN_METRICS, TASK_METRICS
+from pretrain.compare.analysis.selection import choose_lr, validation_score
+from pretrain.compare.analysis.stats import summarize
+from pretrain.compare.analysis.verdict import compare
+from pretrain.compare.planning.cores import usable_cores
+from pretrain.compare.planning.plan import FAMILIES
 from pretrain.compare.schema import (
-    ComparisonResults, Counts, Environment, FamilyPretraining, GridPoint, Group, LrChoice, MetricVerdict,
-    PretrainingEffect, PretrainResult, Probe, ProbeGroup, RunRecord, SeedRun, TaskResults, WallTimes,
+    ComparisonResults,
+    Counts,
+    Environment,
+    FamilyPretraining,
+    GridPoint,
+    Group,
+    LrChoice,
+    MetricVerdict,
+    PretrainingEffect,
+    PretrainResult,
+    Probe,
+    ProbeGroup,
+    RunRecord,
+    SeedRun,
+    TaskResults,
+    WallTimes,
 )
-from pretrain.compare.selection import choose_lr, validation_score
-from pretrain.compare.stats import summarize
-from pretrain.compare.verdict import compare
+from pretrain.run_config import REPO
 from tasks.metric_spec import MetricSpec
 from tasks.outputs import FinetuneResults
 from tasks.per_example import statistics
@@ -38,11 +53,8 @@ PACKAGES = (
 )
 
 
-# The checkout the code runs from (an editable install), whatever the working directory is.
-CODE_ROOT = Path(__file__).resolve().parents[2]
 
-
-def environment(repo: Path = CODE_ROOT) -> Environment:
+def environment(repo: Path = REPO) -> Environment:
     """Versions, git commit and machine: what a reader needs to reproduce or distrust a number."""
     versions = {"python": platform.python_version()}
     for name in PACKAGES:

@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from pretrain.compare.bootstrap import PairedDifference
-from pretrain.compare.stats import Summary, welch_p_value
+from pretrain.compare.analysis.bootstrap import PairedDifference
+from pretrain.compare.analysis.stats import Summary, welch_p_value
 
 ALPHA = 0.05
 

@@ -16,8 +16,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pretrain.compare.markdown import answer_lines
-from pretrain.compare.metrics import TASK_METRICS, TRAIN_LOSS_KEYS
+from pretrain.compare.analysis.metrics import TASK_METRICS, TRAIN_LOSS_KEYS
+from pretrain.compare.reporting.markdown import answer_lines
 from pretrain.compare.schema import ComparisonResults
 from pretrain.data.caching import atomic_write
 

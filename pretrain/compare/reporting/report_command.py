@@ -12,9 +12,9 @@ import sys
 
 from jsonargparse import ArgumentParser
 
-from pretrain.compare.experiment_layout import ExperimentLayout
-from pretrain.compare.report import rebuild
-from pretrain.compare.wandb_report import load_spec, publish
+from pretrain.compare.reporting.report import rebuild
+from pretrain.compare.reporting.wandb_report import load_spec, publish
+from pretrain.compare.running.experiment_layout import ExperimentLayout
 
 
 def main(args: list[str] | None = None) -> int:

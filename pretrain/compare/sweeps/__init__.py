@@ -1,0 +1,2 @@
+"""Hyperparameter sweeps: a sweep's grid and the command that runs it.
+"""
