@@ -16,6 +16,7 @@ Writers and readers (the commands, pretrain.compare, the exporter, the copy-accu
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, overload
@@ -102,5 +103,6 @@ class RunLayout:
 
     def checkpoints_at_step(self, prefix: str, step: int) -> list[Path]:
         """The checkpoints saved under `step_checkpoint_filename(prefix)` at `step`, in name order (Lightning adds
-        -vN to a repeat)."""
-        return sorted(self.checkpoints_dir.glob(f"{prefix}-step={step}*{CHECKPOINT_SUFFIX}"))
+        -vN to a repeat). Exactly `step`: step 4's are not step 40's."""
+        exact = re.compile(rf"{re.escape(prefix)}-step={step}(-v\d+)?{re.escape(CHECKPOINT_SUFFIX)}")
+        return sorted(p for p in self.checkpoints_dir.glob(f"{prefix}-step={step}*") if exact.fullmatch(p.name))

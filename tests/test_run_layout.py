@@ -30,11 +30,12 @@ def test_a_checkpoint_leads_back_to_its_run_folder(tmp_path: Path) -> None:
 def test_step_checkpoints_and_csv_logs_are_found_in_order(tmp_path: Path) -> None:
     run = RunLayout(tmp_path)
     run.checkpoints_dir.mkdir()
-    for name in ("probe-step=4.ckpt", "probe-step=4-v1.ckpt", "probe-step=8.ckpt", "last.ckpt", "last-v1.ckpt"):
+    for name in ("probe-step=4.ckpt", "probe-step=4-v1.ckpt", "probe-step=40.ckpt", "probe-step=8.ckpt", "last.ckpt",
+                 "last-v1.ckpt"):
         (run.checkpoints_dir / name).touch()
     assert RunLayout.step_checkpoint_filename("probe") == "probe-{step}"  # what Lightning expands to probe-step=N
     found = [p.name for p in run.checkpoints_at_step(RunLayout.PROBE_CHECKPOINTS, 4)]
-    assert found == ["probe-step=4-v1.ckpt", "probe-step=4.ckpt"]
+    assert found == ["probe-step=4-v1.ckpt", "probe-step=4.ckpt"]  # not step 40's
     assert sorted(p.name for p in last_checkpoints_in(run.checkpoints_dir)) == ["last-v1.ckpt", "last.ckpt"]
     for version in (10, 2):
         (run.csv_dir / f"version_{version}").mkdir(parents=True)
