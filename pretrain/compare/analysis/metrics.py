@@ -6,6 +6,7 @@ Key names follow the suite's `split/name` convention.
 
 from __future__ import annotations
 
+from pretrain.family import MLM_PROBABILITY
 from tasks.metric_spec import MetricSpec
 from tasks.registry import TASKS, task_record
 
@@ -17,7 +18,8 @@ TASK_METRICS: dict[str, tuple[MetricSpec, ...]] = {task: task_record(task).metri
 # are not directly comparable; bits per byte is, for the causal LM only).
 PRETRAIN_METRICS: dict[str, tuple[MetricSpec, ...]] = {
     "bert": (
-        MetricSpec("val/mlm_acc", "MLM accuracy (fixed 15% mask)", True, ("val/baseline_mlm_acc",)),
+        # The default rate: a plan's BERT arm masks at it (its validation masks are seeded, hence "fixed").
+        MetricSpec("val/mlm_acc", f"MLM accuracy (fixed {MLM_PROBABILITY:.0%} mask)", True, ("val/baseline_mlm_acc",)),
         MetricSpec("val/nsp_acc", "NSP accuracy", True),
         MetricSpec("val/mlm_loss", "MLM loss", False),
         MetricSpec("val/copy_acc", "in-context copy accuracy", True),
