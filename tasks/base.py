@@ -217,6 +217,16 @@ class RestoredCheckpoint:
     val: dict[str, float]
 
 
+def unmask_decoder(backbone: Backbone) -> None:
+    """Let a decoder backbone's stack attend both ways (its weights unchanged); an encoder is an error, since it
+    is bidirectional already and the option would mean nothing."""
+    if not backbone.record.decoder_only:
+        raise ValueError(f"decoder_attention='bidirectional' applies to a decoder; this {backbone.family} backbone "
+                         "is an encoder, which attends both ways already (leave decoder_attention: causal)")
+    stack = getattr(backbone.model, backbone.record.body)
+    stack.causal = False
+
+
 class TaskModule(LightningModule):
     """Loads the backbone; AdamW with linear warmup then linear decay, as BERT's fine-tuning recipe
     (Devlin et al. 2018, appendix A.3) and GPT-1's (Radford et al. 2018, section 4.1).
@@ -231,7 +241,7 @@ class TaskModule(LightningModule):
 
     # The arguments that decide which weights a fine-tuned checkpoint holds: `finetune test/predict
     # --ckpt_path` takes them from the checkpoint and the rest (decoding, lr) from the run.
-    weights_hparams: ClassVar[tuple[str, ...]] = ("checkpoint", "family", "random_init")
+    weights_hparams: ClassVar[tuple[str, ...]] = ("checkpoint", "family", "random_init", "decoder_attention")
 
     def __init__(
         self,
@@ -241,6 +251,7 @@ class TaskModule(LightningModule):
         weight_decay: float = 0.01,
         warmup_ratio: float = 0.1,
         random_init: bool = False,
+        decoder_attention: Literal["causal", "bidirectional"] = "causal",
     ) -> None:
         """Options of the task module (a task's module adds its own; jsonargparse reads both for `finetune --help`).
 
@@ -252,6 +263,9 @@ class TaskModule(LightningModule):
             warmup_ratio: fraction of the steps spent warming up
             random_init: fine-tune the same architecture from random weights, the control that measures what
                 pretraining adds (the checkpoint gives only its config and tokenizer)
+            decoder_attention: causal | bidirectional: a decoder's (GPT's) attention while fine-tuning; bidirectional
+                removes its causal mask, the control that separates what the decoder learned in pretraining from
+                the left-only context it reads (Dukic & Snajder 2024, "Looking Right is Sometimes Right")
         """
         super().__init__()
         # transformers' get_linear_schedule_with_warmup, the fine-tuning recipe's schedule, to the bit.
@@ -264,6 +278,8 @@ class TaskModule(LightningModule):
             backbone = load_backbone(checkpoint, family)
         if random_init:
             backbone = random_weights(backbone)
+        if decoder_attention == "bidirectional":
+            unmask_decoder(backbone)
         self.family: str = backbone.family
         self.tokenizer: PreTrainedTokenizerBase = backbone.tokenizer
         self.backbone_config: TransformerConfig = backbone.config

@@ -138,6 +138,10 @@ def _finetuned(checkpoint: Path, raw: dict[str, Any]) -> Exported:
         raise ValueError(f"checkpoint {checkpoint} was fine-tuned with model.pooling={hp.get('pooling')!r}; "
                          f"{hub.classes[family, layout]} reads the pooled [CLS], so only `--model.init_args.pooling "
                          "native` fine-tunings export exactly")
+    if hp.get("decoder_attention", "causal") != "causal":
+        raise ValueError(f"checkpoint {checkpoint} was fine-tuned with model.decoder_attention="
+                         f"{hp['decoder_attention']!r}; transformers' decoder classes are causal, so only causal "
+                         "fine-tunings export exactly")
     model = backbone.model
     if hub.head_prefix is None:  # the task fine-tunes the whole model: it is exported as its LM class
         _load(model, state, MODEL_PREFIX, checkpoint)

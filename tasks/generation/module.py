@@ -80,6 +80,9 @@ class GenerationModule(TaskModule):
         decoding = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=do_sample, temperature=temperature,
                                     top_k=top_k, top_p=top_p, num_beams=num_beams, length_penalty=length_penalty,
                                     no_repeat_ngram_size=no_repeat_ngram_size)
+        if options.get("decoder_attention", "causal") != "causal":
+            raise ValueError(f"decoder_attention={options['decoder_attention']!r}: generation decodes left to right, "
+                             "so a decoder keeps its causal mask (decoder_attention: causal)")
         super().__init__(*args, **options)
         self.decoding = decoding
 

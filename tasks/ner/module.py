@@ -1,7 +1,8 @@
 """Token classification (NER) on a BERT or GPT backbone; entity-level P/R/F1 with conlleval semantics.
 
 GPT tags each word from its left context only (the decoder stays causal): that handicap is part
-of what the suite compares, so it is not patched over.
+of what the suite compares, so it is not patched over by default; `decoder_attention: bidirectional`
+(TaskModule) removes the causal mask as a control.
 """
 
 from __future__ import annotations
