@@ -18,8 +18,9 @@ from pretrain.models.bert import BertModel
 from pretrain.models.gpt import GptModel
 from pretrain.named_records import record_named
 
-# BERT's masked-LM rate (Devlin et al. 2018, section 3.1): the default of BertDataModule's mlm_probability and of
-# the FLOP counts that do not know a run's own value.
+# BERT's masked-LM rate (Devlin et al. 2018, section 3.1): the default of BertDataModule's mlm_probability, the
+# rate of its fixed validation and test masks (eval_mlm_probability) and of the FLOP counts that do not know a
+# run's own value.
 MLM_PROBABILITY = 0.15
 
 

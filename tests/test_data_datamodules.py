@@ -133,6 +133,24 @@ def test_global_batch_sampler_splits_a_short_last_batch_and_drops_one_too_short_
         GlobalBatchSampler(range(9), 4, 2, 2)
 
 
+def test_training_masks_at_its_rate_and_evaluation_at_the_fixed_rate(tmp_path: Path) -> None:
+    module = _module(BertDataModule, tmp_path, mlm_probability=0.3)
+    module.prepare_data()
+    module.setup("fit")
+
+    def masked_share(batches: object) -> float:
+        chosen = real = 0
+        for batch in batches:
+            chosen += int((batch["labels"] != -100).sum())
+            real += int(batch["attention_mask"].sum()) - 3 * batch["input_ids"].shape[0]  # [CLS] and two [SEP]
+        return chosen / real
+
+    assert masked_share(module.train_dataloader()) == pytest.approx(0.3, abs=0.03)
+    assert masked_share(module.val_dataloader()) == pytest.approx(0.15, abs=0.03)
+    with pytest.raises(ValueError, match="eval_mlm_probability=0"):
+        BertDataModule(eval_mlm_probability=0.0)
+
+
 def test_mlm_masks_follow_the_draw_not_the_batch(tmp_path: Path) -> None:
     module = _module(BertDataModule, tmp_path)
     collate = module._collator("train")

@@ -247,17 +247,18 @@ class BertDataModule(PretrainDataModule):
                  vocab_size: int = 8192,
                  max_length: int = 128, batch_size: int = 32, num_workers: int = 0, num_proc: int | None = None,
                  cache_dir: str = ".cache", streaming: bool = False, seed: int = 0,
-                 mlm_probability: float = MLM_PROBABILITY, whole_word_masking: bool = False, nsp: bool = True,
-                 dupe_factor: int = 10) -> None:
+                 mlm_probability: float = MLM_PROBABILITY, eval_mlm_probability: float = MLM_PROBABILITY,
+                 whole_word_masking: bool = False, nsp: bool = True, dupe_factor: int = 10) -> None:
         super().__init__(source, tokenizer_kind,
                          tokenizer_file, vocab_size, max_length, batch_size, num_workers, num_proc, cache_dir,
                          streaming, seed)
-        if not 0.0 < mlm_probability < 1.0:
-            raise ValueError(f"mlm_probability={mlm_probability}: expected a value in (0, 1), "
-                             f"BERT uses {MLM_PROBABILITY}")
+        for name, rate in (("mlm_probability", mlm_probability), ("eval_mlm_probability", eval_mlm_probability)):
+            if not 0.0 < rate < 1.0:
+                raise ValueError(f"{name}={rate}: expected a value in (0, 1), BERT uses {MLM_PROBABILITY}")
         if dupe_factor < 1:
             raise ValueError(f"dupe_factor={dupe_factor}: expected >= 1 copies of the training examples (BERT: 10)")
-        self.mlm_probability, self.whole_word_masking, self.nsp = mlm_probability, whole_word_masking, nsp
+        self.mlm_probability, self.eval_mlm_probability = mlm_probability, eval_mlm_probability
+        self.whole_word_masking, self.nsp = whole_word_masking, nsp
         self.dupe_factor = dupe_factor
 
     def _tokenize_function(self) -> SentenceTokenizer:
@@ -335,9 +336,12 @@ class BertDataModule(PretrainDataModule):
 
     def _collator(self, split: str) -> MlmNspCollator:
         table = torch.tensor(continuation_table(self.tokenizer)) if self.whole_word_masking else None
-        # Validation and test masks are fixed (seeded per example) so MLM metrics compare across runs.
-        return MlmNspCollator(tokenizer=self.tokenizer, mlm_probability=self.mlm_probability,
-                              continuation=table, fixed_seed=None if split == "train" else self.seed)
+        # Validation and test masks are fixed (seeded per example) and at their own rate, so MLM metrics compare
+        # across runs, including runs that train at another masking rate (30% as ModernBERT and Ettin's encoders).
+        train = split == "train"
+        return MlmNspCollator(tokenizer=self.tokenizer,
+                              mlm_probability=self.mlm_probability if train else self.eval_mlm_probability,
+                              continuation=table, fixed_seed=None if train else self.seed)
 
 
 class GptDataModule(PretrainDataModule):
@@ -382,7 +386,10 @@ class GptDataModule(PretrainDataModule):
 
 PretrainDataModule.__init__.__doc__ = PretrainDataModule.OPTIONS_HELP
 BertDataModule.__init__.__doc__ = PretrainDataModule.OPTIONS_HELP.replace("        Args:\n", (
-    "        Args:\n            mlm_probability: share of tokens chosen for masked-LM prediction (default: BERT's)\n"
+    "        Args:\n            mlm_probability: share of tokens chosen for masked-LM prediction in training (default: "
+    "BERT's)\n"
+    "            eval_mlm_probability: the share in validation and test batches, whose masks are fixed (default: "
+    "BERT's, whatever the training rate, so MLM accuracy compares across rates)\n"
     "            whole_word_masking: mask all sub-words of a chosen word together\n"
     "            nsp: sentence pairs with next-sentence labels (false: single full-length segments, as RoBERTa)\n"))
 GptDataModule.__init__.__doc__ = PretrainDataModule.OPTIONS_HELP.replace("        Args:\n", (

@@ -18,7 +18,7 @@ TASK_METRICS: dict[str, tuple[MetricSpec, ...]] = {task: task_record(task).metri
 # are not directly comparable; bits per byte is, for the causal LM only).
 PRETRAIN_METRICS: dict[str, tuple[MetricSpec, ...]] = {
     "bert": (
-        # The default rate: a plan's BERT arm masks at it (its validation masks are seeded, hence "fixed").
+        # Validation masks are seeded ("fixed") and at BERT's rate whatever a run trains at (eval_mlm_probability).
         MetricSpec("val/mlm_acc", f"MLM accuracy (fixed {MLM_PROBABILITY:.0%} mask)", True, ("val/baseline_mlm_acc",)),
         MetricSpec("val/nsp_acc", "NSP accuracy", True),
         MetricSpec("val/mlm_loss", "MLM loss", False),
