@@ -12,19 +12,16 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
 
+from pretrain.compare.reporting.results_diff import leaves
 from pretrain.data.caching import CACHE_ENV_VAR
 
 REPO = Path(__file__).resolve().parents[1]
 # Wall times and rates depend on the machine's load; checkpoint paths on the run folder. Matched on the last
 # part of a metric name ("train/tokens_per_sec").
-NOT_REPRODUCIBLE = ("wall_s", "train_wall_s", "tokens_per_sec", "checkpoints", "seconds")
-
-
 def _plan(folder: Path) -> Path:
     plan = {
         "experiment": "repro", "bert_model": "bert-tiny", "gpt_model": "gpt-tiny", "architecture": "classic",
@@ -62,22 +59,10 @@ def _run(folder: Path, hash_seed: int, tokenizer_threads: int) -> dict[str, obje
     return json.loads((folder / "reports/repro/results.json").read_text())
 
 
-def _leaves(tree: object, path: str = "") -> Iterator[tuple[str, object]]:
-    if isinstance(tree, dict):
-        for key, value in tree.items():
-            if key.split("/")[-1] not in NOT_REPRODUCIBLE:
-                yield from _leaves(value, f"{path}/{key}")
-    elif isinstance(tree, list):
-        for index, value in enumerate(tree):
-            yield from _leaves(value, f"{path}/{index}")
-    else:
-        yield path, tree
-
-
 def test_two_runs_from_empty_caches_give_identical_results(tmp_path: Path) -> None:
     first, second = _run(tmp_path / "a", 1, 1), _run(tmp_path / "b", 2, 2)
-    a = dict(_leaves({"pretraining": first["pretraining"], "tasks": first["tasks"]}))
-    b = dict(_leaves({"pretraining": second["pretraining"], "tasks": second["tasks"]}))
+    a = dict(leaves({"pretraining": first["pretraining"], "tasks": first["tasks"]}))
+    b = dict(leaves({"pretraining": second["pretraining"], "tasks": second["tasks"]}))
     assert "/pretraining/bert/metrics/val/baseline_mlm_acc" in a and "/pretraining/gpt/metrics/val/loss" in a
     assert any(key.startswith("/tasks/classification/") and key.endswith("test/acc/mean") for key in a)
     differing = sorted(key for key in a.keys() | b.keys() if a.get(key) != b.get(key))
