@@ -7,7 +7,7 @@ The ledger stores it as each record's "meta", with the keys of its stage only:
     finetune, control     stage, family, task, seed, pretrain_seed, lr, random_init, probe_step, final
                           (+ probe_tokens, probe_flops once the pretraining run it starts from has finished)
 
-so ledger.json and results.json read the same as before the identity was typed.
+(from_dict refuses a stage's missing or unknown keys, so a ledger of another layout fails in one line).
 """
 
 from __future__ import annotations
