@@ -36,7 +36,7 @@ from pretrain.compare.reporting.results import aggregate, environment
 from pretrain.compare.reporting.wandb_summary import log_summary
 from pretrain.compare.running.ledger import Ledger
 from pretrain.compare.running.pool import Job, Progress, run_jobs
-from pretrain.compare.running.run_identity import RunIdentity, finetune_run_id, pretrain_run_id
+from pretrain.compare.running.run_identity import RunIdentity, grid_run_id, pretrain_run_id
 from pretrain.compare.running.runs import (
     Cli,
     attention_example,
@@ -179,11 +179,11 @@ def execute(resolved: ResolvedPlan, pretrain_cli: Cli, finetune_cli: Cli) -> Com
     task_runs = [(RunIdentity.for_task("baseline", task), task_baseline) for task in f.tasks]
     task_runs += [(RunIdentity.for_task("reference", task), task_reference) for task in f.tasks
                   if task in REFERENCE_TASKS]
-    baselines = [Job(run.run_id, fn, (run.task, resolved.task_data[str(run.task)]), run) for run, fn in task_runs]
+    task_jobs = [Job(run.run_id, fn, (run.task, resolved.task_data[str(run.task)]), run) for run, fn in task_runs]
     pretrain_runs = [RunIdentity.pretraining(family, seed, steps[family]) for seed in p.seeds for family in FAMILIES]
     pretraining = [Job(run.run_id, _pretrain, (resolved, run.family, run.seed, run.max_steps, pretrain_cli), run,
                        layout.run(run.run_id).run_log) for run in pretrain_runs]
-    run_jobs(baselines + pretraining, ledger, progress, workers=workers, threads=threads,
+    run_jobs(task_jobs + pretraining, ledger, progress, workers=workers, threads=threads,
              subprocess_runs=plan.subprocess_runs, then=then)
     for family in FAMILIES:  # runs that could not start because their pretraining failed: recorded as skipped
         if not pretrained(family):
@@ -212,8 +212,7 @@ def count_runs(resolved: ResolvedPlan) -> int:
 
 def grid_id(resolved: ResolvedPlan, task: str, family: str, lr: float) -> str:
     """The grid run of a (task, family) at one rate: first seed, first pretraining seed, final checkpoint."""
-    p, f = resolved.plan.pretrain, resolved.plan.finetune
-    return finetune_run_id(task, family, p.seeds[0], None, f.seeds[0], lr, False)
+    return grid_run_id(task, family, lr, resolved.plan.finetune.seeds[0], resolved.plan.pretrain.seeds[0])
 
 
 def _finetune_job(resolved: ResolvedPlan, ledger: Ledger, cli: Cli, task: str, family: str, pretrain_seed: int,

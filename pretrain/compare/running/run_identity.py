@@ -40,6 +40,12 @@ def finetune_run_id(task: str, family: str, pretrain_seed: int, probe: int | Non
     return f"finetune-{task}-{family}-p{pretrain_seed}{step}-lr{lr:g}-seed{seed}"
 
 
+def grid_run_id(task: str, family: str, lr: float, first_seed: int, first_pretrain_seed: int) -> str:
+    """The learning-rate grid's run of (task, family) at `lr`, the runs the rate is chosen from: pretrained (not a
+    control), the first fine-tuning seed on the first pretraining seed's final checkpoint."""
+    return finetune_run_id(task, family, first_pretrain_seed, None, first_seed, lr, False)
+
+
 @dataclass(frozen=True)
 class RunIdentity:
     """One run's identity; the fields its stage does not have (STAGE_KEYS) are None."""
@@ -97,10 +103,10 @@ class RunIdentity:
                                self.seed, self.lr, bool(self.random_init))
 
     def is_grid_run(self, first_seed: int, first_pretrain_seed: int, lrs: Sequence[float]) -> bool:
-        """A run of the learning-rate grid, the runs the rate is chosen from: pretrained (not a control), the first
-        fine-tuning seed on the first pretraining seed's final checkpoint, at one of the plan's rates."""
-        return (self.stage == "finetune" and bool(self.final) and self.seed == first_seed
-                and self.pretrain_seed == first_pretrain_seed and self.lr in lrs)
+        """A run of the learning-rate grid (grid_run_id) at one of the plan's rates."""
+        return (self.stage == "finetune" and self.lr is not None and self.lr in lrs and self.task is not None
+                and self.family is not None
+                and self.run_id == grid_run_id(self.task, self.family, self.lr, first_seed, first_pretrain_seed))
 
     def to_dict(self) -> dict[str, Any]:
         """The ledger's "meta": stage, then its stage's keys in order (the probe budget once known)."""
