@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pretrain.arms import MISSION_ARMS
 from pretrain.compare.analysis.bootstrap import PairedDifference
 from pretrain.compare.analysis.stats import Summary
 from pretrain.compare.analysis.verdict import Verdict
@@ -251,6 +252,29 @@ class MetricVerdict:
 
 
 @dataclass
+class ArmComparison:
+    """One arm minus one of the mission's arms (bert, gpt) on a task's headline metric: the paired bootstrap, and
+    its p-value after Holm's correction over all of the task's arm comparisons (pretrain.compare.analysis.arms)."""
+
+    arm: str
+    against: str
+    metric: str
+    paired: PairedDifference
+    p_holm: float
+    significant: bool  # p_holm below the family-wise 5%
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"arm": self.arm, "against": self.against, "metric": self.metric, **self.paired.to_dict(),
+                "p_holm": self.p_holm, "significant": self.significant}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> ArmComparison:
+        names = [f.name for f in dataclasses.fields(PairedDifference)]
+        return cls(raw["arm"], raw["against"], raw["metric"], PairedDifference(**{k: raw[k] for k in names}),
+                   raw["p_holm"], raw["significant"])
+
+
+@dataclass
 class TaskResults:
     """One task in results.json: baselines, groups per probe, controls, chosen rates, effects and verdicts, and
     the classical references (pretrain.compare.analysis.references), kept apart from the trivial baselines: no verdict
@@ -265,6 +289,8 @@ class TaskResults:
     verdicts: list[MetricVerdict]
     failed: list[str]
     references: dict[str, float] = field(default_factory=dict)
+    # Plans with more arms than bert and gpt: each other arm against both (empty, and not written, otherwise).
+    arm_comparisons: list[ArmComparison] = field(default_factory=list)
 
     def final(self) -> dict[str, ProbeGroup] | None:
         """Each family's group at the last probe (the final checkpoints), or None when no run finished."""
@@ -278,7 +304,7 @@ class TaskResults:
             "lr": {f: asdict(c) for f, c in self.lr.items()}, "grid": [asdict(g) for g in self.grid],
             "pretraining_effect": {f: e.to_dict() for f, e in self.pretraining_effect.items()},
             "verdicts": [v.to_dict() for v in self.verdicts], "failed": self.failed,
-        }
+        } | ({"arm_comparisons": [c.to_dict() for c in self.arm_comparisons]} if self.arm_comparisons else {})
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> TaskResults:
@@ -288,6 +314,7 @@ class TaskResults:
             {f: LrChoice(**c) for f, c in raw["lr"].items()}, [GridPoint(**g) for g in raw["grid"]],
             {f: PretrainingEffect.from_dict(e) for f, e in raw["pretraining_effect"].items()},
             [MetricVerdict.from_dict(v) for v in raw["verdicts"]], raw["failed"], raw.get("references", {}),
+            [ArmComparison.from_dict(c) for c in raw.get("arm_comparisons", [])],
         )
 
 
@@ -332,6 +359,11 @@ class ComparisonResults:
     runs: list[RunRecord]
     counts: Counts
     wall_s: WallTimes
+
+    @property
+    def arms(self) -> list[str]:
+        """The plan's arms (results written before arms existed: bert and gpt)."""
+        return list(self.plan.get("arms", MISSION_ARMS))
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import random
 import re
-import zlib
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -41,7 +40,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import torch
-from transformers import DataCollatorForLanguageModeling, PreTrainedTokenizerFast
+from transformers import PreTrainedTokenizerFast
+
+from pretrain.data.masking import SeededMasking
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)|\n\s*\n")
 Examples = dict[str, Sequence[object]] | datasets.Dataset  # columns of examples, in memory or in Arrow
@@ -309,36 +310,14 @@ def length_only_nsp_accuracy(train: Examples, validation: Examples) -> float:
 
 
 @dataclass
-class MlmNspCollator(DataCollatorForLanguageModeling):
-    """Pads NSP examples and masks them for MLM, extending HF's collator with two options.
-
-    - ``continuation`` (bool per vocabulary id): whole-word masking that keeps BERT's
-      80/10/10 per token (HF's own whole-word mode drops it and needs offset mappings);
-    - ``fixed_seed``: each example's mask is seeded by (fixed_seed, its token ids), so the
-      validation mask is identical across runs, batch sizes and worker counts.
-
-    Otherwise an example carrying a ``draw_seed`` (training draws, ``global_batches``) is masked
-    with a generator of that seed, so its mask does not depend on which process or batch it lands
-    in; without one the batch is masked from torch's global generator.
-    """
-
-    continuation: torch.Tensor | None = None
-    fixed_seed: int | None = None
+class MlmNspCollator(SeededMasking):
+    """Pads NSP examples and masks them for MLM (pretrain.data.masking: BERT's 80/10/10, seeded per example)."""
 
     def torch_call(self, examples: list[dict[str, object]]) -> dict[str, torch.Tensor]:
         nsp = torch.tensor([int(e["next_sentence_label"]) for e in examples], dtype=torch.long)
         features = [{"input_ids": e["input_ids"], "token_type_ids": e["token_type_ids"]} for e in examples]
         batch = self.tokenizer.pad(features, return_tensors="pt", pad_to_multiple_of=self.pad_to_multiple_of)
-        input_ids = batch["input_ids"]
-        special = torch.isin(input_ids, torch.tensor(self.tokenizer.all_special_ids))
-        seeds = self._row_seeds(examples, input_ids, special)
-        if seeds is None:
-            input_ids, labels = self._mask(input_ids, special)
-        else:
-            rows = [self._mask_seeded(row, row_special, seed)
-                    for row, row_special, seed in zip(input_ids, special, seeds)]
-            input_ids = torch.stack([r[0] for r in rows])
-            labels = torch.stack([r[1] for r in rows])
+        input_ids, labels = self.mask_rows(examples, batch["input_ids"])
         return {
             "input_ids": input_ids,
             "attention_mask": batch["attention_mask"],
@@ -346,49 +325,3 @@ class MlmNspCollator(DataCollatorForLanguageModeling):
             "labels": labels,
             "next_sentence_label": nsp,
         }
-
-    def _row_seeds(self, examples: list[dict[str, object]], input_ids: torch.Tensor,
-                   special: torch.Tensor) -> list[int] | None:
-        """One mask seed per row (fixed by content, or the draw's), or None to mask from the global generator."""
-        if self.fixed_seed is not None:
-            return [self.fixed_seed * 1_000_003 + zlib.crc32(row[~row_special].to(torch.int32).numpy().tobytes())
-                    for row, row_special in zip(input_ids, special)]
-        if all("draw_seed" in e for e in examples):
-            return [int(e["draw_seed"]) for e in examples]
-        return None
-
-    def _mask_seeded(self, row: torch.Tensor, special: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-        self.generator = torch.Generator().manual_seed(seed)
-        try:
-            masked, labels = self._mask(row[None].clone(), special[None])
-        finally:
-            self.generator = None
-        return masked[0], labels[0]
-
-    def _mask(self, inputs: torch.Tensor, special: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.continuation is None:
-            return self.torch_mask_tokens(inputs, special_tokens_mask=special)
-        return self._whole_word_mask_tokens(inputs, special)
-
-    def _whole_word_mask_tokens(self, inputs: torch.Tensor, special: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Choose words with probability ``mlm_probability``, predict all their tokens, then 80/10/10 per token."""
-        labels = inputs.clone()
-        after_special = torch.nn.functional.pad(special[:, :-1], (1, 0), value=True)
-        starts = ~special & (~self.continuation[inputs] | after_special)
-        word_ids = torch.cumsum(starts.long(), dim=1)  # (B, T); tokens of one word share an id
-        probability = torch.full(inputs.shape, self.mlm_probability).masked_fill(~starts, 0.0)
-        chosen_starts = torch.bernoulli(probability, generator=self.generator).bool()
-        chosen_words = torch.zeros(inputs.shape[0], int(word_ids.max()) + 1, dtype=torch.bool)  # (B, n_words + 1)
-        chosen_words[torch.arange(inputs.shape[0])[:, None].expand_as(word_ids)[chosen_starts],
-                     word_ids[chosen_starts]] = True
-        masked = torch.gather(chosen_words, 1, word_ids) & ~special
-        labels[~masked] = -100
-        replaced = torch.bernoulli(torch.full(inputs.shape, self.mask_replace_prob), generator=self.generator).bool()
-        replaced &= masked
-        inputs[replaced] = self.tokenizer.mask_token_id
-        random_share = self.random_replace_prob / max(1e-12, 1 - self.mask_replace_prob)
-        randomised = torch.bernoulli(torch.full(inputs.shape, random_share), generator=self.generator).bool()
-        randomised &= masked & ~replaced
-        random_ids = torch.randint(len(self.tokenizer), inputs.shape, generator=self.generator)
-        inputs[randomised] = random_ids[randomised]
-        return inputs, labels

@@ -37,6 +37,7 @@ from pretrain.data.bert_batches import (
 from pretrain.data.caching import resolve_cache_dir, stable_hash
 from pretrain.data.global_batches import DrawnExamples, GlobalBatchSampler
 from pretrain.data.gpt_batches import CausalCollator, DocumentTokenizer, PackedBlocks, StreamPacker, flat_stream
+from pretrain.data.masking import MaskedBlockCollator
 from pretrain.data.sources import SPLITS, Corpus, DataSource, DataSourceArg, load_corpus
 from pretrain.data.tokenizer import build_tokenizer, continuation_table, corpus_fingerprint
 from pretrain.family import MLM_PROBABILITY
@@ -168,7 +169,7 @@ class PretrainDataModule(L.LightningDataModule):
     def _build_examples(self, split: str) -> torch.utils.data.Dataset | datasets.Dataset | datasets.IterableDataset:
         raise NotImplementedError
 
-    def _collator(self, split: str) -> MlmNspCollator | CausalCollator:
+    def _collator(self, split: str) -> MlmNspCollator | CausalCollator | MaskedBlockCollator:
         raise NotImplementedError
 
     def _describe_examples(self, split: str) -> str:
@@ -232,6 +233,12 @@ class PretrainDataModule(L.LightningDataModule):
         return self._loader("test")
 
 
+def _check_masking_rates(**rates: float | None) -> None:
+    for name, rate in rates.items():
+        if rate is not None and not 0.0 < rate < 1.0:
+            raise ValueError(f"{name}={rate}: expected a value in (0, 1), BERT uses {MLM_PROBABILITY}")
+
+
 class BertDataModule(PretrainDataModule):
     """MLM + NSP batches: input_ids, attention_mask, token_type_ids, labels, next_sentence_label.
 
@@ -252,9 +259,7 @@ class BertDataModule(PretrainDataModule):
         super().__init__(source, tokenizer_kind,
                          tokenizer_file, vocab_size, max_length, batch_size, num_workers, num_proc, cache_dir,
                          streaming, seed)
-        for name, rate in (("mlm_probability", mlm_probability), ("eval_mlm_probability", eval_mlm_probability)):
-            if not 0.0 < rate < 1.0:
-                raise ValueError(f"{name}={rate}: expected a value in (0, 1), BERT uses {MLM_PROBABILITY}")
+        _check_masking_rates(mlm_probability=mlm_probability, eval_mlm_probability=eval_mlm_probability)
         if dupe_factor < 1:
             raise ValueError(f"dupe_factor={dupe_factor}: expected >= 1 copies of the training examples (BERT: 10)")
         self.mlm_probability, self.eval_mlm_probability = mlm_probability, eval_mlm_probability
@@ -345,7 +350,13 @@ class BertDataModule(PretrainDataModule):
 
 
 class GptDataModule(PretrainDataModule):
-    """Causal-LM batches: input_ids, attention_mask, labels (+ document_ids with ``document_mask``)."""
+    """Causal-LM batches: input_ids, attention_mask, labels (+ document_ids with ``document_mask``).
+
+    With ``mlm_probability`` each batch also carries a masked copy of its blocks (masking.MaskedBlockCollator:
+    ``masked_input_ids``, ``masked_labels``), for the objectives that train one decoder on causal and masked
+    prediction (pretrain.lightning.mixed); validation and test copies are masked at ``eval_mlm_probability``
+    with fixed seeds, as BertDataModule's.
+    """
 
     family = "gpt"
 
@@ -354,11 +365,14 @@ class GptDataModule(PretrainDataModule):
                  vocab_size: int = 8192,
                  max_length: int = 128, batch_size: int = 32, num_workers: int = 0, num_proc: int | None = None,
                  cache_dir: str = ".cache", streaming: bool = False, seed: int = 0,
-                 document_mask: bool = False) -> None:
+                 document_mask: bool = False, mlm_probability: float | None = None,
+                 eval_mlm_probability: float = MLM_PROBABILITY) -> None:
         super().__init__(source, tokenizer_kind,
                          tokenizer_file, vocab_size, max_length, batch_size, num_workers, num_proc, cache_dir,
                          streaming, seed)
+        _check_masking_rates(mlm_probability=mlm_probability, eval_mlm_probability=eval_mlm_probability)
         self.document_mask = document_mask
+        self.mlm_probability, self.eval_mlm_probability = mlm_probability, eval_mlm_probability
 
     def _tokenize_function(self) -> DocumentTokenizer:
         return DocumentTokenizer(self.tokenizer)
@@ -380,8 +394,13 @@ class GptDataModule(PretrainDataModule):
                            f"{len(tokens)} tokens (a partial block)")
         return blocks
 
-    def _collator(self, split: str) -> CausalCollator:
-        return CausalCollator(document_mask=self.document_mask)
+    def _collator(self, split: str) -> CausalCollator | MaskedBlockCollator:
+        if self.mlm_probability is None:
+            return CausalCollator(document_mask=self.document_mask)
+        train = split == "train"
+        return MaskedBlockCollator(tokenizer=self.tokenizer, document_mask=self.document_mask,
+                                   mlm_probability=self.mlm_probability if train else self.eval_mlm_probability,
+                                   fixed_seed=None if train else self.seed)
 
 
 PretrainDataModule.__init__.__doc__ = PretrainDataModule.OPTIONS_HELP
@@ -393,4 +412,7 @@ BertDataModule.__init__.__doc__ = PretrainDataModule.OPTIONS_HELP.replace("     
     "            whole_word_masking: mask all sub-words of a chosen word together\n"
     "            nsp: sentence pairs with next-sentence labels (false: single full-length segments, as RoBERTa)\n"))
 GptDataModule.__init__.__doc__ = PretrainDataModule.OPTIONS_HELP.replace("        Args:\n", (
-    "        Args:\n            document_mask: attend only within each packed document (default: across them)\n"))
+    "        Args:\n            document_mask: attend only within each packed document (default: across them)\n"
+    "            mlm_probability: also mask a copy of each block at this rate, for the objectives that mix causal and\n"
+    "                masked prediction (pretrain.lightning.mixed); null: causal batches only\n"
+    "            eval_mlm_probability: the rate of the copy's fixed validation and test masks (default: BERT's)\n"))

@@ -63,11 +63,14 @@ class GptModel(nn.Module):
         position_ids: Tensor | None = None,
         document_ids: Tensor | None = None,
         chunk_size: int | None = None,
+        shift: bool = True,
     ) -> Tensor:
         """Mean next-token cross-entropy with the LM head fused into the loss: no (B, T, V) logits are kept.
 
         labels (B, T) default to input_ids and are shifted here (the target of position t is
-        labels[t + 1]); IGNORE_INDEX and padded positions (attention_mask == 0) are ignored. Equals
+        labels[t + 1]); IGNORE_INDEX and padded positions (attention_mask == 0) are ignored. With
+        `shift=False` position t is scored against labels[t] itself: a masked LM read through the same
+        head (the clm-mlm objective's second phase). Equals
         `token_cross_entropy(self(input_ids, attention_mask).logits[:, :-1], next_token_targets(labels,
         attention_mask))`.
         Uses torch's chunked `linear_cross_entropy`, which never keeps the logits for backward;
@@ -82,8 +85,12 @@ class GptModel(nn.Module):
         body = self.decoder(
             input_ids, attention_mask=attention_mask, position_ids=position_ids, document_ids=document_ids,
         )
-        targets = next_token_targets(labels, attention_mask)  # (B, T-1)
-        targets = F.pad(targets, (0, 1), value=IGNORE_INDEX).reshape(-1)  # (B*T,): the last position has no target
+        if shift:
+            targets = next_token_targets(labels, attention_mask)  # (B, T-1)
+            targets = F.pad(targets, (0, 1), value=IGNORE_INDEX).reshape(-1)  # (B*T,): the last has no target
+        else:
+            targets = labels if attention_mask is None else labels.masked_fill(attention_mask == 0, IGNORE_INDEX)
+            targets = targets.reshape(-1)  # (B*T,)
         hidden = body.hidden_states.reshape(-1, body.hidden_states.shape[-1])  # (B*T, D)
         scored = targets != IGNORE_INDEX
         if not torch.compiler.is_compiling() and not bool(scored.all()):

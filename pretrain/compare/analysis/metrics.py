@@ -6,6 +6,7 @@ Key names follow the suite's `split/name` convention.
 
 from __future__ import annotations
 
+from pretrain.arms import arm_record
 from pretrain.family import MLM_PROBABILITY
 from tasks.metric_spec import MetricSpec
 from tasks.registry import TASKS, task_record
@@ -38,3 +39,15 @@ TRAIN_LOSS_KEYS: dict[str, tuple[str, ...]] = {
     "gpt": ("train/loss",),
 }
 VAL_LOSS_KEYS: dict[str, tuple[str, ...]] = {"bert": ("val/loss", "val/mlm_loss"), "gpt": ("val/loss",)}
+
+
+def arm_pretrain_metrics(arm: str) -> tuple[MetricSpec, ...]:
+    """An arm's pretraining metrics, headline first: the families' own for bert and gpt; a masked-only arm BERT's
+    without NSP; an arm mixing causal and masked steps its MLM accuracy (it is fine-tuned as an encoder) and GPT's
+    causal metrics."""
+    if arm in PRETRAIN_METRICS:
+        return PRETRAIN_METRICS[arm]
+    masked = tuple(spec for spec in PRETRAIN_METRICS["bert"] if spec.key != "val/nsp_acc")
+    if arm_record(arm).causal_share == 0.0:
+        return masked
+    return (*masked[:2], *PRETRAIN_METRICS["gpt"])

@@ -24,8 +24,6 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from pretrain.family import FAMILIES
-
 if TYPE_CHECKING:  # plan.py resolves a plan with this module: a runtime import would be circular
     from pretrain.compare.planning.plan import ComparePlan
 
@@ -40,9 +38,9 @@ def usable_cores() -> int:
 def widest_stage(plan: ComparePlan) -> int:
     """The most runs of one stage of `plan` that can wait at once (see the module docstring)."""
     p, f = plan.pretrain, plan.finetune
-    groups = len(FAMILIES) * len(f.tasks)  # (task, family) pairs
+    groups = len(plan.arms) * len(f.tasks)  # (task, arm) pairs
     further = len(p.seeds) * p.probes * len(f.seeds) - 1 + f.controls  # per group, after its grid
-    return max(len(FAMILIES) * len(p.seeds), groups * len(f.lrs), groups * further)
+    return max(len(plan.arms) * len(p.seeds), groups * len(f.lrs), groups * further)
 
 
 def side_by_side(plan: ComparePlan, cores: int | None = None) -> tuple[int, int]:

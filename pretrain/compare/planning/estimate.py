@@ -39,6 +39,7 @@ import yaml
 # get_available_flops needs the device itself, and an estimate is made before renting it.
 from lightning.fabric.utilities.throughput import _CUDA_FLOPS
 
+from pretrain.arms import arm_record
 from pretrain.bench.training import ours_runner
 from pretrain.compare.planning.cores import side_by_side
 from pretrain.compare.planning.plan import ResolvedPlan
@@ -169,12 +170,12 @@ def estimate(resolved: ResolvedPlan, device: Accelerator, root: Path = Path(".")
     steps = pretrain_steps(resolved)
     pre_facts = preset_facts(resolved)
     runs: dict[str, list[tuple[float, float, float, str]]] = {s: [] for s in STAGES}  # tokens, flops, seconds, family
-    for family in FAMILIES:
-        tokens = steps[family] * p.tokens_per_step * pre_devices  # batch_size is per process
-        fpt = pre_facts[family]["flops_per_token"]
-        validated = (steps[family] // p.val_check_interval) * p.limit_val_batches * p.tokens_per_step * pre_devices
-        seconds = (tokens + validated / 3) * fpt / device.rate(family, pre_devices)
-        runs["pretrain"] += [(tokens, tokens * fpt, seconds, family)] * len(p.seeds)
+    for arm in plan.arms:  # each at its family's measured rate
+        tokens = steps[arm] * p.tokens_per_step * pre_devices  # batch_size is per process
+        fpt = pre_facts[arm]["flops_per_token"]
+        validated = (steps[arm] // p.val_check_interval) * p.limit_val_batches * p.tokens_per_step * pre_devices
+        seconds = (tokens + validated / 3) * fpt / device.rate(arm_record(arm).family, pre_devices)
+        runs["pretrain"] += [(tokens, tokens * fpt, seconds, arm)] * len(p.seeds)
     if pre_devices > 1:
         # The plan's steps are pretrain.tokens // (batch_size * seq_len), one process's batch; every process trains
         # that many steps on its own batch_size rows (pretrain.data.datamodules: global batch = batch_size x processes).
@@ -187,12 +188,12 @@ def estimate(resolved: ResolvedPlan, device: Accelerator, root: Path = Path(".")
         # Positions per example at most: the input (generating: source + [SEP] + target for GPT; BERT reads no more).
         length = f.max_length + (f.max_target_length + 1 if task_record(task).generates else 0)
         task_facts = preset_facts(resolved, length)
-        for family in FAMILIES:
+        for arm in plan.arms:
             tokens = f.steps(task) * f.batch_size * length * fine_devices
             # The pretraining count at the fine-tuning length: it includes the vocabulary projection, which the
             # classification and NER heads skip, so for them it is an upper bound.
-            fpt = task_facts[family]["flops_per_token"]
-            run = (tokens, tokens * fpt, tokens * fpt / device.rate(family, fine_devices), family)
+            fpt = task_facts[arm]["flops_per_token"]
+            run = (tokens, tokens * fpt, tokens * fpt / device.rate(arm_record(arm).family, fine_devices), arm)
             runs["grid"] += [run] * len(f.lrs)
             runs["seeds"] += [run] * (len(p.seeds) * p.probes * len(f.seeds) - 1)  # the grid's chosen run is reused
             runs["controls"] += [run] * f.controls
@@ -266,8 +267,7 @@ def _stage(name: str, runs: list[tuple[float, float, float, str]], parallel: int
     seconds = [r[2] for r in runs]
     wall = max(max(seconds, default=0.0), sum(seconds) / max(1, min(parallel, len(runs) or 1)))
     hours = None if device.peak_flops is None else wall / 3600 * device.count
-    longest = {family: max(r[2] for r in runs if r[3] == family)
-               for family in FAMILIES if any(r[3] == family for r in runs)}
+    longest = {arm: max(r[2] for r in runs if r[3] == arm) for arm in dict.fromkeys(r[3] for r in runs)}
     return StageEstimate(name, len(runs), sum(r[0] for r in runs), sum(r[1] for r in runs), wall, hours, longest)
 
 

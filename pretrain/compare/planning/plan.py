@@ -16,6 +16,7 @@ from typing import Literal, get_args
 
 from jsonargparse import ActionConfigFile, ArgumentParser
 
+from pretrain.arms import ARMS, MISSION_ARMS, Attention, arm_record
 from pretrain.blocks.config import TransformerConfig
 from pretrain.compare.planning.cores import side_by_side
 from pretrain.compare.planning.datasets import resolve
@@ -71,6 +72,8 @@ class PretrainPlan:
         trainer: a `trainer:` YAML from configs/trainer/
         bert_config: BERT's base pretrain config; the plan overrides its budgets
         gpt_config: GPT's base pretrain config; the plan overrides its budgets
+        causal_share: {arm: share} for the arms that mix causal and masked steps (clm-mlm: the causal share
+            from the start, default 0.5; gpt-bert: the causal share spread over the run, default 1/16)
         from_pretrained: {bert: DIR, gpt: DIR}: two local Hugging Face folders (e.g. Ettin's encoder/decoder
             pair) fine-tuned instead of pretraining; each brings its own architecture and tokenizer
     """
@@ -93,6 +96,7 @@ class PretrainPlan:
     trainer: str = "configs/trainer/cpu.yaml"
     bert_config: str = "configs/pretrain/bert.yaml"
     gpt_config: str = "configs/pretrain/gpt.yaml"
+    causal_share: dict[str, float] = field(default_factory=dict)
     # {bert: DIR, gpt: DIR}: two local Hugging Face folders (save_pretrained / `huggingface-cli download`, e.g.
     # Ettin's encoder/decoder pair) fine-tuned instead of pretraining. Each folder brings its own architecture
     # and tokenizer, so the presets, data, budget and shared tokenizer above do not apply.
@@ -110,6 +114,16 @@ class PretrainPlan:
     @property
     def max_steps(self) -> int:
         return self.probe_interval * self.probes
+
+    def arm_causal_share(self, arm: str) -> float:
+        """The share of `arm`'s steps trained with causal LM: the plan's for a mixing arm, else the arm's own."""
+        return self.causal_share.get(arm, arm_record(arm).causal_share)
+
+    def arm_config(self, arm: str) -> list[str]:
+        """The pretrain configs of `arm`: its family's base config, then the arm's overlay (pretrain.arms)."""
+        record = arm_record(arm)
+        base = getattr(self, f"{record.family}_config")
+        return [base] + ([str(Path(base).parent / record.overlay)] if record.overlay else [])
 
     def probe_steps(self, max_steps: int | None = None) -> list[int]:
         """Steps at which a checkpoint is fine-tuned, ending with the last one, for a run of `max_steps`
@@ -144,6 +158,9 @@ class FinetunePlan:
         val_check_interval: validate every this many steps; the best checkpoint is the one tested
         max_length: input tokens; generation sources are cut further so source + target fit GPT
         max_target_length: generation target tokens
+        decoder_attention: the attention a decoder arm's classification and NER fine-tuning uses: causal, or
+            bidirectional (the causal mask removed, Dukic & Snajder 2024, "Looking Right is Sometimes Right");
+            null = each arm's own (gpt causal; clm-mlm and gpt-bert bidirectional); generation stays causal
         classification_pooling: the classification readout: mean pools the hidden states of both families
             the same way; native is BERT's pooled [CLS] vs GPT's last token (a readout difference that
             random-init controls show is worth ~0.19 accuracy on the built-in task by itself); null = mean in
@@ -166,6 +183,7 @@ class FinetunePlan:
     max_length: int = 128
     max_target_length: int = 32
     classification_pooling: Pooling | None = None
+    decoder_attention: Attention | None = None
     trainer: str = "configs/trainer/cpu.yaml"
     configs_dir: str = "configs/finetune"
 
@@ -196,6 +214,9 @@ class ComparePlan:
 
     Args:
         experiment: the W&B group and the report folder name
+        arms: the pretraining objectives compared (pretrain.arms.ARMS), always with bert and gpt: each is
+            pretrained on the same data, budget, optimizer and schedule, on its family's preset (bert_model or
+            gpt_model), then fine-tuned and controlled as they are
         bert_model: a preset in configs/model/ (file stem) or a YAML path
         gpt_model: a preset in configs/model/ (file stem) or a YAML path
         pretrain: pretraining, identical for both families except the objective
@@ -220,6 +241,7 @@ class ComparePlan:
     """
 
     experiment: str = "default"
+    arms: list[str] = field(default_factory=lambda: list(MISSION_ARMS))
     bert_model: str = "bert-micro"
     gpt_model: str = "gpt-micro"
     pretrain: PretrainPlan = field(default_factory=PretrainPlan)
@@ -303,6 +325,28 @@ def check_pretrained(plan: ComparePlan, root: Path) -> dict[str, Path]:
     return checked
 
 
+def check_arms(plan: ComparePlan) -> None:
+    """plan.arms: known, distinct, with the mission's two; the causal shares of mixing arms only, in [0, 1]."""
+    arms, p = plan.arms, plan.pretrain
+    unknown = [arm for arm in arms if arm not in ARMS]
+    if unknown or len(set(arms)) != len(arms) or not set(MISSION_ARMS) <= set(arms):
+        raise ValueError(f"arms={arms}: expected distinct arms from {', '.join(ARMS)}, including "
+                         f"{' and '.join(MISSION_ARMS)}" + (f" (unknown: {', '.join(unknown)})" if unknown else ""))
+    if p.from_pretrained is not None and sorted(arms) != sorted(MISSION_ARMS):
+        raise ValueError(f"arms={arms}: pretrain.from_pretrained fine-tunes two given models, the arms "
+                         f"{' and '.join(MISSION_ARMS)} only")
+    for arm, share in p.causal_share.items():
+        if arm not in arms or not arm_record(arm).share_option:
+            mixing = [a for a in arms if arm_record(a).share_option]
+            raise ValueError(f"pretrain.causal_share names {arm!r}; it sets the arms that mix causal and masked steps"
+                             f" ({', '.join(mixing) or 'none in this plan'})")
+        if not 0.0 <= share <= 1.0:
+            raise ValueError(f"pretrain.causal_share.{arm}={share}: expected a share of the steps in [0, 1]")
+    attention = plan.finetune.decoder_attention
+    if attention is not None and attention not in ("causal", "bidirectional"):
+        raise ValueError(f"finetune.decoder_attention={attention!r}; choose causal, bidirectional or null")
+
+
 def model_presets(model_dir: Path) -> list[str]:
     return sorted(p.stem for p in model_dir.glob("*.yaml"))
 
@@ -318,6 +362,7 @@ def validate(plan: ComparePlan, root: Path = Path("."), check_data: bool = True)
     presets = {family: _preset(plan, family, root) for family in FAMILIES}
     pretrained = check_pretrained(plan, root)
     p, f = plan.pretrain, plan.finetune
+    check_arms(plan)
     for name in ("tokens", "seq_len", "batch_size", "warmup_steps", "vocab_size", "probes", "val_check_interval",
                  "limit_val_batches", "log_every_n_steps"):
         _positive(f"pretrain.{name}", getattr(p, name), allow_zero=name == "warmup_steps")
@@ -375,6 +420,11 @@ def validate(plan: ComparePlan, root: Path = Path("."), check_data: bool = True)
         path = getattr(p if name.startswith("pretrain") else f, name.split(".")[1])
         if not (root / path).is_file():
             raise ValueError(f"{name}={path!r}: no such config file ({root / path})")
+    for arm in plan.arms:
+        for path in p.arm_config(arm)[1:]:
+            if not (root / path).is_file():
+                raise ValueError(f"arms: {arm} is laid over its family's config by {path}, which is missing "
+                                 f"({root / path})")
     for task in f.tasks:
         config = task_record(task).config_file
         if not (root / f.configs_dir / config).is_file():

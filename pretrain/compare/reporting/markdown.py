@@ -9,6 +9,7 @@ from typing import Any
 from pretrain.compare.analysis.metrics import PRETRAIN_METRICS, TASK_METRICS
 from pretrain.compare.analysis.stats import Summary
 from pretrain.compare.planning.plan import FAMILIES
+from pretrain.compare.reporting.arms_section import arms_section
 from pretrain.compare.schema import ComparisonResults, PretrainingEffect, TaskResults
 from tasks.copying_check import CANNOT_COPY_BELOW, COPY_ACC_KEY
 from tasks.metric_spec import MetricSpec
@@ -34,6 +35,7 @@ def render(results: ComparisonResults, plots: list[Path]) -> str:
         "",
         *answer_lines(results),
         "",
+        *(section + [""] if (section := arms_section(results)) else []),
         "## Protocol",
         "",
         *_protocol(results),

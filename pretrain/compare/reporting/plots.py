@@ -18,7 +18,7 @@ from pretrain.compare.planning.plan import FAMILIES  # noqa: E402
 from pretrain.compare.schema import ComparisonResults, TaskResults  # noqa: E402
 from pretrain.data.caching import atomic_write  # noqa: E402
 
-COLORS = {"bert": "tab:blue", "gpt": "tab:orange"}
+COLORS = {"bert": "tab:blue", "gpt": "tab:orange", "mlm": "tab:green", "clm-mlm": "tab:red", "gpt-bert": "tab:purple"}
 
 
 def render_all(results: ComparisonResults, out_dir: Path) -> list[Path]:
@@ -108,18 +108,19 @@ def _probe_points(entry: TaskResults, family: str, key: str) -> list[tuple[float
 
 
 def score_vs_tokens(results: ComparisonResults) -> Figure | None:
-    """Score vs pretraining tokens, for the families fine-tuned at two or more checkpoints, with the trivial
+    """Score vs pretraining tokens, for the arms fine-tuned at two or more checkpoints, with the trivial
     baselines and random-init controls as horizontal lines (what the curve must rise above). None when no
     family has two points (`pretrain.probes: 1`): one dot per family says nothing about a trend."""
     panels = []
     for task, entry in results.tasks.items():
         spec = TASK_METRICS[task][0]
-        curves = {f: points for f in FAMILIES if len(points := _probe_points(entry, f, spec.key)) >= 2}
+        curves = {f: points for f in results.arms if len(points := _probe_points(entry, f, spec.key)) >= 2}
         if curves:
             panels.append((task, entry, spec, curves))
     if not panels:
         return None
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8), squeeze=False)
+    wide = 1.0 if len(results.arms) <= 2 else 1.3  # room for the legend of every arm's curve and control
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * wide * len(panels), 3.8 * wide), squeeze=False)
     for ax, (task, entry, spec, curves) in zip(axes[0], panels, strict=True):
         for family, points in curves.items():
             means = [s.mean for _, s in points]
@@ -131,7 +132,7 @@ def score_vs_tokens(results: ComparisonResults) -> Figure | None:
             if key in entry.baselines:
                 ax.axhline(entry.baselines[key], color="gray", linestyle=":",
                            label=f"{key.removeprefix('baseline/')} (trivial baseline)")
-        for family in FAMILIES:
+        for family in results.arms:
             control = entry.controls.get(family)
             if control is not None and spec.key in control.metrics:
                 ax.axhline(control.metrics[spec.key].mean, color=COLORS[family], linestyle="--", alpha=0.6,

@@ -17,13 +17,14 @@ from typing import Any
 
 import torch
 
+from pretrain.arms import MISSION_ARMS
+from pretrain.compare.analysis.arms import compare_arms
 from pretrain.compare.analysis.bootstrap import PairedDifference, paired_difference
-from pretrain.compare.analysis.metrics import PRETRAIN_METRICS, TASK_METRICS
+from pretrain.compare.analysis.metrics import TASK_METRICS, arm_pretrain_metrics
 from pretrain.compare.analysis.selection import choose_lr, validation_score
 from pretrain.compare.analysis.stats import summarize
 from pretrain.compare.analysis.verdict import compare
 from pretrain.compare.planning.cores import usable_cores
-from pretrain.compare.planning.plan import FAMILIES
 from pretrain.compare.schema import (
     ComparisonResults,
     Counts,
@@ -85,26 +86,28 @@ def aggregate(plan: dict[str, Any], records: list[RunRecord], env: Environment,
     """
     baselines, references = ({str(r.identity.task): r.result for r in records if r.identity.stage == stage
                               and r.status == "done"} for stage in ("baseline", "reference"))
+    arms = list(plan.get("arms", MISSION_ARMS))
     pretraining: dict[str, FamilyPretraining] = {}
-    for family in FAMILIES:
-        runs = sorted((r for r in records if r.identity.stage == "pretrain" and r.identity.family == family),
+    for arm in arms:
+        runs = sorted((r for r in records if r.identity.stage == "pretrain" and r.identity.family == arm),
                       key=lambda r: r.identity.seed or 0)
         if not runs:
             continue
         first = runs[0]  # curves, model facts and attention of the first pretraining seed
-        pretraining[family] = FamilyPretraining(
+        pretraining[arm] = FamilyPretraining(
             first.status, first.wall_s, first.error, _pretrain_result(first),
             {str(r.identity.seed): SeedRun(r.status, r.wall_s, p.metrics if (p := _pretrain_result(r)) else {})
              for r in runs})
     tasks = {task: _task(task, plan, records, baselines.get(task, {}), references.get(task, {}))
              for task in plan["finetune"]["tasks"]}
     pretrain_verdicts: dict[str, str] = {}
-    for family, specs in PRETRAIN_METRICS.items():
-        entry = pretraining.get(family)
+    for arm in arms:
+        entry = pretraining.get(arm)
         if entry is not None and entry.result is not None and entry.result.metrics:
-            pretrain_verdicts[family] = _against_baseline(specs[0], entry.result.metrics)  # the headline metric
+            # the headline metric
+            pretrain_verdicts[arm] = _against_baseline(arm_pretrain_metrics(arm)[0], entry.result.metrics)
             if "val/nsp_acc" in entry.result.metrics:
-                pretrain_verdicts[family] += " " + nsp_note(entry.result.metrics["val/nsp_acc"])
+                pretrain_verdicts[arm] += " " + nsp_note(entry.result.metrics["val/nsp_acc"])
     walls: dict[str, float] = {}
     for record in records:
         stage = record.identity.stage
@@ -140,11 +143,11 @@ def _finetune_result(record: RunRecord) -> FinetuneResults | None:
 
 
 def _chosen_lrs(plan: dict[str, Any], runs: list[RunRecord]) -> tuple[dict[str, LrChoice], list[GridPoint]]:
-    """The learning rate chosen on validation per family and kind, and the grid it was chosen from."""
+    """The learning rate chosen on validation per arm and kind, and the grid it was chosen from."""
     p, f = plan["pretrain"], plan["finetune"]
     chosen: dict[str, LrChoice] = {}
     grid: list[GridPoint] = []
-    for family in FAMILIES:
+    for family in plan.get("arms", MISSION_ARMS):
         by_lr = {r.identity.lr: r for r in runs
                  if r.identity.family == family and r.identity.is_grid_run(f["seeds"][0], p["seeds"][0], f["lrs"])}
         if not by_lr:
@@ -162,6 +165,7 @@ def _task(task: str, plan: dict[str, Any], records: list[RunRecord], baselines: 
           references: dict[str, float]) -> TaskResults:
     runs = [r for r in records if r.identity.is_finetuning and r.identity.task == task]
     chosen, grid = _chosen_lrs(plan, runs)
+    arms = list(plan.get("arms", MISSION_ARMS))
 
     def selected(family: str, random_init: bool) -> list[RunRecord]:
         choice = chosen.get(family)
@@ -170,10 +174,10 @@ def _task(task: str, plan: dict[str, Any], records: list[RunRecord], baselines: 
                 and r.identity.lr == lr]
 
     probes: list[Probe] = []  # one entry per probe index; the families' step counts may differ (FLOPs)
-    steps = {family: sorted({r.identity.probe_step for r in selected(family, False)}) for family in FAMILIES}
+    steps = {family: sorted({r.identity.probe_step for r in selected(family, False)}) for family in arms}
     for index in range(max(len(s) for s in steps.values())):
         families: dict[str, ProbeGroup] = {}
-        for family in FAMILIES:
+        for family in arms:
             pretrained = selected(family, False)
             family_steps = steps[family]
             step = family_steps[index] if index < len(family_steps) else None
@@ -181,15 +185,15 @@ def _task(task: str, plan: dict[str, Any], records: list[RunRecord], baselines: 
             families[family] = ProbeGroup(**vars(group), step=step)
         if any(entry.runs or entry.failed_seeds for entry in families.values()):
             probes.append(Probe(max(e.step or 0 for e in families.values()), families))
-    controls = {family: _group(selected(family, True)) for family in FAMILIES if selected(family, True)}
-    final = {family: [r for r in selected(family, False) if r.identity.final] for family in FAMILIES}
+    controls = {family: _group(selected(family, True)) for family in arms if selected(family, True)}
+    final = {family: [r for r in selected(family, False) if r.identity.final] for family in arms}
     verdicts: list[MetricVerdict] = []
     effects: dict[str, PretrainingEffect] = {}
     headline = TASK_METRICS[task][0]
     if probes:
         last = probes[-1].families
         for spec in TASK_METRICS[task]:
-            a, b = (last[f].metrics.get(spec.key) for f in FAMILIES)
+            a, b = (last[f].metrics.get(spec.key) for f in MISSION_ARMS)
             if a is None or b is None:
                 continue
             strongest = spec.strongest_baseline(baselines)
@@ -198,14 +202,16 @@ def _task(task: str, plan: dict[str, Any], records: list[RunRecord], baselines: 
             verdict = compare(spec.label, ("BERT", a), ("GPT", b), higher_is_better=spec.higher_is_better,
                               baseline=baseline, paired=paired)
             verdicts.append(MetricVerdict(spec.key, verdict, paired))
-    for family in FAMILIES:
+    for family in arms:
         control = selected(family, True)
         effect = _paired(task, final[family], control)
         if effect is not None:
             effects[family] = PretrainingEffect(headline.key, effect)
+    comparisons = compare_arms(arms, headline.key, lambda arm, against: _paired(task, final[arm], final[against]))
     return TaskResults(baselines=baselines, probes=probes, controls=controls, lr=chosen, grid=grid,
                        pretraining_effect=effects, verdicts=verdicts,
-                       failed=[r.run_id for r in runs if r.status != "done"], references=references)
+                       failed=[r.run_id for r in runs if r.status != "done"], references=references,
+                       arm_comparisons=comparisons)
 
 
 def _group(runs: list[RunRecord]) -> Group:

@@ -3,9 +3,10 @@
     baselines        trivial baselines of every task (on the same test rows the models are scored on)
     references       classical references (TF-IDF + logistic regression, TF-IDF retrieval) on those rows:
                      shown beside the scores, not judged against (pretrain.compare.analysis.references)
-    pretrain         each family x pretraining seed, the same budget (tokens seen, or FLOPs)
-    grid             each (task, family) x learning rate, first seed, final checkpoint:
-                     after the family's first pretraining seed
+    pretrain         each arm (pretrain.arms: bert and gpt, and any other objective the plan names) x
+                     pretraining seed, the same budget (tokens seen, or FLOPs)
+    grid             each (task, arm) x learning rate, first seed, final checkpoint:
+                     after the arm's first pretraining seed
     seeds            the learning rate chosen on validation: the remaining seeds (and pretraining
                      seeds and probes), and the random-init controls (the same recipe, the first
                      `controls` seeds): after the group's grid runs
@@ -24,13 +25,14 @@ from typing import Any
 
 import torch
 
+from pretrain.arms import arm_record
 from pretrain.blocks.config import TransformerConfig
 from pretrain.checkpoint import HF_PREFIX, load_backbone
 from pretrain.compare.analysis.baselines import task_baseline
 from pretrain.compare.analysis.references import REFERENCE_TASKS, task_reference
 from pretrain.compare.analysis.selection import choose_lr
 from pretrain.compare.planning.cores import side_by_side
-from pretrain.compare.planning.plan import FAMILIES, ResolvedPlan
+from pretrain.compare.planning.plan import ResolvedPlan
 from pretrain.compare.reporting.report import write_report
 from pretrain.compare.reporting.results import aggregate, environment
 from pretrain.compare.reporting.wandb_summary import log_summary
@@ -83,10 +85,11 @@ def preset_config(resolved: ResolvedPlan, family: str) -> TransformerConfig:
 
 def preset_facts(resolved: ResolvedPlan, seq_len: int | None = None) -> dict[str, dict[str, int]]:
     """Parameters, non-embedding parameters and training FLOPs per token (at `seq_len`, default the plan's
-    pretraining length) of each family's preset (meta device: no memory), or of each family's Hugging Face
-    folder (`pretrain.from_pretrained`)."""
+    pretraining length) of each arm's preset (its family's; meta device: no memory), or of each family's
+    Hugging Face folder (`pretrain.from_pretrained`)."""
     facts = {}
-    for family in FAMILIES:
+    for arm in resolved.plan.arms:
+        family = arm_record(arm).family
         record = family_record(family)
         if resolved.pretrained:
             backbone = load_backbone(f"{HF_PREFIX}{resolved.pretrained[family]}", family)
@@ -95,24 +98,29 @@ def preset_facts(resolved: ResolvedPlan, seq_len: int | None = None) -> dict[str
             config = preset_config(resolved, family)
             with torch.device("meta"):
                 model = record.build(config)
-        facts[family] = {
+        facts[arm] = {
             "params": count_parameters(model),
             "non_embedding_params": count_parameters(model, exclude_embeddings=True),
             "flops_per_token": flops_per_token(model, config, seq_len or resolved.plan.pretrain.seq_len,
-                                               record.predicted_fraction()),
+                                               arm_predicted_fraction(resolved, arm)),
         }
     return facts
 
 
+def arm_predicted_fraction(resolved: ResolvedPlan, arm: str) -> float:
+    """The share of positions `arm`'s objective predicts, at the plan's causal share."""
+    return arm_record(arm).predicted_fraction(resolved.plan.pretrain.arm_causal_share(arm))
+
+
 def pretrain_steps(resolved: ResolvedPlan) -> dict[str, int]:
-    """Steps per family. `match: tokens`: the plan's steps for both. `match: flops`: the family with more
-    FLOPs per token gets the plan's steps, the other proportionally more, so both spend the same FLOPs."""
+    """Steps per arm. `match: tokens`: the plan's steps for all. `match: flops`: the arm with the most FLOPs
+    per token gets the plan's steps, the others proportionally more, so all spend the same FLOPs."""
     p = resolved.plan.pretrain
     if p.match == "tokens":
-        return {family: p.max_steps for family in FAMILIES}
-    flops = {family: facts["flops_per_token"] for family, facts in preset_facts(resolved).items()}
+        return {arm: p.max_steps for arm in resolved.plan.arms}
+    flops = {arm: facts["flops_per_token"] for arm, facts in preset_facts(resolved).items()}
     most = max(flops.values())
-    return {family: round(p.max_steps * most / flops[family]) for family in FAMILIES}
+    return {arm: round(p.max_steps * most / flops[arm]) for arm in resolved.plan.arms}
 
 
 def execute(resolved: ResolvedPlan, pretrain_cli: Cli, finetune_cli: Cli) -> ComparisonResults:
@@ -122,6 +130,7 @@ def execute(resolved: ResolvedPlan, pretrain_cli: Cli, finetune_cli: Cli) -> Com
     and `tasks.cli.run` (the latter returns the run's FinetuneResults), or `runs.subprocess_cli` (returns
     nothing: the results file is read with the same typed reader)."""
     plan = resolved.plan
+    arms = plan.arms
     layout = plan.layout()
     layout.runs.mkdir(parents=True, exist_ok=True)
     plan_dict = asdict(plan)
@@ -134,29 +143,29 @@ def execute(resolved: ResolvedPlan, pretrain_cli: Cli, finetune_cli: Cli) -> Com
     progress = Progress(total=count_runs(resolved), workers=workers)
     start = time.perf_counter()
 
-    def grid_jobs(family: str) -> list[Job]:
-        """Every task x learning rate of a family: first seed, first pretraining seed, final checkpoint."""
-        return [_finetune_job(resolved, ledger, finetune_cli, task, family, p.seeds[0], None, f.seeds[0], lr, False)
+    def grid_jobs(arm: str) -> list[Job]:
+        """Every task x learning rate of an arm: first seed, first pretraining seed, final checkpoint."""
+        return [_finetune_job(resolved, ledger, finetune_cli, task, arm, p.seeds[0], None, f.seeds[0], lr, False)
                 for task in f.tasks for lr in f.lrs]
 
-    def seed_jobs(task: str, family: str, pretrain_seeds: list[int]) -> list[Job | None]:
+    def seed_jobs(task: str, arm: str, pretrain_seeds: list[int]) -> list[Job | None]:
         """The chosen rate's remaining seeds (and probes) on these pretraining seeds, and the controls."""
-        lr = choose_lr({rate: ledger.get(grid_id(resolved, task, family, rate)) for rate in f.lrs})
+        lr = choose_lr({rate: ledger.get(grid_id(resolved, task, arm, rate)) for rate in f.lrs})
         if lr is None:
             return []  # every grid run of this group failed: nothing to choose from
-        jobs = [_finetune_job(resolved, ledger, finetune_cli, task, family, pretrain_seed, probe, seed, lr, False)
-                for pretrain_seed in pretrain_seeds for probe in resolved.plan.pretrain.probe_steps(steps[family])
+        jobs = [_finetune_job(resolved, ledger, finetune_cli, task, arm, pretrain_seed, probe, seed, lr, False)
+                for pretrain_seed in pretrain_seeds for probe in resolved.plan.pretrain.probe_steps(steps[arm])
                 for seed in f.seeds]
         if p.seeds[0] in pretrain_seeds:  # the control: the same recipe from random weights
-            jobs += [_finetune_job(resolved, ledger, finetune_cli, task, family, p.seeds[0], None, seed, lr, True)
+            jobs += [_finetune_job(resolved, ledger, finetune_cli, task, arm, p.seeds[0], None, seed, lr, True)
                      for seed in f.seeds[: f.controls]]
         return jobs
 
-    def grid_finished(task: str, family: str) -> bool:
-        return all(ledger.get(grid_id(resolved, task, family, lr)) is not None for lr in f.lrs)
+    def grid_finished(task: str, arm: str) -> bool:
+        return all(ledger.get(grid_id(resolved, task, arm, lr)) is not None for lr in f.lrs)
 
-    def pretrained(family: str) -> list[int]:
-        return [s for s in p.seeds if (r := ledger.get(pretrain_run_id(family, s))) is not None and r.status == "done"]
+    def pretrained(arm: str) -> list[int]:
+        return [s for s in p.seeds if (r := ledger.get(pretrain_run_id(arm, s))) is not None and r.status == "done"]
 
     def then(job: Job, record: RunRecord) -> list[Job]:
         """What a finished run makes runnable: pretraining -> its grid (or, for later pretraining seeds, their
@@ -164,12 +173,12 @@ def execute(resolved: ResolvedPlan, pretrain_cli: Cli, finetune_cli: Cli) -> Com
         run, follow = job.identity, []
         if run.stage == "pretrain" and record.status == "done":
             assert run.family is not None and run.seed is not None
-            family = run.family
+            arm = run.family
             if run.seed == p.seeds[0]:
-                follow = grid_jobs(family)
+                follow = grid_jobs(arm)
             else:
-                follow = [j for task in f.tasks if grid_finished(task, family)
-                          for j in seed_jobs(task, family, [run.seed])]
+                follow = [j for task in f.tasks if grid_finished(task, arm)
+                          for j in seed_jobs(task, arm, [run.seed])]
         elif run.is_grid_run(f.seeds[0], p.seeds[0], f.lrs):
             assert run.task is not None and run.family is not None
             if grid_finished(run.task, run.family):
@@ -180,14 +189,14 @@ def execute(resolved: ResolvedPlan, pretrain_cli: Cli, finetune_cli: Cli) -> Com
     task_runs += [(RunIdentity.for_task("reference", task), task_reference) for task in f.tasks
                   if task in REFERENCE_TASKS]
     task_jobs = [Job(run.run_id, fn, (run.task, resolved.task_data[str(run.task)]), run) for run, fn in task_runs]
-    pretrain_runs = [RunIdentity.pretraining(family, seed, steps[family]) for seed in p.seeds for family in FAMILIES]
+    pretrain_runs = [RunIdentity.pretraining(arm, seed, steps[arm]) for seed in p.seeds for arm in arms]
     pretraining = [Job(run.run_id, _pretrain, (resolved, run.family, run.seed, run.max_steps, pretrain_cli), run,
                        layout.run(run.run_id).run_log) for run in pretrain_runs]
     run_jobs(task_jobs + pretraining, ledger, progress, workers=workers, threads=threads,
              subprocess_runs=plan.subprocess_runs, then=then)
-    for family in FAMILIES:  # runs that could not start because their pretraining failed: recorded as skipped
-        if not pretrained(family):
-            grid_jobs(family)
+    for arm in arms:  # runs that could not start because their pretraining failed: recorded as skipped
+        if not pretrained(arm):
+            grid_jobs(arm)
     results = aggregate(plan_dict, list(ledger.records.values()), environment(), time.perf_counter() - start)
     written = write_report(results, layout.reports)
     if plan.wandb.mode != "disabled":
@@ -207,25 +216,25 @@ def count_runs(resolved: ResolvedPlan) -> int:
     p, f = resolved.plan.pretrain, resolved.plan.finetune
     baselines = baseline_runs(f.tasks)
     pretrained = len(p.seeds) * p.probes * len(f.seeds) + len(f.lrs) - 1  # the chosen rate's grid run is reused
-    return baselines + len(FAMILIES) * (len(p.seeds) + len(f.tasks) * (pretrained + f.controls))
+    return baselines + len(resolved.plan.arms) * (len(p.seeds) + len(f.tasks) * (pretrained + f.controls))
 
 
-def grid_id(resolved: ResolvedPlan, task: str, family: str, lr: float) -> str:
-    """The grid run of a (task, family) at one rate: first seed, first pretraining seed, final checkpoint."""
-    return grid_run_id(task, family, lr, resolved.plan.finetune.seeds[0], resolved.plan.pretrain.seeds[0])
+def grid_id(resolved: ResolvedPlan, task: str, arm: str, lr: float) -> str:
+    """The grid run of a (task, arm) at one rate: first seed, first pretraining seed, final checkpoint."""
+    return grid_run_id(task, arm, lr, resolved.plan.finetune.seeds[0], resolved.plan.pretrain.seeds[0])
 
 
-def _finetune_job(resolved: ResolvedPlan, ledger: Ledger, cli: Cli, task: str, family: str, pretrain_seed: int,
+def _finetune_job(resolved: ResolvedPlan, ledger: Ledger, cli: Cli, task: str, arm: str, pretrain_seed: int,
                   probe: int | None, seed: int, lr: float, random_init: bool) -> Job | None:
     """The job of one fine-tuning run (probe None = the final checkpoint); None when its pretraining failed."""
-    pre = ledger.get(pretrain_run_id(family, pretrain_seed))
+    pre = ledger.get(pretrain_run_id(arm, pretrain_seed))
     max_steps = pre.identity.max_steps if pre is not None else None
     steps = resolved.plan.pretrain.probe_steps(max_steps) if max_steps is not None else []
     probe = steps[-1] if probe is None and steps else probe
-    run = RunIdentity.finetuning(family, task, seed, pretrain_seed, lr, random_init, probe,
+    run = RunIdentity.finetuning(arm, task, seed, pretrain_seed, lr, random_init, probe,
                                  final=probe == (steps or [None])[-1])
     if pre is None or pre.status != "done":
-        ledger.skip(run.run_id, f"pretraining {pretrain_run_id(family, pretrain_seed)} did not finish", run)
+        ledger.skip(run.run_id, f"pretraining {pretrain_run_id(arm, pretrain_seed)} did not finish", run)
         return None
     assert isinstance(pre.result, PretrainResult) and probe is not None  # a finished pretraining run's result
     # A Hugging Face folder (from_pretrained) saw no tokens in this plan; its publishers' count is not known here.
@@ -234,7 +243,7 @@ def _finetune_job(resolved: ResolvedPlan, ledger: Ledger, cli: Cli, task: str, f
     run = run.with_probe_budget(tokens, tokens * pre.result.model.flops_per_token)
     checkpoint = Path(pre.result.checkpoints[str(probe)])
     out = resolved.plan.layout().run(run.run_id)
-    return Job(run.run_id, _finetune, (resolved, family, task, checkpoint, seed, lr, random_init, out.root, cli), run,
+    return Job(run.run_id, _finetune, (resolved, arm, task, checkpoint, seed, lr, random_init, out.root, cli), run,
                out.run_log)
 
 
@@ -257,13 +266,13 @@ def _check_same_plan(path: Path, plan: dict[str, Any]) -> None:
         )
 
 
-def _pretrain(resolved: ResolvedPlan, family: str, seed: int, max_steps: int, cli: Cli) -> PretrainResult:
+def _pretrain(resolved: ResolvedPlan, arm: str, seed: int, max_steps: int, cli: Cli) -> PretrainResult:
     p = resolved.plan.pretrain
     if resolved.pretrained:
-        return _from_pretrained(resolved, family, max_steps)
-    out = resolved.plan.layout().run(pretrain_run_id(family, seed)).root
+        return _from_pretrained(resolved, arm, max_steps)
+    out = resolved.plan.layout().run(pretrain_run_id(arm, seed)).root
     start = time.perf_counter()
-    call(cli, pretrain_args(resolved, family, seed, max_steps, out))
+    call(cli, pretrain_args(resolved, arm, seed, max_steps, out))
     wall = time.perf_counter() - start
     points = curve(read_metrics_csv(out), p.tokens_per_step)
     probes = resolved.plan.pretrain.probe_steps(max_steps)
@@ -277,30 +286,30 @@ def _pretrain(resolved: ResolvedPlan, family: str, seed: int, max_steps: int, cl
         supervised_tokens=last.get("train/supervised_tokens"),
         steps=max_steps,
         checkpoints={str(k): str(v) for k, v in checkpoints.items()},
-        model=model_facts(final, resolved.model_presets[family], p.seq_len, predicted_fraction(family, out)),
+        model=model_facts(final, resolved.model_presets[arm_record(arm).family], p.seq_len,
+                          predicted_fraction(resolved, arm, out)),
         attention=attention_example(final, ATTENTION_TEXT),
         train_wall_s=wall,
     )
 
 
-def _from_pretrained(resolved: ResolvedPlan, family: str, max_steps: int) -> PretrainResult:
+def _from_pretrained(resolved: ResolvedPlan, arm: str, max_steps: int) -> PretrainResult:
     """The stand-in for a pretraining run when the plan names a Hugging Face folder: no training, no curve;
-    the folder (`hf:DIR`) is the checkpoint every fine-tuning run of the family starts from, at the one probe
+    the folder (`hf:DIR`) is the checkpoint every fine-tuning run of the arm starts from, at the one probe
     step the rest of the pipeline keys runs by."""
-    folder = resolved.pretrained[family]
+    folder = resolved.pretrained[arm]
     checkpoint = Path(f"{HF_PREFIX}{folder}")
     return PretrainResult(
         metrics={}, curve=[], tokens_seen=0.0, supervised_tokens=None, steps=0,  # the suite trained it for 0 steps
         checkpoints={str(resolved.plan.pretrain.probe_steps(max_steps)[-1]): str(checkpoint)},
-        model=model_facts(checkpoint, folder, resolved.plan.pretrain.seq_len,
-                          family_record(family).predicted_fraction()),
+        model=model_facts(checkpoint, folder, resolved.plan.pretrain.seq_len, arm_predicted_fraction(resolved, arm)),
         attention=attention_example(checkpoint, ATTENTION_TEXT), train_wall_s=0.0,
     )
 
 
-def _finetune(resolved: ResolvedPlan, family: str, task: str, checkpoint: Path, seed: int, lr: float,
+def _finetune(resolved: ResolvedPlan, arm: str, task: str, checkpoint: Path, seed: int, lr: float,
               random_init: bool, out: Path, cli: Cli) -> FinetuneResults:
     results_file = RunLayout(out).results_file
-    returned = call(cli, finetune_args(resolved, family, task, checkpoint, seed, lr, random_init, out, results_file))
+    returned = call(cli, finetune_args(resolved, arm, task, checkpoint, seed, lr, random_init, out, results_file))
     # In-process, tasks.cli.run returns the results; a subprocess leaves them in the file it was given.
     return returned if isinstance(returned, FinetuneResults) else read_results(results_file)

@@ -1,9 +1,9 @@
 """One pretraining or fine-tuning run of a plan: the CLI arguments it gets and what is read back.
 
 Runs go through the suite's own commands in-process (`pretrain.cli.run`, `tasks.cli.run`),
-so a compare run is exactly what a user gets typing those commands. Both families get the same
-arguments except the model/data classes and the preset: same data, tokenizer, batch, sequence
-length, steps, optimizer and schedule.
+so a compare run is exactly what a user gets typing those commands. Every arm gets the same
+arguments except its configs (the model/data classes, pretrain.arms), its options and its family's
+preset: same data, tokenizer, batch, sequence length, steps, optimizer and schedule.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from pretrain.arms import Attention, arm_record
 from pretrain.checkpoint import load_backbone
 from pretrain.compare.planning.plan import ResolvedPlan
 from pretrain.compare.schema import AttentionExample, ModelFacts
@@ -30,15 +31,18 @@ from tasks.registry import task_record
 Cli = Callable[[list[str]], object]
 
 
-def pretrain_args(resolved: ResolvedPlan, family: str, seed: int, max_steps: int, run_dir: Path) -> list[str]:
-    """`max_steps` is the family's own length (plan.pretrain.max_steps, or more when matching FLOPs);
+def pretrain_args(resolved: ResolvedPlan, arm: str, seed: int, max_steps: int, run_dir: Path) -> list[str]:
+    """`max_steps` is the arm's own length (plan.pretrain.max_steps, or more when matching FLOPs);
     checkpoints for fine-tuning are saved every `max_steps // probes` steps."""
     p = resolved.plan.pretrain
     data = resolved.pretrain_data
+    record = arm_record(arm)
+    family = record.family
     probe_interval = p.probe_steps(max_steps)[0]
     args = [
         # --ckpt_path last: a re-run continues an interrupted pretraining (a fresh start when there is none).
-        "fit", "--config", getattr(p, f"{family}_config"), "--config", p.trainer, "--seed_everything", str(seed),
+        "fit", *(a for config in p.arm_config(arm) for a in ("--config", config)), "--config", p.trainer,
+        "--seed_everything", str(seed),
         "--ckpt_path", "last",
         "--trainer.max_steps", str(max_steps), "--trainer.max_epochs", "-1",
         "--trainer.val_check_interval", str(min(p.val_check_interval, max_steps)),
@@ -60,16 +64,22 @@ def pretrain_args(resolved: ResolvedPlan, family: str, seed: int, max_steps: int
         # and the NSP pairs stay the same, only initialisation, masking, shuffling and dropout vary.
         "--data.init_args.batch_size", str(p.batch_size), "--data.init_args.seed", str(p.seeds[0]),
     ]
-    if family_record(family).nsp:
-        args += ["--model.init_args.nsp", str(p.nsp).lower(), "--data.init_args.nsp", str(p.nsp).lower()]
-    return args + logger_args(resolved, [family, "pretrain"], run_dir)
+    if record.record.nsp:
+        nsp = str(p.nsp and record.nsp).lower()
+        args += ["--model.init_args.nsp", nsp, "--data.init_args.nsp", nsp]
+    if record.mlm_probability is not None:
+        args += ["--data.init_args.mlm_probability", str(record.mlm_probability)]
+    if record.share_option:
+        args += ["--model.init_args.causal_share", str(p.arm_causal_share(arm))]
+    return args + logger_args(resolved, [arm, "pretrain"], run_dir)
 
 
 def finetune_args(
-    resolved: ResolvedPlan, family: str, task: str, checkpoint: Path, seed: int, lr: float, random_init: bool,
+    resolved: ResolvedPlan, arm: str, task: str, checkpoint: Path, seed: int, lr: float, random_init: bool,
     run_dir: Path, results: Path,
 ) -> list[str]:
     f = resolved.plan.finetune
+    family = arm_record(arm).family
     data = resolved.task_data[task]
     record = task_record(task)
     args = [
@@ -86,7 +96,20 @@ def finetune_args(
         "--data.init_args.source", data.cli_value(),  # the plan's DataSource, unchanged
     ]
     args += record.finetune_args(FinetuneOptions(resolved.plan.classification_pooling(), f.max_target_length))
-    return args + logger_args(resolved, [family, task, "random-init" if random_init else "pretrained"], run_dir)
+    if arm_record(arm).record.decoder_only and finetune_attention(resolved, arm, task) == "bidirectional":
+        args += ["--model.init_args.decoder_attention", "bidirectional"]
+    return args + logger_args(resolved, [arm, task, "random-init" if random_init else "pretrained"], run_dir)
+
+
+def finetune_attention(resolved: ResolvedPlan, arm: str, task: str) -> Attention:
+    """The attention `arm` is fine-tuned on `task` with: an encoder's is bidirectional, generation decodes
+    causally; otherwise the plan's finetune.decoder_attention, else the arm's own."""
+    record = arm_record(arm)
+    if not record.record.decoder_only:
+        return "bidirectional"
+    if task_record(task).generates:
+        return "causal"
+    return resolved.plan.finetune.decoder_attention or record.finetune_attention
 
 
 def _source_length(resolved: ResolvedPlan, task: str) -> int:
@@ -188,11 +211,11 @@ def model_facts(checkpoint: Path, preset: Path, seq_len: int, output_fraction: f
     )
 
 
-def predicted_fraction(family: str, run_dir: Path) -> float:
-    """The share of positions a pretraining run predicted: BERT's at the masking rate the run's data used."""
+def predicted_fraction(resolved: ResolvedPlan, arm: str, run_dir: Path) -> float:
+    """The share of positions a pretraining run predicted, at the masking rate the run's data used."""
     rate = run_data_option(run_dir, "mlm_probability")
-    record = family_record(family)
-    return record.predicted_fraction(float(rate)) if rate is not None else record.predicted_fraction()
+    return arm_record(arm).predicted_fraction(resolved.plan.pretrain.arm_causal_share(arm),
+                                              float(rate) if rate is not None else None)
 
 
 @torch.no_grad()

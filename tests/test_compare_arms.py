@@ -1,0 +1,126 @@
+"""A miniature plan of all five arms end to end through the real pretrain/finetune commands, and the plan's checks
+of its arms."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from pretrain.arms import ARMS, arm_record
+from pretrain.cli import run as pretrain_run
+from pretrain.compare.analysis.arms import holm_adjusted
+from pretrain.compare.planning.plan import parse_plan, validate
+from pretrain.compare.running.pipeline import execute, preset_facts
+from pretrain.compare.schema import Counts, read_comparison
+from tasks.cli import run as finetune_run
+from tasks.outputs import FinetuneResults
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _plan_file(tmp_path: Path, **changes: object) -> Path:
+    plan = {
+        "experiment": "arms", "arms": list(ARMS), "bert_model": "bert-tiny", "gpt_model": "gpt-tiny",
+        "architecture": "classic", "model_dir": str(REPO / "configs/model"), "runs_dir": str(tmp_path / "runs"),
+        "reports_dir": str(tmp_path / "reports"),
+        "pretrain": {"tokens": 8 * 64 * 8, "seq_len": 64, "batch_size": 8, "vocab_size": 512, "warmup_steps": 1,
+                     "val_check_interval": 4, "limit_val_batches": 2, "log_every_n_steps": 1,
+                     "trainer": str(REPO / "configs/trainer/cpu.yaml"),
+                     "bert_config": str(REPO / "configs/pretrain/bert.yaml"),
+                     "gpt_config": str(REPO / "configs/pretrain/gpt.yaml")},
+        "finetune": {"tasks": ["classification"], "seeds": [0, 1], "max_steps": 2, "batch_size": 8, "max_length": 64,
+                     "lrs": [1e-3], "controls": 1, "val_check_interval": 1,
+                     "trainer": str(REPO / "configs/trainer/cpu.yaml"), "configs_dir": str(REPO / "configs/finetune")},
+        "wandb": {"mode": "disabled"},
+        **changes,
+    }
+    path = tmp_path / "plan.yaml"
+    path.write_text(yaml.safe_dump(plan))
+    return path
+
+
+def test_five_arm_plan_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # data caches land in the temporary folder
+    torch.set_num_threads(1)
+    resolved = validate(parse_plan(["--config", str(_plan_file(tmp_path)), "--parallel_runs", "1"]), REPO)
+    finetune_calls: dict[str, list[str]] = {}
+
+    def recording_finetune(args: list[str]) -> FinetuneResults | None:
+        finetune_calls[args[args.index("--trainer.default_root_dir") + 1]] = args
+        return finetune_run(args)
+
+    results = execute(resolved, pretrain_run, recording_finetune)
+    # baseline + reference + 5 pretrainings + per arm: 1 grid run, the second seed, 1 control
+    assert results.counts == Counts(done=2 + 5 + 5 * 3, failed=0, skipped=0)
+    saved = json.loads((tmp_path / "reports/arms/results.json").read_text())
+    assert list(saved["pretraining"]) == list(ARMS)
+    predicted = {arm: saved["pretraining"][arm]["supervised_tokens"] for arm in ARMS}
+    seen = {arm: saved["pretraining"][arm]["tokens_seen"] for arm in ARMS}
+    assert seen["gpt"] == seen["clm-mlm"] == seen["gpt-bert"]  # the same packed blocks, the same budget
+    # Every target of a causal step; 30% of the tokens on a masked one (mlm twice BERT's 15%).
+    assert predicted["gpt"] > predicted["clm-mlm"] > predicted["gpt-bert"]
+    assert 1.5 < predicted["mlm"] / predicted["bert"] < 2.5
+    for arm in ("mlm", "clm-mlm", "gpt-bert"):
+        assert 0.0 <= saved["pretraining"][arm]["metrics"]["val/mlm_acc"] <= 1.0
+    for arm in ("clm-mlm", "gpt-bert"):  # both modes are validated on every check
+        assert saved["pretraining"][arm]["metrics"]["val/ppl"] > 1.0
+    # The FLOPs count the vocabulary projection on the positions each objective predicts.
+    flops = {arm: saved["pretraining"][arm]["model"]["flops_per_token"] for arm in ARMS}
+    assert flops["gpt"] > flops["clm-mlm"] > flops["gpt-bert"] and flops["mlm"] > flops["bert"]
+    task = saved["tasks"]["classification"]
+    assert set(task["controls"]) == set(ARMS) and set(task["pretraining_effect"]) == set(ARMS)
+    comparisons = task["arm_comparisons"]
+    assert [(c["arm"], c["against"]) for c in comparisons] == [
+        (arm, against) for arm in ("mlm", "clm-mlm", "gpt-bert") for against in ("bert", "gpt")]
+    assert all(c["p_holm"] >= c["p_value"] for c in comparisons)
+    assert [v["metric"] for v in task["verdicts"]]  # bert against gpt, as in a two-arm plan
+    # Classification fine-tunes the mixed arms with the causal mask removed, gpt with it.
+    attention = {Path(root).name: args for root, args in finetune_calls.items()}
+    for run_id, args in attention.items():
+        arm = next(a for a in sorted(ARMS, key=len, reverse=True) if f"-{a}-" in run_id)
+        unmasked = "--model.init_args.decoder_attention" in args
+        assert unmasked == (arm in ("clm-mlm", "gpt-bert")), run_id
+    report = (tmp_path / "reports/arms/report.md").read_text()
+    assert "## Arms" in report and "Holm" in report and "gpt-bert vs bert" in report
+    assert read_comparison(tmp_path / "reports/arms/results.json").arms == list(ARMS)
+
+
+def test_two_arm_results_write_no_arm_comparisons(tmp_path: Path) -> None:
+    resolved = validate(parse_plan(["--config", str(_plan_file(tmp_path, arms=["bert", "gpt"]))]), REPO,
+                        check_data=False)
+    assert set(preset_facts(resolved)) == {"bert", "gpt"}
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--arms", '["gpt", "mlm"]'], "including bert and gpt"),
+    (["--arms", '["bert", "gpt", "bert"]'], "distinct arms"),
+    (["--arms", '["bert", "gpt", "t5"]'], "unknown: t5"),
+    (["--arms", '["bert", "gpt"]', "--pretrain.causal_share", '{"clm-mlm": 0.5}'], "names 'clm-mlm'"),
+    (["--pretrain.causal_share", '{"gpt": 0.5}'], "names 'gpt'"),
+    (["--pretrain.causal_share", '{"gpt-bert": 1.5}'], "expected a share of the steps in"),
+])
+def test_bad_arms_fail_before_training(tmp_path: Path, args: list[str], message: str) -> None:
+    plan = parse_plan(["--config", str(_plan_file(tmp_path)), *args])
+    with pytest.raises(ValueError, match=message):
+        validate(plan, REPO, check_data=False)
+
+
+def test_holm_adjusts_in_step_down_order() -> None:
+    # m = 4: sorted 0.01, 0.02, 0.03, 0.04 -> 0.04, 0.06, 0.06 (monotone), 0.06 (capped by the running max)
+    assert holm_adjusted([0.03, 0.01, 0.04, 0.02]) == pytest.approx([0.06, 0.04, 0.06, 0.06])
+    assert holm_adjusted([0.5, 0.9]) == [1.0, 1.0]
+
+
+def test_arm_overlays_match_their_records() -> None:
+    for arm in ARMS:
+        record = arm_record(arm)
+        if record.overlay is None:
+            continue
+        overlay = yaml.safe_load((REPO / "configs/pretrain" / record.overlay).read_text())
+        data = overlay["data"]["init_args"]
+        assert data["mlm_probability"] == record.mlm_probability and data["eval_mlm_probability"] == 0.15
+        model = overlay["model"]["init_args"]
+        if record.share_option:
+            assert model["causal_share"] == pytest.approx(record.causal_share)
