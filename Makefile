@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: compare dry-run gpu-check test lint bench report clean
+.PHONY: compare arms dry-run gpu-check test lint bench report clean
 
 $(INSTALLED): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,6 +16,10 @@ $(INSTALLED): pyproject.toml constraints.txt
 
 compare: $(INSTALLED)
 	$(PY) scripts/compare.py --config configs/compare/default.yaml
+
+# Every objective arm (bert, gpt, mlm, clm-mlm, gpt-bert) in one plan on the built-in corpus (configs/compare/arms.yaml).
+arms: $(INSTALLED)
+	$(PY) scripts/compare.py --config configs/compare/default.yaml --config configs/compare/arms.yaml
 
 # The real plan (configs/compare/real.yaml) end to end on a CPU before renting GPUs: its data sources as small
 # synthetic copies in the hub's schemas, tiny models, a few steps, subprocess runs, 2-process DDP (gloo).
