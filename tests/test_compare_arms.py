@@ -13,6 +13,7 @@ from pretrain.cli import run as pretrain_run
 from pretrain.compare.analysis.arms import holm_adjusted
 from pretrain.compare.planning.plan import parse_plan, validate
 from pretrain.compare.running.pipeline import execute, preset_facts
+from pretrain.compare.running.runs import finetune_attention
 from pretrain.compare.schema import Counts, read_comparison
 from tasks.cli import run as finetune_run
 from tasks.outputs import FinetuneResults
@@ -87,10 +88,25 @@ def test_five_arm_plan_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert read_comparison(tmp_path / "reports/arms/results.json").arms == list(ARMS)
 
 
-def test_two_arm_results_write_no_arm_comparisons(tmp_path: Path) -> None:
+def test_two_arm_plans_count_two_arms(tmp_path: Path) -> None:
     resolved = validate(parse_plan(["--config", str(_plan_file(tmp_path, arms=["bert", "gpt"]))]), REPO,
                         check_data=False)
     assert set(preset_facts(resolved)) == {"bert", "gpt"}
+
+
+@pytest.mark.parametrize(("choice", "expected"), [
+    (None, {"gpt": "causal", "clm-mlm": "bidirectional", "gpt-bert": "bidirectional"}),  # each arm's own
+    ("bidirectional", {"gpt": "bidirectional", "clm-mlm": "bidirectional", "gpt-bert": "bidirectional"}),
+    ("causal", {"gpt": "causal", "clm-mlm": "causal", "gpt-bert": "causal"}),  # the control of the mixed arms
+])
+def test_decoder_attention_of_each_arm(tmp_path: Path, choice: str | None, expected: dict[str, str]) -> None:
+    resolved = validate(parse_plan(["--config", str(_plan_file(tmp_path)), "--finetune.decoder_attention",
+                                    choice or "null"]), REPO, check_data=False)
+    for task in ("classification", "ner"):
+        assert {arm: finetune_attention(resolved, arm, task) for arm in expected} == expected
+    # Generation decodes left to right in every decoder arm; the encoders attend both ways whatever the option.
+    assert {finetune_attention(resolved, arm, "generation") for arm in expected} == {"causal"}
+    assert {finetune_attention(resolved, arm, "ner") for arm in ("bert", "mlm")} == {"bidirectional"}
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -51,3 +51,13 @@ def arm_pretrain_metrics(arm: str) -> tuple[MetricSpec, ...]:
     if arm_record(arm).causal_share == 0.0:
         return masked
     return (*masked[:2], *PRETRAIN_METRICS["gpt"])
+
+
+def arm_loss_keys(arm: str, keys_by_family: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """The loss curve keys of an arm (TRAIN_LOSS_KEYS or VAL_LOSS_KEYS): the families' own for bert and gpt; BERT's
+    for a masked-only arm; the masked mode's MLM loss for an arm mixing modes (its train/loss mixes both)."""
+    if arm in keys_by_family:
+        return keys_by_family[arm]
+    if arm_record(arm).causal_share == 0.0:
+        return keys_by_family["bert"]
+    return tuple(key for key in keys_by_family["bert"] if key.endswith("mlm_loss"))

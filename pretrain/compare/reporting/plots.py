@@ -12,7 +12,7 @@ matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from pretrain.compare.analysis.metrics import TASK_METRICS, TRAIN_LOSS_KEYS, VAL_LOSS_KEYS  # noqa: E402
+from pretrain.compare.analysis.metrics import TASK_METRICS, TRAIN_LOSS_KEYS, VAL_LOSS_KEYS, arm_loss_keys  # noqa: E402
 from pretrain.compare.analysis.stats import Summary  # noqa: E402
 from pretrain.compare.planning.plan import FAMILIES  # noqa: E402
 from pretrain.compare.schema import ComparisonResults, TaskResults  # noqa: E402
@@ -39,12 +39,13 @@ def render_all(results: ComparisonResults, out_dir: Path) -> list[Path]:
 
 
 def loss_vs_tokens(results: ComparisonResults) -> Figure | None:
-    curves = {f: e.result.curve if (e := results.pretraining.get(f)) and e.result else [] for f in FAMILIES}
+    curves = {f: e.result.curve if (e := results.pretraining.get(f)) and e.result else [] for f in results.arms}
     if not any(curves.values()):
         return None
     fig, ax = plt.subplots(figsize=(6, 4))
     for family, curve in curves.items():
-        for keys, style in ((TRAIN_LOSS_KEYS[family], "-"), (VAL_LOSS_KEYS[family], "o--")):
+        for keys, style in ((arm_loss_keys(family, TRAIN_LOSS_KEYS), "-"),
+                            (arm_loss_keys(family, VAL_LOSS_KEYS), "o--")):
             key = next((k for k in keys if any(k in point for point in curve)), None)
             points = [(p["tokens"], p[key]) for p in curve if key is not None and key in p and p.get("tokens")]
             if points:
@@ -72,18 +73,19 @@ def downstream_scores(results: ComparisonResults) -> Figure | None:
         if final is None:
             continue
         spec = TASK_METRICS[task][0]
-        summaries = {f: final[f].metrics.get(spec.key) for f in FAMILIES}
-        controls = {f: (c.metrics.get(spec.key) if (c := entry.controls.get(f)) else None) for f in FAMILIES}
+        summaries = {f: final[f].metrics.get(spec.key) if f in final else None for f in results.arms}
+        controls = {f: (c.metrics.get(spec.key) if (c := entry.controls.get(f)) else None) for f in results.arms}
         if any(summaries.values()):
             strongest = spec.strongest_baseline(entry.baselines)
             rows.append((task, spec.label, summaries, controls, strongest[1] if strongest else None))
     if not rows:
         return None
-    fig, axes = plt.subplots(1, len(rows), figsize=(4.2 * len(rows), 3.8), squeeze=False)
-    ticks = [(2 * i + offset, f"{f.upper()}{suffix}") for i, f in enumerate(FAMILIES)
+    width = 4.2 * max(1.0, len(results.arms) / 2)  # two bars per arm
+    fig, axes = plt.subplots(1, len(rows), figsize=(width * len(rows), 3.8), squeeze=False)
+    ticks = [(2 * i + offset, f"{f.upper()}{suffix}") for i, f in enumerate(results.arms)
              for offset, suffix in ((0.0, ""), (0.9, "\nrandom-init"))]
     for ax, (task, label, summaries, controls, baseline) in zip(axes[0], rows, strict=True):
-        for i, family in enumerate(FAMILIES):
+        for i, family in enumerate(results.arms):
             control_style = {"alpha": 0.45, "hatch": "//"}
             for offset, s, style in ((0.0, summaries[family], {}), (0.9, controls[family], control_style)):
                 if s is None:

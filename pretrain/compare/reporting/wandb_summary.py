@@ -1,5 +1,5 @@
 """The experiment's W&B summary: one run in the experiment's group holding a table of every
-task x metric x family (mean, 95% CI, n, strongest trivial baseline, classical reference) and the
+task x metric x arm (mean, 95% CI, n, strongest trivial baseline, classical reference) and the
 verdicts, plus the report's plots, and one run per task's baselines (job type `baseline`) and per
 task's classical references (job type `reference`, kept apart: not baselines), so a dashboard can
 group every run of the experiment by job type: pretrain, finetune, baseline, reference, summary."""
@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from pretrain.compare.analysis.metrics import TASK_METRICS
-from pretrain.compare.planning.plan import FAMILIES
 from pretrain.compare.reporting.wandb_report import publish, report_spec, save_spec
 from pretrain.compare.running.experiment_layout import ExperimentLayout
 from pretrain.compare.schema import ComparisonResults
@@ -28,8 +27,8 @@ def summary_rows(results: ComparisonResults) -> list[list[Any]]:
             continue
         verdicts = {v.metric: v.verdict.text for v in entry.verdicts}
         for spec in TASK_METRICS[task]:
-            for family in FAMILIES:
-                s = final[family].metrics.get(spec.key)
+            for family in results.arms:
+                s = final[family].metrics.get(spec.key) if family in final else None
                 if s is not None:
                     strongest = spec.strongest_baseline(entry.baselines)
                     baseline = strongest[1] if strongest else None
