@@ -50,9 +50,9 @@ def main(args: list[str] | None = None) -> int:
         os.environ.setdefault("WANDB_MODE", "offline")
     torch.set_num_threads(max(1, min(torch.get_num_threads(), os.cpu_count() or 1)))
     steps = pretrain_steps(resolved)
+    per_arm = " / ".join(f"{arm} {n}" for arm, n in steps.items()) + f" x {plan.pretrain.tokens_per_step} positions"
     pretraining = (f"no pretraining: fine-tuning {resolved.pretrained['bert']} / {resolved.pretrained['gpt']}"
-                   if resolved.pretrained else f"pretraining steps bert {steps['bert']} / gpt {steps['gpt']} x "
-                   f"{plan.pretrain.tokens_per_step} positions")
+                   if resolved.pretrained else f"pretraining steps {per_arm}")
     print(f"[compare] {plan.experiment} ({plan.architecture} architecture): non-embedding parameters "
           f"bert {counts['bert']:,} / gpt {counts['gpt']:,}; {pretraining}; tasks {', '.join(plan.finetune.tasks)}; "
           f"learning rates {plan.finetune.lrs}; seeds {plan.finetune.seeds}; {resolved.plan.parallel_runs} run(s) at "
