@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from mini_plans import mini_plan_file
 
 from pretrain.arms import ARMS, arm_record
 from pretrain.cli import run as pretrain_run
@@ -22,24 +23,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _plan_file(tmp_path: Path, **changes: object) -> Path:
-    plan = {
-        "experiment": "arms", "arms": list(ARMS), "bert_model": "bert-tiny", "gpt_model": "gpt-tiny",
-        "architecture": "classic", "model_dir": str(REPO / "configs/model"), "runs_dir": str(tmp_path / "runs"),
-        "reports_dir": str(tmp_path / "reports"),
-        "pretrain": {"tokens": 8 * 64 * 8, "seq_len": 64, "batch_size": 8, "vocab_size": 512, "warmup_steps": 1,
-                     "val_check_interval": 4, "limit_val_batches": 2, "log_every_n_steps": 1,
-                     "trainer": str(REPO / "configs/trainer/cpu.yaml"),
-                     "bert_config": str(REPO / "configs/pretrain/bert.yaml"),
-                     "gpt_config": str(REPO / "configs/pretrain/gpt.yaml")},
-        "finetune": {"tasks": ["classification"], "seeds": [0, 1], "max_steps": 2, "batch_size": 8, "max_length": 64,
-                     "lrs": [1e-3], "controls": 1, "val_check_interval": 1,
-                     "trainer": str(REPO / "configs/trainer/cpu.yaml"), "configs_dir": str(REPO / "configs/finetune")},
-        "wandb": {"mode": "disabled"},
-        **changes,
-    }
-    path = tmp_path / "plan.yaml"
-    path.write_text(yaml.safe_dump(plan))
-    return path
+    return mini_plan_file(tmp_path, pretrain={"tokens": 8 * 64 * 8, "val_check_interval": 4},
+                          finetune={"lrs": [1e-3]}, **{"experiment": "arms", "arms": list(ARMS), **changes})
 
 
 def test_five_arm_plan_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
+from mini_plans import mini_plan_file
 
 from pretrain.cli import run as pretrain_run
 from pretrain.compare.command import main as compare_main
@@ -24,23 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _plan_file(tmp_path: Path) -> Path:
-    plan = {
-        "experiment": "mini", "bert_model": "bert-tiny", "gpt_model": "gpt-tiny", "architecture": "classic",
-        "model_dir": str(REPO / "configs/model"), "runs_dir": str(tmp_path / "runs"),
-        "reports_dir": str(tmp_path / "reports"),
-        "pretrain": {"tokens": 8 * 64 * 6, "seq_len": 64, "batch_size": 8, "vocab_size": 512, "warmup_steps": 1,
-                     "val_check_interval": 3, "limit_val_batches": 2, "log_every_n_steps": 1,
-                     "trainer": str(REPO / "configs/trainer/cpu.yaml"),
-                     "bert_config": str(REPO / "configs/pretrain/bert.yaml"),
-                     "gpt_config": str(REPO / "configs/pretrain/gpt.yaml")},
-        "finetune": {"tasks": ["classification"], "seeds": [0, 1], "max_steps": 2, "batch_size": 8, "max_length": 64,
-                     "lrs": [1e-3, 3e-3], "controls": 1, "val_check_interval": 1,
-                     "trainer": str(REPO / "configs/trainer/cpu.yaml"), "configs_dir": str(REPO / "configs/finetune")},
-        "wandb": {"mode": "disabled"},
-    }
-    path = tmp_path / "plan.yaml"
-    path.write_text(yaml.safe_dump(plan))
-    return path
+    return mini_plan_file(tmp_path)
 
 
 def test_miniature_plan_end_to_end_with_failure_and_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import yaml
+from mini_plans import mini_plan_file
 
 from pretrain.compare.reporting.results_diff import leaves
 from pretrain.data.caching import CACHE_ENV_VAR
@@ -23,22 +23,9 @@ REPO = Path(__file__).resolve().parents[1]
 # Wall times and rates depend on the machine's load; checkpoint paths on the run folder. Matched on the last
 # part of a metric name ("train/tokens_per_sec").
 def _plan(folder: Path) -> Path:
-    plan = {
-        "experiment": "repro", "bert_model": "bert-tiny", "gpt_model": "gpt-tiny", "architecture": "classic",
-        "model_dir": str(REPO / "configs/model"), "runs_dir": "runs", "reports_dir": "reports",
-        "pretrain": {"tokens": 8 * 64 * 4, "seq_len": 64, "batch_size": 8, "vocab_size": 512, "warmup_steps": 1,
-                     "val_check_interval": 2, "limit_val_batches": 2, "log_every_n_steps": 1,
-                     "trainer": str(REPO / "configs/trainer/cpu.yaml"),
-                     "bert_config": str(REPO / "configs/pretrain/bert.yaml"),
-                     "gpt_config": str(REPO / "configs/pretrain/gpt.yaml")},
-        "finetune": {"tasks": ["classification"], "seeds": [0], "max_steps": 2, "batch_size": 8, "max_length": 64,
-                     "lrs": [1e-3], "controls": 0, "val_check_interval": 2,
-                     "trainer": str(REPO / "configs/trainer/cpu.yaml"), "configs_dir": str(REPO / "configs/finetune")},
-        "wandb": {"mode": "disabled"},
-    }
-    path = folder / "plan.yaml"
-    path.write_text(yaml.safe_dump(plan))
-    return path
+    return mini_plan_file(folder, experiment="repro", runs_dir="runs", reports_dir="reports",
+                          pretrain={"tokens": 8 * 64 * 4, "val_check_interval": 2},
+                          finetune={"seeds": [0], "lrs": [1e-3], "controls": 0, "val_check_interval": 2})
 
 
 def _run(folder: Path, hash_seed: int, tokenizer_threads: int) -> dict[str, object]:
