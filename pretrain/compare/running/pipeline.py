@@ -287,7 +287,7 @@ def _pretrain(resolved: ResolvedPlan, arm: str, seed: int, max_steps: int, cli: 
         steps=max_steps,
         checkpoints={str(k): str(v) for k, v in checkpoints.items()},
         model=model_facts(final, resolved.model_presets[arm_record(arm).family], p.seq_len,
-                          predicted_fraction(resolved, arm, out)),
+                          predicted_fraction(arm, out, p.arm_causal_share(arm))),
         attention=attention_example(final, ATTENTION_TEXT),
         train_wall_s=wall,
     )

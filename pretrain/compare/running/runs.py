@@ -211,11 +211,11 @@ def model_facts(checkpoint: Path, preset: Path, seq_len: int, output_fraction: f
     )
 
 
-def predicted_fraction(resolved: ResolvedPlan, arm: str, run_dir: Path) -> float:
-    """The share of positions a pretraining run predicted, at the masking rate the run's data used."""
+def predicted_fraction(arm: str, run_dir: Path, causal_share: float | None = None) -> float:
+    """The share of positions a pretraining run predicted, at the masking rate the run's data used (and, for an arm
+    mixing causal and masked steps, at the plan's causal share; default the arm's)."""
     rate = run_data_option(run_dir, "mlm_probability")
-    return arm_record(arm).predicted_fraction(resolved.plan.pretrain.arm_causal_share(arm),
-                                              float(rate) if rate is not None else None)
+    return arm_record(arm).predicted_fraction(causal_share, float(rate) if rate is not None else None)
 
 
 @torch.no_grad()
