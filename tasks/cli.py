@@ -34,6 +34,7 @@ from tasks.run_config import describe_finetuning
 
 class FinetuneCLI(TrackedRunCLI):
     job_type = "finetune"
+    _trained: dict[str, int | None] = {}  # steps and training examples of the last fit (after_fit)
 
     def run_tags(self) -> list[str]:
         seed = self.run_seed()
@@ -113,6 +114,7 @@ class FinetuneCLI(TrackedRunCLI):
             truncated=data.truncated.get("test", 0), metrics=metrics,
             best_step=restored.step if restored else None, monitor=monitor if restored else None,
             val=restored.val if restored else {}, per_example=per_example,
+            steps=self._trained.get("steps"), train_examples=self._trained.get("train_examples"),
         ))
         print(f"results written to {path}")
 
@@ -132,6 +134,10 @@ class FinetuneCLI(TrackedRunCLI):
     def after_fit(self) -> None:
         if not self._option("test_after_fit") or self.trainer.interrupted:
             return
+        # How long it trained, read before testing restores the best checkpoint (early stopping may end it early).
+        loader = self.trainer.train_dataloader
+        self._trained = {"steps": self.trainer.global_step,
+                         "train_examples": len(loader.dataset) if loader is not None else None}
         # The checkpoint with the best validation score (ModelCheckpoint's monitor), not the last weights.
         best = self.trainer.checkpoint_callback.best_model_path if self.trainer.checkpoint_callback else ""
         self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best or None)

@@ -15,6 +15,7 @@ read it back with `read_results`):
      "best_step": <int | null, the global step the tested checkpoint was saved at>,
      "monitor": "<the validation metric that selected it, e.g. val/acc>" | null,
      "val": {"val/<name>": <float>, ...}   (the tested checkpoint's validation metrics; {} if unknown),
+     "steps": <int | null, optimizer steps trained>, "train_examples": <int | null, training split size>,
      "per_example": [...] | null   (one record per test example in test-set order, see tasks.per_example;
                                     null when the test ran on several processes)}
 """
@@ -49,6 +50,8 @@ class FinetuneResults:
     monitor: str | None = None
     val: dict[str, float] = field(default_factory=dict)
     per_example: list[Any] | None = None
+    steps: int | None = None  # optimizer steps the run trained (fewer than planned when validation stopped it)
+    train_examples: int | None = None  # examples in its training split: steps * batch / this = epochs
 
     def __post_init__(self) -> None:
         # Sorted, so the file, the comparison's ledger and its results.json list metrics in one order.

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from pretrain.compare.running.ledger import Ledger
-from pretrain.compare.running.run_identity import RunIdentity
+from pretrain.compare.running.run_identity import RunIdentity, grid_run_id
 from pretrain.compare.running.runs import curve, tokens_at_checkpoint
 from pretrain.compare.schema import RunRecord
 
@@ -46,13 +46,16 @@ def test_run_ids_are_stable() -> None:
     assert RunIdentity.finetuning("gpt", "ner", 1, 0, 3e-4, True, 8, True).run_id == "control-ner-gpt-lr0.0003-seed1"
 
 
-def test_grid_runs_are_the_first_seeds_final_checkpoint_at_a_plan_rate() -> None:
-    assert GRID.is_grid_run(0, 0, [1e-3, 3e-4])
-    assert not GRID.is_grid_run(0, 0, [3e-4])  # not one of the plan's rates
-    assert not GRID.is_grid_run(1, 0, [1e-3]) and not GRID.is_grid_run(0, 1, [1e-3])
-    assert not RunIdentity.finetuning("bert", "ner", 0, 0, 1e-3, False, 4, False).is_grid_run(0, 0, [1e-3])
-    assert not RunIdentity.finetuning("bert", "ner", 0, 0, 1e-3, True, 8, True).is_grid_run(0, 0, [1e-3])
-    assert not RunIdentity.pretraining("bert", 0, 8).is_grid_run(0, 0, [1e-3])
+def test_search_runs_are_the_first_seeds_final_checkpoint_at_any_rate_in_either_group() -> None:
+    assert GRID.is_grid_run(0, 0)
+    assert RunIdentity.finetuning("bert", "ner", 0, 0, 9e-5, False, 8, True).is_grid_run(0, 0)  # an extension
+    assert not GRID.is_grid_run(1, 0) and not GRID.is_grid_run(0, 1)
+    assert not RunIdentity.finetuning("bert", "ner", 0, 0, 1e-3, False, 4, False).is_grid_run(0, 0)  # a probe
+    control = RunIdentity.finetuning("bert", "ner", 0, 0, 1e-3, True, 8, True)
+    assert control.is_grid_run(0, 0)  # a random-init control searches its own rate
+    assert control.run_id == grid_run_id("ner", "bert", 1e-3, 0, 0, random_init=True)
+    assert not RunIdentity.finetuning("bert", "ner", 1, 0, 1e-3, True, 8, True).is_grid_run(0, 0)
+    assert not RunIdentity.pretraining("bert", 0, 8).is_grid_run(0, 0)
 
 
 def test_a_meta_that_does_not_fit_its_stage_is_refused(tmp_path: Path) -> None:

@@ -202,19 +202,27 @@ class Probe:
 
 @dataclass
 class LrChoice:
-    """The learning rate chosen on validation; the random-init control reuses the pretrained model's."""
+    """The learning rate each group chose on validation (pretrained, and its random-init control, each its own),
+    and whether the choice is still an edge of the rates the group tried (the search hit lr_bounds)."""
 
     pretrained: float | None
     random_init: float | None
+    pretrained_on_edge: bool = False
+    random_init_on_edge: bool = False
 
 
 @dataclass
 class GridPoint:
+    """One run of a group's learning-rate search: its rate, validation score and how long it trained."""
+
     family: str
     lr: float
     status: str
     monitor: str | None
     val: float | None
+    random_init: bool = False
+    steps: int | None = None  # optimizer steps trained (early stopping may end a run before its budget)
+    epochs: float | None = None  # passes over the task's training split
 
 
 @dataclass

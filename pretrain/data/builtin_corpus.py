@@ -32,6 +32,7 @@ import os
 import re
 import sys
 import sysconfig
+from collections.abc import Callable, Container, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -80,8 +81,9 @@ def _is_generated(source: str) -> bool:
     return bool(_GENERATED_MARK.search(source[:2000]))
 
 
-def _module_files(root: Path) -> list[tuple[Path, str, str]]:
-    """(path, dotted module name, top-level package) for every parseable stdlib source file, sorted."""
+def _module_files(root: Path, package: str | None = None) -> list[tuple[Path, str, str]]:
+    """(path, dotted module name, top-level package) for every parseable source file under `root`, sorted:
+    the standard library's (`package` None), or one installed package's (`root` is its directory)."""
     found: list[tuple[Path, str, str]] = []
     for directory, subdirs, files in os.walk(root):
         subdirs[:] = sorted(d for d in subdirs if d not in _SKIPPED_DIRS and not d.startswith((".", "test_")))
@@ -92,13 +94,13 @@ def _module_files(root: Path) -> list[tuple[Path, str, str]]:
         for filename in sorted(files):
             if not filename.endswith(".py") or filename.startswith(("test_", "_sysconfigdata", "__phello__")):
                 continue
-            parts = [*rel.parts, filename[:-3]]
+            parts = [*([package] if package else []), *rel.parts, filename[:-3]]
             if parts[-1] == "__init__":
                 parts = parts[:-1]
-            if parts == ["pydoc_data", "topics"] or parts[0] in {"this", "antigravity"}:
+            if not parts or parts == ["pydoc_data", "topics"] or parts[0] in {"this", "antigravity"}:
                 continue  # topics are read as data below; `this` is rot13 text
-            package = rel.parts[0] if rel.parts else ""
-            found.append((Path(directory) / filename, ".".join(parts), package))
+            top = package or (rel.parts[0] if rel.parts else "")
+            found.append((Path(directory) / filename, ".".join(parts), top))
     return found
 
 
@@ -164,15 +166,16 @@ def _pydoc_topics() -> dict[str, str]:
     return dict(topics)
 
 
-def parse_stdlib(root: Path, include_topics: bool = True) -> list[Document]:
-    """Every non-trivial docstring under ``root`` (plus pydoc topics), exact-duplicate texts removed.
+def parse_stdlib(root: Path, include_topics: bool = True, package: str | None = None) -> list[Document]:
+    """Every non-trivial docstring under ``root`` (plus pydoc topics), exact-duplicate texts removed;
+    ``package``: ``root`` is that installed package's directory (module names start with it).
 
     Duplicates (an overriding method that repeats its base class docstring) are dropped
     keeping the first occurrence in sorted file order, so the same text can never sit
     in two splits.
     """
     docs: list[Document] = []
-    for path, module, package in _module_files(root):
+    for path, module, top in _module_files(root, package):
         try:
             source = path.read_text(encoding="utf-8")
         except (UnicodeDecodeError, OSError):
@@ -183,7 +186,7 @@ def parse_stdlib(root: Path, include_topics: bool = True) -> list[Document]:
             tree = ast.parse(source, filename=str(path))
         except SyntaxError:
             continue  # files that target another Python version (e.g. lib2to3 fixtures)
-        docs.extend(_documents_in_module(tree, module, package))
+        docs.extend(_documents_in_module(tree, module, top))
     if include_topics:
         for key, text in sorted(_pydoc_topics().items()):
             text = text.strip()
@@ -219,19 +222,30 @@ def builtin_documents(cache_dir: str | Path | None = None, root: Path | None = N
     """All parsed documents of the stdlib at ``root`` (default: the running Python's), cached on disk."""
     root = stdlib_root() if root is None else Path(root)
     key = stable_hash(CORPUS_VERSION, sys.version, str(root.resolve()))
-    target = resolve_cache_dir(cache_dir) / "builtin" / f"py{sys.version_info.major}.{sys.version_info.minor}-{key}"
-    if not target.exists():
+
+    def parse() -> list[Document]:
         docs = parse_stdlib(root, include_topics=root == stdlib_root())
         if not docs:
             raise ValueError(f"no docstrings found under {root}: expected a Python standard library directory")
-        rows = [asdict(d) for d in docs]
-        table = datasets.Dataset.from_list(rows, features=_documents_features())
+        return docs
+
+    return cached_documents(resolve_cache_dir(cache_dir) / "builtin" / f"{python_tag()}-{key}", parse)
+
+
+def python_tag() -> str:
+    return f"py{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def cached_documents(target: Path, parse: Callable[[], list[Document]]) -> datasets.Dataset:
+    """The document table saved at `target`, parsed (and saved atomically) on first use."""
+    if not target.exists():
+        table = datasets.Dataset.from_list([asdict(d) for d in parse()], features=_documents_features())
         with atomic_directory(target) as tmp:
             table.save_to_disk(str(tmp))
     return datasets.load_from_disk(str(target))
 
 
-def select_buckets(docs: datasets.Dataset, buckets: dict[str, range]) -> datasets.DatasetDict:
+def select_buckets(docs: datasets.Dataset, buckets: Mapping[str, Container[int]]) -> datasets.DatasetDict:
     """Split a document table by bucket; row order (sorted file order) is kept within each split."""
     bucket_column = docs["bucket"]
     splits = {}
@@ -249,8 +263,11 @@ def load_builtin_corpus(cache_dir: str | Path | None = None, root: Path | None =
     docstrings follow each other in file order, or a pydoc topic on its own.
     Train holds no fine-tuning validation/test document (buckets 62-99); see the module docstring.
     """
-    docs = builtin_documents(cache_dir, root)
-    corpus = select_buckets(docs, PRETRAIN_BUCKETS)
+    return group_by_module(select_buckets(builtin_documents(cache_dir, root), PRETRAIN_BUCKETS))
+
+
+def group_by_module(corpus: datasets.DatasetDict) -> datasets.DatasetDict:
+    """Columns ``id``, ``text`` and ``document`` (the module, or a topic's own id): NSP's documents."""
     corpus = corpus.map(
         lambda batch: {"document": [module or doc_id for module, doc_id in zip(batch["module"], batch["id"])]},
         batched=True, desc="grouping docstrings by module",

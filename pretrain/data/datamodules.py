@@ -385,7 +385,8 @@ class GptDataModule(PretrainDataModule):
             columns = ["input_ids", "num_bytes", "num_words", "num_tokens"]
             return tokenized.map(StreamPacker(self.max_length), batched=True, remove_columns=columns)
         tokens, starts = flat_stream(tokenized)
-        blocks = PackedBlocks(tokens, starts, self.max_length)
+        # Training blocks are re-cut every epoch (a seeded offset); evaluation keeps one fixed cut.
+        blocks = PackedBlocks(tokens, starts, self.max_length, self.seed if split == "train" else None)
         if len(blocks) == 0:
             raise ValueError(f"{self.source} {split}: {len(tokens)} tokens in all, fewer than one block of "
                              f"max_length={self.max_length}: expected more text or a smaller max_length")

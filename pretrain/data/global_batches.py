@@ -71,6 +71,9 @@ class GlobalBatchSampler(DistributedSampler):
 class DrawnExamples(Dataset):
     """Reads ``(epoch, index)`` draws: the example plus ``draw_seed``, unique per (seed, epoch, index).
 
+    Examples with an ``at_epoch(epoch, index)`` reader (GPT's re-cut blocks) are read as the draw's epoch
+    has them.
+
     A plain integer index (e.g. from a sampler Lightning injected) reads the example alone.
     """
 
@@ -85,8 +88,14 @@ class DrawnExamples(Dataset):
 
     def __getitems__(self, draws: list[Draw | int]) -> list[dict[str, Any]]:
         indices = [draw if isinstance(draw, int) else draw[1] for draw in draws]
+        at_epoch = getattr(self.examples, "at_epoch", None)  # examples cut anew each epoch (PackedBlocks)
         read_many = getattr(self.examples, "__getitems__", None)  # datasets.Dataset: one batched read
-        rows = read_many(indices) if read_many is not None else [self.examples[i] for i in indices]
+        if at_epoch is not None:
+            rows = [at_epoch(0, draw) if isinstance(draw, int) else at_epoch(*draw) for draw in draws]
+        elif read_many is not None:
+            rows = read_many(indices)
+        else:
+            rows = [self.examples[i] for i in indices]
         return [dict(row) if isinstance(draw, int) else {**row, "draw_seed": draw_seed(self.seed, *draw)}
                 for draw, row in zip(draws, rows)]
 

@@ -61,22 +61,42 @@ def document_ids_for(positions: np.ndarray, starts: np.ndarray) -> np.ndarray:
 
 
 class PackedBlocks(torch.utils.data.Dataset[dict[str, torch.Tensor]]):
-    """Map-style dataset of ``block_size``-token windows over one token stream."""
+    """Map-style dataset of ``block_size``-token windows over one token stream.
 
-    def __init__(self, tokens: np.ndarray, starts: np.ndarray, block_size: int) -> None:
+    With ``recut_seed`` the blocks are cut anew every epoch after the first, at a random offset into the
+    stream (``at_epoch``): a plan that repeats its data then shows GPT new windows each epoch, as BERT's
+    copies show it new A/B cuts and masks, so both families meet repeated text alike. Epoch 0 (and every
+    plain index) reads the blocks from offset 0. The block count is the same at every offset: the stream
+    minus one block's worth of tokens, so any offset fits.
+    """
+
+    def __init__(self, tokens: np.ndarray, starts: np.ndarray, block_size: int,
+                 recut_seed: int | None = None) -> None:
         self.tokens = tokens
         self.starts = starts
         self.block_size = block_size
-        self.num_blocks = len(tokens) // block_size
+        self.recut_seed = recut_seed
+        usable = len(tokens) - (block_size - 1 if recut_seed is not None else 0)
+        self.num_blocks = max(0, usable // block_size)
         self.dropped_tokens = len(tokens) - self.num_blocks * block_size
 
     def __len__(self) -> int:
         return self.num_blocks
 
+    def offset(self, epoch: int) -> int:
+        """Where epoch `epoch`'s blocks start in the stream: 0, then a seeded draw in [0, block_size)."""
+        if self.recut_seed is None or epoch == 0:
+            return 0
+        return int(np.random.default_rng([self.recut_seed, epoch]).integers(0, self.block_size))
+
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return self.at_epoch(0, index)
+
+    def at_epoch(self, epoch: int, index: int) -> dict[str, torch.Tensor]:
+        """Block `index` as epoch `epoch` cuts the stream."""
         if not 0 <= index < self.num_blocks:
             raise IndexError(f"block {index} out of range for {self.num_blocks} blocks")
-        begin = index * self.block_size
+        begin = self.offset(epoch) + index * self.block_size
         positions = np.arange(begin, begin + self.block_size)
         return {
             "input_ids": torch.from_numpy(self.tokens[begin : begin + self.block_size].copy()),

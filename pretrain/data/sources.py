@@ -36,8 +36,8 @@ from typing import Literal
 
 import datasets
 
-from pretrain.data.builtin_corpus import load_builtin_corpus
 from pretrain.data.caching import resolve_cache_dir
+from pretrain.data.dependency_corpus import BUILTIN_CORPORA, DEFAULT_BUILTIN_CORPUS, load_pretraining_corpus
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +107,9 @@ class DataSource:
     def __post_init__(self) -> None:
         if not self.name:
             raise ValueError("data source name is empty: expected 'builtin', a hub name or a path/glob")
+        if self.name == "builtin" and self.config is not None and self.config not in BUILTIN_CORPORA:
+            raise ValueError(f"data source 'builtin': config {self.config!r} is not a built-in corpus; expected one of "
+                             f"{', '.join(BUILTIN_CORPORA)} (default {DEFAULT_BUILTIN_CORPUS})")
         bad = sorted(set(self.splits) - set(SPLITS))
         if bad:
             raise ValueError(f"data source {self.name!r}: splits has unknown split(s) {bad}; expected keys among "
@@ -388,7 +391,7 @@ def load_corpus(source: DataSourceArg = "builtin", streaming: bool = False, cach
     source = DataSource.of(source)
     cache = resolve_cache_dir(cache_dir)
     if source.is_builtin:
-        corpus: Corpus = load_builtin_corpus(cache)
+        corpus: Corpus = load_pretraining_corpus(cache, source.config or DEFAULT_BUILTIN_CORPUS)  # type: ignore[arg-type]
         if streaming:
             corpus = datasets.IterableDatasetDict(
                 {split: ds.to_iterable_dataset(num_shards=min(8, len(ds))) for split, ds in corpus.items()}

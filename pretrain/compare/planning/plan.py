@@ -149,12 +149,18 @@ class FinetunePlan:
             more steps (for both families alike); each a multiple of val_check_interval, so the last step
             is validated
         batch_size: examples per optimizer step
-        lrs: the learning-rate grid, the same for both families: each (task, family) runs every value with
-            the first seed on the first pretraining seed, keeps the best on validation, then runs the other
-            seeds
-        controls: random-init controls per (task, family): this many seeds (the first ones) fine-tune the same
-            architecture from random weights with the same recipe (the rate chosen for the pretrained model);
-            0 turns the control off
+        lrs: the learning-rate grid every group starts from, the same for every arm: each (task, arm,
+            pretrained | random-init) group runs every value with the first seed on the first pretraining
+            seed and keeps the best on validation; when that is the lowest or highest rate tried, the grid is
+            extended one step past it (the ratio of the two rates at that edge) and the group chooses again,
+            within lr_bounds; then the group's other seeds run at its rate
+        lr_bounds: [lowest, highest] rate an extension may reach; a choice still on an edge there is flagged
+            in the report
+        controls: random-init controls per (task, arm): this many seeds (the first ones) fine-tune the same
+            architecture from random weights with the same recipe and their own learning-rate search (a model
+            without pretraining needs its own rate); 0 turns the control off
+        patience: stop a fine-tuning run after this many validations without improvement of its monitor (the
+            best checkpoint is tested either way); null = run every step
         val_check_interval: validate every this many steps; the best checkpoint is the one tested
         max_length: input tokens; generation sources are cut further so source + target fit GPT
         max_target_length: generation target tokens
@@ -177,8 +183,10 @@ class FinetunePlan:
     max_steps: int = 100
     task_steps: dict[str, int] = field(default_factory=dict)
     batch_size: int = 32
-    lrs: list[float] = field(default_factory=lambda: [3e-4, 1e-3])
+    lrs: list[float] = field(default_factory=lambda: [3e-4, 1e-3, 3e-3])
+    lr_bounds: list[float] = field(default_factory=lambda: [1e-5, 3e-2])
     controls: int = 1
+    patience: int | None = None
     val_check_interval: int = 50
     max_length: int = 128
     max_target_length: int = 32
@@ -375,6 +383,13 @@ def validate(plan: ComparePlan, root: Path = Path("."), check_data: bool = True)
         raise ValueError(f"pretrain.lr={p.lr} must be > 0")
     if not f.lrs or any(not lr > 0 for lr in f.lrs) or len(set(f.lrs)) != len(f.lrs):
         raise ValueError(f"finetune.lrs={f.lrs} must be a non-empty list of distinct learning rates > 0")
+    if len(f.lr_bounds) != 2 or not 0 < f.lr_bounds[0] < f.lr_bounds[1]:
+        raise ValueError(f"finetune.lr_bounds={f.lr_bounds} must be [lowest, highest] with 0 < lowest < highest")
+    outside = [lr for lr in f.lrs if not f.lr_bounds[0] <= lr <= f.lr_bounds[1]]
+    if outside:
+        raise ValueError(f"finetune.lrs {outside} lie outside finetune.lr_bounds={f.lr_bounds}")
+    if f.patience is not None:
+        _positive("finetune.patience", f.patience)
     if not 0 <= f.controls <= len(f.seeds):
         raise ValueError(f"finetune.controls={f.controls} must be between 0 and the number of seeds ({len(f.seeds)})")
     if not p.seeds or len(set(p.seeds)) != len(p.seeds):

@@ -21,7 +21,7 @@ from pretrain.arms import MISSION_ARMS
 from pretrain.compare.analysis.arms import compare_arms
 from pretrain.compare.analysis.bootstrap import PairedDifference, paired_difference
 from pretrain.compare.analysis.metrics import TASK_METRICS, arm_pretrain_metrics
-from pretrain.compare.analysis.selection import choose_lr, validation_score
+from pretrain.compare.analysis.selection import settled_choice, validation_score
 from pretrain.compare.analysis.stats import summarize
 from pretrain.compare.analysis.verdict import compare
 from pretrain.compare.planning.cores import usable_cores
@@ -143,21 +143,32 @@ def _finetune_result(record: RunRecord) -> FinetuneResults | None:
 
 
 def _chosen_lrs(plan: dict[str, Any], runs: list[RunRecord]) -> tuple[dict[str, LrChoice], list[GridPoint]]:
-    """The learning rate chosen on validation per arm and kind, and the grid it was chosen from."""
+    """The learning rate each arm's pretrained and random-init groups chose on validation, and every search run
+    it was chosen from (the plan's grid and its extensions)."""
     p, f = plan["pretrain"], plan["finetune"]
+    bounds = tuple(f.get("lr_bounds") or (min(f["lrs"]), max(f["lrs"])))
     chosen: dict[str, LrChoice] = {}
     grid: list[GridPoint] = []
     for family in plan.get("arms", MISSION_ARMS):
-        by_lr = {r.identity.lr: r for r in runs
-                 if r.identity.family == family and r.identity.is_grid_run(f["seeds"][0], p["seeds"][0], f["lrs"])}
-        if not by_lr:
-            continue
-        for lr, record in sorted(by_lr.items()):
-            score = validation_score(record)
-            grid.append(GridPoint(family, lr, record.status, score[0] if score else None, score[1] if score else None))
-        # The random-init control runs the recipe chosen for the pretrained model.
-        lr = choose_lr(by_lr)
-        chosen[family] = LrChoice(pretrained=lr, random_init=lr)
+        states: dict[bool, tuple[float | None, bool]] = {}
+        for random_init in (False, True):
+            by_lr = {r.identity.lr: r for r in runs if r.identity.family == family
+                     and bool(r.identity.random_init) == random_init and r.identity.is_grid_run(f["seeds"][0],
+                                                                                              p["seeds"][0])}
+            if not by_lr:
+                continue
+            for lr, record in sorted(by_lr.items()):
+                score = validation_score(record)
+                result = _finetune_result(record)
+                steps = result.steps if result is not None else None
+                epochs = (steps * f["batch_size"] / result.train_examples
+                          if result is not None and steps is not None and result.train_examples else None)
+                grid.append(GridPoint(family, lr, record.status, score[0] if score else None,
+                                      score[1] if score else None, random_init, steps, epochs))
+            states[random_init] = settled_choice(f["lrs"], (bounds[0], bounds[1]), by_lr)
+        if False in states:
+            control = states.get(True, (None, False))
+            chosen[family] = LrChoice(states[False][0], control[0], states[False][1], control[1])
     return chosen, grid
 
 

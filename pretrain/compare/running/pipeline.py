@@ -5,11 +5,11 @@
                      shown beside the scores, not judged against (pretrain.compare.analysis.references)
     pretrain         each arm (pretrain.arms: bert and gpt, and any other objective the plan names) x
                      pretraining seed, the same budget (tokens seen, or FLOPs)
-    grid             each (task, arm) x learning rate, first seed, final checkpoint:
-                     after the arm's first pretraining seed
-    seeds            the learning rate chosen on validation: the remaining seeds (and pretraining
-                     seeds and probes), and the random-init controls (the same recipe, the first
-                     `controls` seeds): after the group's grid runs
+    grid             each (task, arm, pretrained | random-init) group x learning rate, first seed, final
+                     checkpoint: after the arm's first pretraining seed; a group whose best rate is an
+                     edge of its grid runs one rate further (analysis.selection.bracket) and chooses again
+    seeds            the group's rate: the remaining seeds (and pretraining seeds and probes) of the
+                     pretrained group, the remaining `controls` seeds of the random-init one
 
 Up to `parallel_runs` runs go side by side, each starting as soon as what it waits for has finished.
 Every run goes through the ledger, so a re-run resumes: finished runs are skipped, failed ones retried.
@@ -30,7 +30,7 @@ from pretrain.blocks.config import TransformerConfig
 from pretrain.checkpoint import HF_PREFIX, load_backbone
 from pretrain.compare.analysis.baselines import task_baseline
 from pretrain.compare.analysis.references import REFERENCE_TASKS, task_reference
-from pretrain.compare.analysis.selection import choose_lr
+from pretrain.compare.analysis.selection import Bracket, bracket
 from pretrain.compare.planning.cores import side_by_side
 from pretrain.compare.planning.plan import ResolvedPlan
 from pretrain.compare.reporting.report import write_report
@@ -143,33 +143,47 @@ def execute(resolved: ResolvedPlan, pretrain_cli: Cli, finetune_cli: Cli) -> Com
     progress = Progress(total=count_runs(resolved), workers=workers)
     start = time.perf_counter()
 
-    def grid_jobs(arm: str) -> list[Job]:
-        """Every task x learning rate of an arm: first seed, first pretraining seed, final checkpoint."""
-        return [_finetune_job(resolved, ledger, finetune_cli, task, arm, p.seeds[0], None, f.seeds[0], lr, False)
-                for task in f.tasks for lr in f.lrs]
+    extensions: set[str] = set()
+    groups = [(task, random_init) for task in f.tasks for random_init in ((False, True) if f.controls else (False,))]
 
-    def seed_jobs(task: str, arm: str, pretrain_seeds: list[int]) -> list[Job | None]:
-        """The chosen rate's remaining seeds (and probes) on these pretraining seeds, and the controls."""
-        lr = choose_lr({rate: ledger.get(grid_id(resolved, task, arm, rate)) for rate in f.lrs})
-        if lr is None:
-            return []  # every grid run of this group failed: nothing to choose from
-        jobs = [_finetune_job(resolved, ledger, finetune_cli, task, arm, pretrain_seed, probe, seed, lr, False)
+    def grid_job(task: str, arm: str, lr: float, random_init: bool) -> Job | None:
+        """A run of a group's learning-rate search: first seed, first pretraining seed, final checkpoint."""
+        return _finetune_job(resolved, ledger, finetune_cli, task, arm, p.seeds[0], None, f.seeds[0], lr, random_init)
+
+    def grid_jobs(arm: str) -> list[Job | None]:
+        """The starting grid of every (task, pretrained | random-init) group of an arm."""
+        return [grid_job(task, arm, lr, random_init) for task, random_init in groups for lr in f.lrs]
+
+    def search(task: str, arm: str, random_init: bool) -> Bracket:
+        return bracket(f.lrs, (f.lr_bounds[0], f.lr_bounds[1]),
+                       lambda lr: ledger.get(grid_id(resolved, task, arm, lr, random_init)))
+
+    def after_search(task: str, arm: str, random_init: bool, pretrain_seeds: list[int]) -> list[Job | None]:
+        """What a group's search makes runnable: the next rate past an edge; once chosen, the rate's remaining
+        seeds (and probes) on these pretraining seeds, or a control's remaining seeds."""
+        state = search(task, arm, random_init)
+        if state.pending or (state.lr is None and state.next_lr is None):
+            return []  # runs still going, or every run of the group failed: nothing to choose from
+        if state.next_lr is not None:
+            extension = grid_id(resolved, task, arm, state.next_lr, random_init)
+            if extension not in extensions:  # the grid grew by one rate: one more run to count
+                extensions.add(extension)
+                progress.total += 1
+            return [grid_job(task, arm, state.next_lr, random_init)]
+        assert state.lr is not None
+        if random_init:
+            return [_finetune_job(resolved, ledger, finetune_cli, task, arm, p.seeds[0], None, seed, state.lr, True)
+                    for seed in f.seeds[: f.controls]]
+        return [_finetune_job(resolved, ledger, finetune_cli, task, arm, pretrain_seed, probe, seed, state.lr, False)
                 for pretrain_seed in pretrain_seeds for probe in resolved.plan.pretrain.probe_steps(steps[arm])
                 for seed in f.seeds]
-        if p.seeds[0] in pretrain_seeds:  # the control: the same recipe from random weights
-            jobs += [_finetune_job(resolved, ledger, finetune_cli, task, arm, p.seeds[0], None, seed, lr, True)
-                     for seed in f.seeds[: f.controls]]
-        return jobs
-
-    def grid_finished(task: str, arm: str) -> bool:
-        return all(ledger.get(grid_id(resolved, task, arm, lr)) is not None for lr in f.lrs)
 
     def pretrained(arm: str) -> list[int]:
         return [s for s in p.seeds if (r := ledger.get(pretrain_run_id(arm, s))) is not None and r.status == "done"]
 
     def then(job: Job, record: RunRecord) -> list[Job]:
         """What a finished run makes runnable: pretraining -> its grid (or, for later pretraining seeds, their
-        seeds once the rate is chosen); a group's last grid run -> the seeds and controls of that group."""
+        seeds once the rate is chosen); a search run -> the group's next rate, or its seeds and controls."""
         run, follow = job.identity, []
         if run.stage == "pretrain" and record.status == "done":
             assert run.family is not None and run.seed is not None
@@ -177,12 +191,11 @@ def execute(resolved: ResolvedPlan, pretrain_cli: Cli, finetune_cli: Cli) -> Com
             if run.seed == p.seeds[0]:
                 follow = grid_jobs(arm)
             else:
-                follow = [j for task in f.tasks if grid_finished(task, arm)
-                          for j in seed_jobs(task, arm, [run.seed])]
-        elif run.is_grid_run(f.seeds[0], p.seeds[0], f.lrs):
+                follow = [j for task in f.tasks if search(task, arm, False).lr is not None
+                          for j in after_search(task, arm, False, [run.seed])]
+        elif run.is_grid_run(f.seeds[0], p.seeds[0]):
             assert run.task is not None and run.family is not None
-            if grid_finished(run.task, run.family):
-                follow = seed_jobs(run.task, run.family, pretrained(run.family))
+            follow = after_search(run.task, run.family, bool(run.random_init), pretrained(run.family))
         return [j for j in follow if j is not None]
 
     task_runs = [(RunIdentity.for_task("baseline", task), task_baseline) for task in f.tasks]
@@ -212,16 +225,19 @@ def baseline_runs(tasks: list[str]) -> int:
 
 
 def count_runs(resolved: ResolvedPlan) -> int:
-    """Every run the plan can make (grid runs with the chosen rate count once)."""
+    """Every run the plan makes before any grid extension (each extension adds one run as it is planned); the
+    chosen rate's search run is reused as its group's first seed."""
     p, f = resolved.plan.pretrain, resolved.plan.finetune
     baselines = baseline_runs(f.tasks)
-    pretrained = len(p.seeds) * p.probes * len(f.seeds) + len(f.lrs) - 1  # the chosen rate's grid run is reused
-    return baselines + len(resolved.plan.arms) * (len(p.seeds) + len(f.tasks) * (pretrained + f.controls))
+    pretrained = len(p.seeds) * p.probes * len(f.seeds) + len(f.lrs) - 1
+    controls = f.controls + len(f.lrs) - 1 if f.controls else 0
+    return baselines + len(resolved.plan.arms) * (len(p.seeds) + len(f.tasks) * (pretrained + controls))
 
 
-def grid_id(resolved: ResolvedPlan, task: str, arm: str, lr: float) -> str:
-    """The grid run of a (task, arm) at one rate: first seed, first pretraining seed, final checkpoint."""
-    return grid_run_id(task, arm, lr, resolved.plan.finetune.seeds[0], resolved.plan.pretrain.seeds[0])
+def grid_id(resolved: ResolvedPlan, task: str, arm: str, lr: float, random_init: bool = False) -> str:
+    """The search run of a (task, arm, pretrained | random-init) group at one rate: first seed, first pretraining
+    seed, final checkpoint."""
+    return grid_run_id(task, arm, lr, resolved.plan.finetune.seeds[0], resolved.plan.pretrain.seeds[0], random_init)
 
 
 def _finetune_job(resolved: ResolvedPlan, ledger: Ledger, cli: Cli, task: str, arm: str, pretrain_seed: int,

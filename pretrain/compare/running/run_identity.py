@@ -12,7 +12,6 @@ The ledger stores it as each record's "meta", with the keys of its stage only:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -40,10 +39,12 @@ def finetune_run_id(task: str, family: str, pretrain_seed: int, probe: int | Non
     return f"finetune-{task}-{family}-p{pretrain_seed}{step}-lr{lr:g}-seed{seed}"
 
 
-def grid_run_id(task: str, family: str, lr: float, first_seed: int, first_pretrain_seed: int) -> str:
-    """The learning-rate grid's run of (task, family) at `lr`, the runs the rate is chosen from: pretrained (not a
-    control), the first fine-tuning seed on the first pretraining seed's final checkpoint."""
-    return finetune_run_id(task, family, first_pretrain_seed, None, first_seed, lr, False)
+def grid_run_id(task: str, family: str, lr: float, first_seed: int, first_pretrain_seed: int,
+                random_init: bool = False) -> str:
+    """The learning-rate search's run of a (task, family, pretrained | random-init) group at `lr`, the runs the
+    group's rate is chosen from: the first fine-tuning seed on the first pretraining seed's final checkpoint (a
+    control: from random weights of that architecture)."""
+    return finetune_run_id(task, family, first_pretrain_seed, None, first_seed, lr, random_init)
 
 
 @dataclass(frozen=True)
@@ -102,11 +103,11 @@ class RunIdentity:
         return finetune_run_id(self.task, self.family, self.pretrain_seed, None if self.final else self.probe_step,
                                self.seed, self.lr, bool(self.random_init))
 
-    def is_grid_run(self, first_seed: int, first_pretrain_seed: int, lrs: Sequence[float]) -> bool:
-        """A run of the learning-rate grid (grid_run_id) at one of the plan's rates."""
-        return (self.stage == "finetune" and self.lr is not None and self.lr in lrs and self.task is not None
-                and self.family is not None
-                and self.run_id == grid_run_id(self.task, self.family, self.lr, first_seed, first_pretrain_seed))
+    def is_grid_run(self, first_seed: int, first_pretrain_seed: int) -> bool:
+        """A run of a group's learning-rate search (grid_run_id), at any rate it tried (the grid's or an extension)."""
+        return (self.is_finetuning and self.lr is not None and self.task is not None and self.family is not None
+                and self.run_id == grid_run_id(self.task, self.family, self.lr, first_seed, first_pretrain_seed,
+                                               bool(self.random_init)))
 
     def to_dict(self) -> dict[str, Any]:
         """The ledger's "meta": stage, then its stage's keys in order (the probe budget once known)."""

@@ -60,9 +60,10 @@ def pretrain_args(resolved: ResolvedPlan, arm: str, seed: int, max_steps: int, r
         # One shared tokenizer is BERT's WordPiece for both families; otherwise each family its own.
         "--data.init_args.tokenizer_kind", family_record("bert" if p.shared_tokenizer else family).tokenizer_kind,
         "--data.init_args.vocab_size", str(p.vocab_size), "--data.init_args.max_length", str(p.seq_len),
-        # The data seed is the first pretraining seed for every run: the tokenizer, the validation batches
-        # and the NSP pairs stay the same, only initialisation, masking, shuffling and dropout vary.
-        "--data.init_args.batch_size", str(p.batch_size), "--data.init_args.seed", str(p.seeds[0]),
+        # The data seed is the pretraining seed: a second pretraining seed draws its own data order, NSP pairs,
+        # masks and GPT block cuts as well as its own initialisation, so the spread over pretraining seeds is
+        # the whole pretraining variance (the tokenizer depends on the text alone and stays shared).
+        "--data.init_args.batch_size", str(p.batch_size), "--data.init_args.seed", str(seed),
     ]
     if record.record.nsp:
         nsp = str(p.nsp and record.nsp).lower()
@@ -96,6 +97,11 @@ def finetune_args(
         "--data.init_args.source", data.cli_value(),  # the plan's DataSource, unchanged
     ]
     args += record.finetune_args(FinetuneOptions(resolved.plan.classification_pooling(), f.max_target_length))
+    if f.patience is not None:  # stop once validation stops improving; the best checkpoint is tested either way
+        monitor = record.primary.key.replace("test/", "val/", 1)
+        args += ["--trainer.callbacks+=lightning.pytorch.callbacks.EarlyStopping", "--trainer.callbacks.monitor",
+                 monitor, "--trainer.callbacks.mode", "max" if record.primary.higher_is_better else "min",
+                 "--trainer.callbacks.patience", str(f.patience)]
     if arm_record(arm).record.decoder_only and finetune_attention(resolved, arm, task) == "bidirectional":
         args += ["--model.init_args.decoder_attention", "bidirectional"]
     return args + logger_args(resolved, [arm, task, "random-init" if random_init else "pretrained"], run_dir)
