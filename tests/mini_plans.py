@@ -18,7 +18,8 @@ def mini_plan_file(folder: Path, *, pretrain: dict[str, Any] | None = None, fine
         "model_dir": str(REPO / "configs/model"), "runs_dir": str(folder / "runs"),
         "reports_dir": str(folder / "reports"),
         # The standard library's docstrings alone: the dependencies' (the default corpus) take minutes to tokenize.
-        "pretrain": {"data": "builtin-stdlib", "tokens": 8 * 64 * 6, "seq_len": 64, "batch_size": 8, "vocab_size": 512, "warmup_steps": 1,
+        "pretrain": {"data": "builtin-stdlib", "tokens": 8 * 64 * 6, "seq_len": 64, "batch_size": 8, "vocab_size": 512,
+                     "warmup_steps": 1,
                      "val_check_interval": 3, "limit_val_batches": 2, "log_every_n_steps": 1,
                      "trainer": str(REPO / "configs/trainer/cpu.yaml"),
                      "bert_config": str(REPO / "configs/pretrain/bert.yaml"),

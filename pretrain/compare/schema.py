@@ -24,6 +24,7 @@ from typing import Any
 
 from pretrain.arms import MISSION_ARMS
 from pretrain.compare.analysis.bootstrap import PairedDifference
+from pretrain.compare.analysis.regime import data_regime
 from pretrain.compare.analysis.stats import Summary
 from pretrain.compare.analysis.verdict import Verdict
 from pretrain.compare.running.run_identity import FINETUNE_STAGES, RunIdentity
@@ -64,11 +65,12 @@ class PretrainResult:
     steps: int | None = None
     checkpoints: dict[str, str] = field(default_factory=dict)  # probe step (as text) -> checkpoint path
     train_wall_s: float | None = None
+    train_tokens: float | None = None  # unique tokens of the training split (data/train_tokens; None: streamed)
 
     def to_dict(self) -> dict[str, Any]:
         # The key order the pipeline has always written (ledger.json and results.json keep their layout).
         order = ("metrics", "curve", "tokens_seen", "supervised_tokens", "steps", "checkpoints", "model",
-                 "attention", "train_wall_s")
+                 "attention", "train_wall_s", "train_tokens")
         out = asdict(self)
         return {key: out[key] for key in order}
 
@@ -148,6 +150,7 @@ class FamilyPretraining:
     def to_dict(self) -> dict[str, Any]:
         return {"status": self.status, "wall_s": self.wall_s, "error": self.error,
                 **(self.result.to_dict() if self.result is not None else {}),
+                **({"data_regime": data_regime(self.result).to_dict()} if self.result is not None else {}),
                 "seeds": {seed: asdict(run) for seed, run in self.seeds.items()}}
 
     @classmethod

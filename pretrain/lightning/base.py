@@ -44,6 +44,8 @@ class PretrainingData(Protocol):
 
     def bytes_per_token(self, split: str) -> float: ...
 
+    def split_statistics(self, split: str) -> dict[str, int]: ...
+
 
 COPY_PROBE_ROWS, COPY_PROBE_LENGTH = 64, 24  # sequences and tokens per copy of the copying probe
 
@@ -209,6 +211,9 @@ class PretrainingModule(LightningModule):
             if masked is not None:
                 masked.reset()
         self.val_baseline.reset()
+        if self._data is not None and not getattr(self._data, "streaming", False):  # a stream's size is unknown
+            # The unique tokens training reads from: epochs = train/tokens_seen / this.
+            self.log("data/train_tokens", float(self._data.split_statistics("train")["tokens"]), sync_dist=False)
         tokenizer = self.tokenizer
         if tokenizer is not None:  # the special tokens to leave out come from it
             # The same tokens at every validation and on every rank (fixed seed): one value per step.

@@ -63,6 +63,9 @@ class PretrainPlan:
         match: tokens: both families train the same number of steps on full sequences (the same tokens
             seen); flops: the family with fewer training FLOPs per token trains proportionally more steps
         nsp: BERT's next-sentence prediction; false = RoBERTa's full-sentence MLM (arXiv:1907.11692)
+        dupe_factor: copies of BERT's training pairs, each with its own A/B cuts and negatives (BERT's
+            create_pretraining_data.py --dupe_factor); enough that no pair repeats over the passes the plan
+            makes (the built-in default reads under one pass; the standard library alone needs 10)
         seeds: one pretraining run per family per seed; every fine-tuning statistic pools them (the interval
             then covers pretraining randomness too, not only fine-tuning seeds)
         probes: fine-tune at this many evenly spaced checkpoints (1 = the final one only)
@@ -88,6 +91,7 @@ class PretrainPlan:
     shared_tokenizer: bool = True
     match: MatchBy = "tokens"
     nsp: bool = True
+    dupe_factor: int = 10
     seeds: list[int] = field(default_factory=lambda: [0])
     probes: int = 1
     val_check_interval: int = 50
@@ -372,7 +376,7 @@ def validate(plan: ComparePlan, root: Path = Path("."), check_data: bool = True)
     p, f = plan.pretrain, plan.finetune
     check_arms(plan)
     for name in ("tokens", "seq_len", "batch_size", "warmup_steps", "vocab_size", "probes", "val_check_interval",
-                 "limit_val_batches", "log_every_n_steps"):
+                 "limit_val_batches", "log_every_n_steps", "dupe_factor"):
         _positive(f"pretrain.{name}", getattr(p, name), allow_zero=name == "warmup_steps")
     for name in ("max_steps", "batch_size", "max_length", "max_target_length", "val_check_interval"):
         _positive(f"finetune.{name}", getattr(f, name))

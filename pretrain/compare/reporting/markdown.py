@@ -10,6 +10,8 @@ from pretrain.compare.analysis.metrics import PRETRAIN_METRICS, TASK_METRICS
 from pretrain.compare.analysis.stats import Summary
 from pretrain.compare.planning.plan import FAMILIES
 from pretrain.compare.reporting.arms_section import arms_section
+from pretrain.compare.reporting.regime_section import regime_lines
+from pretrain.compare.reporting.tuning_section import tuning_lines
 from pretrain.compare.schema import ComparisonResults, PretrainingEffect, TaskResults
 from tasks.copying_check import CANNOT_COPY_BELOW, COPY_ACC_KEY
 from tasks.metric_spec import MetricSpec
@@ -60,8 +62,10 @@ def render(results: ComparisonResults, plots: list[Path]) -> str:
         )
     lines += ["", "Tokens seen are real (non-padding) input tokens; tokens predicted are the positions the objective "
               "scored (BERT: the masked ones, the run's data.mlm_probability of them; GPT: every next token). FLOPs "
-              "count BERT's vocabulary projection at masked positions only, at the run's masking rate.", "",
-              "## Pretraining", ""]
+              "count BERT's vocabulary projection at masked positions only, at the run's masking rate.", ""]
+    regime = regime_lines(results)
+    lines += ["## Data regime", "", *regime, ""] if regime else []
+    lines += ["## Pretraining", ""]
     for family in FAMILIES:
         entry = results.pretraining.get(family)
         if entry is None or entry.status != "done" or entry.result is None:
@@ -193,15 +197,18 @@ def _protocol(results: ComparisonResults) -> list[str]:
          f"(BERT {p['from_pretrained']['bert']}, GPT {p['from_pretrained']['gpt']}), each with its own tokenizer, so "
          "the plan's shared tokenizer, pretraining data and budget do not apply; their pretraining is the "
          "publishers'."),
-        f"- **Fine-tuning:** {_fine_tuning_steps(f)}, batch {f['batch_size']}, validation every "
-        f"{f['val_check_interval']} steps and the best validation checkpoint tested; learning rate chosen on "
-        "validation "
-        f"from the same grid {f['lrs']} for both families; seeds {f['seeds']}. Classification reads "
+        f"- **Fine-tuning:** at most {_fine_tuning_steps(f)}, batch {f['batch_size']}, validation every "
+        f"{f['val_check_interval']} steps"
+        + (f", stopped after {f['patience']} validations without improvement" if f.get("patience") else "")
+        + "; the best validation checkpoint is tested. Learning rate: each (task, family, pretrained | random-init) "
+        f"group starts from the same grid {f['lrs']}"
+        + (f" and extends it one step past any edge its best rate lands on, within {f['lr_bounds']}"
+           if f.get("lr_bounds") else "") + f"; seeds {f['seeds']}. Classification reads "
         + _POOLING_TEXT[f.get("classification_pooling") or "native"] + ".",  # results before the option: native
         "- **Controls:** "
         + ("none" if not f["controls"] else f"{f['controls']} random-init run(s) per task and family")
-        + " (same architecture and recipe, including the learning rate chosen for the pretrained model, but random "
-        "weights); pretraining effect = pretrained minus random-init.",
+        + " (same architecture and recipe, with a learning-rate search of their own, from random weights); "
+        "pretraining effect = pretrained minus random-init.",
         *_references_protocol(results),
         f"- **Runs side by side:** {plan['parallel_runs']} at a time, "
         + (f"{plan['threads_per_run']} thread(s) each" if plan.get("threads_per_run") else "threads not recorded")
@@ -254,8 +261,12 @@ def _task_section(task: str, entry: TaskResults, from_pretrained: dict[str, str]
     rows += ["", f"Fine-tuned from the final pretraining checkpoints ({seen})." if not from_pretrained else
              "Fine-tuned from the Hugging Face folders of pretrain.from_pretrained (not pretrained by this plan)."]
     if entry.lr:
-        chosen = "; ".join(f"{fam.upper()} {choice.pretrained}" for fam, choice in entry.lr.items())
+        chosen = "; ".join(f"{fam.upper()} {choice.pretrained:g}" + (
+            f" (random-init {choice.random_init:g})" if choice.random_init is not None else "")
+            for fam, choice in entry.lr.items() if choice.pretrained is not None)
         rows.append(f"Learning rate chosen on validation: {chosen}.")
+    search = tuning_lines(entry)
+    rows += ["", *search] if search else []
     rows.append("")
     no_verdict = "- No verdict: no metric was measured for both families."
     rows += [f"- {v.verdict.text}" for v in entry.verdicts] or [no_verdict]

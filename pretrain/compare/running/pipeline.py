@@ -300,6 +300,7 @@ def _pretrain(resolved: ResolvedPlan, arm: str, seed: int, max_steps: int, cli: 
         curve=points,
         tokens_seen=max((pt.get("train/tokens_seen", 0.0) for pt in points), default=0.0),
         supervised_tokens=last.get("train/supervised_tokens"),
+        train_tokens=max((pt["data/train_tokens"] for pt in points if "data/train_tokens" in pt), default=None),
         steps=max_steps,
         checkpoints={str(k): str(v) for k, v in checkpoints.items()},
         model=model_facts(final, resolved.model_presets[arm_record(arm).family], p.seq_len,

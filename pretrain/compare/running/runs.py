@@ -67,7 +67,8 @@ def pretrain_args(resolved: ResolvedPlan, arm: str, seed: int, max_steps: int, r
     ]
     if record.record.nsp:
         nsp = str(p.nsp and record.nsp).lower()
-        args += ["--model.init_args.nsp", nsp, "--data.init_args.nsp", nsp]
+        args += ["--model.init_args.nsp", nsp, "--data.init_args.nsp", nsp,
+                 "--data.init_args.dupe_factor", str(p.dupe_factor)]
     if record.mlm_probability is not None:
         args += ["--data.init_args.mlm_probability", str(record.mlm_probability)]
     if record.share_option:

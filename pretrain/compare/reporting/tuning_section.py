@@ -1,0 +1,49 @@
+"""The report's learning-rate search of a task: every rate each group tried, its validation score and how long
+the run trained, the rate the group chose, and a flag where that choice is still an edge of what was tried."""
+
+from __future__ import annotations
+
+from pretrain.compare.schema import GridPoint, TaskResults
+
+
+def tuning_lines(entry: TaskResults) -> list[str]:
+    """A table with one row per (arm, pretrained | random-init) group and one column per rate tried; each cell
+    is the run's validation score and its epochs (steps), the chosen rate in bold; [] without search runs."""
+    if not entry.grid:
+        return []
+    rates = sorted({point.lr for point in entry.grid})
+    groups: dict[tuple[str, bool], dict[float, GridPoint]] = {}
+    for point in entry.grid:
+        groups.setdefault((point.family, point.random_init), {})[point.lr] = point
+    monitor = next((p.monitor for p in entry.grid if p.monitor), "validation score")
+    lines = [f"Learning-rate search ({monitor} of the first seed's best checkpoint; epochs trained, steps):", "",
+             "| group | " + " | ".join(f"{lr:g}" for lr in rates) + " | chosen |",
+             "|---|" + "---:|" * len(rates) + "---|"]
+    edges = []
+    for (family, random_init), points in sorted(groups.items()):
+        choice = entry.lr.get(family)
+        chosen = (choice.random_init if random_init else choice.pretrained) if choice else None
+        on_edge = bool(choice and (choice.random_init_on_edge if random_init else choice.pretrained_on_edge))
+        name = f"{family.upper()}{' random-init' if random_init else ''}"
+        cells = [_cell(points.get(lr), lr == chosen) for lr in rates]
+        chosen_cell = "-" if chosen is None else f"{chosen:g}" + (" (edge)" if on_edge else "")
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {chosen_cell} |")
+        if on_edge:
+            edges.append(name)
+    lines += [""]
+    if edges:
+        lines.append(f"On an edge of the rates tried, with the search stopped by finetune.lr_bounds: "
+                     f"{', '.join(edges)}. Their optimum may lie further out; widen the bounds to find it.")
+    else:
+        lines.append("Every chosen rate has a tried rate on either side of it.")
+    return lines
+
+
+def _cell(point: GridPoint | None, chosen: bool) -> str:
+    if point is None:
+        return ""
+    if point.val is None:
+        return point.status
+    length = f" ({point.epochs:.1f} ep, {point.steps})" if point.epochs is not None and point.steps is not None else ""
+    score = f"{point.val:.3f}"
+    return (f"**{score}**" if chosen else score) + length
