@@ -1,7 +1,7 @@
 """The objectives a plan compares ("arms"), as data: one record each, looked up by name.
 
     arm_record("gpt-bert").family          # "gpt": its checkpoints hold a GptModel
-    ARMS                                  # ("bert", "gpt", "mlm", "clm-mlm", "gpt-bert")
+    ARMS                                  # ("bert", "gpt", "mlm", "clm-mlm", "gpt-bert", "gpt-bi")
 
 An arm is a pretraining objective on one of the two model families (pretrain.family), the same blocks and size
 as that family's preset. What differs in code (the loss, its metrics) lives in the arm's LightningModule; the
@@ -40,6 +40,14 @@ class Arm:
     # the attention of classification and NER fine-tuning (a decoder's mask removed or kept); generation always
     # decodes causally (a decoder continues its input, an encoder encodes the source apart: the family's)
     finetune_attention: Attention
+    # the arm whose pretraining runs this one fine-tunes (None: its own): an arm that differs only in how it is
+    # fine-tuned shares the weights, so the comparison isolates the fine-tuning choice
+    pretrained_with: str | None = None
+
+    @property
+    def pretraining_arm(self) -> str:
+        """The arm whose pretraining runs hold this arm's checkpoints: itself, or the one it shares."""
+        return self.pretrained_with or self.name
 
     @property
     def record(self) -> Family:
@@ -75,7 +83,14 @@ GPT_BERT = Arm("gpt-bert", "gpt", "causal LM on 1 step in 16, masked next-token 
                overlay="gpt-bert.yaml", causal_share=1 / 16, share_option=True, mlm_probability=MODERN_MLM_PROBABILITY,
                nsp=False, finetune_attention="bidirectional")
 
-_RECORDS: dict[str, Arm] = {arm.name: arm for arm in (BERT, GPT, MLM, CLM_MLM, GPT_BERT)}
+# Dukic & Snajder 2024 ("Looking Right is Sometimes Right"): gpt's own weights, its causal mask removed for
+# classification and NER, so each mixed arm (fine-tuned bidirectionally) also meets a causal-LM decoder given the
+# same fine-tuning attention; generation still decodes causally.
+GPT_BI = Arm("gpt-bi", "gpt", "gpt's pretraining runs (shared), fine-tuned with the causal mask removed",
+             overlay=None, causal_share=1.0, share_option=False, mlm_probability=None, nsp=False,
+             finetune_attention="bidirectional", pretrained_with="gpt")
+
+_RECORDS: dict[str, Arm] = {arm.name: arm for arm in (BERT, GPT, MLM, CLM_MLM, GPT_BERT, GPT_BI)}
 ARMS: tuple[str, ...] = tuple(_RECORDS)
 MISSION_ARMS: tuple[str, ...] = ("bert", "gpt")  # the question the suite was built for; every plan has both
 

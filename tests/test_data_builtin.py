@@ -145,3 +145,37 @@ def test_real_standard_library_evaluation_splits_are_large_and_unseen(tmp_path: 
     for split in ("validation", "test"):
         assert not classification[split] & (classification["train"] | pretraining_paragraphs)
         assert not ner[split] & ner["train"]
+
+
+def test_dependency_docstrings_are_paragraph_deduplicated_and_namespaced(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from pretrain.data.dependency_corpus import parse_dependencies
+
+    site = tmp_path / "site"
+    package = site / "fakedep"
+    (package / "sub").mkdir(parents=True)
+    (package / "__init__.py").write_text('"""Fake dependency.\n\nIt computes things quickly."""\n')
+    (package / "sub" / "__init__.py").write_text("")
+    (package / "sub" / "ops.py").write_text(
+        'def add(a, b):\n    """Add two arrays.\n\nParameters are broadcast together.\n\nA stdlib paragraph."""\n\n'
+        'def sub(a, b):\n    """Subtract two arrays.\n\nParameters are broadcast together."""\n\n'
+        'def same(a):\n    """Parameters are broadcast together."""\n')
+    monkeypatch.syspath_prepend(str(site))
+    docs = parse_dependencies(["A stdlib paragraph."], packages=["fakedep", "not_installed_anywhere"])
+    by_id = {d.id: d for d in docs}
+    assert set(by_id) == {"module:fakedep", "function:fakedep.sub.ops.add", "function:fakedep.sub.ops.sub"}
+    # The repeated parameter paragraph survives once; the standard library's paragraph never; `same` is left with
+    # nothing new and is dropped.
+    assert by_id["function:fakedep.sub.ops.add"].text == "Add two arrays.\n\nParameters are broadcast together."
+    assert by_id["function:fakedep.sub.ops.sub"].text == "Subtract two arrays."
+    assert {d.package for d in docs} == {"fakedep"}
+
+
+def test_the_builtin_source_names_its_corpus() -> None:
+    from pretrain.compare.planning.datasets import REGISTRY
+    from pretrain.data.sources import DataSource
+
+    assert REGISTRY["pretrain"]["builtin-stdlib"] == DataSource("builtin", "stdlib")
+    assert REGISTRY["pretrain"]["builtin"].config is None  # the default: stdlib + dependencies
+    with pytest.raises(ValueError, match="not a built-in corpus"):
+        DataSource("builtin", "numpy-only")

@@ -64,3 +64,23 @@ def test_collator_labels_are_inputs_and_document_ids_optional() -> None:
     assert torch.equal(plain["labels"], plain["input_ids"]) and bool(plain["attention_mask"].all())
     masked = CausalCollator(document_mask=True)(examples)
     assert masked["document_ids"].shape == masked["input_ids"].shape and masked["document_ids"].dtype == torch.long
+
+
+def test_training_blocks_are_recut_each_epoch_at_a_seeded_offset() -> None:
+    from pretrain.data.global_batches import DrawnExamples
+
+    tokens = np.arange(1000, dtype=np.int64)
+    starts = np.array([0, 400])
+    blocks = PackedBlocks(tokens, starts, block_size=16, recut_seed=3)
+    assert len(blocks) == (1000 - 15) // 16  # the same count at any offset
+    assert blocks.offset(0) == 0 and torch.equal(blocks[0]["input_ids"], torch.arange(16))
+    offsets = [blocks.offset(epoch) for epoch in range(1, 6)]
+    assert len(set(offsets)) > 1 and all(0 <= o < 16 for o in offsets)
+    assert offsets == [PackedBlocks(tokens, starts, 16, recut_seed=3).offset(e) for e in range(1, 6)]  # seeded
+    assert offsets != [PackedBlocks(tokens, starts, 16, recut_seed=4).offset(e) for e in range(1, 6)]
+    last = blocks.at_epoch(2, len(blocks) - 1)["input_ids"]
+    assert len(last) == 16 and int(last[0]) == blocks.offset(2) + (len(blocks) - 1) * 16
+    drawn = DrawnExamples(blocks, seed=3).__getitems__([(2, 5), 5])  # a draw reads its epoch's cut
+    assert int(drawn[0]["input_ids"][0]) == blocks.offset(2) + 80 and int(drawn[1]["input_ids"][0]) == 80
+    fixed = PackedBlocks(tokens, starts, block_size=16)  # evaluation: one cut, every token used
+    assert len(fixed) == 1000 // 16 and fixed.offset(7) == 0

@@ -181,6 +181,13 @@ def execute(resolved: ResolvedPlan, pretrain_cli: Cli, finetune_cli: Cli) -> Com
     def pretrained(arm: str) -> list[int]:
         return [s for s in p.seeds if (r := ledger.get(pretrain_run_id(arm, s))) is not None and r.status == "done"]
 
+    def shared_pretraining(arm: str, seed: int) -> Job:
+        """The pretraining record of an arm that shares another's runs: that run's result, under its own id."""
+        run = RunIdentity.pretraining(arm, seed, steps[arm])
+        source = ledger.get(pretrain_run_id(arm_record(arm).pretraining_arm, seed))
+        assert source is not None and isinstance(source.result, PretrainResult)  # it has just finished
+        return Job(run.run_id, _shared_pretraining, (source.result,), run)
+
     def then(job: Job, record: RunRecord) -> list[Job]:
         """What a finished run makes runnable: pretraining -> its grid (or, for later pretraining seeds, their
         seeds once the rate is chosen); a search run -> the group's next rate, or its seeds and controls."""
@@ -188,10 +195,12 @@ def execute(resolved: ResolvedPlan, pretrain_cli: Cli, finetune_cli: Cli) -> Com
         if run.stage == "pretrain" and record.status == "done":
             assert run.family is not None and run.seed is not None
             arm = run.family
+            follow += [shared_pretraining(sharer, run.seed) for sharer in arms
+                       if arm_record(sharer).pretrained_with == arm]
             if run.seed == p.seeds[0]:
-                follow = grid_jobs(arm)
+                follow += grid_jobs(arm)
             else:
-                follow = [j for task in f.tasks if search(task, arm, False).lr is not None
+                follow += [j for task in f.tasks if search(task, arm, False).lr is not None
                           for j in after_search(task, arm, False, [run.seed])]
         elif run.is_grid_run(f.seeds[0], p.seeds[0]):
             assert run.task is not None and run.family is not None
@@ -202,7 +211,8 @@ def execute(resolved: ResolvedPlan, pretrain_cli: Cli, finetune_cli: Cli) -> Com
     task_runs += [(RunIdentity.for_task("reference", task), task_reference) for task in f.tasks
                   if task in REFERENCE_TASKS]
     task_jobs = [Job(run.run_id, fn, (run.task, resolved.task_data[str(run.task)]), run) for run, fn in task_runs]
-    pretrain_runs = [RunIdentity.pretraining(arm, seed, steps[arm]) for seed in p.seeds for arm in arms]
+    pretrain_runs = [RunIdentity.pretraining(arm, seed, steps[arm]) for seed in p.seeds for arm in arms
+                     if arm_record(arm).pretrained_with is None]  # the others follow the runs they share
     pretraining = [Job(run.run_id, _pretrain, (resolved, run.family, run.seed, run.max_steps, pretrain_cli), run,
                        layout.run(run.run_id).run_log) for run in pretrain_runs]
     run_jobs(task_jobs + pretraining, ledger, progress, workers=workers, threads=threads,
@@ -322,6 +332,11 @@ def _from_pretrained(resolved: ResolvedPlan, arm: str, max_steps: int) -> Pretra
         model=model_facts(checkpoint, folder, resolved.plan.pretrain.seq_len, arm_predicted_fraction(resolved, arm)),
         attention=attention_example(checkpoint, ATTENTION_TEXT), train_wall_s=0.0,
     )
+
+
+def _shared_pretraining(result: PretrainResult) -> PretrainResult:
+    """A pretraining run shared with another arm (Arm.pretrained_with): its result as it is, nothing trained."""
+    return result
 
 
 def _finetune(resolved: ResolvedPlan, arm: str, task: str, checkpoint: Path, seed: int, lr: float,
