@@ -25,7 +25,8 @@ def mini_plan_file(folder: Path, *, pretrain: dict[str, Any] | None = None, fine
                      "bert_config": str(REPO / "configs/pretrain/bert.yaml"),
                      "gpt_config": str(REPO / "configs/pretrain/gpt.yaml"), **(pretrain or {})},
         "finetune": {"tasks": ["classification"], "seeds": [0, 1], "max_steps": 2, "batch_size": 8, "max_length": 64,
-                     "lrs": [1e-3, 3e-3], "controls": 1, "val_check_interval": 1,
+                     # Bounds at the grid's own edges: no extension runs (the search is tested on its own).
+                     "lrs": [1e-3, 3e-3], "lr_bounds": [1e-3, 3e-3], "controls": 1, "val_check_interval": 1,
                      "trainer": str(REPO / "configs/trainer/cpu.yaml"), "configs_dir": str(REPO / "configs/finetune"),
                      **(finetune or {})},
         "wandb": {"mode": "disabled"},

@@ -148,6 +148,25 @@ def test_fit_tests_the_checkpoint_with_the_best_validation_score(task: str, back
     assert f"step={best}" in Path(results["finetuned_checkpoint"]).name
 
 
+def test_early_stopping_ends_a_run_when_validation_stops_improving(backbones: dict[str, str],
+                                                                  tmp_path: Path) -> None:
+    """What a comparison plan's finetune.patience adds: the run stops `patience` validations after its best one
+    and records the steps it trained; the best checkpoint is still the one tested."""
+    from pretrain.compare.running.runs import early_stopping_args
+
+    args = [a for a in _args("classification", backbones["gpt"], tmp_path) if not a.startswith("--trainer.logger")]
+    main(["fit", "--config", "configs/finetune/classification.yaml", *args, "--model.lr=3.0",
+          "--trainer.max_steps=30", "--trainer.val_check_interval=1", "--trainer.limit_val_batches=2",
+          *early_stopping_args("classification", 2), "--test_after_fit=true", f"--results_file={tmp_path / 'r.json'}"])
+    results = json.loads((tmp_path / "r.json").read_text())
+    history = _metric_history(tmp_path / "run" / "csv" / "version_0", "val/acc")
+    best = results["best_step"]
+    assert results["steps"] == max(history) < 30, history  # stopped early, and says how long it trained
+    # Lightning's EarlyStopping: stops once `patience` validations in a row fail to beat the best so far.
+    assert all(history[step] <= history[best] for step in history if step > best)
+    assert results["steps"] - best >= 2 and results["train_examples"] > 0
+
+
 @pytest.mark.parametrize("task", list(TASKS))
 def test_shipped_config_parses(task: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:

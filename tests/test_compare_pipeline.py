@@ -42,8 +42,9 @@ def test_miniature_plan_end_to_end_with_failure_and_resume(tmp_path: Path, monke
         return finetune_run(args)
 
     results = execute(resolved, pretrain_run, flaky_finetune)
-    # baseline + reference + 2 pretrainings + grid (2 families x 2 rates) + the second seed and a control per family
-    assert results.counts == Counts(done=11, failed=1, skipped=0)
+    # baseline + reference + 2 pretrainings + the searches (2 families x pretrained and random-init x 2 rates; the
+    # chosen control run is the control) + the second seed per family
+    assert results.counts == Counts(done=13, failed=1, skipped=0)
     report_dir = tmp_path / "reports/mini"
     for name in ("report.md", "results.json", "loss_vs_tokens.png", "downstream_scores.png",
                  "attention_bert.png", "attention_gpt.png"):
@@ -55,14 +56,19 @@ def test_miniature_plan_end_to_end_with_failure_and_resume(tmp_path: Path, monke
         assert pre["model"]["non_embedding_params"] > 0 and pre["model"]["flops_per_token"] > 0
         assert pre["curve"] and pre["tokens_seen"] > 0
         assert 0.0 <= pre["metrics"]["val/copy_acc"] <= 1.0  # the copying probe ran for both families
+        regime = pre["data_regime"]  # unique tokens, passes over them and the loss gap, from the run's own log
+        assert regime["unique_tokens"] > 0 and regime["epochs"] == pytest.approx(pre["tokens_seen"] / regime[
+            "unique_tokens"]) and regime["loss_gap"] is not None
     assert "val/baseline_ppl" in saved["pretraining"]["gpt"]["metrics"]
     task = saved["tasks"]["classification"]
     final = task["probes"][-1]["families"]
     assert final["bert"]["metrics"]["test/acc"]["n"] == 2 and final["gpt"]["failed_seeds"] == [1]
     assert "baseline/majority_acc" in task["baselines"]
     assert 0 < task["references"]["reference/tfidf_logreg_acc"] <= 1  # the classical reference, kept apart
-    assert len(task["grid"]) == 4 and {g["lr"] for g in task["grid"]} == {1e-3, 3e-3}
-    assert task["lr"]["bert"]["random_init"] == task["lr"]["bert"]["pretrained"] in (1e-3, 3e-3)
+    assert len(task["grid"]) == 8 and {g["lr"] for g in task["grid"]} == {1e-3, 3e-3}
+    assert {g["random_init"] for g in task["grid"]} == {False, True}  # the controls search their own rate
+    assert all(g["steps"] == 2 and g["epochs"] > 0 for g in task["grid"] if g["status"] == "done")
+    assert task["lr"]["bert"]["random_init"] in (1e-3, 3e-3) and task["lr"]["bert"]["pretrained"] in (1e-3, 3e-3)
     assert set(task["pretraining_effect"]) == {"bert", "gpt"}
     assert task["controls"]["gpt"]["metrics"]["test/acc"]["n"] == 1
     assert saved["pretraining"]["bert"]["supervised_tokens"] > 0
@@ -74,6 +80,7 @@ def test_miniature_plan_end_to_end_with_failure_and_resume(tmp_path: Path, monke
     assert saved["environment"]["git_commit"] and saved["environment"]["versions"]["lightning"]
     report = (report_dir / "report.md").read_text()
     assert "simulated crash" in report and "trivial baseline" in report
+    assert "Learning-rate search" in report and "## Data regime" in report
     assert any(row[2] == "bert" for row in summary_rows(read_comparison(report_dir / "results.json")))
     # The typed view reads results.json back to exactly the JSON that was written.
     assert json.loads(json.dumps(read_comparison(report_dir / "results.json").to_dict(), default=str)) == saved
@@ -89,7 +96,7 @@ def test_miniature_plan_end_to_end_with_failure_and_resume(tmp_path: Path, monke
     # The retry goes through the worker pool (2 spawned processes): the same run, recorded the same way.
     resolved = validate(parse_plan(["--config", str(_plan_file(tmp_path)), "--parallel_runs", "2"]), REPO)
     results = execute(resolved, counting_pretrain, finetune_run)
-    assert results.counts == Counts(done=12, failed=0, skipped=0)
+    assert results.counts == Counts(done=14, failed=0, skipped=0)
     assert reruns == [] and calls == []  # only the failed run was run again, by the real command
     ledger = json.loads((tmp_path / "runs/mini/ledger.json").read_text())["runs"]
     assert len(failed) == 1 and failed[0].startswith("finetune-classification-gpt-p0-") and failed[0].endswith("-seed1")

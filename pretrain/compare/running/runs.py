@@ -98,14 +98,21 @@ def finetune_args(
         "--data.init_args.source", data.cli_value(),  # the plan's DataSource, unchanged
     ]
     args += record.finetune_args(FinetuneOptions(resolved.plan.classification_pooling(), f.max_target_length))
-    if f.patience is not None:  # stop once validation stops improving; the best checkpoint is tested either way
-        monitor = record.primary.key.replace("test/", "val/", 1)
-        args += ["--trainer.callbacks+=lightning.pytorch.callbacks.EarlyStopping", "--trainer.callbacks.monitor",
-                 monitor, "--trainer.callbacks.mode", "max" if record.primary.higher_is_better else "min",
-                 "--trainer.callbacks.patience", str(f.patience)]
+    if f.patience is not None:
+        args += early_stopping_args(task, f.patience)
     if arm_record(arm).record.decoder_only and finetune_attention(resolved, arm, task) == "bidirectional":
         args += ["--model.init_args.decoder_attention", "bidirectional"]
     return args + logger_args(resolved, [arm, task, "random-init" if random_init else "pretrained"], run_dir)
+
+
+def early_stopping_args(task: str, patience: int) -> list[str]:
+    """Stop a fine-tuning run after `patience` validations without improvement of the task's headline metric (its
+    checkpoint monitor); the best checkpoint is tested either way. A run that has converged stops paying for steps."""
+    primary = task_record(task).primary
+    return ["--trainer.callbacks+=lightning.pytorch.callbacks.EarlyStopping",
+            "--trainer.callbacks.monitor", primary.key.replace("test/", "val/", 1),
+            "--trainer.callbacks.mode", "max" if primary.higher_is_better else "min",
+            "--trainer.callbacks.patience", str(patience)]
 
 
 def finetune_attention(resolved: ResolvedPlan, arm: str, task: str) -> Attention:
