@@ -40,8 +40,9 @@ class Arm:
     # the attention of classification and NER fine-tuning (a decoder's mask removed or kept); generation always
     # decodes causally (a decoder continues its input, an encoder encodes the source apart: the family's)
     finetune_attention: Attention
-    # the arm whose pretraining runs this one fine-tunes (None: its own): an arm that differs only in how it is
-    # fine-tuned shares the weights, so the comparison isolates the fine-tuning choice
+    # the arm whose pretraining runs this one fine-tunes (None: its own; a plan always holds bert and gpt, the
+    # arms one can share): an arm that differs only in how it is fine-tuned shares the weights, so the comparison
+    # isolates the fine-tuning choice
     pretrained_with: str | None = None
 
     @property

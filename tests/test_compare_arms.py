@@ -27,7 +27,7 @@ def _plan_file(tmp_path: Path, **changes: object) -> Path:
                           finetune={"lrs": [1e-3]}, **{"experiment": "arms", "arms": list(ARMS), **changes})
 
 
-def test_five_arm_plan_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_arm_plan_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)  # data caches land in the temporary folder
     torch.set_num_threads(1)
     resolved = validate(parse_plan(["--config", str(_plan_file(tmp_path)), "--parallel_runs", "1"]), REPO)
@@ -38,13 +38,18 @@ def test_five_arm_plan_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         return finetune_run(args)
 
     results = execute(resolved, pretrain_run, recording_finetune)
-    # baseline + reference + 5 pretrainings + per arm: 1 grid run, the second seed, 1 control
-    assert results.counts == Counts(done=2 + 5 + 5 * 3, failed=0, skipped=0)
+    # baseline + reference + 6 pretraining records (gpt-bi's is gpt's, shared) + per arm: 1 grid run, the second
+    # seed, 1 control
+    assert results.counts == Counts(done=2 + 6 + 6 * 3, failed=0, skipped=0)
     saved = json.loads((tmp_path / "reports/arms/results.json").read_text())
     assert list(saved["pretraining"]) == list(ARMS)
     predicted = {arm: saved["pretraining"][arm]["supervised_tokens"] for arm in ARMS}
     seen = {arm: saved["pretraining"][arm]["tokens_seen"] for arm in ARMS}
     assert seen["gpt"] == seen["clm-mlm"] == seen["gpt-bert"]  # the same packed blocks, the same budget
+    # gpt-bi trains nothing: its record is gpt's run, checkpoint for checkpoint
+    shared = saved["pretraining"]["gpt-bi"]
+    assert shared["checkpoints"] == saved["pretraining"]["gpt"]["checkpoints"] and shared["wall_s"] < 5
+    assert predicted["gpt-bi"] == predicted["gpt"] and seen["gpt-bi"] == seen["gpt"]
     # Every target of a causal step; 30% of the tokens on a masked one (mlm twice BERT's 15%).
     assert predicted["gpt"] > predicted["clm-mlm"] > predicted["gpt-bert"]
     assert 1.5 < predicted["mlm"] / predicted["bert"] < 2.5
@@ -59,7 +64,7 @@ def test_five_arm_plan_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert set(task["controls"]) == set(ARMS) and set(task["pretraining_effect"]) == set(ARMS)
     comparisons = task["arm_comparisons"]
     assert [(c["arm"], c["against"]) for c in comparisons] == [
-        (arm, against) for arm in ("mlm", "clm-mlm", "gpt-bert") for against in ("bert", "gpt")]
+        (arm, against) for arm in ("mlm", "clm-mlm", "gpt-bert", "gpt-bi") for against in ("bert", "gpt")]
     assert all(c["p_holm"] >= c["p_value"] for c in comparisons)
     assert [v["metric"] for v in task["verdicts"]]  # bert against gpt, as in a two-arm plan
     # Classification fine-tunes the mixed arms with the causal mask removed, gpt with it.
@@ -67,7 +72,7 @@ def test_five_arm_plan_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     for run_id, args in attention.items():
         arm = next(a for a in sorted(ARMS, key=len, reverse=True) if f"-{a}-" in run_id)
         unmasked = "--model.init_args.decoder_attention" in args
-        assert unmasked == (arm in ("clm-mlm", "gpt-bert")), run_id
+        assert unmasked == (arm in ("clm-mlm", "gpt-bert", "gpt-bi")), run_id
     report = (tmp_path / "reports/arms/report.md").read_text()
     assert "## Arms" in report and "Holm" in report and "gpt-bert vs bert" in report
     assert read_comparison(tmp_path / "reports/arms/results.json").arms == list(ARMS)
@@ -80,7 +85,8 @@ def test_two_arm_plans_count_two_arms(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("choice", "expected"), [
-    (None, {"gpt": "causal", "clm-mlm": "bidirectional", "gpt-bert": "bidirectional"}),  # each arm's own
+    (None, {"gpt": "causal", "clm-mlm": "bidirectional", "gpt-bert": "bidirectional",
+            "gpt-bi": "bidirectional"}),  # each arm's own
     ("bidirectional", {"gpt": "bidirectional", "clm-mlm": "bidirectional", "gpt-bert": "bidirectional"}),
     ("causal", {"gpt": "causal", "clm-mlm": "causal", "gpt-bert": "causal"}),  # the control of the mixed arms
 ])
@@ -100,6 +106,7 @@ def test_decoder_attention_of_each_arm(tmp_path: Path, choice: str | None, expec
     (["--arms", '["bert", "gpt", "t5"]'], "unknown: t5"),
     (["--arms", '["bert", "gpt"]', "--pretrain.causal_share", '{"clm-mlm": 0.5}'], "names 'clm-mlm'"),
     (["--pretrain.causal_share", '{"gpt": 0.5}'], "names 'gpt'"),
+    (["--arms", '["bert", "gpt-bi"]'], "including bert and gpt"),
     (["--pretrain.causal_share", '{"gpt-bert": 1.5}'], "expected a share of the steps in"),
 ])
 def test_bad_arms_fail_before_training(tmp_path: Path, args: list[str], message: str) -> None:

@@ -354,10 +354,6 @@ def check_arms(plan: ComparePlan) -> None:
                              f" ({', '.join(mixing) or 'none in this plan'})")
         if not 0.0 <= share <= 1.0:
             raise ValueError(f"pretrain.causal_share.{arm}={share}: expected a share of the steps in [0, 1]")
-    for arm in arms:
-        source = arm_record(arm).pretrained_with
-        if source is not None and source not in arms:
-            raise ValueError(f"arms: {arm} fine-tunes {source}'s pretraining runs; add {source} to arms")
     attention = plan.finetune.decoder_attention
     if attention is not None and attention not in ("causal", "bidirectional"):
         raise ValueError(f"finetune.decoder_attention={attention!r}; choose causal, bidirectional or null")
