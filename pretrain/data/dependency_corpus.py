@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Literal, get_args
 
 import datasets
+from lightning.pytorch.utilities import rank_zero_info
 
 from pretrain.data.builtin_corpus import (
     CORPUS_VERSION,
@@ -133,6 +134,9 @@ def dependency_documents(cache_dir: str | Path | None = None) -> datasets.Datase
                          "'stdlib+dependencies' reads their docstrings; install the project, or use 'stdlib'")
     key = stable_hash(CORPUS_VERSION, sys.version, str(stdlib_root().resolve()), versions)
     target = resolve_cache_dir(cache_dir) / "builtin" / f"{python_tag()}-dependencies-{key}"
+    if not target.exists():  # a minute or two, once per installed set of versions
+        rank_zero_info(f"[data] reading the docstrings of {len(versions)} installed packages with ast "
+                       f"({', '.join(versions)}); cached in {target}")
     return cached_documents(target, lambda: parse_dependencies(builtin_documents(cache_dir)["text"]))
 
 
