@@ -230,7 +230,8 @@ class GridPoint:
 
 @dataclass
 class PretrainingEffect:
-    """Pretrained minus random-init on the task's headline metric (paired bootstrap over test examples)."""
+    """Pretrained minus random-init on the task's headline metric (the paired hierarchical bootstrap; its `covers`
+    says over what)."""
 
     metric: str
     paired: PairedDifference

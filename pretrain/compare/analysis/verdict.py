@@ -6,8 +6,9 @@ it survives both:
   equality at alpha = 0.05 *and* the two 95% intervals over runs do not overlap (non-overlap
   implies p < 0.05 roughly, not the converse; Schenker & Gentleman 2001). With one run per family
   this test cannot be made and is skipped, which the text says;
-- the finite test set: the paired bootstrap's 95% interval of the difference excludes zero
-  (`bootstrap.paired_difference`).
+- the paired hierarchical bootstrap (`bootstrap.paired_difference`): its 95% interval of the difference,
+  over pretraining seeds, fine-tuning seeds and test documents (as many of those levels as the runs have),
+  excludes zero.
 Requiring both is conservative on purpose: a report that over-claims is worse than one that says
 "not significant".
 """
@@ -40,7 +41,7 @@ def compare(
     baseline: float | None = None, alpha: float = ALPHA, paired: PairedDifference | None = None,
 ) -> Verdict:
     """Compare two families' summaries of one metric (and, when given, the paired bootstrap of their
-    difference over test examples) and say so in one or two sentences."""
+    difference) and say so in one or two sentences."""
     (name_a, a), (name_b, b) = first, second
     p = welch_p_value(a.values, b.values)
     diff = a.mean - b.mean
@@ -58,7 +59,7 @@ def compare(
         else:
             tests.append(f"Welch p = {p:.3g} over runs")
     if paired is not None:
-        interval = f"paired bootstrap over {paired.n_examples} test examples: difference {paired.difference:+.3g}, " \
+        interval = f"paired bootstrap over {paired.scope}: difference {paired.difference:+.3g}, " \
                    f"95% interval [{paired.ci_low:+.3g}, {paired.ci_high:+.3g}]"
         (tests if paired.excludes_zero and diff != 0 else reasons).append(interval)
     significant = not reasons
@@ -67,7 +68,7 @@ def compare(
     else:
         text = f"{metric}: {numbers}. The difference is not significant ({'; '.join(reasons + tests)})."
     if p is None and paired is not None:
-        text += " One run per family: the interval covers test-set sampling only, not seeds."
+        text += f" One run per family: no test over runs; the bootstrap interval covers {paired.covers}."
     if baseline is not None:
         beats = [n for n, s in ((name_a, a), (name_b, b)) if (s.mean > baseline) == higher_is_better]
         if len(beats) == 2:
