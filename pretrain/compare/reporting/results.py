@@ -218,7 +218,10 @@ def _task(task: str, plan: dict[str, Any], records: list[RunRecord], baselines: 
         effect = _paired(task, final[family], control)
         if effect is not None:
             effects[family] = PretrainingEffect(headline.key, effect)
-    comparisons = compare_arms(arms, headline.key, lambda arm, against: _paired(task, final[arm], final[against]))
+    summaries = {arm: summary for arm, group in (probes[-1].families.items() if probes else ())
+                 if (summary := group.metrics.get(headline.key)) is not None}
+    comparisons = compare_arms(arms, headline.key, summaries,
+                               lambda arm, against: _paired(task, final[arm], final[against]))
     return TaskResults(baselines=baselines, probes=probes, controls=controls, lr=chosen, grid=grid,
                        pretraining_effect=effects, verdicts=verdicts,
                        failed=[r.run_id for r in runs if r.status != "done"], references=references,
