@@ -4,7 +4,7 @@ Two groups of runs (BERT vs GPT, pretrained vs random-init, one arm vs another) 
 rows. A score varies with the pretraining seed, with the fine-tuning seed given that checkpoint, and with
 the finite test set, so each bootstrap replicate resamples all three, top down (the two-stage resampling of
 Davison & Hinkley 1997, section 3.8; the "multi-bootstrap" over pretraining seeds and test examples of
-Sellam et al. 2022, "The MultiBERTs", section 3):
+Sellam et al. 2022, "The MultiBERTs: BERT Reproductions for Robustness Analysis"):
 
 1. each group's pretraining seeds, with replacement;
 2. within each drawn pretraining seed, its fine-tuning seeds, with replacement (a seed drawn twice
@@ -19,12 +19,14 @@ Each run's metric is recomputed on the replicate's rows from its per-example sta
 the drawn fine-tuning seeds of each drawn pretraining seed and then over pretraining seeds, and the two
 groups' averages are subtracted. The design stays paired: both groups see the same test documents in
 every replicate, and where their seeds are the same (BERT and GPT pretrained and fine-tuned with seeds
-0, 1, 2) the same seed draws too; a group with other seeds (a random-init control has no pretraining
-seed) draws its own. The 95% percentile interval of the differences covers what was resampled:
-`PairedDifference.covers` says which (one pretraining seed: fine-tuning seeds and test documents; one
-run per group: test documents only). Resampling every level rather than only the top one makes the
-interval somewhat wider than the variance of the mean (Davison & Hinkley 1997, section 3.8), which the
-verdict rule accepts: it prefers "not significant" to an over-claim.
+0, 1, 2) the same seed draws too (a random-init control, which has no pretraining seed, pairs on its
+fine-tuning seeds with a group of one pretraining seed); groups of other seeds draw their own. The 95%
+percentile interval of the differences covers what was resampled: `PairedDifference.covers` says which
+(one pretraining seed: fine-tuning seeds and test documents; one run per group: test documents only).
+Resampling every level rather than only the top one makes the interval somewhat wider than the variance
+of the mean (Davison & Hinkley 1997, section 3.8); with as few as 2-3 pretraining seeds, on the other
+hand, resampling them recovers only (n - 1) / n of their variance. Neither matters to the verdict rule
+alone: it also asks Welch's test over runs (verdict.py), whose t interval is the small-sample one.
 
 Each run is an (examples, k) array of per-example statistics (`tasks.per_example.statistics`): one
 number per example for a mean metric (accuracy, ROUGE-L), or per sentence [true positives, predicted
