@@ -32,6 +32,10 @@ from tasks.files import Row, dataset_rows, read_table
 
 _STAGE_SPLITS = {"fit": ("train", "validation"), "validate": ("validation",), "test": ("test",), "predict": ("predict",
                                                                                                              )}
+# The column naming each row's source document (built-in tasks: the docstring's id; hub or local data: a column
+# the source maps to it, e.g. columns: {"document": "doc_id"}). Test rows of one document are resampled together by
+# the comparison's bootstrap (pretrain.compare.analysis.bootstrap); without it each row is its own document.
+DOCUMENT_COLUMN = "document"
 
 
 class TaskDataModule(LightningDataModule):
@@ -168,6 +172,20 @@ class TaskDataModule(LightningDataModule):
 
     def read_file(self, path: Path) -> list[Row]:
         return read_table(path)
+
+    def row_document(self, row: Row) -> str | None:
+        """The document a row comes from (DOCUMENT_COLUMN), or None when the data names none; each encoded
+        example keeps its row's, under the same key."""
+        value = row.values.get(DOCUMENT_COLUMN)
+        return None if value is None or value == "" else str(value)
+
+    def documents(self, split: str) -> list[str] | None:
+        """The document of each encoded example of `split`, in its order (the test pass's per-example order);
+        None when no row names one. A row without one, beside rows with one, is its own document."""
+        names = [example.get(DOCUMENT_COLUMN) for example in self.examples.get(split, [])]
+        if all(name is None for name in names):
+            return None
+        return [name if name is not None else f"row {i}" for i, name in enumerate(names)]
 
     # -- loaders --------------------------------------------------------------------------------
     def _loader(self, split: str, shuffle: bool) -> DataLoader:

@@ -107,13 +107,14 @@ class FinetuneCLI(TrackedRunCLI):
         # repeats), so local records are neither complete nor in test-set order: they are not written
         # (null) rather than gathered; test on one device for a paired bootstrap.
         per_example = model.per_example if trainer.world_size == 1 else None
+        documents = data.documents("test") if per_example is not None else None
         write_results(path, FinetuneResults(
             task=task_of(model).name, family=model.family, checkpoint=model.hparams.checkpoint,
             random_init=bool(model.hparams.random_init), finetuned_checkpoint=finetuned_checkpoint,
             seed=seed if isinstance(seed, int) else None, data=data.describe("test"),
             truncated=data.truncated.get("test", 0), metrics=metrics,
             best_step=restored.step if restored else None, monitor=monitor if restored else None,
-            val=restored.val if restored else {}, per_example=per_example,
+            val=restored.val if restored else {}, per_example=per_example, documents=documents,
             steps=self._trained.get("steps"), train_examples=self._trained.get("train_examples"),
         ))
         print(f"results written to {path}")

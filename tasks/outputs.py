@@ -17,7 +17,10 @@ read it back with `read_results`):
      "val": {"val/<name>": <float>, ...}   (the tested checkpoint's validation metrics; {} if unknown),
      "steps": <int | null, optimizer steps trained>, "train_examples": <int | null, training split size>,
      "per_example": [...] | null   (one record per test example in test-set order, see tasks.per_example;
-                                    null when the test ran on several processes)}
+                                    null when the test ran on several processes),
+     "documents": ["<id>", ...] | null   (the source document of each per_example record, in the same order:
+                                    rows of one document are resampled together by the comparison's bootstrap;
+                                    null when the data names no documents: each row is its own)}
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ class FinetuneResults:
     per_example: list[Any] | None = None
     steps: int | None = None  # optimizer steps the run trained (fewer than planned when validation stopped it)
     train_examples: int | None = None  # examples in its training split: steps * batch / this = epochs
+    documents: list[str] | None = None
 
     def __post_init__(self) -> None:
         # Sorted, so the file, the comparison's ledger and its results.json list metrics in one order.

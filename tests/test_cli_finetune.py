@@ -75,6 +75,7 @@ def test_fit_test_predict(task: str, family: str, backbones: dict[str, str], tmp
                 "generation": {"test/rouge1", "test/rouge2", "test/rougeL", "test/bleu", "test/ppl"}}[task]
     assert expected <= set(after_fit["metrics"])
     _check_per_example(task, after_fit)
+    assert after_fit["documents"] is None  # files without a document column: the bootstrap takes each row as its own
 
     # Testing the saved checkpoint again gives the same numbers.
     main(["test", *args, f"--ckpt_path={ckpt}", f"--results_file={tmp_path / 'test.json'}"])

@@ -2,6 +2,7 @@
 of its arms."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,11 +12,14 @@ from mini_plans import mini_plan_file
 
 from pretrain.arms import ARMS, arm_record
 from pretrain.cli import run as pretrain_run
-from pretrain.compare.analysis.arms import holm_adjusted
+from pretrain.compare.analysis.arms import compare_arms, holm_adjusted, holm_bounds
+from pretrain.compare.analysis.bootstrap import PairedDifference, format_p, paired_difference
+from pretrain.compare.analysis.stats import summarize
+from pretrain.compare.analysis.verdict import compare
 from pretrain.compare.planning.plan import parse_plan, validate
 from pretrain.compare.running.pipeline import execute, preset_facts
 from pretrain.compare.running.runs import finetune_attention
-from pretrain.compare.schema import Counts, read_comparison
+from pretrain.compare.schema import ArmComparison, Counts, read_comparison
 from tasks.cli import run as finetune_run
 from tasks.outputs import FinetuneResults
 
@@ -132,3 +136,62 @@ def test_arm_overlays_match_their_records() -> None:
         model = overlay["model"]["init_args"]
         if record.share_option:
             assert model["causal_share"] == pytest.approx(record.causal_share)
+
+
+def test_holm_bounds_follow_a_clamped_p_value_up_the_ranking() -> None:
+    # sorted: 0.0005 (a clamped bootstrap p), 0.01, 0.3: the first two adjusted values are reached from the bound
+    p = [0.3, 0.0005, 0.01]
+    assert holm_adjusted(p) == pytest.approx([0.3, 0.0015, 0.02])
+    assert holm_bounds(p, [False, True, False]) == [True, True, True]
+    assert holm_bounds(p, [False, False, False]) == [False, False, False]
+
+
+def _sure(difference: float) -> PairedDifference:
+    """A bootstrap that never crossed zero in 2000 replicates."""
+    return PairedDifference(difference, difference - 0.01, difference + 0.01, 0.0, 500, 2000, 100,
+                            "fine-tuning seeds and test documents")
+
+
+def test_an_arm_comparison_needs_both_tests_after_holm() -> None:
+    """The verdicts' rule, Holm-corrected: a bootstrap that never crosses zero is not enough when the runs disagree,
+    nor is a test over runs that would pass uncorrected but not after the correction."""
+    summaries = {"bert": summarize([0.710, 0.711, 0.712]), "gpt": summarize([0.60, 0.70, 0.80]),
+                 "mlm": summarize([0.80, 0.81, 0.82]), "clm-mlm": summarize([0.735, 0.745, 0.755])}
+    comparisons = {(c.arm, c.against): c for c in compare_arms(
+        ["bert", "gpt", "mlm", "clm-mlm"], "test/acc", summaries, lambda arm, against: _sure(0.1))}
+    assert len(comparisons) == 4
+    clear = comparisons[("mlm", "bert")]
+    assert clear.significant and clear.runs_p is not None and clear.runs_p_holm is not None
+    assert clear.runs_p_holm > clear.runs_p and clear.p_holm_bound
+    # gpt's seeds spread over 0.2: the runs do not tell mlm from gpt, whatever the bootstrap says.
+    spread = comparisons[("mlm", "gpt")]
+    assert not spread.significant and "95% intervals overlap" in spread.evidence
+    # clm-mlm vs bert: Welch p 0.027 on its own, which a 5% test passes, but 0.08 after Holm over 4.
+    close = comparisons[("clm-mlm", "bert")]
+    uncorrected = compare("acc", ("clm-mlm", summaries["clm-mlm"]), ("bert", summaries["bert"]),
+                          higher_is_better=True, paired=_sure(0.1))
+    assert uncorrected.significant and uncorrected.p_value == pytest.approx(close.runs_p)
+    assert close.runs_p < 0.05 <= close.runs_p_holm and not close.significant
+    for comparison in comparisons.values():
+        assert "p < 0.0005" in comparison.evidence and "Holm p <= 0.002" in comparison.evidence
+        assert "p = 0 " not in comparison.evidence and "p = 0;" not in comparison.evidence
+    # One run per arm: no test over runs, the Holm-corrected bootstrap decides (as the verdicts do).
+    single = {arm: summarize([summary.mean]) for arm, summary in summaries.items()}
+    alone = compare_arms(["bert", "gpt", "mlm"], "test/acc", single, lambda arm, against: _sure(0.1))
+    assert all(c.significant and c.runs_p is None for c in alone)
+    unsure = compare_arms(["bert", "gpt", "mlm"], "test/acc", single, lambda arm, against: replace(
+        _sure(0.1), ci_low=-0.01, p_value=0.03))  # 0.03 x 2 comparisons: not below 5%
+    assert [c.p_holm for c in unsure] == [0.06, 0.06] and not any(c.significant for c in unsure)
+    again = ArmComparison.from_dict(clear.to_dict())
+    assert again == clear
+    old = {k: v for k, v in clear.to_dict().items() if k not in ("runs_p", "runs_p_holm", "p_holm_bound",
+                                                                  "evidence", "covers", "n_documents")}
+    assert ArmComparison.from_dict(old).evidence == ""  # results written before both tests read back
+
+
+def test_bootstrap_p_values_are_never_printed_as_zero() -> None:
+    sure = paired_difference([[1] * 50], [[0] * 50])
+    assert sure.p_value == 0.0 and sure.p_text == "p < 0.0005" == format_p(0.0, 2000)
+    assert format_p(0.012, 2000) == "p = 0.012" and format_p(0.012, name="Holm p", bound=True) == "Holm p <= 0.012"
+    verdict = compare("acc", ("BERT", summarize([1.0])), ("GPT", summarize([0.0])), higher_is_better=True, paired=sure)
+    assert "p < 0.0005" in verdict.text and "p = 0" not in verdict.text

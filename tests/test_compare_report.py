@@ -184,3 +184,40 @@ def test_downstream_scores_draw_each_familys_random_init_control_beside_it(tmp_p
     heights = [round(p.get_height(), 4) for p in ax.patches]
     assert heights[1] == heights[3] == 0.40 and heights[0] == pytest.approx(0.65) and heights[2] == 0.6667
     write_report(_synthetic_results(), tmp_path)  # looked at by eye too: reports/.../downstream_scores.png
+
+
+def test_every_interval_says_what_it_covers(tmp_path: Path) -> None:
+    """Two pretraining seeds and test rows named by document: the verdict's and the pretraining effects'
+    bootstraps resample both seed levels and the documents, and results.json and the report say so; the same runs
+    without documents and with one pretraining seed cover fine-tuning seeds and test rows."""
+    plan = asdict(ComparePlan(experiment="synthetic"))
+    plan["finetune"]["tasks"] = ["classification"]
+    plan["pretrain"]["seeds"] = [0, 1]
+    documents = [f"function:m.f{i // 4}" for i in range(100)]  # four test rows per docstring
+    records = []
+    for record in _records():
+        if record.identity.is_finetuning and isinstance(record.result, FinetuneResults):
+            record = replace(record, result=replace(record.result, documents=documents))
+            if record.identity.final and record.identity.lr == 1e-3 and not record.identity.random_init:
+                second = replace(record.identity, pretrain_seed=1)
+                records.append(replace(record, run_id=record.run_id + "-p1", identity=second))
+        records.append(record)
+    results = aggregate(plan, records, environment())
+    task = results.tasks["classification"]
+    everything = "pretraining seeds, fine-tuning seeds and test documents"
+    paired = task.verdicts[0].paired_bootstrap
+    assert paired is not None and (paired.covers, paired.n_documents, paired.n_examples) == (everything, 25, 100)
+    assert {effect.paired.covers for effect in task.pretraining_effect.values()} == {everything}
+    written = write_report(results, tmp_path)
+    saved = json.loads((tmp_path / "results.json").read_text())["tasks"]["classification"]
+    assert saved["verdicts"][0]["paired_bootstrap"]["covers"] == everything
+    assert saved["pretraining_effect"]["bert"]["covers"] == everything
+    report = (tmp_path / "report.md").read_text()
+    assert f"paired bootstrap over {everything} (25 documents, 100 test rows)" in report
+    assert f"95% paired bootstrap interval over {everything}" in report
+    assert "resamples pretraining seeds, then fine-tuning seeds within each, then test documents" in report
+    assert written
+    flat = aggregate(asdict(ComparePlan(experiment="synthetic")) | {"finetune": plan["finetune"]}, _records(),
+                     environment()).tasks["classification"]
+    paired = flat.verdicts[0].paired_bootstrap
+    assert paired is not None and paired.covers == "fine-tuning seeds and test examples"

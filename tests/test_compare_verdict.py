@@ -36,7 +36,7 @@ def test_paired_bootstrap_must_agree_with_the_seed_test() -> None:
     sure = paired_difference([[1] * 40 + [0] * 10], [[1] * 30 + [0] * 20])
     unsure = paired_difference([[1, 0] * 5], [[0, 1] * 4 + [1, 0]])
     v = compare("acc", ("BERT", bert), ("GPT", gpt), higher_is_better=True, paired=sure)
-    assert v.significant and v.winner == "BERT" and "paired bootstrap over 50 test examples" in v.text
+    assert v.significant and v.winner == "BERT" and "paired bootstrap over test examples only (50 test rows)" in v.text
     v = compare("acc", ("BERT", bert), ("GPT", gpt), higher_is_better=True, paired=unsure)
     assert not v.significant and v.winner is None  # seeds agree, but the test set is too small to tell
 
@@ -46,4 +46,4 @@ def test_one_run_per_family_is_judged_by_the_bootstrap_and_says_so() -> None:
 
     sure = paired_difference([[1] * 45 + [0] * 5], [[1] * 25 + [0] * 25])
     v = compare("acc", ("BERT", summarize([0.9])), ("GPT", summarize([0.5])), higher_is_better=True, paired=sure)
-    assert v.significant and "covers test-set sampling only" in v.text
+    assert v.significant and "the bootstrap interval covers test examples only" in v.text

@@ -9,10 +9,13 @@ import pytest
 import torch
 
 from pretrain.data.bert_batches import (
+    B_ENDS_DOCUMENT,
     BertExampleBuilder,
     MlmNspCollator,
+    end_of_document_nsp_accuracy,
     join_documents,
     length_only_nsp_accuracy,
+    nsp_shortcut_probes,
     segment_lengths,
     split_sentences,
 )
@@ -172,6 +175,9 @@ def test_positives_come_from_one_document_and_negatives_from_another() -> None:
     for i, (ids, types, label) in enumerate(zip(out["input_ids"], out["token_type_ids"], labels)):
         a, b = _segments(ids)
         assert a and b and ids[0] == 2 and types == [0] * (len(a) + 2) + [1] * (len(b) + 1)
+        ends = b[-1] == last_token[document_of[b[0]]]
+        assert out[B_ENDS_DOCUMENT][i] == ends, "the recorded flag is where B ends"
+        assert ends == (a[-1] + len(b) == last_token[document_of[a[0]]]), "B ends a document iff the true B would"
         assert a == list(range(a[0], a[0] + len(a))) and b == list(range(b[0], b[0] + len(b))), "consecutive text"
         assert len({document_of[t] for t in a}) == 1 and len({document_of[t] for t in b}) == 1, "one document each"
         if label == 0:
@@ -194,13 +200,19 @@ def test_a_stream_of_one_document_has_no_negatives() -> None:
     assert out["input_ids"] and set(out["next_sentence_label"]) == {0}
 
 
-def test_segment_lengths_do_not_predict_the_nsp_label() -> None:
-    # Short and long documents mixed: per-document pairs leak the label through the lengths.
+def test_neither_segment_lengths_nor_document_ends_predict_the_nsp_label() -> None:
+    # Short and long documents mixed: per-document pairs leak the label through the lengths, and a positive's B
+    # runs to its document's end whenever its chunk is the document's last (most of the short documents' examples).
     train_docs = _unique_token_docs(6000, seed=1, long_share=0.3)
     val_docs = _unique_token_docs(6000, seed=2, long_share=0.3)
     train, validation = _build(train_docs, 32, seed=0), _build(val_docs, 32, seed=1)
     assert len(validation["input_ids"]) > 4000
-    assert length_only_nsp_accuracy(train, validation) <= 0.52
+    probes = nsp_shortcut_probes(train, validation)
+    assert probes["length"] == length_only_nsp_accuracy(train, validation) <= 0.52
+    assert probes["end_of_document"] == end_of_document_nsp_accuracy(train, validation) <= 0.52
+    ends, labels = (torch.tensor(validation[k]).float() for k in (B_ENDS_DOCUMENT, "next_sentence_label"))
+    assert ends.mean() > 0.2, "the cue is there to be balanced: many B end at their document's end"
+    assert abs(float(ends[labels == 0].mean() - ends[labels == 1].mean())) < 0.03
     lengths = segment_lengths(validation["token_type_ids"])  # (N, 2)
     labels = torch.tensor(validation["next_sentence_label"])
     for column in range(2):  # the same distribution of len(A) and len(B) for both labels
@@ -222,6 +234,20 @@ def test_segment_lengths_do_not_predict_the_nsp_label() -> None:
         return {"token_type_ids": types, "next_sentence_label": labels}
 
     assert length_only_nsp_accuracy(per_document_pairs(train_docs, 0), per_document_pairs(val_docs, 1)) > 0.6
+
+
+def test_the_end_of_document_probe_finds_the_cue_where_there_is_one() -> None:
+    """Examples whose positives' B ends at a document end half the time and negatives' B almost never (negatives
+    drawn from anywhere, as before they were matched): the probe, fit on train, reads the label off that alone."""
+    def examples(seed: int, n: int = 4000) -> dict[str, list[int]]:
+        rng = random.Random(seed)
+        labels = [rng.randint(0, 1) for _ in range(n)]
+        ends = [int(rng.random() < (0.5 if label == 0 else 0.01)) for label in labels]
+        return {"next_sentence_label": labels, B_ENDS_DOCUMENT: ends}
+
+    assert end_of_document_nsp_accuracy(examples(0), examples(1)) > 0.7
+    balanced = {"next_sentence_label": [0, 1] * 2000, B_ENDS_DOCUMENT: [0, 0, 1, 1] * 1000}
+    assert end_of_document_nsp_accuracy(balanced, balanced) == 0.5
 
 
 def test_without_nsp_examples_are_single_full_segments() -> None:

@@ -87,6 +87,21 @@ def test_a_paragraph_shared_by_many_documents_is_one_training_example(fake_root:
     assert all(len(data) for data in ner.values())
 
 
+def test_builtin_task_rows_name_their_docstring(fake_root: Path, tmp_path: Path) -> None:
+    """Every row of the built-in tasks names the docstring it was cut from, a document of its split's buckets;
+    classification cuts several rows from one docstring (the bootstrap resamples them together)."""
+    ids = set(builtin_documents(tmp_path / "cache", fake_root)["id"])
+    tasks = {"classification": builtin_classification(num_classes=2, cache_dir=tmp_path / "cache", root=fake_root),
+             "ner": builtin_ner(cache_dir=tmp_path / "cache", root=fake_root),
+             "generation": builtin_generation(cache_dir=tmp_path / "cache", root=fake_root)}
+    for data in tasks.values():
+        for split, rows in data.items():
+            assert set(rows["document"]) <= ids
+            assert {split_bucket(d) for d in rows["document"]} <= set(FINETUNE_BUCKETS[split])
+    test_documents = tasks["classification"]["test"]["document"]
+    assert len(set(test_documents)) < len(test_documents)
+
+
 def test_classification_labels_are_packages(fake_root: Path, tmp_path: Path) -> None:
     data = builtin_classification(num_classes=2, cache_dir=tmp_path / "cache", root=fake_root)
     assert set(data["train"].features["label"].names) == {"alpha", "beta"}

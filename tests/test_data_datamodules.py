@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -212,6 +213,10 @@ def test_bert_examples_fill_the_sequence_and_are_logged(tmp_path: Path, caplog: 
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("[data]")]
     assert len(lines) == 2 and all("real tokens per example of max_length 32" in line and "NSP positives" in line
                                    for line in lines)
+    # The validation line (train is built first when fitting) gives both NSP shortcut probes, fit on train.
+    probes = re.search(r"segment lengths (0\.\d+), B ends its document (0\.\d+)", lines[1])
+    assert "NSP shortcut probes" not in lines[0] and probes is not None
+    assert all(0.3 < float(value) < 0.7 for value in probes.groups())
     # One row per document instead (~25 tokens each, shorter than a sequence): the examples cannot fill it.
     rows = _module(BertDataModule, tmp_path)
     rows.setup("fit")

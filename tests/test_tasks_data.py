@@ -125,6 +125,31 @@ def test_generation_groups_references_and_masks_the_source_for_gpt(tmp_path: Pat
             dm.attach(wordpiece, family, 20)
 
 
+def test_each_test_example_names_its_document(tmp_path: Path, wordpiece) -> None:
+    """A document column the source maps (or one named "document") travels with each encoded example, in the test
+    pass's order; without one there are no documents (the bootstrap makes each row its own)."""
+    lines = ["text\tlabel\tdoc", "the cat\tx\td1", "Paris\ty\td1", "the dog\tx\td2", "Bob\ty\t"]
+    dm = _classification(tmp_path, {"train": lines, "test": lines}, columns={"document": "doc"})
+    dm.attach(wordpiece, "bert", 128)
+    dm.setup("test")
+    assert dm.documents("test") == ["d1", "d1", "d2", "row 3"]  # a row without one is its own
+    (tmp_path / "plain").mkdir()
+    plain = _classification(tmp_path / "plain", {"train": ["text\tlabel", "the cat\tx", "Paris\ty"],
+                                                 "test": ["text\tlabel", "the cat\tx"]})
+    plain.attach(wordpiece, "bert", 128)
+    plain.setup("test")
+    assert plain.documents("test") is None
+    rows = [{"source": "the cat", "target": "cat", "document": "a"}, {"source": "Paris", "target": "city",
+                                                                      "document": "b"},
+            {"source": "the cat", "target": "a cat", "document": "c"}]
+    path = write_lines(tmp_path / "g.jsonl", [json.dumps(r) for r in rows])
+    generation = GenerationDataModule(DataSource(str(path), splits={"test": str(path)}), max_length=16,
+                                      max_target_length=8)
+    generation.attach(wordpiece, "gpt", 128)
+    generation.setup("test")
+    assert generation.documents("test") == ["a", "b"]  # one example per source: its first row's document
+
+
 def test_builtin_label_names_come_from_the_class_label_feature() -> None:
     """Built-in (and hub) sets carry ClassLabel features: their names and order are the label space."""
     from tasks.classification.data import ClassificationDataModule

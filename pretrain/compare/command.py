@@ -74,7 +74,7 @@ def main(args: list[str] | None = None) -> int:
         for family, effect in entry.pretraining_effect.items():
             d = effect.paired
             print(f"{task}: pretraining effect {family.upper()} {d.difference:+.3g} "
-                  f"[{d.ci_low:+.3g}, {d.ci_high:+.3g}] (pretrained minus random-init)")
+                  f"[{d.ci_low:+.3g}, {d.ci_high:+.3g}] (pretrained minus random-init; the interval covers {d.covers})")
     done = results.counts
     print(f"runs: {done.done} done, {done.failed} failed, {done.skipped} skipped; "
           f"report in {plan.layout().report_file}")

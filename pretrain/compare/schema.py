@@ -230,7 +230,8 @@ class GridPoint:
 
 @dataclass
 class PretrainingEffect:
-    """Pretrained minus random-init on the task's headline metric (paired bootstrap over test examples)."""
+    """Pretrained minus random-init on the task's headline metric (the paired hierarchical bootstrap; its `covers`
+    says over what)."""
 
     metric: str
     paired: PairedDifference
@@ -264,25 +265,33 @@ class MetricVerdict:
 
 @dataclass
 class ArmComparison:
-    """One arm minus one of the mission's arms (bert, gpt) on a task's headline metric: the paired bootstrap, and
-    its p-value after Holm's correction over all of the task's arm comparisons (pretrain.compare.analysis.arms)."""
+    """One arm minus one of the mission's arms (bert, gpt) on a task's headline metric by the verdicts' two-test
+    rule, both tests' p-values Holm-corrected over all of the task's arm comparisons
+    (pretrain.compare.analysis.arms): the paired bootstrap and Welch's test over runs. Results written before the
+    rule applied here hold the bootstrap alone (the runs' fields None, `evidence` empty)."""
 
     arm: str
     against: str
     metric: str
     paired: PairedDifference
-    p_holm: float
-    significant: bool  # p_holm below the family-wise 5%
+    p_holm: float  # the bootstrap's p-value, Holm-adjusted
+    significant: bool  # both corrected tests below the family-wise 5% (verdict.judge)
+    runs_p: float | None = None  # Welch's over runs; None with one run per arm
+    runs_p_holm: float | None = None
+    p_holm_bound: bool = False  # p_holm is an upper bound (reached from a bootstrap p below 1 / replicates)
+    evidence: str = ""  # the two tests in words, as the report prints them
 
     def to_dict(self) -> dict[str, Any]:
         return {"arm": self.arm, "against": self.against, "metric": self.metric, **self.paired.to_dict(),
-                "p_holm": self.p_holm, "significant": self.significant}
+                "p_holm": self.p_holm, "significant": self.significant, "runs_p": self.runs_p,
+                "runs_p_holm": self.runs_p_holm, "p_holm_bound": self.p_holm_bound, "evidence": self.evidence}
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> ArmComparison:
         names = [f.name for f in dataclasses.fields(PairedDifference)]
-        return cls(raw["arm"], raw["against"], raw["metric"], PairedDifference(**{k: raw[k] for k in names}),
-                   raw["p_holm"], raw["significant"])
+        paired = PairedDifference(**{k: raw[k] for k in names if k in raw})  # older files lack the later fields
+        return cls(raw["arm"], raw["against"], raw["metric"], paired, raw["p_holm"], raw["significant"],
+                   raw.get("runs_p"), raw.get("runs_p_holm"), raw.get("p_holm_bound", False), raw.get("evidence", ""))
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 NSP examples follow BERT's own data pipeline (arXiv:1810.04805, section 3.1, appendix A and its
 create_pretraining_data.py): a positive's A and B are consecutive text of one document, and a
-negative's B is text of another document. Two changes matter on a corpus of short documents:
+negative's B is text of another document. Three changes matter on a corpus of short documents:
 
 - documents are natural units, not rows: rows that share a ``document`` value and follow each other
   form one document (the built-in corpus: a source module's docstrings in file order); without that
@@ -12,14 +12,12 @@ negative's B is text of another document. Two changes matter on a corpus of shor
   real text except in documents shorter than one chunk.
 - the B of an NSP negative has exactly the length the true continuation would have had, so the pair's
   lengths carry no information about its label, and it starts at a sentence start when the true B does.
-
-With NSP an example is ``[CLS] A [SEP] B [SEP]``: a chunk of up to ``max_length - 3`` consecutive
-tokens of one document is cut into A and B at a random sentence start inside it (a random token when
-the chunk lies inside one long sentence). Half the examples (in shuffled blocks) have B as the rest
-of the chunk (``next_sentence_label`` 0, HF convention); otherwise B is as many tokens from a random place of
-another document of the stream (label 1), and the unused true continuation starts the next example,
-as in BERT. Without NSP an example is ``[CLS] tokens [SEP]`` over ``max_length - 2`` consecutive
-tokens of the stream, across documents (RoBERTa's FULL-SENTENCES, arXiv:1907.11692).
+- and it ends at its document's end exactly when the true B would have. A positive's B runs to its
+  document's end whenever its chunk is the document's last; a negative's B drawn from anywhere almost
+  never does (on the built-in corpus: 48% of validation positives against none of the negatives), so that
+  alone told the labels apart (a rule reading only it scored 0.742 at NSP; matched, 0.504).
+  ``nsp_shortcut_probes`` measures both cues, each as the best one-feature rule fit on train and scored on
+  validation (the data module's "[data]" line of the validation split).
 
 MLM: 15% of the non-special tokens are chosen for prediction; of those 80% become
 [MASK], 10% a random token and 10% stay unchanged.
@@ -53,6 +51,13 @@ STREAM_DOCUMENTS = 10_000
 MAX_REFILLS = 3  # times a document's last chunk may overlap the text before it to fill the sequence
 LABEL_BLOCK = 64  # NSP labels are drawn as shuffled blocks of this many, half negatives (_balanced_labels)
 NEGATIVE_DRAWS = 16  # tries to find another document with room for a negative's B before keeping the positive
+# Whether an NSP example's B ends where its document ends (1) or not (0): kept beside each example for the
+# end-of-document probe (`nsp_shortcut_probes`); the collator does not read it.
+B_ENDS_DOCUMENT = "b_ends_document"
+# Bump when the examples a builder makes change, so that cached examples are rebuilt (the data module's key).
+# 1: negatives' B ends at a document end exactly when the true B would; examples record B_ENDS_DOCUMENT.
+EXAMPLES_VERSION = 1
+PROBE_EXAMPLES = 50_000  # examples per split the shortcut probes read (evenly spaced)
 
 
 def split_sentences(text: str) -> list[str]:
@@ -155,6 +160,8 @@ class BertExampleBuilder:
 
     def __call__(self, batch: dict[str, list[object]], indices: list[int]) -> dict[str, list[object]]:
         out: dict[str, list[object]] = {"input_ids": [], "token_type_ids": [], "next_sentence_label": []}
+        if self.nsp:
+            out[B_ENDS_DOCUMENT] = []
         documents = batch.get("sentence_documents") or [[0] * len(sentences) for sentences in batch["stream"]]
         for sentences, sentence_documents, index in zip(batch["stream"], documents, indices):
             tokens = list(chain.from_iterable(sentences))
@@ -199,13 +206,14 @@ class BertExampleBuilder:
             b_length = end - a_end
             b_start, label = a_end, 0
             if next(labels) == 1:
-                elsewhere = stream.random_start(document, b_length, at_sentence, rng)
+                elsewhere = stream.random_start(document, b_length, at_sentence, end == n, rng)
                 if elsewhere is not None:  # None: no other document of the stream has room for this B
                     b_start, label = elsewhere, 1
             a, b = tokens[begin:a_end], tokens[b_start : b_start + b_length]
             out["input_ids"].append([self.cls_id, *a, self.sep_id, *b, self.sep_id])
             out["token_type_ids"].append([0] * (len(a) + 2) + [1] * (len(b) + 1))
             out["next_sentence_label"].append(label)
+            out[B_ENDS_DOCUMENT].append(int(b_start + b_length in stream.document_ends))
             # The true continuation of a negative was not used: it starts the next example, as in BERT.
             begin = end if label == 0 else a_end
 
@@ -231,19 +239,56 @@ class _Stream:
     documents: list[tuple[int, int]]
 
     @cached_property
+    def document_ends(self) -> frozenset[int]:
+        return frozenset(self.span_ends)
+
+    @cached_property
     def span_ends(self) -> list[int]:
         """Each document's end offset, ascending: the document holding offset t is the first ending after t."""
         return [end for _, end in self.documents]
 
-    def random_start(self, document: int, length: int, at_sentence: bool, rng: random.Random) -> int | None:
+    @cached_property
+    def lengths_ascending(self) -> list[int]:
+        """The documents' lengths in tokens, ascending (`ends_by_length` in the same order)."""
+        return sorted(end - start for start, end in self.documents)
+
+    @cached_property
+    def ends_by_length(self) -> list[int]:
+        """The documents' end offsets, shortest document first."""
+        return [end for start, end in sorted(self.documents, key=lambda span: span[1] - span[0])]
+
+    @cached_property
+    def ending_sentence_starts(self) -> dict[int, list[int]]:
+        """Length -> the sentence starts from which a span of that length ends exactly at its document's end."""
+        by_length: dict[int, list[int]] = {}
+        for start in self.starts:
+            by_length.setdefault(self.span_ends[bisect_right(self.span_ends, start)] - start, []).append(start)
+        return by_length
+
+    def random_start(self, document: int, length: int, at_sentence: bool, at_end: bool,
+                     rng: random.Random) -> int | None:
         """Start of a random ``length``-token span inside one document other than ``document``.
 
         It starts at a sentence start when the true B does (``at_sentence``), at any token otherwise,
-        so where B starts tells nothing about the label either. Candidates are drawn uniformly over the
-        stream outside ``document``; one that would run past its own document's end is drawn again, up
-        to NEGATIVE_DRAWS times (None after that, or when the stream has one document).
+        and it ends at its document's end exactly when the true B does (``at_end``), so neither where B
+        starts nor where it ends tells anything about the label (a positive's B ends at its document's end
+        whenever its chunk is the document's last). A span that ends at a document's end is drawn uniformly
+        among the documents that have one of this length. Otherwise candidates are drawn uniformly over the
+        stream outside ``document``; one that would reach or run past its own document's end is drawn again,
+        up to NEGATIVE_DRAWS times. None: no span fits (or the stream has one document).
         """
         begin, end = self.documents[document]
+        if at_end:
+            # Sentence starts this far from their document's end, or the ends of documents at least this long.
+            ends = self.ending_sentence_starts.get(length, []) if at_sentence else self.ends_by_length
+            first = 0 if at_sentence else bisect_left(self.lengths_ascending, length)
+            if len(ends) - first <= 0:
+                return None
+            for _ in range(NEGATIVE_DRAWS):  # `document` holds at most one candidate
+                candidate = ends[rng.randrange(first, len(ends))] - (0 if at_sentence else length)
+                if not begin <= candidate < end:
+                    return candidate
+            return None
         if at_sentence:
             before, after_first = bisect_left(self.starts, begin), bisect_left(self.starts, end)
             outside = before + len(self.starts) - after_first
@@ -256,7 +301,7 @@ class _Stream:
             k = rng.randrange(outside)
             k = k if k < before else after_first + k - before
             start = self.starts[k] if at_sentence else k
-            if start + length <= span_ends[bisect_right(span_ends, start)]:
+            if start + length < span_ends[bisect_right(span_ends, start)]:
                 return start
         return None
 
@@ -277,27 +322,35 @@ class ExampleStatistics:
         return cls(len(lengths), float(lengths.mean()), float((labels == 0).mean()))
 
 
-def segment_lengths(token_type_ids: Sequence[Sequence[int]]) -> np.ndarray:
-    """(len(A), len(B)) per ``[CLS] A [SEP] B [SEP]`` example, read from its token types."""
-    ones = np.array([sum(types) for types in token_type_ids], dtype=np.int64)
-    totals = np.array([len(types) for types in token_type_ids], dtype=np.int64)
+def segment_lengths(token_type_ids: Sequence[Sequence[int]] | pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """(len(A), len(B)) per ``[CLS] A [SEP] B [SEP]`` example, read from its token types (an Arrow column is
+    read without Python work per token)."""
+    if isinstance(token_type_ids, (pa.Array, pa.ChunkedArray)):
+        column = token_type_ids.combine_chunks() if isinstance(token_type_ids, pa.ChunkedArray) else token_type_ids
+        totals = pc.list_value_length(column).to_numpy(zero_copy_only=False).astype(np.int64)
+        parents = pc.list_parent_indices(column).to_numpy(zero_copy_only=False)
+        values = pc.list_flatten(column).to_numpy(zero_copy_only=False)
+        ones = np.bincount(parents, weights=values, minlength=len(column)).astype(np.int64)
+    else:
+        ones = np.array([sum(types) for types in token_type_ids], dtype=np.int64)
+        totals = np.array([len(types) for types in token_type_ids], dtype=np.int64)
     return np.stack([totals - ones - 2, ones - 1], axis=1)  # (N, 2)
 
 
-def length_only_nsp_accuracy(train: Examples, validation: Examples) -> float:
-    """Validation accuracy of the best length-threshold NSP rule fit on ``train``.
+def _column(examples: Examples, name: str) -> Sequence[object] | pa.Array | pa.ChunkedArray:
+    """A column of examples: Arrow for a data set (no Python object per row), else as given."""
+    return examples.with_format("arrow")[name] if isinstance(examples, datasets.Dataset) else examples[name]
 
-    The rule predicts the label from len(A), len(B) or len(A) + len(B) alone ("random B" above or
-    below a threshold); about 0.5 means the lengths carry no information about the label.
-    Both arguments hold ``token_type_ids`` and ``next_sentence_label`` columns.
-    """
-    def features(examples: Examples) -> tuple[np.ndarray, np.ndarray]:
-        lengths = segment_lengths(examples["token_type_ids"])  # (N, 2)
-        return np.column_stack([lengths, lengths.sum(axis=1)]), np.asarray(examples["next_sentence_label"])
 
-    x_train, y_train = features(train)
-    x_val, y_val = features(validation)
-    best_accuracy, best_rule = -1.0, (0, 0, True)
+def _labels(examples: Examples) -> np.ndarray:
+    return np.asarray(_column(examples, "next_sentence_label"))
+
+
+def _threshold_rule_accuracy(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray) -> float:
+    """Validation accuracy of the best rule "random B (label 1) iff feature c is above (or below) threshold t",
+    fit on train over every column c of x (N, features) and every threshold (one below the minimum: a constant
+    rule); about 0.5 means the features carry no information about the label."""
+    best_accuracy, best_rule = -1.0, (0, 0.0, True)
     for column in range(x_train.shape[1]):
         for threshold in np.unique(np.concatenate([[x_train[:, column].min() - 1], x_train[:, column]])):
             above = x_train[:, column] > threshold
@@ -307,6 +360,57 @@ def length_only_nsp_accuracy(train: Examples, validation: Examples) -> float:
                     best_accuracy, best_rule = accuracy, (column, threshold, random_above)
     column, threshold, random_above = best_rule
     return float(np.mean(((x_val[:, column] > threshold) == random_above) == (y_val == 1)))
+
+
+def length_only_nsp_accuracy(train: Examples, validation: Examples) -> float:
+    """Validation accuracy of the best length-threshold NSP rule fit on ``train``.
+
+    The rule predicts the label from len(A), len(B) or len(A) + len(B) alone ("random B" above or
+    below a threshold); about 0.5 means the lengths carry no information about the label.
+    Both arguments hold ``token_type_ids`` and ``next_sentence_label`` columns.
+    """
+    def features(examples: Examples) -> np.ndarray:
+        lengths = segment_lengths(_column(examples, "token_type_ids"))  # (N, 2)
+        return np.column_stack([lengths, lengths.sum(axis=1)])
+
+    return _threshold_rule_accuracy(features(train), _labels(train), features(validation), _labels(validation))
+
+
+def end_of_document_nsp_accuracy(train: Examples, validation: Examples) -> float:
+    """Validation accuracy of the best NSP rule fit on ``train`` that reads only whether B ends where its
+    document ends (column B_ENDS_DOCUMENT): a positive's B runs to its document's end whenever its chunk is the
+    document's last, so unless a negative's B does so as often, that alone would tell the labels apart (a
+    shortcut: a model could learn where documents end instead of whether B follows A). About 0.5: no cue."""
+    def flags(examples: Examples) -> np.ndarray:
+        return np.asarray(_column(examples, B_ENDS_DOCUMENT), dtype=np.int64)[:, None]
+
+    return _threshold_rule_accuracy(flags(train), _labels(train), flags(validation), _labels(validation))
+
+
+def nsp_shortcut_probes(train: Examples, validation: Examples) -> dict[str, float]:
+    """Both shortcut probes, each fit on train and scored on validation: what a rule reading only the segment
+    lengths, or only whether B ends at a document end, scores at NSP (chance 0.5)."""
+    return {"length": length_only_nsp_accuracy(train, validation),
+            "end_of_document": end_of_document_nsp_accuracy(train, validation)}
+
+
+def describe_nsp_probes(train: object, validation: object) -> str:
+    """The shortcut probes for the data module's "[data]" line of the validation split ("" where they cannot be
+    computed: streamed examples, or no train examples yet). At most PROBE_EXAMPLES evenly spaced examples of
+    each split are read, so that a large corpus costs no more than the built-in one."""
+    if not isinstance(train, datasets.Dataset) or not isinstance(validation, datasets.Dataset) or not len(train):
+        return ""
+
+    def sample(examples: datasets.Dataset) -> datasets.Dataset:
+        if len(examples) <= PROBE_EXAMPLES:
+            return examples
+        return examples.select(np.linspace(0, len(examples) - 1, PROBE_EXAMPLES).astype(np.int64))
+
+    probes = nsp_shortcut_probes(sample(train), sample(validation))
+    n = min(len(validation), PROBE_EXAMPLES)
+    return (f"; NSP shortcut probes (a rule fit on train, scored on {n} validation examples; chance 0.5, standard "
+            f"error {0.5 / np.sqrt(n):.3f}): segment lengths {probes['length']:.3f}, B ends its document "
+            f"{probes['end_of_document']:.3f}")
 
 
 @dataclass

@@ -27,11 +27,13 @@ from torchdata.stateful_dataloader import StatefulDataLoader
 from transformers import PreTrainedTokenizerFast
 
 from pretrain.data.bert_batches import (
+    EXAMPLES_VERSION,
     STREAM_DOCUMENTS,
     BertExampleBuilder,
     ExampleStatistics,
     MlmNspCollator,
     SentenceTokenizer,
+    describe_nsp_probes,
     join_documents,
 )
 from pretrain.data.caching import resolve_cache_dir, stable_hash
@@ -295,7 +297,7 @@ class BertDataModule(PretrainDataModule):
         copies = []
         for copy in range(self._copies(split)):
             seed = self.seed + 7_919 * copy  # copy 0 is the single-copy build
-            key = stable_hash(DATA_VERSION, stream_key, self.max_length, seed, self.nsp)
+            key = stable_hash(DATA_VERSION, stream_key, self.max_length, seed, self.nsp, EXAMPLES_VERSION)
             builder = BertExampleBuilder(self.max_length, seed, self.tokenizer.cls_token_id,
                                          self.tokenizer.sep_token_id, self.nsp)
             copies.append(streams.map(
@@ -337,7 +339,11 @@ class BertDataModule(PretrainDataModule):
         stats = self.example_statistics(split)
         text = (f"{stats.mean_tokens:.1f} real tokens per example of max_length {self.max_length} "
                 f"({stats.mean_tokens / self.max_length:.1%})")
-        return text + (f", NSP positives {stats.positive_share:.1%}" if self.nsp else ", single segments (no NSP)")
+        if not self.nsp:
+            return text + ", single segments (no NSP)"
+        train = self._examples.get("train")  # set up before validation when fitting
+        probes = describe_nsp_probes(train, self._examples[split]) if split == "validation" else ""
+        return text + f", NSP positives {stats.positive_share:.1%}{probes}"
 
     def _collator(self, split: str) -> MlmNspCollator:
         table = torch.tensor(continuation_table(self.tokenizer)) if self.whole_word_masking else None

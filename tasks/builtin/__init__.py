@@ -14,7 +14,10 @@ in the earliest split any of them is in (train, then validation, then test), so 
 evaluation example is the text of a training example or of a paragraph (sentence) of
 pretraining train (``splits``). On Python 3.11 the splits hold (train / validation / test):
 classification 3,109 / 839 / 921, NER 2,091 / 629 / 583, generation 1,794 / 536 / 522.
-Each data set is cached on disk next to the parsed corpus and keyed by its fingerprint.
+Every row names its docstring (column ``document``, the corpus id): the comparison's bootstrap resamples
+test rows by document, since rows cut from one docstring are not independent
+(pretrain.compare.analysis.bootstrap). Each data set is cached on disk next to the parsed corpus and keyed
+by its fingerprint.
 """
 
 from tasks.builtin.classification import builtin_classification

@@ -24,8 +24,8 @@ def top_packages(docs: datasets.Dataset, num_classes: int) -> list[str]:
 
 def builtin_classification(num_classes: int = 8, cache_dir: str | Path | None = None,
                            root: Path | None = None) -> datasets.DatasetDict:
-    """Columns ``text`` (a docstring paragraph of at least 4 words, doctests left out) and ``label``
-    (ClassLabel; names = package names, most frequent first)."""
+    """Columns ``text`` (a docstring paragraph of at least 4 words, doctests left out), ``label``
+    (ClassLabel; names = package names, most frequent first) and ``document`` (the docstring's id)."""
     if num_classes < 2:
         raise ValueError(f"num_classes={num_classes}: a classification task needs at least 2 classes")
     docs = builtin_documents(cache_dir, root)
@@ -35,12 +35,13 @@ def builtin_classification(num_classes: int = 8, cache_dir: str | Path | None = 
         index = {name: i for i, name in enumerate(names)}
         earliest = earliest_split((p, doc["bucket"]) for doc in table for p in paragraphs(doc["text"]))
         examples = (
-            (paragraph, {"text": paragraph, "label": index[doc["package"]]}, doc["bucket"])
+            (paragraph, {"text": paragraph, "label": index[doc["package"]], "document": doc["id"]}, doc["bucket"])
             for doc in table if doc["package"] in index and doc["kind"] in CODE_KINDS
             for paragraph in paragraphs(doc["text"])
             if len(paragraph.split()) >= _MIN_CLASSIFICATION_WORDS and not is_doctest(paragraph)
         )
-        features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=names)})
+        features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=names),
+                                      "document": datasets.Value("string")})
         return split_examples(examples, earliest, features)
 
     return cached_task("classification", docs, (num_classes,), cache_dir, build)

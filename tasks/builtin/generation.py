@@ -28,15 +28,18 @@ def summary_and_body(text: str) -> tuple[str, str] | None:
 
 
 def builtin_generation(cache_dir: str | Path | None = None, root: Path | None = None) -> datasets.DatasetDict:
-    """Columns ``source`` (signature line + docstring body) and ``target`` (the summary)."""
+    """Columns ``source`` (signature line + docstring body), ``target`` (the summary) and ``document`` (the
+    docstring's id)."""
     docs = builtin_documents(cache_dir, root)
 
     def build(table: datasets.Dataset) -> datasets.DatasetDict:
         # One pair per document, and documents are unique texts: nothing to deduplicate.
         pairs = ((doc, summary_and_body(doc["text"])) for doc in table if doc["kind"] in {"function", "class"})
-        examples = (("", {"source": f"{doc['signature']}:\n{pair[1]}", "target": pair[0]}, doc["bucket"])
+        examples = (("", {"source": f"{doc['signature']}:\n{pair[1]}", "target": pair[0],
+                      "document": doc["id"]}, doc["bucket"])
                     for doc, pair in pairs if pair is not None)
-        features = datasets.Features({"source": datasets.Value("string"), "target": datasets.Value("string")})
+        features = datasets.Features({"source": datasets.Value("string"), "target": datasets.Value("string"),
+                                      "document": datasets.Value("string")})
         return split_examples(examples, None, features)
 
     return cached_task("generation", docs, (), cache_dir, build)

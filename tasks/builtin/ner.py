@@ -24,7 +24,8 @@ _MIN_NER_TOKENS, _MAX_NER_TOKENS = 4, 160
 
 def builtin_ner(cache_dir: str | Path | None = None, root: Path | None = None,
                 min_prose_docs: int = 3) -> datasets.DatasetDict:
-    """Columns ``tokens`` (list[str]) and ``ner_tags`` (Sequence(ClassLabel), BIO names in ``NER_LABELS``).
+    """Columns ``tokens`` (list[str]), ``ner_tags`` (Sequence(ClassLabel), BIO names in ``NER_LABELS``) and
+    ``document`` (the docstring's id).
 
     One example per docstring sentence of a function, class or module that mentions at
     least one entity; doctest paragraphs are left out (they are code, not prose).
@@ -51,12 +52,14 @@ def builtin_ner(cache_dir: str | Path | None = None, root: Path | None = None,
                         inside = [(s - start, e - start, kind) for s, e, kind in mentions if start <= s and e <= end]
                         tokens, tags = bio_tag(paragraph[start:end], inside)
                         if _MIN_NER_TOKENS <= len(tokens) <= _MAX_NER_TOKENS and any(t != "O" for t in tags):
-                            yield paragraph[start:end], {"tokens": tokens, "ner_tags": tags}, doc["bucket"]
+                            row = {"tokens": tokens, "ner_tags": tags, "document": doc["id"]}
+                            yield paragraph[start:end], row, doc["bucket"]
 
         features = datasets.Features(
             {
                 "tokens": datasets.Sequence(datasets.Value("string")),
                 "ner_tags": datasets.Sequence(datasets.ClassLabel(names=NER_LABELS)),
+                "document": datasets.Value("string"),
             }
         )
         return split_examples(examples(), earliest, features)

@@ -11,7 +11,7 @@ from pretrain.data.builtin_corpus import FINETUNE_BUCKETS
 from pretrain.data.caching import atomic_directory, resolve_cache_dir, stable_hash
 from tasks.builtin.text_units import normalized
 
-TASKS_VERSION = 2  # bump when derivation rules change so that old caches are not reused
+TASKS_VERSION = 3  # bump when derivation rules change so that old caches are not reused
 
 
 def cached_task(name: str, docs: datasets.Dataset, settings: tuple[object, ...], cache_dir: str | Path | None,

@@ -12,6 +12,7 @@ import datasets
 import torch
 
 from pretrain.data.sources import DataSourceArg
+from tasks.base import DOCUMENT_COLUMN
 from tasks.builtin import builtin_classification
 from tasks.encoding import build_input, n_special, pad, pad_with_mask, tokenize, truncate_pair
 from tasks.files import Row
@@ -88,7 +89,8 @@ class ClassificationDataModule(LabelledDataModule):
             label = NO_LABEL
             if labelled:
                 label = self.label_index(row, self.label_text(row))
-            examples.append({"input_ids": input_ids, "token_type_ids": token_types, "label": label})
+            examples.append({"input_ids": input_ids, "token_type_ids": token_types, "label": label,
+                             DOCUMENT_COLUMN: self.row_document(row)})
         return examples
 
     def collate(self, examples: list[dict[str, Any]]) -> dict[str, Any]:

@@ -19,7 +19,7 @@ import torch
 
 from pretrain.data.sources import DataSourceArg
 from pretrain.family import family_record
-from tasks.base import TaskDataModule
+from tasks.base import DOCUMENT_COLUMN, TaskDataModule
 from tasks.builtin import builtin_generation
 from tasks.encoding import IGNORE_INDEX, pad, pad_with_mask, tokenize
 from tasks.files import Row
@@ -80,8 +80,10 @@ class GenerationDataModule(TaskDataModule):
 
     def encode(self, rows: list[Row], split: str) -> list[dict[str, Any]]:
         grouped: dict[str, list[str]] = {}
+        documents: dict[str, str | None] = {}  # a source several rows share: the first row's document
         for row in rows:
             source = self.source_text(row)
+            documents.setdefault(source, self.row_document(row))
             has_target = split != "predict" or self.target_column in row.values
             targets = self.targets(row) if has_target else []
             references = grouped.setdefault(source, [])
@@ -109,6 +111,7 @@ class GenerationDataModule(TaskDataModule):
                            "labels": [*tgt, special.sep], "prompt_ids": prompt}
             example.update(source=source, references=grouped[source] if split != "train" else [target],
                            has_target=target is not None)
+            example[DOCUMENT_COLUMN] = documents[source]
             examples.append(example)
         return examples
 

@@ -9,6 +9,7 @@ import datasets
 
 from pretrain.data.sources import DataSourceArg
 from pretrain.family import family_record
+from tasks.base import DOCUMENT_COLUMN
 from tasks.builtin import builtin_ner
 from tasks.encoding import IGNORE_INDEX, build_input, n_special, pad, pad_with_mask
 from tasks.files import Row
@@ -107,7 +108,7 @@ class NerDataModule(LabelledDataModule):
             labels = [IGNORE_INDEX] * offset + labels + [IGNORE_INDEX] * (len(input_ids) - len(labels) - offset)
             positions = [p + offset if p >= 0 else -1 for p in first_subword_positions(word_ids, len(sentence))]
             examples.append({"input_ids": input_ids, "labels": labels, "word_positions": positions,
-                             "words": sentence, "tags": tags})
+                             "words": sentence, "tags": tags, DOCUMENT_COLUMN: self.row_document(row)})
         return examples
 
     def collate(self, examples: list[dict[str, Any]]) -> dict[str, Any]:

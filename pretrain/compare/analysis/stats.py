@@ -16,7 +16,7 @@ from typing import Any
 
 from scipy import stats as scipy_stats
 
-CONFIDENCE = 0.95  # every interval the comparison reports: over seeds here, over test rows in bootstrap.py
+CONFIDENCE = 0.95  # every interval the comparison reports: over seeds here, seeds and test documents in bootstrap.py
 
 
 @dataclass(frozen=True)

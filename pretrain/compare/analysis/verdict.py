@@ -6,10 +6,12 @@ it survives both:
   equality at alpha = 0.05 *and* the two 95% intervals over runs do not overlap (non-overlap
   implies p < 0.05 roughly, not the converse; Schenker & Gentleman 2001). With one run per family
   this test cannot be made and is skipped, which the text says;
-- the finite test set: the paired bootstrap's 95% interval of the difference excludes zero
-  (`bootstrap.paired_difference`).
+- the paired hierarchical bootstrap (`bootstrap.paired_difference`, over pretraining seeds, fine-tuning
+  seeds and test documents, as many of those levels as the runs have): its two-sided p-value is below
+  alpha, i.e. its 95% interval of the difference excludes zero.
 Requiring both is conservative on purpose: a report that over-claims is worse than one that says
-"not significant".
+"not significant". `judge` is the rule; the arms comparisons apply it with both p-values corrected for
+their number (`Adjusted`, pretrain.compare.analysis.arms).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from pretrain.compare.analysis.bootstrap import PairedDifference
+from pretrain.compare.analysis.bootstrap import PairedDifference, format_p
 from pretrain.compare.analysis.stats import Summary, welch_p_value
 
 ALPHA = 0.05
@@ -35,39 +37,77 @@ class Verdict:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class Adjusted:
+    """Both tests' p-values after a correction for the number of comparisons (pretrain.compare.analysis.arms):
+    what the two-test rule compares with alpha instead of the raw ones. None: that test could not be made."""
+
+    runs: float | None  # Welch's, over runs
+    bootstrap: float | None
+    bootstrap_bound: bool = False  # computed from a bootstrap p below its resolution: an upper bound
+    method: str = "Holm"
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """The two-test rule on one difference: whether it is significant, and the evidence either way."""
+
+    significant: bool
+    runs_p: float | None  # Welch's raw p over runs; None with fewer than 2 runs per side
+    supports: list[str]  # what supports the difference
+    against: list[str]  # why it is not significant
+
+    @property
+    def evidence(self) -> str:
+        return "; ".join(self.against + self.supports)
+
+
+def judge(a: Summary, b: Summary, paired: PairedDifference | None, *, alpha: float = ALPHA,
+          adjusted: Adjusted | None = None) -> Judgement:
+    """The two-test rule (module docstring) on mean(a) - mean(b): runs, then the paired bootstrap; with
+    `adjusted`, each test compares its corrected p-value with alpha and both raw and corrected are shown."""
+    p = welch_p_value(a.values, b.values)
+    diff = a.mean - b.mean
+    overlap = a.ci_low <= b.ci_high and b.ci_low <= a.ci_high
+    against, supports = [], []
+    if p is None and paired is None:
+        against.append(f"not enough seeds to test (need at least 2 per family, have {a.n} and {b.n}) "
+                       "and no per-example scores for a bootstrap")
+    if p is not None:
+        runs_p = p if adjusted is None or adjusted.runs is None else adjusted.runs
+        shown = f"p = {p:.3g}" + (f", {adjusted.method} p = {runs_p:.3g}" if adjusted is not None else "")
+        if diff == 0 or runs_p >= alpha or overlap:
+            against.append(f"over runs {shown}" + (", 95% intervals overlap" if overlap else ""))
+        else:
+            supports.append(f"Welch {shown} over runs")
+    if paired is not None:
+        boot_p = paired.p_value if adjusted is None or adjusted.bootstrap is None else adjusted.bootstrap
+        shown = paired.p_text + ("" if adjusted is None or adjusted.bootstrap is None else
+                                 ", " + format_p(boot_p, name=f"{adjusted.method} p", bound=adjusted.bootstrap_bound))
+        interval = f"paired bootstrap over {paired.scope}: difference {paired.difference:+.3g}, " \
+                   f"95% interval [{paired.ci_low:+.3g}, {paired.ci_high:+.3g}], {shown}"
+        (supports if boot_p < alpha and diff != 0 else against).append(interval)
+    return Judgement(not against, p, supports, against)
+
+
 def compare(
     metric: str, first: tuple[str, Summary], second: tuple[str, Summary], *, higher_is_better: bool,
     baseline: float | None = None, alpha: float = ALPHA, paired: PairedDifference | None = None,
 ) -> Verdict:
     """Compare two families' summaries of one metric (and, when given, the paired bootstrap of their
-    difference over test examples) and say so in one or two sentences."""
+    difference) and say so in one or two sentences."""
     (name_a, a), (name_b, b) = first, second
-    p = welch_p_value(a.values, b.values)
+    judgement = judge(a, b, paired, alpha=alpha)
     diff = a.mean - b.mean
-    better, worse = (name_a, name_b) if (diff > 0) == higher_is_better else (name_b, name_a)
-    overlap = a.ci_low <= b.ci_high and b.ci_low <= a.ci_high
+    better = name_a if (diff > 0) == higher_is_better else name_b
     numbers = f"{name_a} {_fmt(a)} vs {name_b} {_fmt(b)}"
-    reasons = []  # why the difference is not significant
-    tests = []  # what supports it
-    if p is None and paired is None:
-        reasons.append(f"not enough seeds to test (need at least 2 per family, have {a.n} and {b.n}) "
-                       "and no per-example scores for a bootstrap")
-    if p is not None:
-        if diff == 0 or p >= alpha or overlap:
-            reasons.append(f"over runs p = {p:.3g}" + (", 95% intervals overlap" if overlap else ""))
-        else:
-            tests.append(f"Welch p = {p:.3g} over runs")
-    if paired is not None:
-        interval = f"paired bootstrap over {paired.n_examples} test examples: difference {paired.difference:+.3g}, " \
-                   f"95% interval [{paired.ci_low:+.3g}, {paired.ci_high:+.3g}]"
-        (tests if paired.excludes_zero and diff != 0 else reasons).append(interval)
-    significant = not reasons
-    if significant:
-        text = f"{metric}: {better} is better ({numbers}); the difference is significant ({'; '.join(tests)})."
+    if judgement.significant:
+        text = (f"{metric}: {better} is better ({numbers}); the difference is significant "
+                f"({'; '.join(judgement.supports)}).")
     else:
-        text = f"{metric}: {numbers}. The difference is not significant ({'; '.join(reasons + tests)})."
-    if p is None and paired is not None:
-        text += " One run per family: the interval covers test-set sampling only, not seeds."
+        text = f"{metric}: {numbers}. The difference is not significant ({judgement.evidence})."
+    if judgement.runs_p is None and paired is not None:
+        text += f" One run per family: no test over runs; the bootstrap interval covers {paired.covers}."
     if baseline is not None:
         beats = [n for n, s in ((name_a, a), (name_b, b)) if (s.mean > baseline) == higher_is_better]
         if len(beats) == 2:
@@ -76,7 +116,7 @@ def compare(
             text += f" Only {beats[0]} beats the trivial baseline ({baseline:.4g})."
         else:
             text += f" Neither beats the trivial baseline ({baseline:.4g})."
-    return Verdict(better if significant else None, significant, p, diff, text)
+    return Verdict(better if judgement.significant else None, judgement.significant, judgement.runs_p, diff, text)
 
 
 def _fmt(s: Summary) -> str:

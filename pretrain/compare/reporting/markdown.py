@@ -161,7 +161,7 @@ def answer_lines(results: ComparisonResults) -> list[str]:
             if not helps:
                 said = "measurably hurts" if hurts else "shows no measurable benefit"
                 notes.append(f"- {family.upper()}'s pretraining {said} on {task} (pretrained minus random-init "
-                             f"{_effect(effect)}, 95% paired bootstrap interval).")
+                             f"{_effect(effect)}, 95% paired bootstrap interval over {effect.paired.covers}).")
     return rows + ([""] + notes if notes else [])
 
 
@@ -219,8 +219,12 @@ def _protocol(results: ComparisonResults) -> list[str]:
         "fine-tuning seeds (covers "
         + ("pretraining and fine-tuning randomness" if len(p["seeds"]) > 1 else "fine-tuning randomness only: one "
            "pretraining run per family") + "); BERT-GPT differences and pretraining effects also get a paired "
-        "bootstrap over test examples (covers the finite test set). A difference is called significant only when "
-        "both agree. Neither covers the choice of corpus, size or recipe.",
+        "hierarchical bootstrap (Davison & Hinkley 1997, section 3.8; Sellam et al. 2022) that resamples "
+        + ("pretraining seeds, then " if len(p["seeds"]) > 1 else "")
+        + "fine-tuning seeds" + (" within each" if len(p["seeds"]) > 1 else "") + ", then test documents (the rows "
+        "cut from one document resampled together, as they are not independent); each interval says what it "
+        "covers. A difference is called significant only when both agree. Neither covers the choice of corpus, "
+        "size or recipe.",
     ]
     differing = [k for k in settings["bert"] if settings["bert"].get(k) != settings["gpt"].get(k)]
     if settings["bert"] and settings["gpt"]:
@@ -272,7 +276,8 @@ def _task_section(task: str, entry: TaskResults, from_pretrained: dict[str, str]
     rows += [f"- {v.verdict.text}" for v in entry.verdicts] or [no_verdict]
     for family, effect in entry.pretraining_effect.items():
         rows.append(f"- Pretraining effect for {family.upper()} ({effect.metric}): {_effect(effect)} "
-                    "(pretrained minus random-init, 95% paired bootstrap interval over test examples).")
+                    f"(pretrained minus random-init, 95% paired bootstrap interval over {effect.paired.scope}, "
+                    f"{effect.paired.p_text}).")
     if entry.failed:
         rows.append(f"- Failed or skipped runs (left out of the statistics): {', '.join(entry.failed)}.")
     return rows

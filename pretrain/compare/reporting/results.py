@@ -19,7 +19,7 @@ import torch
 
 from pretrain.arms import MISSION_ARMS
 from pretrain.compare.analysis.arms import compare_arms
-from pretrain.compare.analysis.bootstrap import PairedDifference, paired_difference
+from pretrain.compare.analysis.bootstrap import PairedDifference, SeededRun, paired_difference
 from pretrain.compare.analysis.metrics import TASK_METRICS, arm_pretrain_metrics
 from pretrain.compare.analysis.selection import settled_choice, validation_score
 from pretrain.compare.analysis.stats import summarize
@@ -218,7 +218,10 @@ def _task(task: str, plan: dict[str, Any], records: list[RunRecord], baselines: 
         effect = _paired(task, final[family], control)
         if effect is not None:
             effects[family] = PretrainingEffect(headline.key, effect)
-    comparisons = compare_arms(arms, headline.key, lambda arm, against: _paired(task, final[arm], final[against]))
+    summaries = {arm: summary for arm, group in (probes[-1].families.items() if probes else ())
+                 if (summary := group.metrics.get(headline.key)) is not None}
+    comparisons = compare_arms(arms, headline.key, summaries,
+                               lambda arm, against: _paired(task, final[arm], final[against]))
     return TaskResults(baselines=baselines, probes=probes, controls=controls, lr=chosen, grid=grid,
                        pretraining_effect=effects, verdicts=verdicts,
                        failed=[r.run_id for r in runs if r.status != "done"], references=references,
@@ -243,12 +246,21 @@ def _group(runs: list[RunRecord]) -> Group:
 
 
 def _paired(task: str, first: list[RunRecord], second: list[RunRecord]) -> PairedDifference | None:
-    """Paired bootstrap of the task's headline metric between two groups, when both recorded per-example scores."""
-    groups = [[statistics(task, result.per_example) for r in group
-               if (result := _finetune_result(r)) is not None and result.per_example] for group in (first, second)]
+    """Paired hierarchical bootstrap of the task's headline metric between two groups (pretraining seeds,
+    fine-tuning seeds, test documents: pretrain.compare.analysis.bootstrap), when both recorded per-example
+    scores. A random-init control has no pretraining seed to resample."""
+    groups = [[(SeededRun(statistics(task, result.per_example), r.identity.seed,
+                          None if r.identity.random_init else r.identity.pretrain_seed), result.documents)
+               for r in group if (result := _finetune_result(r)) is not None and result.per_example]
+              for group in (first, second)]
     if not groups[0] or not groups[1]:
         return None
-    return paired_difference(groups[0], groups[1])
+    named = {tuple(documents) for group in groups for _, documents in group if documents is not None}
+    if len(named) > 1:
+        raise ValueError(f"{task}: fine-tuning runs name different test documents; a paired bootstrap needs one test "
+                         "set (were they tested on different data?)")
+    documents = list(named.pop()) if named else None  # results written before documents were: one row each
+    return paired_difference([run for run, _ in groups[0]], [run for run, _ in groups[1]], documents=documents)
 
 
 def _against_baseline(spec: MetricSpec, metrics: dict[str, float]) -> str:
