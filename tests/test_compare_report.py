@@ -72,14 +72,17 @@ def test_report_folder_from_synthetic_runs(tmp_path: Path) -> None:
     task = saved["tasks"]["classification"]
     final = task["probes"][-1]["families"]
     assert final["bert"]["metrics"]["test/acc"]["n"] == 3  # the chosen rate's seeds only, not the grid's other rate
-    assert final["bert"]["lr"] == 1e-3 and task["lr"]["bert"] == {"pretrained": 1e-3, "random_init": 1e-3}
+    # The plan's grid is [3e-4, 1e-3, 3e-3] and 3e-3 never ran: the pretrained choice is the highest rate tried,
+    # flagged as an edge; the control tried one rate, which is no edge of anything.
+    assert final["bert"]["lr"] == 1e-3 and task["lr"]["bert"] == {
+        "pretrained": 1e-3, "random_init": 1e-3, "pretrained_on_edge": True, "random_init_on_edge": False}
     assert final["gpt"]["failed_seeds"] == [9]
     assert (final["bert"]["tokens"], final["gpt"]["tokens"]) == (400, 512)  # each family's own tokens
     assert task["controls"]["bert"]["metrics"]["test/acc"]["mean"] == 0.40  # the control, at the chosen rate
     effect = task["pretraining_effect"]["bert"]
     assert effect["difference"] == pytest.approx(0.65 - 0.40) and effect["ci_low"] > 0
     assert task["verdicts"][0]["significant"] is False and task["verdicts"][0]["paired_bootstrap"]["n_examples"] == 100
-    assert len(task["grid"]) == 4  # 2 families x 2 rates
+    assert len(task["grid"]) == 6  # 2 families x (2 pretrained rates + the control's one)
     assert saved["environment"]["versions"]["torch"]
     assert saved["counts"] == {"done": 19, "failed": 1, "skipped": 0}
 
@@ -89,7 +92,11 @@ def test_report_folder_from_synthetic_runs(tmp_path: Path) -> None:
     assert "Pretraining effect for BERT" in report and "random-init" in report
     assert "ft-gpt-4-9" in report and "out of memory" in report
     assert "NOT better" not in report  # both pretrained models beat their trivial baselines
-    assert "**Fine-tuning:** 100 steps (generation 500), batch 32" in report
+    assert "**Fine-tuning:** at most 100 steps (generation 500), batch 32" in report
+    # Every rate each group tried, the chosen one in bold, the edge flagged.
+    assert "| BERT | 0.400 | **0.500** | 0.001 (edge) |" in report
+    assert "| BERT random-init |  | **0.400** | 0.001 |" in report
+    assert "Still on an edge of the rates tried" in report and ": BERT, GPT." in report
     assert "Classification reads the mean hidden state over the input's tokens in both families" in report
 
 

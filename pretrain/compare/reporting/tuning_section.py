@@ -32,8 +32,8 @@ def tuning_lines(entry: TaskResults) -> list[str]:
             edges.append(name)
     lines += [""]
     if edges:
-        lines.append(f"On an edge of the rates tried, with the search stopped by finetune.lr_bounds: "
-                     f"{', '.join(edges)}. Their optimum may lie further out; widen the bounds to find it.")
+        lines.append(f"Still on an edge of the rates tried (the search reached finetune.lr_bounds, or ended before "
+                     f"a rate past the edge ran): {', '.join(edges)}. Their optimum may lie further out.")
     else:
         lines.append("Every chosen rate has a tried rate on either side of it.")
     return lines
