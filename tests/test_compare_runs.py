@@ -3,17 +3,23 @@
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
+from mini_plans import REPO, mini_plan_file
 
+from pretrain.compare.planning.plan import parse_plan, validate
 from pretrain.compare.running.runs import (
     call,
     curve,
     final_metrics,
     predicted_fraction,
+    pretrain_args,
     probe_checkpoints,
     read_metrics_csv,
     subprocess_cli,
 )
+from pretrain.data.global_batches import DrawnExamples, GlobalBatchSampler
+from pretrain.data.gpt_batches import PackedBlocks
 from pretrain.family import MLM_PROBABILITY
 from pretrain.models import BertModel, TransformerConfig, flops_per_token
 
@@ -86,3 +92,24 @@ def test_flop_count_reads_the_runs_own_masking_rate(tmp_path: Path) -> None:
     model = BertModel(model_config)
     default = flops_per_token(model, model_config, 16, MLM_PROBABILITY)
     assert flops_per_token(model, model_config, 16, predicted_fraction("bert", tmp_path)) > default
+
+
+def test_each_pretraining_seed_draws_its_own_data(tmp_path: Path) -> None:
+    """A second pretraining seed varies data order, NSP pairs, masks and GPT's block cuts, not only the weights: the
+    data seed of every pretraining run is its own seed, and two seeds give two different first batches."""
+    resolved = validate(parse_plan(["--config", str(mini_plan_file(tmp_path, pretrain={"seeds": [0, 1]}))]), REPO,
+                        check_data=False)
+    for arm in ("bert", "gpt"):
+        for seed in (0, 1):
+            args = pretrain_args(resolved, arm, seed, 6, tmp_path / f"{arm}{seed}")
+            assert args[args.index("--data.init_args.seed") + 1] == str(seed)
+            assert args[args.index("--seed_everything") + 1] == str(seed)
+
+    def first_batch(seed: int) -> torch.Tensor:  # what a data module of that seed reads first (GPT: order and cut)
+        blocks = PackedBlocks(torch.arange(4000).numpy(), torch.tensor([0]).numpy(), 16, recut_seed=seed)
+        sampler = GlobalBatchSampler(blocks, batch_size=4, seed=seed)
+        sampler.set_epoch(1)
+        draws = list(sampler)[:4]
+        return torch.stack([row["input_ids"] for row in DrawnExamples(blocks, seed).__getitems__(draws)])
+
+    assert not torch.equal(first_batch(0), first_batch(1))
