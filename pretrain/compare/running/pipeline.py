@@ -55,6 +55,7 @@ from pretrain.compare.running.runs import (
 )
 from pretrain.compare.schema import ComparisonResults, PretrainResult, RunRecord
 from pretrain.data.caching import atomic_write
+from pretrain.data.datamodules import BertDataModule
 from pretrain.family import family_record
 from pretrain.models import count_parameters, flops_per_token
 from pretrain.run_layout import RunLayout
@@ -215,6 +216,8 @@ def execute(resolved: ResolvedPlan, pretrain_cli: Cli, finetune_cli: Cli) -> Com
                      if arm_record(arm).pretrained_with is None]  # the others follow the runs they share
     pretraining = [Job(run.run_id, _pretrain, (resolved, run.family, run.seed, run.max_steps, pretrain_cli), run,
                        layout.run(run.run_id).run_log) for run in pretrain_runs]
+    if any(not ledger.done(job.run_id) for job in pretraining):
+        prepare_shared_data(resolved)
     run_jobs(task_jobs + pretraining, ledger, progress, workers=workers, threads=threads,
              subprocess_runs=plan.subprocess_runs, then=then)
     for arm in arms:  # runs that could not start because their pretraining failed: recorded as skipped
@@ -227,6 +230,19 @@ def execute(resolved: ResolvedPlan, pretrain_cli: Cli, finetune_cli: Cli) -> Com
                     [w for w in written if w.suffix == ".png"], layout.reports)
     print(f"report: {', '.join(str(w) for w in written)}", flush=True)
     return results
+
+
+def prepare_shared_data(resolved: ResolvedPlan) -> None:
+    """Read the pretraining corpus and train the shared tokenizer once, here, before the pretraining runs start side
+    by side: each would otherwise parse the same corpus and train the same tokenizer at the same time (the built-in
+    corpus's dependencies take minutes on 2 cores). The runs then find both in the cache the data modules share."""
+    p = resolved.plan.pretrain
+    if resolved.pretrained or not p.shared_tokenizer:
+        return  # released models bring their tokenizers; per-family tokenizers are each run's own
+    print("[compare] preparing the pretraining corpus and the shared tokenizer once, before the runs", flush=True)
+    tokenizer = BertDataModule(resolved.pretrain_data, family_record("bert").tokenizer_kind, vocab_size=p.vocab_size,
+                               max_length=p.seq_len).tokenizer
+    print(f"[compare] shared tokenizer ready: {len(tokenizer):,} tokens", flush=True)
 
 
 def baseline_runs(tasks: list[str]) -> int:
