@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader
 from transformers import PreTrainedTokenizerBase
 
 from pretrain.blocks.config import TransformerConfig
-from pretrain.checkpoint import Backbone, load_backbone, random_weights
+from pretrain.checkpoint import Backbone, load_backbone, random_weights, stored_source
 from pretrain.data.sources import DataSource, DataSourceArg, load_hub_split
 from pretrain.lightning.optim import Optimisation
 from tasks.encoding import SpecialTokens
@@ -290,6 +290,9 @@ class TaskModule(LightningModule):
         self.optimisation = Optimisation(lr=lr, weight_decay=weight_decay, warmup_ratio=warmup_ratio,
                                          arithmetic="transformers")
         self.save_hyperparameters()
+        # Stored absolute: the fine-tuned checkpoint, its results and an export then name the backbone from any working
+        # directory. (Under LightningCLI the hyperparameters are the parsed config's, not this frame's locals.)
+        self.hparams["checkpoint"] = checkpoint = stored_source(checkpoint)
         # Loading never draws from the seeded global RNG (a hf: load builds models that do), so the
         # random weights and the task heads depend on the seed alone.
         with torch.random.fork_rng(devices=[]):

@@ -18,7 +18,7 @@ from typing import Any
 
 # Keys whose values are the machine's or the moment's, not the experiment's.
 NOT_COMPARED = frozenset({"wall_s", "train_wall_s", "tokens_per_sec", "seconds", "finished_at", "created",
-                          "checkpoints", "git_commit"})
+                          "checkpoints", "checkpoint", "finetuned_checkpoint", "git_commit"})
 MISSING = "<missing>"
 
 
