@@ -179,3 +179,29 @@ def test_a_value_outside_the_choices_is_one_line_naming_field_and_choices(args: 
     with pytest.raises(ValueError, match=message) as error:
         parse_plan(args)
     assert "\n" not in str(error.value)
+
+
+def test_an_overlay_plan_alone_is_refused_naming_the_plan_to_put_first() -> None:
+    from pretrain.compare.planning.plan import overlay_base
+
+    overlays = {path.name: overlay_base(path) for path in sorted((REPO / "configs/compare").glob("*.yaml"))}
+    assert overlays["arms.yaml"] == overlays["quick.yaml"] == "configs/compare/default.yaml"
+    assert overlays["dry-run.yaml"] == "configs/compare/real.yaml" and overlays["default.yaml"] is None
+    for name, base in overlays.items():
+        if base is None:
+            continue
+        overlay = str(REPO / "configs/compare" / name)
+        with pytest.raises(ValueError) as error:
+            parse_plan(["--config", overlay, "--experiment", "x"])
+        assert str(error.value) == f"{overlay} is an overlay on {base}, which must come first: --config {base} " \
+                                   f"--config {overlay}"
+        parse_plan(["--config", str(REPO / base), f"--config={overlay}"])  # after its base, wherever it lies
+
+
+def test_any_plan_whose_first_comment_says_overlay_is_one(tmp_path: Path) -> None:
+    new = tmp_path / "seeds.yaml"
+    new.write_text("# Overlay on configs/compare/default.yaml: more seeds.\n# More.\npretrain:\n  seeds: [0, 1]\n")
+    with pytest.raises(ValueError, match="seeds.yaml is an overlay on configs/compare/default.yaml, which must come"):
+        parse_plan(["--config", str(new)])
+    assert parse_plan(["--config", str(REPO / "configs/compare/default.yaml"), "--config", str(new)]).pretrain.seeds \
+        == [0, 1]

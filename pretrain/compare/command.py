@@ -56,6 +56,9 @@ def main(args: list[str] | None = None) -> int:
         except SystemExit:
             print("\n" + estimate_parser().format_help(), flush=True)
             raise
+        except ValueError as error:  # e.g. an overlay plan without its base
+            print(f"error: {error}", file=sys.stderr)
+            return 2
     flags, plan_args = estimate_parser().parse_known_args(args)
     if flags.estimate:
         return estimate_main(flags, plan_args)

@@ -40,6 +40,8 @@ POOLINGS: tuple[str, ...] = get_args(Pooling)
 # (A/B) embeddings exist only for sentence pairs; everything else about the blocks must be identical.
 FAMILY_ONLY_FIELDS = ("type_vocab_size",)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# The first comment line of an overlay plan, naming the plan it changes: "# Overlay on configs/compare/default.yaml"
+OVERLAY = re.compile(r"^#\s*Overlay on (\S+?\.ya?ml)\b")
 
 
 # The Args sections below are what `scripts/compare.py --help` prints for each option (jsonargparse reads them).
@@ -517,13 +519,46 @@ def plan_parser() -> ArgumentParser:
     return parser
 
 
+def config_files(args: list[str]) -> list[str]:
+    """The plan files of `--config FILE` / `--config=FILE` in `args`, in order."""
+    return [args[i + 1] if arg == "--config" else arg.split("=", 1)[1]
+            for i, arg in enumerate(args) if (arg == "--config" and i + 1 < len(args)) or arg.startswith("--config=")]
+
+
+def overlay_base(config: Path) -> str | None:
+    """The plan an overlay plan changes, named by its first comment line (`# Overlay on configs/compare/default.yaml:
+    ...`); None for a plan that stands alone (or a file that cannot be read: the parser reports it)."""
+    try:
+        lines = config.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    first = next((line for line in lines if line.startswith("#")), "")
+    match = OVERLAY.match(first)
+    return match.group(1) if match else None
+
+
+def check_overlays(configs: list[str]) -> None:
+    """An overlay plan holds only what it changes: alone it would run the defaults of every field it leaves out,
+    not the plan its comment describes. Refuse one whose base is not among the plan files before it."""
+    for i, config in enumerate(configs):
+        base = overlay_base(Path(config))
+        if base is None:
+            continue
+        wanted = Path(base).parts
+        if not any(Path(earlier).resolve().parts[-len(wanted):] == wanted for earlier in configs[:i]):
+            raise ValueError(f"{config} is an overlay on {base}, which must come first: --config {base} "
+                             f"--config {config}")
+
+
 def parse_plan(args: list[str]) -> ComparePlan:
-    """The plan from command-line arguments; unknown keys and wrong types fail here, naming the key."""
+    """The plan from command-line arguments; unknown keys and wrong types fail here, naming the key, and an overlay
+    plan without the plan it changes fails before anything is parsed."""
+    configs = config_files(args)
+    check_overlays(configs)
     parser = plan_parser()
     try:
         namespace = parser.instantiate(parser.parse_args(args))
     except ArgumentError as error:
-        configs = [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--config"]
         # jsonargparse's message spans lines ('Parser key "architecture":' / 'Expected a ... Got value: x').
         message = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
         raise ValueError(f"{', '.join(configs) or 'command line'}: {message}") from None
