@@ -2,7 +2,8 @@
 the presets' sizes, run every run through the pretrain and finetune commands, print the answer.
 
 Exit status: 0 when every run finished, 1 when some failed or were skipped (the report says which),
-2 when the plan is invalid or the run folder holds another plan (nothing was run).
+2 when the plan is invalid or the run folder holds another plan (nothing was run), 128 + the signal's number when
+SIGTERM or SIGINT stopped it (143, 130: its runs stopped too, and a re-run resumes; running/stopping.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import tasks.cli
 from pretrain.compare.planning.plan import ResolvedPlan, parse_plan, validate
 from pretrain.compare.running.pipeline import check_matched_parameters, execute, pretrain_steps
 from pretrain.compare.running.runs import subprocess_cli
+from pretrain.compare.running.stopping import PlanStopped
 from pretrain.compare.schema import ComparisonResults
 
 ESTIMATE = "--estimate"
@@ -94,6 +96,10 @@ def main(args: list[str] | None = None) -> int:
     except ValueError as error:  # e.g. the run folder holds another plan: nothing was run
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except PlanStopped as stop:
+        print(f"[compare] {stop}; the same command resumes the plan (finished runs are kept, a stopped pretraining "
+              "continues from its last checkpoint)", file=sys.stderr, flush=True)
+        return stop.exit_status
     print("\n== summary ==")
     for family, text in results.pretraining_verdicts.items():
         print(f"pretrain {family}: {text}")
