@@ -62,6 +62,7 @@ class Progress:
 
 
 STOPPED = "stopped"  # a run that a termination signal stopped: not finished, and not recorded (stopping.py)
+NOT_STARTED = "not started"  # a job that reached a worker after the stop: it never ran
 
 
 def capture(fn: Callable[..., RunResult], args: tuple[Any, ...], log_file: Path | None = None,
@@ -73,7 +74,7 @@ def capture(fn: Callable[..., RunResult], args: tuple[Any, ...], log_file: Path 
     import torch
 
     if stop_signal() is not None:  # queued to a worker that the stop already reached
-        return STOPPED, 0.0, {}, ""
+        return NOT_STARTED, 0.0, {}, ""
     previous = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
@@ -163,9 +164,9 @@ def run_jobs(jobs: Sequence[Job], ledger: Ledger, progress: Progress, *, workers
             finished, _ = wait(futures, return_when=FIRST_COMPLETED)
             for future in finished:
                 job = futures.pop(future)
-                if future.cancelled():
+                outcome = (NOT_STARTED, 0.0, {}, "") if future.cancelled() else future.result()
+                if outcome[0] == NOT_STARTED:
                     continue
-                outcome = future.result()
                 if outcome[0] == STOPPED:
                     stopped.append(job.run_id)
                     continue
