@@ -86,7 +86,9 @@ def main(args: list[str] | None = None) -> int:
     per_arm = " / ".join(f"{arm} {n}" for arm, n in steps.items()) + f" x {plan.pretrain.tokens_per_step} positions"
     pretraining = (f"no pretraining: fine-tuning {resolved.pretrained['bert']} / {resolved.pretrained['gpt']}"
                    if resolved.pretrained else f"pretraining steps {per_arm}")
-    print(f"[compare] {plan.experiment} ({plan.architecture} architecture): non-embedding parameters "
+    # Released pairs bring their own architecture: the match check (check_matched_architecture) is not made.
+    architecture = "architectures as released" if resolved.pretrained else f"{plan.architecture} architecture"
+    print(f"[compare] {plan.experiment} ({architecture}): non-embedding parameters "
           f"bert {counts['bert']:,} / gpt {counts['gpt']:,}; {pretraining}; tasks {', '.join(plan.finetune.tasks)}; "
           f"learning rates {plan.finetune.lrs}; seeds {plan.finetune.seeds}; {resolved.plan.parallel_runs} run(s) at "
           f"a time, {resolved.plan.threads_per_run} thread(s) each", flush=True)

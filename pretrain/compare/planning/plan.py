@@ -322,6 +322,9 @@ def check_pretrained(plan: ComparePlan, root: Path) -> dict[str, Path]:
         name = f"pretrain.from_pretrained.{family}"
         folder = Path(folders[family]) if Path(folders[family]).is_absolute() else root / folders[family]
         config = folder / "config.json"
+        if not folder.is_dir():
+            raise ValueError(f"{name}={folders[family]!r}: no such folder ({folder}); give a local Hugging Face model "
+                             "folder (save_pretrained or `huggingface-cli download --local-dir`)")
         if not config.is_file():
             raise ValueError(f"{name}={folders[family]!r}: no config.json in {folder}; give a folder written by "
                              "save_pretrained or `huggingface-cli download`")
