@@ -315,3 +315,22 @@ def test_help_names_every_task_module_and_data_module() -> None:
     flat = " ".join(done.stdout.split())
     for module, data, _ in TASKS.values():
         assert module in flat and data in flat, (module, data)
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    (["--model.decoder_attention", "sideways"],
+     "model.decoder_attention: expected one of causal, bidirectional; got 'sideways'"),
+    (["--trainer.logger.init_args.save_dir", "logs"],
+     "trainer.logger: the config names no class to take these options (lightning.pytorch.loggers.Logger is "
+     "abstract); name one first: --trainer.logger CLASS, a subclass of Logger"),
+])
+def test_a_bad_command_line_value_is_named_with_what_it_takes(option: list[str], message: str,
+                                                             monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    config = Path("configs/finetune/classification.yaml").resolve()
+    monkeypatch.setattr(sys, "argv", ["finetune", "fit", "--config", str(config), "--model.checkpoint", "x.ckpt",
+                                      *option])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == f"finetune: error: {message} (PRETRAIN_DEBUG=1 shows the traceback)\n"

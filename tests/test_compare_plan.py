@@ -171,9 +171,9 @@ def test_help_describes_every_option_and_lists_choices(capsys: pytest.CaptureFix
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--architecture", "hybrid"], r"^command line: Parser key .architecture.: .*'matched', 'classic'.*hybrid$"),
-    (["--pretrain.match", "steps"], r"^command line: Parser key .pretrain.match.: .*'tokens', 'flops'.*steps$"),
-    (["--wandb.mode", "cloud"], r"^command line: Parser key .wandb.mode.: .*'offline', 'online', 'disabled'.*cloud$"),
+    (["--architecture", "hybrid"], r"^--architecture hybrid: expected one of matched, classic$"),
+    (["--pretrain.match", "steps"], r"^--pretrain.match steps: expected one of tokens, flops$"),
+    (["--wandb.mode", "cloud"], r"^--wandb.mode cloud: expected one of offline, online, disabled$"),
 ])
 def test_a_value_outside_the_choices_is_one_line_naming_field_and_choices(args: list[str], message: str) -> None:
     with pytest.raises(ValueError, match=message) as error:
@@ -205,3 +205,25 @@ def test_any_plan_whose_first_comment_says_overlay_is_one(tmp_path: Path) -> Non
         parse_plan(["--config", str(new)])
     assert parse_plan(["--config", str(REPO / "configs/compare/default.yaml"), "--config", str(new)]).pretrain.seeds \
         == [0, 1]
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    (["--finetune.decoder_attention", "sideways"],
+     "--finetune.decoder_attention sideways: expected one of causal, bidirectional or null"),
+    (["--pretrain.causal_share", "{clm-mlm: abc}"], "--pretrain.causal_share {clm-mlm: abc}: expected a mapping "
+                                                    "{string: number}"),
+    (["--pretrain.tokens=many"], "--pretrain.tokens many: expected an integer"),
+])
+def test_a_bad_command_line_value_is_blamed_on_the_command_line(option: list[str], message: str) -> None:
+    with pytest.raises(ValueError) as error:
+        parse_plan(["--config", str(REPO / "configs/compare/default.yaml"), *option])
+    assert str(error.value) == message
+
+
+def test_a_bad_value_in_a_plan_file_is_blamed_on_the_files(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("finetune:\n  decoder_attention: sideways\n")
+    with pytest.raises(ValueError) as error:
+        parse_plan(["--config", str(bad)])
+    assert str(error.value) == f"{bad}: finetune.decoder_attention: expected one of causal, bidirectional or null; " \
+                               "got sideways"

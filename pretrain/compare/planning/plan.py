@@ -10,14 +10,15 @@ from __future__ import annotations
 import json
 import re
 from argparse import ArgumentError
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Any, Literal, get_args, get_type_hints
 
 from jsonargparse import ActionConfigFile, ArgumentParser
 
 from pretrain.arms import ARMS, MISSION_ARMS, Attention, arm_record
 from pretrain.blocks.config import TransformerConfig
+from pretrain.cli_errors import describe_type
 from pretrain.compare.planning.cores import side_by_side
 from pretrain.compare.planning.datasets import resolve
 from pretrain.compare.planning.source_check import check_source
@@ -562,7 +563,34 @@ def parse_plan(args: list[str]) -> ComparePlan:
     try:
         namespace = parser.instantiate(parser.parse_args(args))
     except ArgumentError as error:
-        # jsonargparse's message spans lines ('Parser key "architecture":' / 'Expected a ... Got value: x').
-        message = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
-        raise ValueError(f"{', '.join(configs) or 'command line'}: {message}") from None
+        raise ValueError(_parse_error(error, args, configs)) from None
     return ComparePlan(**{f.name: namespace[f.name] for f in fields(ComparePlan)})
+
+
+def _parse_error(error: ArgumentError, args: list[str], configs: list[str]) -> str:
+    """One line for a value the parser refused, as validate() words a plan's: the field, the value and the values
+    the field takes, blamed on the command line when it was typed there (the last --key wins), else on the files."""
+    # jsonargparse's message spans lines ('Parser key "architecture":' / 'Expected a ... Got value: x').
+    message = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+    key = re.search(r'Parser key "([^"]+)"', message)
+    hint = _field_type(key.group(1)) if key else None
+    if key is None or hint is None:
+        return f"{', '.join(configs) or 'command line'}: {message}"
+    typed = [arg.split("=", 1)[1] if "=" in arg else args[i + 1] for i, arg in enumerate(args)
+             if (arg == f"--{key.group(1)}" and i + 1 < len(args)) or arg.startswith(f"--{key.group(1)}=")]
+    if typed:
+        return f"--{key.group(1)} {typed[-1]}: expected {describe_type(hint)}"
+    value = re.search(r"(?:Got|Given) value: (.*?)(?: Given value|$)", message)
+    got = f"; got {value.group(1)}" if value else ""
+    return f"{', '.join(configs) or 'command line'}: {key.group(1)}: expected {describe_type(hint)}{got}"
+
+
+def _field_type(key: str) -> Any:
+    """The type of a plan field by its dotted key (`finetune.decoder_attention`), or None for no such field."""
+    hint: Any = ComparePlan
+    for part in key.split("."):
+        hints = get_type_hints(hint) if is_dataclass(hint) else {}
+        if part not in hints:
+            return None
+        hint = hints[part]
+    return hint
