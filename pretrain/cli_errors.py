@@ -105,9 +105,10 @@ def error_line(error: BaseException) -> str:
     return text
 
 
-def command_line_parser_kwargs(subcommands: list[str]) -> dict[str, Any]:
-    """LightningCLI parser_kwargs: raise on parse errors (so `one_line_errors` reports them) and say so in --help."""
-    kwargs: dict[str, Any] = {"exit_on_error": False, "epilog": HELP_EPILOG}
+def command_line_parser_kwargs(subcommands: list[str], notes: str = "") -> dict[str, Any]:
+    """LightningCLI parser_kwargs: raise on parse errors (so `one_line_errors` reports them) and say so in --help,
+    after the command's `notes`."""
+    kwargs: dict[str, Any] = {"exit_on_error": False, "epilog": f"{notes} {HELP_EPILOG}".strip()}
     return {**kwargs, **{name: dict(kwargs) for name in subcommands}}
 
 

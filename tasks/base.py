@@ -9,7 +9,6 @@ hands each what it needs from the other; the `finetune` command calls it once bo
 from __future__ import annotations
 
 import glob
-import inspect
 from abc import abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from pretrain.blocks.config import TransformerConfig
 from pretrain.checkpoint import Backbone, load_backbone, random_weights, stored_source
 from pretrain.data.sources import DataSource, DataSourceArg, load_hub_split
 from pretrain.lightning.optim import Optimisation
+from pretrain.run_cli import init_options
 from tasks.encoding import SpecialTokens
 from tasks.files import Row, dataset_rows, read_table
 
@@ -315,10 +315,7 @@ class TaskModule(LightningModule):
     def option_defaults(cls) -> dict[str, Any]:
         """Every option the module takes, its own and TaskModule's (a task's __init__ forwards the shared ones),
         with its default (inspect.Parameter.empty for a required one)."""
-        return {name: parameter.default for klass in reversed(cls.__mro__) if issubclass(klass, TaskModule)
-                and "__init__" in vars(klass)
-                for name, parameter in inspect.signature(vars(klass)["__init__"]).parameters.items()
-                if parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD) and name != "self"}
+        return init_options(cls, TaskModule)
 
     @abstractmethod
     def build(self, backbone: Backbone) -> None:

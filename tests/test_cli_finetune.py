@@ -334,3 +334,14 @@ def test_a_bad_command_line_value_is_named_with_what_it_takes(option: list[str],
         main()
     assert exit_info.value.code == 2
     assert capsys.readouterr().err == f"finetune: error: {message} (PRETRAIN_DEBUG=1 shows the traceback)\n"
+
+
+def test_help_lists_every_option_of_the_task_classes(monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(sys, "argv", ["finetune", "fit", "--help"])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code in (0, None)
+    out = " ".join(capsys.readouterr().out.split())
+    assert "ClassificationModule: checkpoint, family, lr" in out and "decoder_attention" in out
+    assert "GenerationModule:" in out and "bert_generation" in out and "NerDataModule: source" in out
