@@ -130,8 +130,10 @@ def test_sigterm_to_compare_leaves_no_worker_or_wandb_process_and_the_pretrainin
     runs = tmp_path / "runs/mini"
     try:
         deadline = time.monotonic() + 300
-        # The CSV log is written every 100 steps: both pretrainings are training, each with its W&B service.
-        while len(list(runs.glob("pretrain-*/csv/*/metrics.csv"))) < 2 and time.monotonic() < deadline:
+        # The CSV log gets its rows every 100 steps (the file itself may be written at the start): both pretrainings
+        # are training, each with its W&B service.
+        while sum(len(f.read_text().splitlines()) > 1 for f in runs.glob("pretrain-*/csv/*/metrics.csv")) < 2 \
+                and time.monotonic() < deadline:
             assert compare.poll() is None, compare.stdout.read() if compare.stdout else ""
             time.sleep(0.5)
         below = _descendants(compare.pid)  # two workers, their W&B services, multiprocessing's resource tracker
