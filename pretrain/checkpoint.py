@@ -64,6 +64,9 @@ def load_checkpoint_file(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist (or is not a file)")
+    if not zipfile.is_zipfile(path):  # torch.load would answer with its hint on memory-mapping old formats
+        raise ValueError(f"checkpoint {path} cannot be read: it is not a PyTorch checkpoint (torch.save writes a zip "
+                         "archive, and this file is none: truncated, corrupted or another kind of file)")
     try:
         # weights_only: a checkpoint is data, never code to run.
         checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
@@ -96,6 +99,28 @@ def read_checkpoint(path: str | Path, expected_family: str | None = None) -> dic
     if expected_family is not None and stored_family != expected_family:
         raise ValueError(f"checkpoint {path} holds a {stored_family!r} model, expected {expected_family!r}")
     return checkpoint
+
+
+def stored_source(source: str | Path) -> str:
+    """A backbone source as a run stores it (hyperparameters, results): absolute, so that the run's files name the
+    same backbone from any working directory. `hf:` stays in front; an empty source stays empty (an error later)."""
+    source = str(source)
+    if not source:
+        return source
+    prefix = HF_PREFIX if source.startswith(HF_PREFIX) else ""
+    return prefix + str(Path(source[len(prefix):]).resolve())
+
+
+def locate_stored_source(source: str, near: Path) -> str:
+    """The absolute form of a backbone source a run stored. A relative one (stored before runs resolved it) was
+    relative to the directory the run started in, which the run folder lies below: the nearest folder above `near`
+    (the run's checkpoint) under which it exists, else the working directory."""
+    prefix = HF_PREFIX if source.startswith(HF_PREFIX) else ""
+    path = Path(source[len(prefix):])
+    if path.is_absolute() or not source:
+        return source
+    found = next((base / path for base in Path(near).resolve().parents if (base / path).exists()), path)
+    return stored_source(prefix + str(found))
 
 
 def load_backbone(source: str | Path, expected_family: str | None = None) -> Backbone:

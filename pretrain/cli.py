@@ -31,7 +31,7 @@ from pretrain.lightning.base import PretrainingModule
 from pretrain.lightning.nan_guard import NonFiniteLossGuard
 from pretrain.lightning.preemption import PreemptionCheckpoint
 from pretrain.lightning.wandb_mode import ensure_wandb_mode
-from pretrain.run_cli import TrackedRunCLI, as_list, command_session, session_kwargs
+from pretrain.run_cli import TrackedRunCLI, as_list, command_session, options_note, session_kwargs
 from pretrain.run_config import pretrain_run_config, seed_of
 from pretrain.run_layout import last_checkpoints_in
 
@@ -48,12 +48,30 @@ def model_preset(config: Namespace) -> str | None:
     return Path(str(path)).stem if path else None
 
 
+DATA_GROUP_TITLE = ("The pretraining data: a subclass of pretrain.data.PretrainDataModule (BertDataModule, "
+                    "GptDataModule); --data.help CLASS lists its options")
+
+
 class PretrainCLI(TrackedRunCLI):
     job_type = "pretrain"
 
     @staticmethod
     def subcommands() -> dict[str, set[str]]:
         return {k: v for k, v in LightningCLI.subcommands().items() if k != "predict"}
+
+    @classmethod
+    def help_notes(cls) -> str:
+        from pretrain.arms import ARMS, arm_record
+        from pretrain.data import BertDataModule, GptDataModule, PretrainDataModule
+        from pretrain.lightning import BertPretraining, ClmMlmPretraining, GptBertPretraining, GptPretraining
+
+        overlays = ", ".join(f"{arm} (configs/pretrain/{record.overlay})" for arm in ARMS
+                             if (record := arm_record(arm)).overlay)
+        return (options_note({"model": (PretrainingModule, [BertPretraining, GptPretraining, ClmMlmPretraining,
+                                                            GptBertPretraining]),
+                              "data": (PretrainDataModule, [BertDataModule, GptDataModule])})
+                + f" Another arm's objective is an overlay given after its family's config, e.g. --config "
+                  f"configs/pretrain/gpt.yaml --config configs/pretrain/gpt-bert.yaml: {overlays}.")
 
     def run_tags(self) -> list[str]:
         seed = self.run_seed()
@@ -71,6 +89,8 @@ class PretrainCLI(TrackedRunCLI):
                              "lower --data.init_args.max_length or use a preset with more positions")
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        # The group's title would be the first sentence of LightningDataModule's docstring, cut off at "is:".
+        parser.groups["data"].title = DATA_GROUP_TITLE
         # The vocabulary size is a property of the trained tokenizer, never typed twice.
         parser.link_arguments(
             "data.tokenizer_vocab_size", "model.init_args.config.vocab_size", apply_on="instantiate"

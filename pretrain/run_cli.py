@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -50,8 +51,32 @@ def trial_run_dir(default_root_dir: str | None) -> Path | None:
     return None
 
 
+def init_options(cls: type, root: type) -> dict[str, Any]:
+    """Every option `cls` takes, its own and its ancestors' from `root` down (a subclass's __init__ forwards the
+    shared ones), with its default (inspect.Parameter.empty for a required one)."""
+    return {name: parameter.default for klass in reversed(cls.__mro__) if issubclass(klass, root)
+            and "__init__" in vars(klass)
+            for name, parameter in inspect.signature(vars(klass)["__init__"]).parameters.items()
+            if parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD) and name != "self"}
+
+
+def options_note(groups: dict[str, tuple[type, list[type]]]) -> str:
+    """`--help`'s list of every option of the classes a command takes under `--model` / `--data` (LightningCLI's
+    own help names only the option that picks the class)."""
+    listed = "; ".join(f"{cls.__name__}: {', '.join(init_options(cls, root))}"
+                       for group, (root, classes) in groups.items() for cls in classes)
+    keys = " and ".join(f"--{group}.init_args.NAME" for group in groups)
+    helps = " and ".join(f"--{group}.help CLASS" for group in groups)
+    return f"Options of the model and data classes ({keys}; {helps} describe them): {listed}."
+
+
 class TrackedRunCLI(LightningCLI):
     job_type: ClassVar[str]
+
+    @classmethod
+    def help_notes(cls) -> str:
+        """What `--help` adds before the error note: the options of the command's classes."""
+        return ""
 
     def run_tags(self) -> list[str]:
         """W&B tags of this run beyond what the logger config sets (family, task, seed)."""
@@ -91,7 +116,8 @@ def session_kwargs(cli_class: type[LightningCLI], args: list[str] | None, descri
     kwargs: dict[str, Any] = {"save_config_callback": RunRecorder, "save_config_kwargs": {"describe": describe},
                               "args": args}
     if args is None:
-        kwargs["parser_kwargs"] = command_line_parser_kwargs(list(cli_class.subcommands()))
+        notes = cli_class.help_notes() if issubclass(cli_class, TrackedRunCLI) else ""
+        kwargs["parser_kwargs"] = command_line_parser_kwargs(list(cli_class.subcommands()), notes)
     return kwargs
 
 

@@ -4,6 +4,7 @@ with several seeds, and write reports/<experiment>/ (report.md, results.json, pl
     python scripts/compare.py --config configs/compare/default.yaml       # `make compare`
     python scripts/compare.py --config configs/compare/default.yaml --pretrain.tokens 200000
     python scripts/compare.py --config configs/compare/default.yaml --print_config
+    python scripts/compare.py --config configs/compare/real.yaml --estimate --gpu h100 --gpus 8  # cost only
 
 Re-running the same plan resumes: finished runs are skipped, failed ones retried.
 The command itself is pretrain.compare.command.

@@ -9,7 +9,6 @@ hands each what it needs from the other; the `finetune` command calls it once bo
 from __future__ import annotations
 
 import glob
-import inspect
 from abc import abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +23,10 @@ from torch.utils.data import DataLoader
 from transformers import PreTrainedTokenizerBase
 
 from pretrain.blocks.config import TransformerConfig
-from pretrain.checkpoint import Backbone, load_backbone, random_weights
+from pretrain.checkpoint import Backbone, load_backbone, random_weights, stored_source
 from pretrain.data.sources import DataSource, DataSourceArg, load_hub_split
 from pretrain.lightning.optim import Optimisation
+from pretrain.run_cli import init_options
 from tasks.encoding import SpecialTokens
 from tasks.files import Row, dataset_rows, read_table
 
@@ -290,6 +290,9 @@ class TaskModule(LightningModule):
         self.optimisation = Optimisation(lr=lr, weight_decay=weight_decay, warmup_ratio=warmup_ratio,
                                          arithmetic="transformers")
         self.save_hyperparameters()
+        # Stored absolute: the fine-tuned checkpoint, its results and an export then name the backbone from any working
+        # directory. (Under LightningCLI the hyperparameters are the parsed config's, not this frame's locals.)
+        self.hparams["checkpoint"] = checkpoint = stored_source(checkpoint)
         # Loading never draws from the seeded global RNG (a hf: load builds models that do), so the
         # random weights and the task heads depend on the seed alone.
         with torch.random.fork_rng(devices=[]):
@@ -312,10 +315,7 @@ class TaskModule(LightningModule):
     def option_defaults(cls) -> dict[str, Any]:
         """Every option the module takes, its own and TaskModule's (a task's __init__ forwards the shared ones),
         with its default (inspect.Parameter.empty for a required one)."""
-        return {name: parameter.default for klass in reversed(cls.__mro__) if issubclass(klass, TaskModule)
-                and "__init__" in vars(klass)
-                for name, parameter in inspect.signature(vars(klass)["__init__"]).parameters.items()
-                if parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD) and name != "self"}
+        return init_options(cls, TaskModule)
 
     @abstractmethod
     def build(self, backbone: Backbone) -> None:

@@ -20,7 +20,7 @@ from lightning.pytorch.cli import LightningArgumentParser
 
 from pretrain.checkpoint import load_checkpoint_file
 from pretrain.lightning.wandb_mode import ensure_wandb_mode
-from pretrain.run_cli import TrackedRunCLI, command_session, session_kwargs
+from pretrain.run_cli import TrackedRunCLI, command_session, options_note, session_kwargs
 from pretrain.run_layout import RunLayout
 from tasks.base import TaskDataModule, TaskModule, connect
 from tasks.copying_check import copy_warning
@@ -28,7 +28,7 @@ from tasks.outputs import FinetuneResults, PredictionFileWriter, read_results, w
 
 # The registry imports every task's module and data class, so `finetune --help` lists them as the known
 # subclasses of --model and --data (jsonargparse names only the subclasses imported so far).
-from tasks.registry import task_of
+from tasks.registry import TASKS, task_of, task_record
 from tasks.run_config import describe_finetuning
 
 
@@ -39,6 +39,12 @@ class FinetuneCLI(TrackedRunCLI):
     def run_tags(self) -> list[str]:
         seed = self.run_seed()
         return [self.model.family, task_of(self.model).name] + ([f"seed{seed}"] if seed is not None else [])
+
+    @classmethod
+    def help_notes(cls) -> str:
+        records = [task_record(task) for task in TASKS]
+        return options_note({"model": (TaskModule, [r.module_class for r in records]),
+                             "data": (TaskDataModule, [r.data_class for r in records])})
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_argument("--results_file", type=str | None, default=None,

@@ -239,7 +239,7 @@ def test_testing_a_checkpoint_keeps_the_runs_decoding_options(backbones: dict[st
 def test_unreadable_fine_tuned_checkpoint_is_a_clear_error(backbones: dict[str, str], tmp_path: Path) -> None:
     broken = tmp_path / "broken.ckpt"
     broken.write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match=rf"checkpoint {broken} cannot be read .*truncated, corrupted"):
+    with pytest.raises(ValueError, match=rf"checkpoint {broken} cannot be read: it is not a PyTorch checkpoint"):
         main(["test", *_args("classification", backbones["bert"], tmp_path), f"--ckpt_path={broken}"])
     assert not (tmp_path / "run").exists()  # failed before any run folder was written
 
@@ -315,3 +315,33 @@ def test_help_names_every_task_module_and_data_module() -> None:
     flat = " ".join(done.stdout.split())
     for module, data, _ in TASKS.values():
         assert module in flat and data in flat, (module, data)
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    (["--model.decoder_attention", "sideways"],
+     "model.decoder_attention: expected one of causal, bidirectional; got 'sideways'"),
+    (["--trainer.logger.init_args.save_dir", "logs"],
+     "trainer.logger: the config names no class to take these options (lightning.pytorch.loggers.Logger is "
+     "abstract); name one first: --trainer.logger CLASS, a subclass of Logger"),
+])
+def test_a_bad_command_line_value_is_named_with_what_it_takes(option: list[str], message: str,
+                                                             monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    config = Path("configs/finetune/classification.yaml").resolve()
+    monkeypatch.setattr(sys, "argv", ["finetune", "fit", "--config", str(config), "--model.checkpoint", "x.ckpt",
+                                      *option])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == f"finetune: error: {message} (PRETRAIN_DEBUG=1 shows the traceback)\n"
+
+
+def test_help_lists_every_option_of_the_task_classes(monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(sys, "argv", ["finetune", "fit", "--help"])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code in (0, None)
+    out = " ".join(capsys.readouterr().out.split())
+    assert "ClassificationModule: checkpoint, family, lr" in out and "decoder_attention" in out
+    assert "GenerationModule:" in out and "bert_generation" in out and "NerDataModule: source" in out

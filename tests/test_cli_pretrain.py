@@ -164,3 +164,18 @@ def test_data_source_short_form_is_a_path_not_a_config_file(family: str, tmp_pat
                   "--print_config"])
         assert exit_info.value.code in (0, None)
         assert yaml.safe_load(capsys.readouterr().out)["data"]["init_args"]["source"] == value
+
+
+def test_help_heads_the_data_with_our_sentence_and_lists_every_class_option_and_arm_overlay(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import sys
+
+    monkeypatch.setattr(sys, "argv", ["pretrain", "fit", "--help"])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code in (0, None)
+    out = " ".join(capsys.readouterr().out.split())
+    assert "The main advantage is" not in out and "The pretraining data: a subclass of pretrain.data" in out
+    assert "BertDataModule: source," in out and "eval_mlm_probability" in out and "causal_share" in out
+    for overlay in ("mlm.yaml", "clm-mlm.yaml", "gpt-bert.yaml"):
+        assert f"configs/pretrain/{overlay}" in out

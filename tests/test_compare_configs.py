@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from pretrain.compare.planning.plan import parse_plan, validate
+from pretrain.compare.planning.plan import overlay_base, parse_plan, validate
 from pretrain.compare.running.pipeline import check_matched_parameters
 from pretrain.compare.sweeps.sweep import load_sweep, trials
 
@@ -20,7 +20,9 @@ def test_compare_plan_validates(path: Path, hub_copies: Path, monkeypatch: pytes
     """Hub data sets are checked against copies in the hub's schemas (no network); local.yaml names files
     a user provides, and is validated in test_compare_local.py over files that test writes."""
     monkeypatch.chdir(REPO)
-    resolved = validate(parse_plan(["--config", str(path), "--datasets_dir", str(hub_copies)]), REPO)
+    base = overlay_base(path)  # an overlay plan runs after the plan it changes
+    configs = (["--config", str(REPO / base)] if base else []) + ["--config", str(path)]
+    resolved = validate(parse_plan([*configs, "--datasets_dir", str(hub_copies)]), REPO)
     counts = check_matched_parameters(resolved)  # raises if the presets are not matched in size
     assert counts["bert"] > 0 and counts["gpt"] > 0
 

@@ -109,3 +109,25 @@ def test_a_cpu_ddp_trainer_counts_its_processes() -> None:
     result = estimate(resolved, device, REPO)
     p = resolved.plan.pretrain
     assert result.stages[0].tokens == 2 * p.max_steps * p.tokens_per_step * 2 * len(p.seeds)  # 2 families x 2 ranks
+
+
+def test_estimate_options_without_estimate_are_refused_before_the_plan_is_read(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import pretrain.compare.command as command
+
+    def no_plan(args: list[str]) -> None:
+        raise AssertionError(f"the plan was read to be run: {args}")
+
+    monkeypatch.setattr(command, "parse_plan", no_plan)
+    assert main([*REAL, "--gpu", "h100", "--gpus=8"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--gpu, --gpus are options of the cost estimate; add --estimate" in err
+
+
+def test_help_lists_the_estimate_options(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert exit_.value.code == 0 and "--pretrain.tokens" in out
+    for option in ("--estimate", "--gpu ", "--gpus", "--mfu", "--gpu-memory-gib", "--json"):
+        assert option in out

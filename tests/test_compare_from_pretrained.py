@@ -81,6 +81,7 @@ def test_plan_fine_tunes_the_folders_instead_of_pretraining(pair: dict[str, str]
 
 @pytest.mark.parametrize(("damage", "message"), [
     (lambda d: (d / "config.json").unlink(), r"pretrain.from_pretrained.gpt=.*no config.json in"),
+    (lambda d: shutil.rmtree(d), r"pretrain.from_pretrained.gpt=.*: no such folder \(.*gpt\); give a local Hugging"),
     (lambda d: (d / "tokenizer.json").unlink() or (d / "tokenizer_config.json").unlink(),
      r"pretrain.from_pretrained.gpt=.*no tokenizer"),
     (lambda d: (d / "model.safetensors").unlink(), r"pretrain.from_pretrained.gpt=.*no weights"),
@@ -101,3 +102,18 @@ def test_folders_of_the_wrong_family_or_one_missing(pair: dict[str, str], tmp_pa
         validate(swapped, REPO)
     with pytest.raises(ValueError, match=r"must name one folder per family: bert, gpt"):
         validate(parse_plan(["--config", str(_plan(tmp_path, {"bert": pair["bert"]}))]), REPO)
+
+
+def test_the_start_line_says_the_architectures_are_as_released(
+        pair: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import pretrain.compare.command as command
+
+    def stop(resolved: object) -> None:
+        raise ValueError("no runs in this test")
+
+    monkeypatch.setattr(command, "run", stop)
+    monkeypatch.chdir(REPO)
+    assert command.main(["--config", str(_plan(tmp_path, pair))]) == 2
+    start = capsys.readouterr().out.splitlines()[0]
+    assert start.startswith("[compare] pair (architectures as released): ") and "matched" not in start

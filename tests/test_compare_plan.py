@@ -171,11 +171,59 @@ def test_help_describes_every_option_and_lists_choices(capsys: pytest.CaptureFix
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--architecture", "hybrid"], r"^command line: Parser key .architecture.: .*'matched', 'classic'.*hybrid$"),
-    (["--pretrain.match", "steps"], r"^command line: Parser key .pretrain.match.: .*'tokens', 'flops'.*steps$"),
-    (["--wandb.mode", "cloud"], r"^command line: Parser key .wandb.mode.: .*'offline', 'online', 'disabled'.*cloud$"),
+    (["--architecture", "hybrid"], r"^--architecture hybrid: expected one of matched, classic$"),
+    (["--pretrain.match", "steps"], r"^--pretrain.match steps: expected one of tokens, flops$"),
+    (["--wandb.mode", "cloud"], r"^--wandb.mode cloud: expected one of offline, online, disabled$"),
 ])
 def test_a_value_outside_the_choices_is_one_line_naming_field_and_choices(args: list[str], message: str) -> None:
     with pytest.raises(ValueError, match=message) as error:
         parse_plan(args)
     assert "\n" not in str(error.value)
+
+
+def test_an_overlay_plan_alone_is_refused_naming_the_plan_to_put_first() -> None:
+    from pretrain.compare.planning.plan import overlay_base
+
+    overlays = {path.name: overlay_base(path) for path in sorted((REPO / "configs/compare").glob("*.yaml"))}
+    assert overlays["arms.yaml"] == overlays["quick.yaml"] == "configs/compare/default.yaml"
+    assert overlays["dry-run.yaml"] == "configs/compare/real.yaml" and overlays["default.yaml"] is None
+    for name, base in overlays.items():
+        if base is None:
+            continue
+        overlay = str(REPO / "configs/compare" / name)
+        with pytest.raises(ValueError) as error:
+            parse_plan(["--config", overlay, "--experiment", "x"])
+        assert str(error.value) == f"{overlay} is an overlay on {base}, which must come first: --config {base} " \
+                                   f"--config {overlay}"
+        parse_plan(["--config", str(REPO / base), f"--config={overlay}"])  # after its base, wherever it lies
+
+
+def test_any_plan_whose_first_comment_says_overlay_is_one(tmp_path: Path) -> None:
+    new = tmp_path / "seeds.yaml"
+    new.write_text("# Overlay on configs/compare/default.yaml: more seeds.\n# More.\npretrain:\n  seeds: [0, 1]\n")
+    with pytest.raises(ValueError, match="seeds.yaml is an overlay on configs/compare/default.yaml, which must come"):
+        parse_plan(["--config", str(new)])
+    assert parse_plan(["--config", str(REPO / "configs/compare/default.yaml"), "--config", str(new)]).pretrain.seeds \
+        == [0, 1]
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    (["--finetune.decoder_attention", "sideways"],
+     "--finetune.decoder_attention sideways: expected one of causal, bidirectional or null"),
+    (["--pretrain.causal_share", "{clm-mlm: abc}"], "--pretrain.causal_share {clm-mlm: abc}: expected a mapping "
+                                                    "{string: number}"),
+    (["--pretrain.tokens=many"], "--pretrain.tokens many: expected an integer"),
+])
+def test_a_bad_command_line_value_is_blamed_on_the_command_line(option: list[str], message: str) -> None:
+    with pytest.raises(ValueError) as error:
+        parse_plan(["--config", str(REPO / "configs/compare/default.yaml"), *option])
+    assert str(error.value) == message
+
+
+def test_a_bad_value_in_a_plan_file_is_blamed_on_the_files(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("finetune:\n  decoder_attention: sideways\n")
+    with pytest.raises(ValueError) as error:
+        parse_plan(["--config", str(bad)])
+    assert str(error.value) == f"{bad}: finetune.decoder_attention: expected one of causal, bidirectional or null; " \
+                               "got sideways"

@@ -92,7 +92,9 @@ def test_report_folder_from_synthetic_runs(tmp_path: Path) -> None:
     assert "Pretraining effect for BERT" in report and "random-init" in report
     assert "ft-gpt-4-9" in report and "out of memory" in report
     assert "NOT better" not in report  # both pretrained models beat their trivial baselines
-    assert "**Fine-tuning:** at most 100 steps (generation 500), batch 32" in report
+    # generation is not among the plan's tasks: its steps are not the run's
+    assert "**Fine-tuning:** at most 100 steps, batch 32, validation every 50 steps" in report
+    assert "A difference is called significant only when both agree." in report
     # Every rate each group tried, the chosen one in bold, the edge flagged.
     assert "| BERT | 0.400 | **0.500** | 0.001 (edge) |" in report
     assert "| BERT random-init |  | **0.400** | 0.001 |" in report
@@ -113,7 +115,8 @@ def test_report_script_rebuilds_from_the_run_folder(tmp_path: Path) -> None:
     assert report_main(args) == 0
     saved = json.loads((tmp_path / "out/synthetic/results.json").read_text())
     assert saved["counts"] == {"done": 19, "failed": 0, "skipped": 1}
-    assert (tmp_path / "out/synthetic/report.md").is_file()
+    assert "Elapsed (this invocation, runs side by side): not measured (this report was rebuilt from the run " \
+           "records by scripts/report.py)." in (tmp_path / "out/synthetic/report.md").read_text()
     assert report_main(["--experiment", "missing", "--runs_dir", str(tmp_path / "runs")]) == 2
 
 
@@ -228,3 +231,19 @@ def test_every_interval_says_what_it_covers(tmp_path: Path) -> None:
                      environment()).tasks["classification"]
     paired = flat.verdicts[0].paired_bootstrap
     assert paired is not None and paired.covers == "fine-tuning seeds and test examples"
+
+
+def test_the_protocol_of_a_released_pair_says_what_the_runs_did(tmp_path: Path) -> None:
+    """A pretrain.from_pretrained plan with --finetune.max_steps 4 and one seed: validated at step 4, no generation,
+    the architectures not checked, and verdicts on the bootstrap alone."""
+    plan = asdict(ComparePlan(experiment="pair"))
+    plan["pretrain"]["from_pretrained"] = {"bert": "/models/encoder", "gpt": "/models/decoder"}
+    plan["finetune"].update(tasks=["classification"], max_steps=4, task_steps={"generation": 500},
+                            val_check_interval=125, seeds=[0])
+    report = markdown.render(aggregate(plan, _records(), environment()), [])
+    assert "**Fine-tuning:** at most 4 steps, batch 32, validation at the last step; the best" in report
+    assert "generation 500" not in report and "every 125 steps" not in report
+    assert "- **Architecture: as released.** The Hugging Face folders" in report
+    assert "Architecture: matched" not in report
+    assert "With one run per family there is no test over seeds: a difference is called significant on the paired " \
+           "bootstrap alone" in report and "only when both agree" not in report

@@ -35,3 +35,17 @@ def test_a_changed_score_is_named_and_fails(tmp_path: Path, capsys: pytest.Captu
     assert "/tasks/ner/bert/mean: 0.5 != 0.5000001" in out and "5 leaves, 2 differ" in out
     assert main([str(paths[0]), str(paths[0])]) == 0
     assert main([str(paths[0]), str(tmp_path / "missing.json")]) == 2
+
+
+def test_a_file_that_is_not_a_results_json_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps(_results(0.5, 1.0, ("pretrain-bert-seed0",))))
+    readme, empty = tmp_path / "README.md", tmp_path / "empty.json"
+    readme.write_text("# a report\n")
+    empty.write_text("{}")
+    assert main([str(results), str(readme)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"results_diff: error: {readme} is not JSON (") and "expected a comparison's results" in err
+    assert main([str(results), str(empty)]) == 2
+    assert capsys.readouterr().err == f"results_diff: error: {empty} is not a comparison's results.json (no tasks or " \
+                                      "runs); expected reports/<experiment>/results.json\n"

@@ -11,6 +11,7 @@ from pretrain.compare.planning.plan import ComparePlan
 from pretrain.compare.reporting.report_command import main as report_main
 from pretrain.compare.reporting.results import aggregate, environment
 from pretrain.compare.reporting.wandb_report import build_report, load_spec, report_spec, save_spec
+from pretrain.compare.running.ledger import Ledger
 
 
 def _results() -> dict:
@@ -53,5 +54,27 @@ def test_offline_summary_saves_the_spec_and_publishing_without_one_fails_in_one_
     assert load_spec(report_dir)["title"] == "BERT vs GPT: synthetic"
     assert "--publish" in capsys.readouterr().out
 
-    assert report_main(["--experiment", "missing", "--reports_dir", str(tmp_path), "--publish", "true"]) == 2
+    assert report_main(["--experiment", "missing", "--reports_dir", str(tmp_path), "--publish"]) == 2
     assert "wandb_report.json does not exist" in capsys.readouterr().err
+
+
+def test_the_documented_publish_command_publishes_the_spec_a_rebuild_wrote(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`scripts/report.py --experiment X --publish` as the README prints it: a flag, after a rebuild."""
+    import pretrain.compare.reporting.report_command as report_command
+
+    run_dir = tmp_path / "runs/synthetic"
+    plan = asdict(ComparePlan(experiment="synthetic"))
+    plan["finetune"]["tasks"] = ["classification"]
+    run_dir.mkdir(parents=True)
+    (run_dir / "plan.json").write_text(json.dumps(plan))
+    ledger = Ledger(run_dir / "ledger.json")
+    for record in _records():
+        ledger.save(record)
+    folders = ["--runs_dir", str(tmp_path / "runs"), "--reports_dir", str(tmp_path / "reports")]
+    assert report_main(["--experiment", "synthetic", *folders]) == 0
+    published: list[dict] = []
+    monkeypatch.setattr(report_command, "publish", lambda spec: published.append(spec) or "https://wandb.ai/r")
+    assert report_main(["--experiment", "synthetic", *folders, "--publish"]) == 0
+    assert published[0]["title"] == "BERT vs GPT: synthetic" and published[0]["project"] == plan["wandb"]["project"]
+    assert "W&B Report: https://wandb.ai/r" in capsys.readouterr().out

@@ -202,3 +202,41 @@ def test_finetuned_gpt_generation_exports_as_its_causal_lm(tmp_path: Path) -> No
                                    atol=TOL, rtol=TOL)
     pretrained = load_backbone(hf_backbone("gpt", tmp_path / "again")).model  # fine-tuning changed the weights
     assert not torch.allclose(pretrained(ids, mask).logits, ours.model(ids, mask).logits)
+
+
+def test_a_finetuned_checkpoint_exports_from_any_directory_and_its_card_names_absolute_paths(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    hf_backbone("bert", tmp_path / "backbone")
+    monkeypatch.chdir(tmp_path)
+    ckpt, _ = _finetuned("ner", "hf:backbone", tmp_path)  # the backbone given relative, as a user types it
+    stored = torch.load(ckpt, weights_only=True, mmap=True)["hyper_parameters"]["checkpoint"]
+    assert stored == f"hf:{tmp_path / 'backbone'}"  # resolved when stored
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    relative = Path("..") / ckpt.relative_to(tmp_path)
+    assert main([str(relative), "exported"]) == 0
+    card = (elsewhere / "exported" / "README.md").read_text()
+    assert f"`hf:{tmp_path / 'backbone'}`" in card and f"--config {tmp_path / 'run' / 'config.yaml'}" in card
+    assert f"pretrain.hf.export {ckpt} DIR" in card
+
+
+def test_a_backbone_stored_relative_is_found_above_the_run_folder(tmp_path: Path) -> None:
+    from pretrain.checkpoint import locate_stored_source
+
+    (tmp_path / "runs/default/pretrain-bert/checkpoints").mkdir(parents=True)
+    (tmp_path / "runs/default/pretrain-bert/checkpoints/probe.ckpt").write_bytes(b"")
+    finetuned = tmp_path / "runs/default/ner-bert/checkpoints/best.ckpt"
+    stored = "runs/default/pretrain-bert/checkpoints/probe.ckpt"  # relative to where the plan ran
+    assert locate_stored_source(stored, finetuned) == str(tmp_path / stored)
+    assert locate_stored_source(f"hf:{tmp_path}", finetuned) == f"hf:{tmp_path}"
+
+
+def test_a_file_that_is_not_a_checkpoint_is_named_without_torchs_hints(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text("# not a checkpoint\n")
+    assert main([str(readme), str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"export: error: checkpoint {readme} cannot be read: it is not a PyTorch checkpoint (torch.save " \
+                  "writes a zip archive, and this file is none: truncated, corrupted or another kind of file)"

@@ -2,7 +2,8 @@
 the presets' sizes, run every run through the pretrain and finetune commands, print the answer.
 
 Exit status: 0 when every run finished, 1 when some failed or were skipped (the report says which),
-2 when the plan is invalid or the run folder holds another plan (nothing was run).
+2 when the plan is invalid or the run folder holds another plan (nothing was run), 128 + the signal's number when
+SIGTERM or SIGINT stopped it (143, 130: its runs stopped too, and a re-run resumes; running/stopping.py).
 """
 
 from __future__ import annotations
@@ -19,26 +20,58 @@ import tasks.cli
 from pretrain.compare.planning.plan import ResolvedPlan, parse_plan, validate
 from pretrain.compare.running.pipeline import check_matched_parameters, execute, pretrain_steps
 from pretrain.compare.running.runs import subprocess_cli
+from pretrain.compare.running.stopping import PlanStopped
 from pretrain.compare.schema import ComparisonResults
+
+ESTIMATE = "--estimate"
+HELP = ("-h", "--help")
 
 
 def estimate_parser() -> argparse.ArgumentParser:
     """The estimator's flags, read before the plan's (pretrain.compare.planning.estimate)."""
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--estimate", action="store_true", help="print what the plan costs; train nothing")
-    parser.add_argument("--gpu", default="h100", help="accelerator: h100, h200, a100, ... or cpu (measured)")
-    parser.add_argument("--gpus", type=int, default=8, help="devices on the node")
-    parser.add_argument("--mfu", type=float, default=0.3, help="assumed model FLOPs utilisation on a GPU")
-    parser.add_argument("--gpu-memory-gib", type=float, default=None, help="device memory, if not the table's")
-    parser.add_argument("--json", type=Path, default=None, help="also write the estimate here")
+    # No abbreviations: `--gp` must not silently become --gpus while the plan's parser reads the rest.
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False, usage=argparse.SUPPRESS)
+    group = parser.add_argument_group(f"cost estimate ({ESTIMATE}: no training; the other options here need it)")
+    group.add_argument(ESTIMATE, action="store_true", help="print what the plan costs; train nothing")
+    group.add_argument("--gpu", default="h100", help="accelerator: h100, h200, a100, ... or cpu (measured) "
+                                                     "(default: %(default)s)")
+    group.add_argument("--gpus", type=int, default=8, help="devices on the node (default: %(default)s)")
+    group.add_argument("--mfu", type=float, default=0.3, help="assumed model FLOPs utilisation on a GPU "
+                                                              "(default: %(default)s)")
+    group.add_argument("--gpu-memory-gib", type=float, default=None, help="device memory, if not the table's")
+    group.add_argument("--json", type=Path, default=None, help="also write the estimate to this file")
     return parser
+
+
+def estimate_only_options(args: list[str]) -> list[str]:
+    """The estimator's options among `args` other than --estimate itself (`--gpu h100` or `--gpu=h100`)."""
+    given = {arg.split("=", 1)[0] for arg in args if arg.startswith("--")}
+    options = [option for action in estimate_parser()._actions for option in action.option_strings]
+    return [option for option in options if option in given and option != ESTIMATE]
 
 
 def main(args: list[str] | None = None) -> int:
     args = sys.argv[1:] if args is None else args
-    flags, args = estimate_parser().parse_known_args(args)
+    if any(arg in HELP for arg in args):
+        try:
+            parse_plan(args)  # prints the plan's options and exits
+        except SystemExit:
+            print("\n" + estimate_parser().format_help(), flush=True)
+            raise
+        except ValueError as error:  # e.g. an overlay plan without its base
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+    flags, plan_args = estimate_parser().parse_known_args(args)
     if flags.estimate:
-        return estimate_main(flags, args)
+        return estimate_main(flags, plan_args)
+    stray = estimate_only_options(args)
+    if stray:
+        # Without --estimate these would be ignored and the plan would train: a user asking for a cost.
+        print(f"error: {', '.join(stray)} {'is an option' if len(stray) == 1 else 'are options'} of the cost "
+              f"estimate; add {ESTIMATE} to print what the plan costs (nothing is trained), or drop "
+              f"{'it' if len(stray) == 1 else 'them'} to run the plan", file=sys.stderr)
+        return 2
+    args = plan_args
     try:
         plan = parse_plan(args)
         resolved = validate(plan, Path.cwd())
@@ -53,7 +86,9 @@ def main(args: list[str] | None = None) -> int:
     per_arm = " / ".join(f"{arm} {n}" for arm, n in steps.items()) + f" x {plan.pretrain.tokens_per_step} positions"
     pretraining = (f"no pretraining: fine-tuning {resolved.pretrained['bert']} / {resolved.pretrained['gpt']}"
                    if resolved.pretrained else f"pretraining steps {per_arm}")
-    print(f"[compare] {plan.experiment} ({plan.architecture} architecture): non-embedding parameters "
+    # Released pairs bring their own architecture: the match check (check_matched_architecture) is not made.
+    architecture = "architectures as released" if resolved.pretrained else f"{plan.architecture} architecture"
+    print(f"[compare] {plan.experiment} ({architecture}): non-embedding parameters "
           f"bert {counts['bert']:,} / gpt {counts['gpt']:,}; {pretraining}; tasks {', '.join(plan.finetune.tasks)}; "
           f"learning rates {plan.finetune.lrs}; seeds {plan.finetune.seeds}; {resolved.plan.parallel_runs} run(s) at "
           f"a time, {resolved.plan.threads_per_run} thread(s) each", flush=True)
@@ -63,6 +98,10 @@ def main(args: list[str] | None = None) -> int:
     except ValueError as error:  # e.g. the run folder holds another plan: nothing was run
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except PlanStopped as stop:
+        print(f"[compare] {stop}; the same command resumes the plan (finished runs are kept, a stopped pretraining "
+              "continues from its last checkpoint)", file=sys.stderr, flush=True)
+        return stop.exit_status
     print("\n== summary ==")
     for family, text in results.pretraining_verdicts.items():
         print(f"pretrain {family}: {text}")

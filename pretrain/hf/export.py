@@ -34,6 +34,7 @@ from pretrain.checkpoint import (
     Backbone,
     load_backbone,
     load_checkpoint_file,
+    locate_stored_source,
     read_checkpoint,
     suite_backbone,
 )
@@ -71,7 +72,8 @@ class Exported:
 
 def export(checkpoint: str | Path, directory: str | Path) -> Path:
     """Write `checkpoint` (a `pretrain` or `finetune` .ckpt) as a Hugging Face folder at `directory`."""
-    checkpoint, directory = Path(checkpoint), Path(directory)
+    # Absolute, so that the model card names the files from wherever it is read.
+    checkpoint, directory = Path(checkpoint).resolve(), Path(directory)
     if directory.exists():
         raise ValueError(f"{directory} already exists; export into a new folder (or remove it first)")
     raw = load_checkpoint_file(checkpoint)  # memory-mapped: reading which kind it is reads no weights
@@ -124,6 +126,7 @@ def _finetuned(checkpoint: Path, raw: dict[str, Any]) -> Exported:
     if not hp.get("checkpoint"):
         raise ValueError(f"checkpoint {checkpoint}: no model.checkpoint among its hyper_parameters; "
                          "it was not saved by the `finetune` command")
+    hp["checkpoint"] = locate_stored_source(str(hp["checkpoint"]), checkpoint)  # the card names this one
     try:  # the backbone gives the architecture and tokenizer; the fine-tuned state replaces its weights
         backbone = load_backbone(hp["checkpoint"], hp.get("family"))
     except (OSError, ValueError) as error:

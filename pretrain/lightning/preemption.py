@@ -16,6 +16,24 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from pretrain.data.caching import remove_stale_temp_files
 from pretrain.run_layout import RunLayout, last_checkpoint_in
 
+# The termination signal this process received, for what runs commands in this process (the comparison's pool): a
+# run stopped by one is not finished, even though its command returns normally after the checkpoint.
+_STOP: dict[str, int] = {}
+
+
+def request_stop(signum: int) -> None:
+    """Record that this process was asked to stop (the first signal is kept)."""
+    _STOP.setdefault("signum", signum)
+
+
+def stop_signal() -> int | None:
+    """The termination signal this process received since `clear_stop`, or None."""
+    return _STOP.get("signum")
+
+
+def clear_stop() -> None:
+    _STOP.clear()
+
 
 class PreemptionCheckpoint(Callback):
     """Turns a termination signal into a checkpoint at a step boundary and a clean exit (code 0).
@@ -37,6 +55,7 @@ class PreemptionCheckpoint(Callback):
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         self.received = signum  # only a flag: saving inside a signal handler could interrupt a step
+        request_stop(signum)
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         # A kill during a checkpoint save (SIGKILL after the grace period) leaves atomic_write's temp file; at the

@@ -10,14 +10,15 @@ from __future__ import annotations
 import json
 import re
 from argparse import ArgumentError
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Any, Literal, get_args, get_type_hints
 
 from jsonargparse import ActionConfigFile, ArgumentParser
 
 from pretrain.arms import ARMS, MISSION_ARMS, Attention, arm_record
 from pretrain.blocks.config import TransformerConfig
+from pretrain.cli_errors import describe_type
 from pretrain.compare.planning.cores import side_by_side
 from pretrain.compare.planning.datasets import resolve
 from pretrain.compare.planning.source_check import check_source
@@ -40,6 +41,8 @@ POOLINGS: tuple[str, ...] = get_args(Pooling)
 # (A/B) embeddings exist only for sentence pairs; everything else about the blocks must be identical.
 FAMILY_ONLY_FIELDS = ("type_vocab_size",)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# The first comment line of an overlay plan, naming the plan it changes: "# Overlay on configs/compare/default.yaml"
+OVERLAY = re.compile(r"^#\s*Overlay on (\S+?\.ya?ml)\b")
 
 
 # The Args sections below are what `scripts/compare.py --help` prints for each option (jsonargparse reads them).
@@ -320,6 +323,9 @@ def check_pretrained(plan: ComparePlan, root: Path) -> dict[str, Path]:
         name = f"pretrain.from_pretrained.{family}"
         folder = Path(folders[family]) if Path(folders[family]).is_absolute() else root / folders[family]
         config = folder / "config.json"
+        if not folder.is_dir():
+            raise ValueError(f"{name}={folders[family]!r}: no such folder ({folder}); give a local Hugging Face model "
+                             "folder (save_pretrained or `huggingface-cli download --local-dir`)")
         if not config.is_file():
             raise ValueError(f"{name}={folders[family]!r}: no config.json in {folder}; give a folder written by "
                              "save_pretrained or `huggingface-cli download`")
@@ -517,14 +523,74 @@ def plan_parser() -> ArgumentParser:
     return parser
 
 
+def config_files(args: list[str]) -> list[str]:
+    """The plan files of `--config FILE` / `--config=FILE` in `args`, in order."""
+    return [args[i + 1] if arg == "--config" else arg.split("=", 1)[1]
+            for i, arg in enumerate(args) if (arg == "--config" and i + 1 < len(args)) or arg.startswith("--config=")]
+
+
+def overlay_base(config: Path) -> str | None:
+    """The plan an overlay plan changes, named by its first comment line (`# Overlay on configs/compare/default.yaml:
+    ...`); None for a plan that stands alone (or a file that cannot be read: the parser reports it)."""
+    try:
+        lines = config.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    first = next((line for line in lines if line.startswith("#")), "")
+    match = OVERLAY.match(first)
+    return match.group(1) if match else None
+
+
+def check_overlays(configs: list[str]) -> None:
+    """An overlay plan holds only what it changes: alone it would run the defaults of every field it leaves out,
+    not the plan its comment describes. Refuse one whose base is not among the plan files before it."""
+    for i, config in enumerate(configs):
+        base = overlay_base(Path(config))
+        if base is None:
+            continue
+        wanted = Path(base).parts
+        if not any(Path(earlier).resolve().parts[-len(wanted):] == wanted for earlier in configs[:i]):
+            raise ValueError(f"{config} is an overlay on {base}, which must come first: --config {base} "
+                             f"--config {config}")
+
+
 def parse_plan(args: list[str]) -> ComparePlan:
-    """The plan from command-line arguments; unknown keys and wrong types fail here, naming the key."""
+    """The plan from command-line arguments; unknown keys and wrong types fail here, naming the key, and an overlay
+    plan without the plan it changes fails before anything is parsed."""
+    configs = config_files(args)
+    check_overlays(configs)
     parser = plan_parser()
     try:
         namespace = parser.instantiate(parser.parse_args(args))
     except ArgumentError as error:
-        configs = [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--config"]
-        # jsonargparse's message spans lines ('Parser key "architecture":' / 'Expected a ... Got value: x').
-        message = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
-        raise ValueError(f"{', '.join(configs) or 'command line'}: {message}") from None
+        raise ValueError(_parse_error(error, args, configs)) from None
     return ComparePlan(**{f.name: namespace[f.name] for f in fields(ComparePlan)})
+
+
+def _parse_error(error: ArgumentError, args: list[str], configs: list[str]) -> str:
+    """One line for a value the parser refused, as validate() words a plan's: the field, the value and the values
+    the field takes, blamed on the command line when it was typed there (the last --key wins), else on the files."""
+    # jsonargparse's message spans lines ('Parser key "architecture":' / 'Expected a ... Got value: x').
+    message = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+    key = re.search(r'Parser key "([^"]+)"', message)
+    hint = _field_type(key.group(1)) if key else None
+    if key is None or hint is None:
+        return f"{', '.join(configs) or 'command line'}: {message}"
+    typed = [arg.split("=", 1)[1] if "=" in arg else args[i + 1] for i, arg in enumerate(args)
+             if (arg == f"--{key.group(1)}" and i + 1 < len(args)) or arg.startswith(f"--{key.group(1)}=")]
+    if typed:
+        return f"--{key.group(1)} {typed[-1]}: expected {describe_type(hint)}"
+    value = re.search(r"(?:Got|Given) value: (.*?)(?: Given value|$)", message)
+    got = f"; got {value.group(1)}" if value else ""
+    return f"{', '.join(configs) or 'command line'}: {key.group(1)}: expected {describe_type(hint)}{got}"
+
+
+def _field_type(key: str) -> Any:
+    """The type of a plan field by its dotted key (`finetune.decoder_attention`), or None for no such field."""
+    hint: Any = ComparePlan
+    for part in key.split("."):
+        hints = get_type_hints(hint) if is_dataclass(hint) else {}
+        if part not in hints:
+            return None
+        hint = hints[part]
+    return hint

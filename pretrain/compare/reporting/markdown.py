@@ -104,7 +104,9 @@ def render(results: ComparisonResults, plots: list[Path]) -> str:
         lines += ["", "## Attention maps (one validation example)", "", " ".join(attention)]
     walls = results.wall_s
     if walls.per_stage_run_total:
-        lines += ["", "## Wall time", "", f"Elapsed (this invocation, runs side by side): {_secs(walls.elapsed)}.",
+        elapsed = (_secs(walls.elapsed) if walls.elapsed is not None else  # scripts/report.py runs nothing
+                   "not measured (this report was rebuilt from the run records by scripts/report.py)")
+        lines += ["", "## Wall time", "", f"Elapsed (this invocation, runs side by side): {elapsed}.",
                   "", "| stage | runs' wall time, summed |", "|---|---:|"]
         lines += [f"| {stage} | {_secs(seconds)} |" for stage, seconds in walls.per_stage_run_total.items()]
     failed = [r for r in results.runs if r.status != "done"]
@@ -170,10 +172,23 @@ _POOLING_TEXT = {"mean": "the mean hidden state over the input's tokens in both 
 
 
 def _fine_tuning_steps(finetune: dict[str, Any]) -> str:
-    """'250 steps' or '250 steps (generation 500)'."""
-    special = {task: n for task, n in (finetune.get("task_steps") or {}).items() if n != finetune["max_steps"]}
+    """'250 steps' or '250 steps (generation 500)': the plan's tasks only."""
+    special = {task: n for task, n in (finetune.get("task_steps") or {}).items()
+               if n != finetune["max_steps"] and task in finetune["tasks"]}
     return f"{finetune['max_steps']} steps" + (
         " (" + ", ".join(f"{task} {n}" for task, n in special.items()) + ")" if special else "")
+
+
+def _validation(finetune: dict[str, Any]) -> str:
+    """How often the fine-tuning runs validated: a run shorter than val_check_interval validates at its last step
+    (runs.finetune_args)."""
+    steps = {task: (finetune.get("task_steps") or {}).get(task, finetune["max_steps"]) for task in finetune["tasks"]}
+    every = {task: min(finetune["val_check_interval"], n) for task, n in steps.items()}
+    if all(every[task] == n for task, n in steps.items()):
+        return "validation at the last step"
+    if len(set(every.values())) == 1:
+        return f"validation every {next(iter(every.values()))} steps"
+    return "validation every " + ", ".join(f"{n} steps ({task})" for task, n in every.items())
 
 
 def _protocol(results: ComparisonResults) -> list[str]:
@@ -183,6 +198,9 @@ def _protocol(results: ComparisonResults) -> list[str]:
     settings = {fam: e.result.model.block_settings if (e := results.pretraining.get(fam)) and e.result else {}
                 for fam in FAMILIES}
     lines = [
+        "- **Architecture: as released.** The Hugging Face folders of pretrain.from_pretrained bring their own; the "
+        "plan's match check does not apply to them (the block settings are side by side below)."
+        if p.get("from_pretrained") else
         f"- **Architecture: {architecture}.** " + (
             "Both families use the same block settings; they differ only in the attention mask (bidirectional vs "
             "causal), the objective and the heads (Ettin's protocol, Weller et al. 2025)." if architecture == "matched"
@@ -197,8 +215,7 @@ def _protocol(results: ComparisonResults) -> list[str]:
          f"(BERT {p['from_pretrained']['bert']}, GPT {p['from_pretrained']['gpt']}), each with its own tokenizer, so "
          "the plan's shared tokenizer, pretraining data and budget do not apply; their pretraining is the "
          "publishers'."),
-        f"- **Fine-tuning:** at most {_fine_tuning_steps(f)}, batch {f['batch_size']}, validation every "
-        f"{f['val_check_interval']} steps"
+        f"- **Fine-tuning:** at most {_fine_tuning_steps(f)}, batch {f['batch_size']}, {_validation(f)}"
         + (f", stopped after {f['patience']} validations without improvement" if f.get("patience") else "")
         + "; the best validation checkpoint is tested. Learning rate: each (task, family, pretrained | random-init) "
         f"group starts from the same grid {f['lrs']}"
@@ -223,8 +240,11 @@ def _protocol(results: ComparisonResults) -> list[str]:
         + ("pretraining seeds, then " if len(p["seeds"]) > 1 else "")
         + "fine-tuning seeds" + (" within each" if len(p["seeds"]) > 1 else "") + ", then test documents (the rows "
         "cut from one document resampled together, as they are not independent); each interval says what it "
-        "covers. A difference is called significant only when both agree. Neither covers the choice of corpus, "
-        "size or recipe.",
+        "covers. "
+        + ("A difference is called significant only when both agree." if len(p["seeds"]) * len(f["seeds"]) > 1 else
+           "With one run per family there is no test over seeds: a difference is called significant on the paired "
+           "bootstrap alone, which covers the test set, not seeds.")
+        + " Neither covers the choice of corpus, size or recipe.",
     ]
     differing = [k for k in settings["bert"] if settings["bert"].get(k) != settings["gpt"].get(k)]
     if settings["bert"] and settings["gpt"]:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from pretrain.compare.planning.plan import WandbPlan
 from pretrain.compare.reporting.markdown import render
 from pretrain.compare.reporting.plots import render_all
 from pretrain.compare.reporting.results import aggregate, environment
+from pretrain.compare.reporting.wandb_report import report_spec, save_spec
 from pretrain.compare.running.experiment_layout import ExperimentLayout
 from pretrain.compare.running.ledger import Ledger
 from pretrain.compare.schema import ComparisonResults, write_comparison
@@ -26,11 +28,16 @@ def write_report(results: ComparisonResults, out_dir: Path) -> list[Path]:
 
 
 def rebuild(layout: ExperimentLayout) -> ComparisonResults:
-    """Re-aggregate a plan's finished (and failed) runs from its run folder and rewrite the report."""
+    """Re-aggregate a plan's finished (and failed) runs from its run folder and rewrite the report, and the W&B
+    Report spec when the plan logs to W&B (what `scripts/report.py --publish` sends)."""
     for path in (layout.plan_file, layout.ledger_file):
         if not path.is_file():
             raise ValueError(f"{path} does not exist: {layout.runs} is not the run folder of a compare plan")
     plan = json.loads(layout.plan_file.read_text())
     results = aggregate(plan, list(Ledger(layout.ledger_file).records.values()), environment())
     write_report(results, layout.reports)
+    wandb = plan.get("wandb") or {}
+    if wandb.get("mode", WandbPlan.mode) != "disabled":
+        # No entity offline: publishing saves the report under the credentials' default entity.
+        save_spec(report_spec(results, wandb.get("project", WandbPlan.project)), layout.reports)
     return results

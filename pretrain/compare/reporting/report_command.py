@@ -24,9 +24,9 @@ def main(args: list[str] | None = None) -> int:
     parser.add_argument("--experiment", type=str, default="default", help="the plan's experiment name")
     parser.add_argument("--runs_dir", type=str, default="runs", help="where the plan's runs and ledger live")
     parser.add_argument("--reports_dir", type=str, default="reports", help="where reports/<experiment>/ is written")
-    parser.add_argument("--publish", type=bool, default=False,
-                        help="publish reports/<experiment>/wandb_report.json as a W&B Report (needs credentials; "
-                             "upload the offline runs first with `wandb sync`)")
+    parser.add_argument("--publish", action="store_true",
+                        help="publish reports/<experiment>/wandb_report.json as a W&B Report instead of rebuilding "
+                             "(needs credentials; upload the offline runs first with `wandb sync`)")
     cfg = parser.parse_args(args)
     layout = ExperimentLayout.of(cfg.runs_dir, cfg.reports_dir, cfg.experiment)
     out = layout.reports

@@ -18,7 +18,7 @@ from typing import Any
 
 # Keys whose values are the machine's or the moment's, not the experiment's.
 NOT_COMPARED = frozenset({"wall_s", "train_wall_s", "tokens_per_sec", "seconds", "finished_at", "created",
-                          "checkpoints", "git_commit"})
+                          "checkpoints", "checkpoint", "finetuned_checkpoint", "git_commit"})
 MISSING = "<missing>"
 
 
@@ -49,6 +49,22 @@ def differences(a: dict[str, Any], b: dict[str, Any]) -> tuple[int, list[tuple[s
                         if left.get(p, MISSING) != right.get(p, MISSING)]
 
 
+def read_results(path: Path) -> dict[str, Any]:
+    """A comparison's results.json, or a ValueError naming the file and what it is instead."""
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ValueError(f"{path}: cannot be read ({error.strerror or error})") from error
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path} is not JSON ({error}); expected a comparison's results.json") from error
+    # Every results.json holds its tasks and runs (pretrain.compare.schema.ComparisonResults).
+    missing = [key for key in ("tasks", "runs") if not isinstance(results, dict) or key not in results]
+    if missing:
+        raise ValueError(f"{path} is not a comparison's results.json (no {' or '.join(missing)}); expected "
+                         "reports/<experiment>/results.json")
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python scripts/results_diff.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("a", type=Path, help="a results.json")
@@ -56,8 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--show", type=int, default=40, help="differing leaves to print (default 40)")
     args = parser.parse_args(argv)
     try:
-        a, b = (json.loads(path.read_text(encoding="utf-8")) for path in (args.a, args.b))
-    except (OSError, json.JSONDecodeError) as error:
+        a, b = (read_results(path) for path in (args.a, args.b))
+    except ValueError as error:
         print(f"results_diff: error: {error}", file=sys.stderr)
         return 2
     compared, differing = differences(a, b)

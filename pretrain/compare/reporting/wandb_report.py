@@ -7,7 +7,10 @@ and job type: pretraining loss against tokens seen per family, each task's headl
 family (pretrained and random-init, mean with standard error over seeds), and the verdicts,
 pretraining effects, baselines and classical references as text (they are computed here, not by W&B).
 
-    python scripts/report.py --experiment default --publish   # after `wandb sync runs/default/wandb/offline-run-*`
+    python scripts/report.py --experiment default --publish
+
+after `wandb sync runs/default/wandb/offline-run-* runs/default/*/wandb/offline-run-*` (the summary runs and
+every run of the plan).
 """
 
 from __future__ import annotations
@@ -62,7 +65,8 @@ def save_spec(spec: dict[str, Any], report_dir: Path) -> Path:
 def load_spec(report_dir: Path) -> dict[str, Any]:
     path = report_dir / SPEC_FILE
     if not path.is_file():
-        raise ValueError(f"{path} does not exist: run the comparison (or scripts/report.py) for this experiment first")
+        raise ValueError(f"{path} does not exist: the comparison and scripts/report.py write it for a plan that "
+                         "logs to W&B (wandb.mode offline or online); run one of them for this experiment first")
     return json.loads(path.read_text())
 
 

@@ -76,7 +76,9 @@ def log_summary(results: ComparisonResults, project: str, group: str, mode: str,
             if online:
                 print(f"W&B Report: {publish(spec)}", flush=True)
             else:
+                # The summary runs are in save_dir; each run of the plan logs in its own folder below it.
                 print(f"W&B Report saved as {path}; publish it once online: wandb sync {save_dir}/wandb/offline-run-* "
-                      f"&& python scripts/report.py --experiment {group} --publish", flush=True)
+                      f"{save_dir}/*/wandb/offline-run-* && python scripts/report.py --experiment {group} --publish",
+                      flush=True)
     except Exception as error:  # noqa: BLE001 - the report on disk is the source of truth
         print(f"warning: W&B summary not logged ({type(error).__name__}: {error})", flush=True)

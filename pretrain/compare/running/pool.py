@@ -7,7 +7,7 @@ With `workers == 1` a job runs in this process, as before; with more, in-process
 of spawned worker processes (started once, reused: the imports are paid once per worker), and
 subprocess runs (`subprocess_runs`) to threads that each wait for their child process. Each run's
 console output goes to `<run folder>/run.log` (a child process writes its own); the console shows one
-line per run.
+line per run. SIGTERM or SIGINT stops the plan and every run it holds (stopping.py).
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ from typing import Any
 
 from pretrain.compare.running.ledger import Ledger
 from pretrain.compare.running.run_identity import RunIdentity
+from pretrain.compare.running.stopping import PlanStopped, RunStopped, executing, init_worker, stop_on_signals
 from pretrain.compare.schema import RunRecord, RunResult
+from pretrain.lightning.preemption import stop_signal
 
 
 @dataclass(frozen=True)
@@ -59,31 +61,45 @@ class Progress:
         return f"[{self.done}/{self.total}] {record.run_id}: {record.status} ({record.wall_s:.0f} s){note}{eta}"
 
 
+STOPPED = "stopped"  # a run that a termination signal stopped: not finished, and not recorded (stopping.py)
+NOT_STARTED = "not started"  # a job that reached a worker after the stop: it never ran
+
+
 def capture(fn: Callable[..., RunResult], args: tuple[Any, ...], log_file: Path | None = None,
-            threads: int | None = None) -> tuple[str, float, RunResult, str]:
-    """Run one job with `threads` torch threads (None: as they are); never raise (except KeyboardInterrupt).
-    Returns (status, wall seconds, result, error). The caller's thread count is restored afterwards: a run in
-    the plan's own process (one run at a time) leaves that process as it found it."""
+            threads: int | None = None, in_process: bool = True) -> tuple[str, float, RunResult, str]:
+    """Run one job with `threads` torch threads (None: as they are); never raise. Returns (status, wall seconds,
+    result, error); status STOPPED when the plan was stopped before or while it ran (`in_process`: the run executes
+    here, not in a child process). The caller's thread count is restored afterwards: a run in the plan's own
+    process (one run at a time) leaves that process as it found it."""
     import torch
 
+    if stop_signal() is not None:  # queued to a worker that the stop already reached
+        return NOT_STARTED, 0.0, {}, ""
     previous = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
     restore = _redirect(log_file) if log_file is not None else None
     start = time.perf_counter()
     try:
-        result = fn(*args)
-        return "done", time.perf_counter() - start, result, ""
+        with executing(in_process):
+            result = fn(*args)
+        status, error_text = "done", ""
+    except RunStopped:
+        status, result, error_text = STOPPED, {}, ""
     except Exception as error:  # one failed run must not stop the plan
-        detail = "".join(traceback.format_exception_only(type(error), error)).strip()
+        status, result = "failed", {}
+        error_text = "".join(traceback.format_exception_only(type(error), error)).strip()
         if log_file is not None:
             traceback.print_exc()
-        return "failed", time.perf_counter() - start, {}, detail
     finally:
         if restore is not None:
             restore()
         if threads is not None:
             torch.set_num_threads(previous)
+    if stop_signal() is not None:
+        # Stopped at a step (PreemptionCheckpoint), its command returned as if done; or a child process stopped.
+        status, result, error_text = STOPPED, {}, ""
+    return status, time.perf_counter() - start, result, error_text
 
 
 Followups = Callable[[Job, RunRecord], list[Job]]
@@ -116,16 +132,23 @@ def run_jobs(jobs: Sequence[Job], ledger: Ledger, progress: Progress, *, workers
         return out
 
     pending = fresh(jobs)
+    stopped: list[str] = []  # runs a termination signal stopped
     if workers == 1:
-        while pending:
-            job = pending.pop(0)
-            print(f"[{progress.done + 1}/{progress.total}] {job.run_id} ...", flush=True)
-            outcome = capture(job.fn, job.args, job.log_file, None if subprocess_runs else threads)
-            pending += fresh(follow(job, _record(ledger, progress, job, outcome)))
+        with stop_on_signals(lambda: []):
+            while pending and stop_signal() is None:
+                job = pending.pop(0)
+                print(f"[{progress.done + 1}/{progress.total}] {job.run_id} ...", flush=True)
+                outcome = capture(job.fn, job.args, job.log_file, None if subprocess_runs else threads,
+                                  in_process=not subprocess_runs)
+                if outcome[0] == STOPPED:
+                    stopped.append(job.run_id)
+                    continue
+                pending += fresh(follow(job, _record(ledger, progress, job, outcome)))
+            _raise_if_stopped(stopped)
         return
     print(f"[compare] up to {workers} runs at a time ({threads} thread{'s' if threads > 1 else ''} each); each run's "
           "log is in its folder", flush=True)
-    with _executor(workers, threads, subprocess_runs) as pool:
+    with _executor(workers, threads, subprocess_runs) as pool, stop_on_signals(lambda: _worker_pids(pool)):
         futures: dict[Future[tuple[str, float, RunResult, str]], Job] = {}
 
         def submit(batch: list[Job]) -> None:
@@ -133,14 +156,41 @@ def run_jobs(jobs: Sequence[Job], ledger: Ledger, progress: Progress, *, workers
                 if job.log_file is not None:
                     job.log_file.parent.mkdir(parents=True, exist_ok=True)
                 log = None if subprocess_runs else job.log_file
-                futures[pool.submit(capture, job.fn, job.args, log, None if subprocess_runs else threads)] = job
+                futures[pool.submit(capture, job.fn, job.args, log, None if subprocess_runs else threads,
+                                    not subprocess_runs)] = job
 
         submit(pending)
         while futures:
             finished, _ = wait(futures, return_when=FIRST_COMPLETED)
             for future in finished:
                 job = futures.pop(future)
-                submit(fresh(follow(job, _record(ledger, progress, job, future.result()))))
+                outcome = (NOT_STARTED, 0.0, {}, "") if future.cancelled() else future.result()
+                if outcome[0] == NOT_STARTED:
+                    continue
+                if outcome[0] == STOPPED:
+                    stopped.append(job.run_id)
+                    continue
+                record = _record(ledger, progress, job, outcome)
+                if stop_signal() is None:
+                    submit(fresh(follow(job, record)))
+            if stop_signal() is not None:
+                for future in futures:
+                    future.cancel()  # not started yet; the started ones stop themselves
+        _raise_if_stopped(stopped)
+
+
+def _raise_if_stopped(stopped: list[str]) -> None:
+    signum = stop_signal()
+    if signum is not None:
+        print(f"[compare] stopped: {len(stopped)} run(s) interrupted and not recorded"
+              + (f" ({', '.join(stopped)})" if stopped else ""), flush=True)
+        raise PlanStopped(signum, stopped)
+
+
+def _worker_pids(pool: Executor) -> list[int]:
+    """The processes of a process pool (a thread pool's runs are child processes: stopping.child_process)."""
+    # ProcessPoolExecutor has no public list of its processes; _processes maps pid -> process.
+    return list(getattr(pool, "_processes", None) or {})
 
 
 def _record(ledger: Ledger, progress: Progress, job: Job,
@@ -161,6 +211,7 @@ def _executor(workers: int, threads: int, subprocess_runs: bool) -> Executor:
 
 
 def _init_worker(threads: int) -> None:
+    init_worker()
     os.environ["OMP_NUM_THREADS"] = str(threads)
     import torch
 

@@ -14,12 +14,14 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from pretrain.arms import Attention, arm_record
 from pretrain.checkpoint import load_backbone
 from pretrain.compare.planning.plan import ResolvedPlan
+from pretrain.compare.running.stopping import child_process
 from pretrain.compare.schema import AttentionExample, ModelFacts
 from pretrain.family import family_record
 from pretrain.models import count_parameters, flops_per_token
@@ -261,14 +263,20 @@ def subprocess_cli(module: str) -> Cli:
     def run(args: list[str]) -> None:
         command = [sys.executable, "-m", module, *args]
         if "--trainer.default_root_dir" not in args:
-            code, where = subprocess.run(command, check=False).returncode, ""
+            code, where = _child(command), ""
         else:
             layout = RunLayout(Path(args[args.index("--trainer.default_root_dir") + 1]))
             layout.root.mkdir(parents=True, exist_ok=True)
             with open(layout.run_log, "a") as log:
-                code = subprocess.run(command, check=False, stdout=log, stderr=subprocess.STDOUT).returncode
+                code = _child(command, stdout=log, stderr=subprocess.STDOUT)
             where = f"; its output is in {layout.run_log}"
         if code:
             raise RuntimeError(f"python -m {module} {args[0]} ... exited with status {code}{where}")
 
     return run
+
+
+def _child(command: list[str], **kwargs: Any) -> int:
+    """Run `command` to its end, as a child process that a stop of the plan passes the signal on to."""
+    with subprocess.Popen(command, **kwargs) as child, child_process(child.pid):
+        return child.wait()
