@@ -78,6 +78,11 @@ class TinyDataModule(LightningDataModule):
     def bytes_per_token(self, split: str) -> float:
         return 3.0
 
+    def split_statistics(self, split: str) -> dict[str, int]:
+        size = {"train": self.train_size}.get(split, self.val_size)
+        return {"documents": size, "words": size * self.seq_len, "bytes": 3 * size * self.seq_len,
+                "tokens": size * self.seq_len}
+
     def _loader(self, size: int, offset: int, shuffle: bool) -> StatefulDataLoader:
         dataset = TinyDataset(self.family, size, self.seq_len, self.vocab_size, offset)
         generator = torch.Generator().manual_seed(0) if shuffle else None  # as pretrain.data does

@@ -21,11 +21,11 @@ DEFAULT = ["--config", str(REPO / "configs/compare/default.yaml"), "--parallel_r
 def test_the_default_plan_follows_the_cores() -> None:
     plan = parse_plan(DEFAULT)
     assert (plan.parallel_runs, plan.threads_per_run) == (None, None)
-    # 3 tasks x 2 families, each with 3 seeds - the reused grid run + 1 control after its grid: 18 runs.
-    assert widest_stage(plan) == 18
+    # 3 tasks x 2 families, each searching 3 rates for the pretrained model and 3 for its random-init control: 36.
+    assert widest_stage(plan) == 36
     assert side_by_side(plan, cores=2) == (2, 1)  # the 2-core machine: as before the rule
     assert side_by_side(plan, cores=8) == (8, 1)  # a laptop uses all of its cores
-    assert side_by_side(plan, cores=64) == (18, 3)  # no more runs than a stage holds; the spare cores as threads
+    assert side_by_side(plan, cores=64) == (36, 1)  # no more runs than a stage holds
     assert side_by_side(plan, cores=1) == (1, 1)
 
 

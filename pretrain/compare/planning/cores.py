@@ -10,8 +10,8 @@ A plan's `parallel_runs` and `threads_per_run` are null by default, which means 
 Small models use one core better than two (per-op threading overhead dominates at d_model 128; pool.py),
 so a machine runs as many single-threaded runs as it has cores, and a plan with fewer runs that can go
 side by side than cores gives each the spare cores as threads. The widest stage is the most runs of one
-stage that can wait at once (pretrain.compare.running.pipeline): the grid (families x tasks x learning rates) or
-the chosen rate's further seeds, probes and random-init controls (families x tasks x that many);
+stage that can wait at once (pretrain.compare.running.pipeline): the learning-rate searches (families x tasks x
+rates, twice with random-init controls) or the chosen rates' further seeds, probes and controls;
 pretraining is narrower (one run per family and pretraining seed), so cores beyond it idle there. On the
 2-core machine the default plan gets 2 runs x 1 thread; on 8 cores, 8 x 1. Either value set in the plan is
 kept (a plan on accelerators sets parallel_runs: 1, configs/compare/real.yaml); with only threads_per_run
@@ -39,8 +39,9 @@ def widest_stage(plan: ComparePlan) -> int:
     """The most runs of one stage of `plan` that can wait at once (see the module docstring)."""
     p, f = plan.pretrain, plan.finetune
     groups = len(plan.arms) * len(f.tasks)  # (task, arm) pairs
-    further = len(p.seeds) * p.probes * len(f.seeds) - 1 + f.controls  # per group, after its grid
-    return max(len(plan.arms) * len(p.seeds), groups * len(f.lrs), groups * further)
+    searches = len(f.lrs) * (2 if f.controls else 1)  # the pretrained model's search and the control's own
+    further = len(p.seeds) * p.probes * len(f.seeds) - 1 + max(0, f.controls - 1)  # per group, after its searches
+    return max(len(plan.arms) * len(p.seeds), groups * searches, groups * further)
 
 
 def side_by_side(plan: ComparePlan, cores: int | None = None) -> tuple[int, int]:

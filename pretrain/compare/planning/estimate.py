@@ -194,12 +194,15 @@ def estimate(resolved: ResolvedPlan, device: Accelerator, root: Path = Path(".")
             # classification and NER heads skip, so for them it is an upper bound.
             fpt = task_facts[arm]["flops_per_token"]
             run = (tokens, tokens * fpt, tokens * fpt / device.rate(arm_record(arm).family, fine_devices), arm)
-            runs["grid"] += [run] * len(f.lrs)
+            # Each group's search: the pretrained model's, and the random-init control's own; extensions past an
+            # edge of the grid depend on the scores and are not counted.
+            runs["grid"] += [run] * (len(f.lrs) * (2 if f.controls else 1))
             runs["seeds"] += [run] * (len(p.seeds) * p.probes * len(f.seeds) - 1)  # the grid's chosen run is reused
-            runs["controls"] += [run] * f.controls
+            runs["controls"] += [run] * max(0, f.controls - 1)  # the control's chosen search run is its first seed
     assert sum(len(r) for r in runs.values()) + baseline_runs(f.tasks) == count_runs(resolved)  # + runs with no model
     notes.append("fine-tuning time counts training steps only: validation, test and generation decoding depend on "
-                 "the data's size and are not included")
+                 "the data's size and are not included; so do runs that stop early and the grid's extensions past "
+                 "an edge (one run each)")
     stages = [_stage(name, runs[name], side_by_side(plan)[0], device) for name in STAGES]
     everything = [r for name in STAGES for r in runs[name]]
     total = StageEstimate("total", len(everything), sum(r[0] for r in everything), sum(r[1] for r in everything),
