@@ -144,7 +144,8 @@ def random_weights(backbone: Backbone) -> Backbone:
     seeds give different random models. A fresh model rather than `init_weights` on the loaded one:
     parameters outside init_weights' reach (the MLM head's output bias) would otherwise keep
     their pretrained values."""
-    model = type(backbone.model)(backbone.config).eval()  # eval like a loaded backbone
+    nsp = isinstance(backbone.model, BertModel) and backbone.model.nsp
+    model = backbone.record.build(backbone.config, nsp=nsp).eval()  # eval like a loaded backbone
     return dataclasses.replace(backbone, model=model)
 
 
@@ -180,8 +181,9 @@ def suite_backbone(checkpoint: dict[str, Any], path: Path) -> Backbone:
             f"checkpoint {path}: tokenizer has {len(tokenizer)} tokens but the model's embedding has "
             f"vocab_size={config.vocab_size}; the checkpoint is inconsistent"
         )
-    model = family_record(hp["family"]).build(config)
     state = {k[len(MODEL_PREFIX):]: v for k, v in checkpoint["state_dict"].items() if k.startswith(MODEL_PREFIX)}
+    # A BERT pretrained without NSP saved no pooler or NSP head (older checkpoints of such runs did: they load too).
+    model = family_record(hp["family"]).build(config, nsp=any(name.startswith("nsp_head.") for name in state))
     try:
         model.load_state_dict(state)
     except RuntimeError as error:

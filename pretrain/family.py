@@ -60,8 +60,9 @@ class Family:
     hf_pipeline_tag: str  # what an exported pretraining model does, for its model card (pretrain.hf.export)
     tokenizer_kind: str  # the family's own tokenizer (pretrain.data.tokenizer): BERT's WordPiece, GPT-2's byte BPE
 
-    def build(self, config: TransformerConfig) -> BertModel | GptModel:
-        return self.model_class(config)
+    def build(self, config: TransformerConfig, *, nsp: bool = True) -> BertModel | GptModel:
+        """The family's model; `nsp` (families with an NSP switch only): build the next-sentence pooler and head."""
+        return BertModel(config, nsp=nsp) if self.model_class is BertModel else self.model_class(config)
 
     def predicted_fraction(self, mlm_probability: float = MLM_PROBABILITY) -> float:
         """Share of positions the pretraining objective predicts (output-layer FLOPs): a masked LM's masking

@@ -43,10 +43,11 @@ def git_commit() -> str | None:
     return head.stdout.strip() + ("-dirty" if dirty else "")
 
 
-def backbone_facts(family: str, config: TransformerConfig) -> dict[str, Any]:
-    """Size keys of a backbone, counted on a meta-device copy (no memory, identical for both commands)."""
+def backbone_facts(family: str, config: TransformerConfig, *, nsp: bool = True) -> dict[str, Any]:
+    """Size keys of a backbone, counted on a meta-device copy (no memory, identical for both commands); `nsp`:
+    BERT with its next-sentence pooler and head (a run pretrained without NSP builds neither)."""
     with torch.device("meta"):
-        model = family_record(family).build(config)
+        model = family_record(family).build(config, nsp=nsp)
     return {
         "family": family, "params": count_parameters(model),
         "non_embedding_params": count_parameters(model, exclude_embeddings=True),
@@ -83,7 +84,8 @@ def pretrain_run_config(module: Any, data: LightningDataModule | None, trainer: 
     batch = getattr(data, "batch_size", None)
     seq_len = getattr(data, "max_length", None)
     values: dict[str, Any] = {
-        "job_type": "pretrain", "preset": module.preset, **backbone_facts(module.family, module.config),
+        "job_type": "pretrain", "preset": module.preset,
+        **backbone_facts(module.family, module.config, nsp=bool(hp.get("nsp", True))),
         "seq_len": seq_len, "batch_size": batch, **trainer_budget(trainer, batch, seq_len),
         "lr": hp.get("lr"), "schedule": hp.get("schedule"), "warmup_steps": hp.get("warmup_steps"),
         "weight_decay": hp.get("weight_decay"), "data_source": str(getattr(data, "source", "")) or None,

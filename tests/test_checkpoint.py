@@ -10,16 +10,18 @@ import torch
 from lightning.pytorch import Trainer
 from lightning_fakes import TinyDataModule, tiny_config
 
-from pretrain.checkpoint import load_backbone
+from pretrain.checkpoint import load_backbone, random_weights
 from pretrain.lightning import BertPretraining, GptPretraining, PretrainingModule
 from pretrain.models import BertModel, GptModel
+from pretrain.models.heads import Pooler
+from tasks.classification.module import ClassificationModule
 
 torch.set_num_threads(1)
 
 
-def _train_and_save(family: str, path: Path) -> PretrainingModule:
+def _train_and_save(family: str, path: Path, **options: bool) -> PretrainingModule:
     cls = BertPretraining if family == "bert" else GptPretraining
-    module = cls(tiny_config(family), warmup_steps=1, max_steps=3)
+    module = cls(tiny_config(family), warmup_steps=1, max_steps=3, **options)
     trainer = Trainer(
         max_steps=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
         enable_model_summary=False, limit_val_batches=0,
@@ -53,6 +55,22 @@ def test_backbone_matches_trained_model(family: str, checkpoints: dict) -> None:
         expected = module.model(ids).hidden_states
         got = backbone.model(ids).hidden_states
     torch.testing.assert_close(got, expected)
+
+
+def test_bert_pretrained_without_nsp_saves_and_loads_no_nsp_head(tmp_path: Path) -> None:
+    module = _train_and_save("bert", tmp_path / "mlm.ckpt", nsp=False)
+    assert module.model.pooler is None and module.model.nsp_head is None  # nothing DDP would find unused
+    backbone = load_backbone(tmp_path / "mlm.ckpt", expected_family="bert")
+    assert isinstance(backbone.model, BertModel) and not backbone.model.nsp
+    assert not backbone.model.training
+    ids = torch.tensor([[2, 7, 8, 9, 3]])
+    module.model.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(backbone.model(ids).hidden_states, module.model(ids).hidden_states)
+    fresh = random_weights(backbone).model
+    assert isinstance(fresh, BertModel) and fresh.nsp_head is None  # the random-init control has the same heads
+    native = ClassificationModule(str(tmp_path / "mlm.ckpt"), pooling="native")
+    assert isinstance(native.pooler, Pooler)  # a fresh pooler over [CLS], as RoBERTa's classification head
 
 
 def test_wrong_family_names_file(checkpoints: dict) -> None:

@@ -115,3 +115,17 @@ def test_conversion_rejects_other_classes() -> None:
         from_hf(torch.nn.Linear(2, 2))
     with pytest.raises(ValueError, match="supported: BertModel, GptModel"):
         to_hf(torch.nn.Linear(2, 2))
+
+
+def test_to_hf_of_a_model_without_nsp_keeps_hfs_own_nsp_weights() -> None:
+    torch.manual_seed(0)
+    config = TransformerConfig(
+        vocab_size=120, d_model=32, n_heads=4, n_layers=2, d_ff=64, max_positions=16, norm_placement="post",
+        final_norm=False, embedding_norm=True, type_vocab_size=0, norm_eps=1e-12,
+    )
+    ours = BertModel(config, nsp=False).eval()
+    hf = to_hf(ours)
+    input_ids = torch.randint(0, 120, (2, 16))
+    with torch.no_grad():
+        torch.testing.assert_close(hf(input_ids=input_ids).prediction_logits, ours(input_ids).mlm_logits, atol=TOL,
+                                   rtol=0)

@@ -97,3 +97,15 @@ def test_bad_input_raises_before_any_kernel(
     with mock.patch.object(tokens, "forward", wraps=tokens.forward) as embed, pytest.raises(ValueError, match=message):
         model(input_ids, token_type_ids=token_type_ids)
     assert embed.call_count == 0  # rejected before the token embedding
+
+
+def test_without_nsp_no_pooler_or_head_is_built_or_run(model: BertModel) -> None:
+    without = BertModel(CONFIG, nsp=False).eval()
+    assert without.pooler is None and without.nsp_head is None
+    assert set(model.state_dict()) - set(without.state_dict()) == {
+        "pooler.dense.weight", "pooler.dense.bias", "nsp_head.weight", "nsp_head.bias"}
+    without.load_state_dict({k: v for k, v in model.state_dict().items() if k in without.state_dict()})
+    input_ids = torch.randint(0, 100, (2, 10))
+    out = without(input_ids)
+    assert out.nsp_logits is None
+    torch.testing.assert_close(out.mlm_logits, model(input_ids).mlm_logits)

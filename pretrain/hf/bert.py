@@ -108,7 +108,8 @@ def bert_to_hf(model: BertModel) -> BertForPreTraining:
     config = model.config
     hf_config = bert_config_to_hf(config)  # validates before any copying
     ours = model.state_dict()
-    state = renamed(ours, _renames(config.n_layers), to_ours=False)
+    renames = [r for r in _renames(config.n_layers) if model.nsp or not r.ours.startswith(("pooler.", "nsp_head."))]
+    state = renamed(ours, renames, to_ours=False)
     state["cls.predictions.decoder.bias"] = ours["mlm_head.bias"]  # HF ties it to cls.predictions.bias
     if config.type_vocab_size:
         state["bert.embeddings.token_type_embeddings.weight"] = ours["encoder.embeddings.segments.weight"]
@@ -122,5 +123,8 @@ def bert_to_hf(model: BertModel) -> BertForPreTraining:
             q, k, v = ours[f"encoder.blocks.{i}.attn.qkv_proj.{kind}"].chunk(3, dim=0)
             state.update({f"{prefix}.query.{kind}": q, f"{prefix}.key.{kind}": k, f"{prefix}.value.{kind}": v})
     hf_model = BertForPreTraining(hf_config)
+    if not model.nsp:  # pretrained without NSP: the pooler and NSP classifier keep Hugging Face's initialisation
+        nsp = {rename.theirs for rename in _renames(0) if rename.ours.startswith(("pooler.", "nsp_head."))}
+        state.update({name: tensor for name, tensor in hf_model.state_dict().items() if name in nsp})
     load_exactly(hf_model, state)
     return hf_model.to(parameter_dtype(model)).train(model.training)

@@ -11,6 +11,7 @@ from torchmetrics import MeanMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
 from pretrain.blocks.config import TransformerConfig
+from pretrain.family import family_record
 from pretrain.lightning.base import PretrainingModule
 from pretrain.lightning.metrics import IGNORE_INDEX, bits_per_byte, perplexity, token_metrics
 from pretrain.models.bert import BertModel
@@ -50,6 +51,8 @@ def bert_losses(model: BertModel, batch: dict[str, Tensor], *, nsp: bool = True)
     mlm = F.cross_entropy(logits, targets) if targets.numel() else logits.sum() * 0.0
     if not nsp:
         return BertLosses(mlm, logits, targets, None, None)
+    if out.nsp_logits is None:
+        raise ValueError("bert_losses(nsp=True) needs a BertModel built with nsp=True (it has no NSP head)")
     nsp_logits = out.nsp_logits.float()  # (B, 2)
     return BertLosses(mlm, logits, targets, F.cross_entropy(nsp_logits, batch["next_sentence_label"]), nsp_logits)
 
@@ -83,7 +86,7 @@ class BertPretraining(PretrainingModule):
                 "model.nsp=True needs two segment rows or none: model.config.type_vocab_size=1, expected 2 "
                 "(segment embeddings) or 0 (the pair is marked by [SEP] alone)"
             )
-        return super()._build_model(config)
+        return family_record(self.family).build(config, nsp=self.nsp)
 
     def _build_metrics(self) -> MetricCollection:
         metrics = token_metrics(self.config.vocab_size, loss_name="mlm_loss", acc_name="mlm_acc")

@@ -12,13 +12,21 @@ from pretrain.models.stack import TransformerStack
 
 
 class BertModel(nn.Module):
-    def __init__(self, config: TransformerConfig) -> None:
+    """Encoder + tied MLM head; with `nsp` also the pooler and next-sentence classifier.
+
+    Without NSP (RoBERTa's objective, the `mlm` arm) neither is built: a module that takes no part in the
+    loss gets no gradient, which DDP with `find_unused_parameters: false` stops on, and they would only
+    add parameters nobody trains. (nn.Linear draws at construction, so the switch changes the seeded weights.)
+    """
+
+    def __init__(self, config: TransformerConfig, *, nsp: bool = True) -> None:
         super().__init__()
         self.config = config
+        self.nsp = nsp
         self.encoder = TransformerStack(config, causal=False)
         self.mlm_head = MaskedLMHead(config, self.encoder.embeddings.tokens)
-        self.pooler = Pooler(config)
-        self.nsp_head = nn.Linear(config.d_model, 2)
+        self.pooler = Pooler(config) if nsp else None
+        self.nsp_head = nn.Linear(config.d_model, 2) if nsp else None
         init_weights(self, config)
 
     def forward(
@@ -34,6 +42,7 @@ class BertModel(nn.Module):
 
         `masked_positions` (B, T) bool selects where MLM logits are computed: (N, V) instead of
         (B, T, V). Pretraining passes `labels != IGNORE_INDEX`, skipping ~85% of the vocabulary matmul.
+        `nsp_logits` is None for a model built without NSP.
         """
         body = self.encoder(
             input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, need_weights=need_weights
@@ -42,7 +51,7 @@ class BertModel(nn.Module):
         mlm_input = hidden if masked_positions is None else hidden[masked_positions]  # (B, T, D) | (N, D)
         return BertOutput(
             mlm_logits=self.mlm_head(mlm_input),
-            nsp_logits=self.nsp_head(self.pooler(hidden)),
+            nsp_logits=None if self.nsp_head is None or self.pooler is None else self.nsp_head(self.pooler(hidden)),
             hidden_states=hidden,
             attentions=body.attentions,
         )

@@ -11,6 +11,8 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from pretrain.checkpoint import Backbone, body
 from pretrain.family import family_record
+from pretrain.models.heads import Pooler
+from pretrain.models.init import init_weights
 from tasks.base import TaskDataModule, TaskModule, check_dropout
 from tasks.classification.data import ClassificationDataModule
 from tasks.classification.head import ClassificationHead, Pooling, sequence_features
@@ -38,7 +40,13 @@ class ClassificationModule(TaskModule):
         # The native readout of an input starting with [CLS] is BERT's pooler over it; mean pooling leaves
         # the pooler out (a module without gradients would stall DDP).
         pooled_cls = backbone.record.input_format.starts_with_cls and self.hparams.pooling == "native"
-        self.pooler = backbone.model.pooler if pooled_cls else None
+        pooler = getattr(backbone.model, "pooler", None)
+        if pooled_cls and pooler is None:
+            # An encoder pretrained without NSP has no pooler: a fresh one, as RoBERTa's classification head adds
+            # its own dense + tanh over <s> (Liu et al. 2019, fairseq RobertaClassificationHead).
+            pooler = Pooler(backbone.config)
+            init_weights(pooler, backbone.config)
+        self.pooler = pooler if pooled_cls else None
         self.label_names: list[str] = []
 
     def configure_task(self, datamodule: TaskDataModule) -> None:

@@ -98,7 +98,7 @@ def preset_facts(resolved: ResolvedPlan, seq_len: int | None = None) -> dict[str
         else:
             config = preset_config(resolved, family)
             with torch.device("meta"):
-                model = record.build(config)
+                model = record.build(config, nsp=arm_record(arm).nsp and resolved.plan.pretrain.nsp)
         facts[arm] = {
             "params": count_parameters(model),
             "non_embedding_params": count_parameters(model, exclude_embeddings=True),
