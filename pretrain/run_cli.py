@@ -21,6 +21,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
+from jsonargparse import Namespace
 from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
@@ -33,6 +34,30 @@ from pretrain.run_record import Describe, RunRecorder
 from pretrain.wandb_run import finished_wandb_run, identify_runs
 
 TRIAL_DIR_ENV = "PRETRAIN_TRIAL_DIR"
+
+
+def strategy_name(strategy: object) -> str:
+    """A trainer.strategy setting as a name: a registry string ("ddp"), or a strategy config's class name."""
+    if isinstance(strategy, str):
+        return strategy.rpartition(".")[2]
+    if isinstance(strategy, (dict, Namespace)):  # a YAML mapping, or the parsed config's
+        return str(strategy.get("class_path", "")).rpartition(".")[2]
+    return "" if strategy is None else type(strategy).__name__  # an instance passed in Python
+
+
+def check_strategy(strategy: object, field: str) -> None:
+    """Refuse FSDP (Lightning's FSDPStrategy and its "fsdp*" names) before anything is built, in one line.
+
+    Lightning's FSDP flattens the parameters (use_orig_params=True hands the optimizer 1-D shards), so the
+    weight-decay rule, which reads a parameter's shape (pretrain.lightning.optim.decay_groups), would decay
+    nothing; and the copying probe and ValidationMedia call the model outside FSDP's root forward, where the
+    embedding is still sharded. Every preset and its AdamW state fit one GPU (`--estimate` prints the memory), so
+    DDP is the multi-GPU path.
+    """
+    name = strategy_name(strategy)
+    if "fsdp" in name.lower():
+        raise ValueError(f"{field}={name!r} is refused: under FSDP's flattened parameters the weight-decay groups "
+                         "(chosen by parameter shape) would decay nothing; use DDP (configs/trainer/ddp.yaml)")
 
 
 def as_list(value: Any) -> list[Any]:
@@ -88,6 +113,7 @@ class TrackedRunCLI(LightningCLI):
 
     def before_instantiate_classes(self) -> None:
         config = self.config.get(str(self.subcommand), self.config) if self.subcommand else self.config
+        check_strategy(config.trainer.get("strategy"), "trainer.strategy")
         trial = trial_run_dir(config.trainer.get("default_root_dir"))
         if trial is not None:
             config.trainer.default_root_dir = str(trial)

@@ -27,7 +27,7 @@ def _repo_root(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(
     ("plan", "extra"),
     [("bert", None), ("gpt", None), ("gpt", "trainer/cpu.yaml"), ("bert", "trainer/gpu.yaml"),
-     ("gpt", "trainer/ddp.yaml"), ("bert", "trainer/fsdp.yaml"), ("gpt", "logger/wandb.yaml"),
+     ("gpt", "trainer/ddp.yaml"), ("gpt", "logger/wandb.yaml"),
      ("bert", "logger/csv.yaml")],
 )
 def test_every_config_parses(plan: str, extra: str | None, capsys: pytest.CaptureFixture[str]) -> None:
@@ -179,3 +179,10 @@ def test_help_heads_the_data_with_our_sentence_and_lists_every_class_option_and_
     assert "BertDataModule: source," in out and "eval_mlm_probability" in out and "causal_share" in out
     for overlay in ("mlm.yaml", "clm-mlm.yaml", "gpt-bert.yaml"):
         assert f"configs/pretrain/{overlay}" in out
+
+
+@pytest.mark.parametrize("strategy", ["fsdp", "lightning.pytorch.strategies.FSDPStrategy"])
+def test_fsdp_is_refused_in_one_line_before_anything_is_built(strategy: str) -> None:
+    args = ["fit", "--config", str(CONFIGS / "pretrain" / "gpt.yaml"), "--trainer.strategy", strategy]
+    with pytest.raises(ValueError, match=r"^trainer.strategy='(fsdp|FSDPStrategy)' is refused: .*configs/trainer/ddp"):
+        main(args)

@@ -94,10 +94,11 @@ def test_on_a_cpu_the_rate_is_measured_from_timed_steps() -> None:
     assert result.memory[0].fits is None  # a CPU's memory is not in the table
 
 
-def test_fsdp_shards_the_states_over_the_devices() -> None:
-    ddp, fsdp = (estimate(_resolved([*REAL, "--pretrain.trainer", f"configs/trainer/{t}.yaml"]),
-                          accelerator("h100", 8, 0.3), REPO) for t in ("ddp", "fsdp"))
-    assert fsdp.memory[0].weights_gib == pytest.approx(ddp.memory[0].weights_gib / 8)
+def test_a_plan_with_fsdp_is_refused_before_training(tmp_path: Path) -> None:
+    fsdp = tmp_path / "fsdp.yaml"
+    fsdp.write_text("trainer:\n  strategy:\n    class_path: lightning.pytorch.strategies.FSDPStrategy\n")
+    with pytest.raises(ValueError, match=r"^pretrain.trainer .*trainer.strategy='FSDPStrategy' is refused: "):
+        _resolved([*REAL, "--pretrain.trainer", str(fsdp)])
     cpu = estimate(_resolved([*DRY_RUN, "--pretrain.trainer", "configs/trainer/cpu.yaml"]),
                    accelerator("h100", 1, 0.3), REPO)  # `strategy: auto`, a string
     assert cpu.memory[0].weights_gib > 0

@@ -14,7 +14,7 @@ training tokens, training FLOPs, and on a named accelerator the wall time, GPU-h
   batch and sequence length (`pretrain.bench`, our model alone), with the threads a run gets
   (threads_per_run, pretrain.compare.planning.cores) and bf16 autocast when the trainer asks for bf16-mixed.
 - Memory per device in pretraining, bf16-mixed with AdamW: fp32 weights (4 bytes per parameter), gradients (4) and
-  the two AdamW moments (8), sharded over the devices under FSDP; activations per layer after Korthikanti et al.
+  the two AdamW moments (8), whole on every DDP rank; activations per layer after Korthikanti et al.
   2022 (arXiv:2205.05198, section 4.1): s*b*(34h + 5as/h) bytes at d_ff = 4h, here s*b*(18h + 4 d_ff) + 4sbh
   for the fp32 LayerNorm inputs under autocast, without the 5as^2b attention-matrix term, which SDPA's flash and
   memory-efficient kernels never store (Dao et al. 2022, arXiv:2205.14135); plus BERT's logits at its masked
@@ -208,7 +208,7 @@ def estimate(resolved: ResolvedPlan, device: Accelerator, root: Path = Path(".")
     total = StageEstimate("total", len(everything), sum(r[0] for r in everything), sum(r[1] for r in everything),
                           sum(s.wall_s for s in stages),
                           None if device.peak_flops is None else sum(s.gpu_hours or 0.0 for s in stages))
-    memory = [_memory(resolved, family, root, device, pre_devices, pre_facts[family]["params"]) for family in FAMILIES]
+    memory = [_memory(resolved, family, root, device, pre_facts[family]["params"]) for family in FAMILIES]
     return PlanEstimate(plan.experiment, device, stages, total, memory, notes)
 
 
@@ -274,14 +274,9 @@ def _stage(name: str, runs: list[tuple[float, float, float, str]], parallel: int
     return StageEstimate(name, len(runs), sum(r[0] for r in runs), sum(r[1] for r in runs), wall, hours, longest)
 
 
-def _memory(resolved: ResolvedPlan, family: str, root: Path, device: Accelerator, devices: int,
-            params: int) -> MemoryEstimate:
+def _memory(resolved: ResolvedPlan, family: str, root: Path, device: Accelerator, params: int) -> MemoryEstimate:
     p = resolved.plan.pretrain
     config = preset_config(resolved, family)
-    trainer = _trainer(root / p.trainer)
-    strategy = trainer.get("strategy")
-    strategy = strategy.get("class_path", "") if isinstance(strategy, dict) else str(strategy)
-    shards = devices if "FSDP" in strategy else 1  # FSDP shards weights, gradients and optimizer state
     s, b, h, layers = p.seq_len, p.batch_size, config.d_model, config.n_layers
     # The MLP keeps its up-projection and activation outputs in bf16 (2 + 2 bytes per d_ff unit); SwiGLU keeps
     # gate, up, SiLU and product (4 x 2 bytes).
@@ -291,7 +286,7 @@ def _memory(resolved: ResolvedPlan, family: str, root: Path, device: Accelerator
     embeddings = 4 * s * b * h  # the fp32 embedding output (the first block's input)
     activations = layers * per_layer + logits + embeddings
     checkpointed = layers * 4 * s * b * h + per_layer + logits + embeddings
-    weights, gradients, adamw = 4 * params / shards, 4 * params / shards, 8 * params / shards
+    weights, gradients, adamw = 4 * params, 4 * params, 8 * params  # every DDP rank holds all three (FSDP is refused)
     states = weights + gradients + adamw
     checkpointing = bool((_yaml(root / getattr(p, f"{family}_config")).get("model") or {}).get("init_args", {})
                          .get("activation_checkpointing", False))

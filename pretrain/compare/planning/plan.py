@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, get_args, get_type_hints
 
+import yaml
 from jsonargparse import ActionConfigFile, ArgumentParser
 
 from pretrain.arms import ARMS, MISSION_ARMS, Attention, arm_record
@@ -25,6 +26,7 @@ from pretrain.compare.planning.source_check import check_source
 from pretrain.compare.running.experiment_layout import ExperimentLayout
 from pretrain.data.sources import DataSource, DataSourceArg
 from pretrain.family import FAMILIES, family_record
+from pretrain.run_cli import check_strategy
 from tasks.classification.head import Pooling
 from tasks.registry import TASKS, task_record
 
@@ -445,6 +447,9 @@ def validate(plan: ComparePlan, root: Path = Path("."), check_data: bool = True)
         path = getattr(p if name.startswith("pretrain") else f, name.split(".")[1])
         if not (root / path).is_file():
             raise ValueError(f"{name}={path!r}: no such config file ({root / path})")
+        if name.endswith(".trainer"):
+            trainer = (yaml.safe_load((root / path).read_text()) or {}).get("trainer") or {}
+            check_strategy(trainer.get("strategy"), f"{name} ({path}): trainer.strategy")
     for arm in plan.arms:
         for path in p.arm_config(arm)[1:]:
             if not (root / path).is_file():
