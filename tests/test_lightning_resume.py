@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import torch
+from lightning.fabric.plugins.environments import SLURMEnvironment
 from lightning.pytorch import Callback, LightningDataModule, LightningModule, Trainer, seed_everything
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
@@ -152,3 +153,45 @@ def test_sigterm_resume_logs_the_uninterrupted_runs_steps_and_checkpoints(val_ev
     assert _logged(run, "val/loss") == _logged(full, "val/loss")
     names = {p.name for p in (run / "checkpoints").iterdir() if not p.name.startswith(".")}
     assert names == {p.name for p in (full / "checkpoints").iterdir()}
+
+
+def test_slurm_requeue_resumes_from_the_sigusr1_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under SLURM with auto-requeue, SIGUSR1 at step 3 saves last.ckpt at that step (after the periodic one of
+    step 2), requeues the job with `scontrol requeue <job id>`, and the requeued launch's `--ckpt_path last` goes on
+    from step 3 exactly as the uninterrupted run."""
+    bin_dir, requeued = tmp_path / "bin", tmp_path / "requeued.txt"
+    bin_dir.mkdir()
+    scontrol = bin_dir / "scontrol"
+    scontrol.write_text(f'#!/bin/sh\necho "$@" >> {requeued}\n')
+    scontrol.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    for name, value in {"SLURM_NTASKS": "1", "SLURM_PROCID": "0", "SLURM_LOCALID": "0", "SLURM_NODEID": "0",
+                        "SLURM_JOB_ID": "4242", "SLURM_JOB_NAME": "pretrain", "SLURM_NODELIST": "node1"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("SLURM_ARRAY_JOB_ID", raising=False)
+
+    def fit(root: Path, signal_at: tuple[int, int] | None = None, resume: bool = False) -> dict[int, float]:
+        seed_everything(0)
+        module = GptPretraining(tiny_config("gpt", vocab_size=64, dropout=0.1), warmup_steps=2, max_steps=10)
+        recorder = Recorder(signal_at)
+        periodic = ModelCheckpoint(dirpath=root, every_n_train_steps=2, save_top_k=-1, save_last=True)
+        trainer = Trainer(
+            max_steps=8, logger=False, enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
+            callbacks=[recorder, PreemptionCheckpoint(), periodic], default_root_dir=root,
+            plugins=[SLURMEnvironment(auto_requeue=True)],
+        )
+        trainer.fit(module, TinyDataModule("gpt"), ckpt_path="last" if resume else None)
+        return recorder.losses
+
+    full = fit(tmp_path / "full")
+    first = fit(tmp_path / "run", signal_at=(3, signal.SIGUSR1))
+    assert sorted(first) == [1, 2, 3]  # stopped at the step boundary after the signal
+    assert torch.load(tmp_path / "run" / "last.ckpt", weights_only=True)["global_step"] == 3  # not the step-2 one
+    assert not list((tmp_path / "run").glob("hpc_ckpt_*"))  # Lightning's mid-step file is not written
+    assert requeued.read_text().split() == ["requeue", "4242"]
+    resumed = fit(tmp_path / "run", resume=True)
+    assert sorted(resumed) == [4, 5, 6, 7, 8]
+    assert {k: full[k] for k in resumed} == resumed  # bitwise: the weights at step 3 are the uninterrupted run's
+    weights = [torch.load(root / "last.ckpt", weights_only=True)["state_dict"] for root in (tmp_path / "full",
+                                                                                              tmp_path / "run")]
+    assert weights[0].keys() == weights[1].keys() and all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])

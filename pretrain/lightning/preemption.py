@@ -1,9 +1,12 @@
 """SIGTERM / SIGUSR1: finish the current step, save last.ckpt, stop cleanly; the next launch resumes as if
-the run had never stopped (same step labels in the logs, same checkpoint files)."""
+the run had never stopped (same step labels in the logs, same checkpoint files). Under SLURM with auto-requeue the
+SIGUSR1 checkpoint is that same last.ckpt, and the job is then requeued, so `--ckpt_path last` resumes from it."""
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
 import threading
 from pathlib import Path
 from types import FrameType
@@ -39,8 +42,11 @@ class PreemptionCheckpoint(Callback):
     """Turns a termination signal into a checkpoint at a step boundary and a clean exit (code 0).
 
     `--ckpt_path last` then resumes from it: the file is `last.ckpt` in the first
-    ModelCheckpoint's directory, where Lightning looks for "last". Under SLURM with
-    auto-requeue, SIGUSR1 is left to Lightning, which saves and requeues the job itself.
+    ModelCheckpoint's directory, where Lightning looks for "last". Under SLURM with auto-requeue
+    (Lightning's default there) the requeue signal (SIGUSR1, `#SBATCH --signal=SIGUSR1@90`) is handled
+    here too, in place of Lightning's handler: that one saves `hpc_ckpt_N.ckpt` inside the signal handler,
+    mid-step, and a requeued job started with `--ckpt_path last` never reads it. Here the checkpoint is
+    last.ckpt at a step boundary, and rank 0 then requeues the job (`scontrol requeue`, as Lightning does).
     """
 
     def __init__(self) -> None:
@@ -48,10 +54,19 @@ class PreemptionCheckpoint(Callback):
         self._previous: dict[int, Any] = {}
         self._waited = False  # the stop already waited one step for a scheduled validation
 
+    @staticmethod
+    def _requeue_signal(trainer: Trainer) -> signal.Signals | None:
+        """The signal after which the job is requeued: SLURMEnvironment's requeue_signal under auto-requeue."""
+        # Where Lightning's own signal connector reads it: a one-device run's strategy holds no environment.
+        environment = trainer._accelerator_connector.cluster_environment
+        if isinstance(environment, SLURMEnvironment) and environment.auto_requeue:
+            return environment.requeue_signal
+        return None
+
     def _signals(self, trainer: Trainer) -> list[signal.Signals]:
-        environment = getattr(trainer.strategy, "cluster_environment", None)
-        slurm_requeue = isinstance(environment, SLURMEnvironment) and environment.auto_requeue
-        return [signal.SIGTERM] + ([] if slurm_requeue or not hasattr(signal, "SIGUSR1") else [signal.SIGUSR1])
+        requeue = self._requeue_signal(trainer)
+        usr1 = [signal.SIGUSR1] if hasattr(signal, "SIGUSR1") else []
+        return [signal.SIGTERM, *usr1] + ([requeue] if requeue is not None and requeue not in usr1 else [])
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         self.received = signum  # only a flag: saving inside a signal handler could interrupt a step
@@ -118,6 +133,8 @@ class PreemptionCheckpoint(Callback):
         loop._skip_next_val = True
         if trainer.is_global_zero:
             print(f"received signal {self.received}: saved {path} at step {trainer.global_step}; stopping")
+            if self.received == self._requeue_signal(trainer):
+                requeue_slurm_job()
 
     @staticmethod
     def checkpoint_path(trainer: Trainer) -> Path:
@@ -125,3 +142,16 @@ class PreemptionCheckpoint(Callback):
             if isinstance(callback, ModelCheckpoint) and callback.dirpath:
                 return last_checkpoint_in(Path(callback.dirpath))
         return RunLayout(trainer.default_root_dir).last_checkpoint
+
+
+def requeue_slurm_job() -> None:
+    """`scontrol requeue` this SLURM job (an array task as <array job>_<task>); the requeued job keeps its id, so
+    its run folder (scripts/slurm/pretrain.sbatch names it after the id) and last.ckpt are found again."""
+    array_job = os.environ.get("SLURM_ARRAY_JOB_ID")
+    job = f"{array_job}_{os.environ['SLURM_ARRAY_TASK_ID']}" if array_job else os.environ["SLURM_JOB_ID"]
+    try:
+        result = subprocess.run(["scontrol", "requeue", job], check=False).returncode
+    except FileNotFoundError:
+        result = None
+    print(f"requeued SLURM job {job}" if result == 0 else
+          f"requeueing SLURM job {job} failed (scontrol exit status {result}); resume with --ckpt_path last")
