@@ -132,3 +132,19 @@ def test_help_lists_the_estimate_options(capsys: pytest.CaptureFixture[str]) -> 
     assert exit_.value.code == 0 and "--pretrain.tokens" in out
     for option in ("--estimate", "--gpu ", "--gpus", "--mfu", "--gpu-memory-gib", "--json"):
         assert option in out
+
+
+def test_the_real_plan_fans_fine_tuning_out_over_every_gpu_within_three_hours() -> None:
+    result = estimate(_resolved(REAL), accelerator("h100", 8, 0.3), REPO)
+    stages = {s.stage: s for s in result.stages}
+    serial = estimate(_resolved([*REAL, "--device_slots", "null"]), accelerator("h100", 8, 0.3), REPO)
+    one_at_a_time = {s.stage: s for s in serial.stages}
+    assert stages["pretrain"].wall_s == one_at_a_time["pretrain"].wall_s  # DDP over the node, one run at a time
+    assert stages["seeds"].wall_s == pytest.approx(one_at_a_time["seeds"].wall_s / 8)  # 8 runs at a time
+    assert result.total.wall_s <= 3 * 3600 < serial.total.wall_s
+    assert any("8 at a time, one per device" in note for note in result.notes)
+
+
+def test_device_slots_need_subprocess_runs() -> None:
+    with pytest.raises(ValueError, match=r"^device_slots='auto' needs subprocess_runs: true"):
+        _resolved([*REAL, "--subprocess_runs", "false"])

@@ -7,9 +7,10 @@ training tokens, training FLOPs, and on a named accelerator the wall time, GPU-h
   tokens each run trains on; validation forward passes add a third of that per validated token (forward only:
   2N of the 6N, Kaplan et al. 2020, arXiv:2001.08361) to the time, not to the FLOP column.
 - Time on a GPU: FLOPs / (devices per run x peak x MFU), with the peak from Lightning's table (the one the
-  benchmark's MFU uses) and an assumed MFU (`--mfu`), not a measured one. Runs go `parallel_runs` at a time; a
-  stage takes max(its longest run, its runs' total / parallel_runs). GPU-hours count every GPU of the node as held
-  for the whole stage (a one-device fine-tuning run leaves the others idle but rented).
+  benchmark's MFU uses) and an assumed MFU (`--mfu`), not a measured one. Runs go `parallel_runs` at a time, or
+  with `device_slots` pretraining one at a time on every device and the fine-tuning stages one run per device; a
+  stage takes max(its longest run, its runs' total / runs side by side). GPU-hours count every GPU of the node as
+  held for the whole stage (without slots a one-device fine-tuning run leaves the others idle but rented).
 - On a CPU (`--gpu cpu`) the rate is measured: a few timed training steps of each family's preset at the plan's
   batch and sequence length (`pretrain.bench`, our model alone), with the threads a run gets
   (threads_per_run, pretrain.compare.planning.cores) and bf16 autocast when the trainer asks for bf16-mixed.
@@ -44,6 +45,7 @@ from pretrain.bench.training import ours_runner
 from pretrain.compare.planning.cores import side_by_side
 from pretrain.compare.planning.plan import ResolvedPlan
 from pretrain.compare.running.pipeline import baseline_runs, count_runs, preset_config, preset_facts, pretrain_steps
+from pretrain.compare.running.slots import slot_count
 from pretrain.data.caching import atomic_write
 from pretrain.family import FAMILIES, family_record
 from tasks.registry import task_record
@@ -203,7 +205,14 @@ def estimate(resolved: ResolvedPlan, device: Accelerator, root: Path = Path(".")
     notes.append("fine-tuning time counts training steps only: validation, test and generation decoding depend on "
                  "the data's size and are not included; so do runs that stop early and the grid's extensions past "
                  "an edge (one run each)")
-    stages = [_stage(name, runs[name], side_by_side(plan)[0], device) for name in STAGES]
+    # With device slots fine-tuning fans out one run per device (pretraining takes them all: one run at a time).
+    # On a CPU, numbered slots are stand-ins (the dry run's); "auto" counts GPUs, of which a CPU has none.
+    slots = 0 if plan.device_slots == "auto" and not on_gpu else slot_count(plan.device_slots, available)
+    side = {name: (1 if name == "pretrain" else slots) if slots else side_by_side(plan)[0] for name in STAGES}
+    if slots:
+        notes.append(f"device_slots={plan.device_slots!r}: pretraining runs one at a time on every device (DDP), "
+                     f"fine-tuning and controls {slots} at a time, one per device")
+    stages = [_stage(name, runs[name], side[name], device) for name in STAGES]
     everything = [r for name in STAGES for r in runs[name]]
     total = StageEstimate("total", len(everything), sum(r[0] for r in everything), sum(r[1] for r in everything),
                           sum(s.wall_s for s in stages),

@@ -24,6 +24,7 @@ from pretrain.compare.planning.cores import side_by_side
 from pretrain.compare.planning.datasets import resolve
 from pretrain.compare.planning.source_check import check_source
 from pretrain.compare.running.experiment_layout import ExperimentLayout
+from pretrain.compare.running.slots import DeviceSlots, check_device_slots
 from pretrain.data.sources import DataSource, DataSourceArg
 from pretrain.family import FAMILIES, family_record
 from pretrain.run_cli import check_strategy
@@ -255,6 +256,10 @@ class ComparePlan:
         parallel_runs: independent runs (the two pretrainings, fine-tunings) side by side in this many worker
             processes; null = derived from the cores (pretrain.compare.planning.cores: min(cores, the widest stage))
         threads_per_run: threads of each in-process run; null = cores // parallel_runs
+        device_slots: the node's devices as slots runs take (pretrain.compare.running.slots; subprocess runs
+            only): a number, or auto = every GPU this process sees; a pretraining run takes every slot (DDP), a
+            fine-tuning run one, so fine-tuning fans out one run per GPU, each child seeing only its own
+            (CUDA_VISIBLE_DEVICES); null = no slots (parallel_runs alone decides)
     """
 
     experiment: str = "default"
@@ -273,6 +278,7 @@ class ComparePlan:
     subprocess_runs: bool = False
     parallel_runs: int | None = None
     threads_per_run: int | None = None
+    device_slots: DeviceSlots = None
 
     def classification_pooling(self) -> str:
         """The classification readout both families use (finetune.classification_pooling, resolved)."""
@@ -391,6 +397,10 @@ def validate(plan: ComparePlan, root: Path = Path("."), check_data: bool = True)
     for name in ("parallel_runs", "threads_per_run"):
         if getattr(plan, name) is not None:
             _positive(name, getattr(plan, name))
+    check_device_slots(plan.device_slots)
+    if plan.device_slots is not None and not plan.subprocess_runs:
+        raise ValueError(f"device_slots={plan.device_slots!r} needs subprocess_runs: true (a run's devices are its "
+                         "child process's CUDA_VISIBLE_DEVICES); set it, or device_slots: null")
     if not p.lr > 0:
         raise ValueError(f"pretrain.lr={p.lr} must be > 0")
     if not f.lrs or any(not lr > 0 for lr in f.lrs) or len(set(f.lrs)) != len(f.lrs):
@@ -450,6 +460,10 @@ def validate(plan: ComparePlan, root: Path = Path("."), check_data: bool = True)
         if name.endswith(".trainer"):
             trainer = (yaml.safe_load((root / path).read_text()) or {}).get("trainer") or {}
             check_strategy(trainer.get("strategy"), f"{name} ({path}): trainer.strategy")
+            if name == "finetune.trainer" and plan.device_slots is not None and trainer.get("devices", 1) != 1:
+                raise ValueError(f"finetune.trainer={path!r} has devices={trainer.get('devices')!r}; with "
+                                 f"device_slots each fine-tuning run takes one slot: use a one-device trainer "
+                                 "(configs/trainer/gpu.yaml)")
     for arm in plan.arms:
         for path in p.arm_config(arm)[1:]:
             if not (root / path).is_file():

@@ -11,7 +11,8 @@
     seeds            the group's rate: the remaining seeds (and pretraining seeds and probes) of the
                      pretrained group, the remaining `controls` seeds of the random-init one
 
-Up to `parallel_runs` runs go side by side, each starting as soon as what it waits for has finished.
+Up to `parallel_runs` runs go side by side, each starting as soon as what it waits for has finished; with
+`device_slots`, a pretraining run takes every slot and a fine-tuning run one (pretrain.compare.running.slots).
 Every run goes through the ledger, so a re-run resumes: finished runs are skipped, failed ones retried.
 """
 
@@ -53,6 +54,7 @@ from pretrain.compare.running.runs import (
     read_metrics_csv,
     tokens_at_checkpoint,
 )
+from pretrain.compare.running.slots import EVERY_SLOT, slot_names
 from pretrain.compare.schema import ComparisonResults, PretrainResult, RunRecord
 from pretrain.data.caching import atomic_write
 from pretrain.data.datamodules import BertDataModule
@@ -215,11 +217,11 @@ def execute(resolved: ResolvedPlan, pretrain_cli: Cli, finetune_cli: Cli) -> Com
     pretrain_runs = [RunIdentity.pretraining(arm, seed, steps[arm]) for seed in p.seeds for arm in arms
                      if arm_record(arm).pretrained_with is None]  # the others follow the runs they share
     pretraining = [Job(run.run_id, _pretrain, (resolved, run.family, run.seed, run.max_steps, pretrain_cli), run,
-                       layout.run(run.run_id).run_log) for run in pretrain_runs]
+                       layout.run(run.run_id).run_log, slots=EVERY_SLOT) for run in pretrain_runs]
     if any(not ledger.done(job.run_id) for job in pretraining):
         prepare_shared_data(resolved)
     run_jobs(task_jobs + pretraining, ledger, progress, workers=workers, threads=threads,
-             subprocess_runs=plan.subprocess_runs, then=then)
+             subprocess_runs=plan.subprocess_runs, then=then, slots=slot_names(plan.device_slots))
     for arm in arms:  # runs that could not start because their pretraining failed: recorded as skipped
         if not pretrained(arm):
             grid_jobs(arm)
@@ -286,7 +288,7 @@ def _finetune_job(resolved: ResolvedPlan, ledger: Ledger, cli: Cli, task: str, a
     checkpoint = Path(pre.result.checkpoints[str(probe)])
     out = resolved.plan.layout().run(run.run_id)
     return Job(run.run_id, _finetune, (resolved, arm, task, checkpoint, seed, lr, random_init, out.root, cli), run,
-               out.run_log)
+               out.run_log, slots=1)
 
 
 def _check_same_plan(path: Path, plan: dict[str, Any]) -> None:
@@ -294,7 +296,8 @@ def _check_same_plan(path: Path, plan: dict[str, Any]) -> None:
     if not path.is_file():
         return
     stored = json.loads(path.read_text())
-    ignored = ("wandb", "parallel_runs", "threads_per_run")  # how runs are launched or logged: not their results
+    # how runs are launched or logged: not their results
+    ignored = ("wandb", "parallel_runs", "threads_per_run", "device_slots")
     changed = sorted(
         f"{section}.{key}" if isinstance(value, dict) else section
         for section, value in plan.items() if section not in ignored and stored.get(section) != value

@@ -5,9 +5,11 @@ Small models use one CPU core better than two (per-op threading overhead dominat
 so on an N-core machine N single-threaded runs finish sooner than N runs in a row with N threads.
 With `workers == 1` a job runs in this process, as before; with more, in-process runs go to a pool
 of spawned worker processes (started once, reused: the imports are paid once per worker), and
-subprocess runs (`subprocess_runs`) to threads that each wait for their child process. Each run's
-console output goes to `<run folder>/run.log` (a child process writes its own); the console shows one
-line per run. SIGTERM or SIGINT stops the plan and every run it holds (stopping.py).
+subprocess runs (`subprocess_runs`) to threads that each wait for their child process. With device slots
+(pretrain.compare.running.slots) a subprocess run starts when the slots it needs are free, and its child sees only
+those: DDP pretraining takes every slot, fine-tuning one, so after pretraining the one-device runs fan out one per
+GPU. Each run's console output goes to `<run folder>/run.log` (a child process writes its own); the console shows
+one line per run. SIGTERM or SIGINT stops the plan and every run it holds (stopping.py).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 
 from pretrain.compare.running.ledger import Ledger
 from pretrain.compare.running.run_identity import RunIdentity
+from pretrain.compare.running.slots import EVERY_SLOT, on_slots
 from pretrain.compare.running.stopping import PlanStopped, RunStopped, executing, init_worker, stop_on_signals
 from pretrain.compare.schema import RunRecord, RunResult
 from pretrain.lightning.preemption import stop_signal
@@ -37,6 +40,7 @@ class Job:
     args: tuple[Any, ...]
     identity: RunIdentity
     log_file: Path | None = None  # where a pooled run's console output goes
+    slots: int = 0  # device slots it runs on, with slots (run_jobs): 0 none (CPU), 1, or EVERY_SLOT (DDP on the node)
 
 
 @dataclass
@@ -106,11 +110,14 @@ Followups = Callable[[Job, RunRecord], list[Job]]
 
 
 def run_jobs(jobs: Sequence[Job], ledger: Ledger, progress: Progress, *, workers: int, threads: int,
-             subprocess_runs: bool, then: Followups | None = None) -> None:
+             subprocess_runs: bool, then: Followups | None = None, slots: Sequence[str] = ()) -> None:
     """Run the jobs not yet done in the ledger, `workers` at a time, recording each as it finishes.
 
     `then(job, record)` returns the jobs a finished (or already done) job makes runnable; they are
     queued at once, so a run starts as soon as what it depends on is there, not when a whole stage is.
+    With `slots` (device names; subprocess runs only) a job needing slots starts, in queue order, when that many
+    are free, and its child process sees only them; a job waiting for slots is not overtaken by a later one (a
+    DDP pretraining run would otherwise wait behind every fine-tuning run); jobs needing none go `workers` at a time.
     """
     follow = then or (lambda job, record: [])
     queued: set[str] = set()
@@ -133,6 +140,13 @@ def run_jobs(jobs: Sequence[Job], ledger: Ledger, progress: Progress, *, workers
 
     pending = fresh(jobs)
     stopped: list[str] = []  # runs a termination signal stopped
+    if slots:
+        if not subprocess_runs:
+            raise ValueError("device_slots needs subprocess_runs: true (a run's devices are its child process's "
+                             "CUDA_VISIBLE_DEVICES)")
+        _run_on_slots(pending, list(slots), workers, ledger, progress, lambda job, record: fresh(follow(job, record)),
+                      stopped)
+        return
     if workers == 1:
         with stop_on_signals(lambda: []):
             while pending and stop_signal() is None:
@@ -191,6 +205,54 @@ def _worker_pids(pool: Executor) -> list[int]:
     """The processes of a process pool (a thread pool's runs are child processes: stopping.child_process)."""
     # ProcessPoolExecutor has no public list of its processes; _processes maps pid -> process.
     return list(getattr(pool, "_processes", None) or {})
+
+
+def _run_on_slots(pending: list[Job], slots: list[str], workers: int, ledger: Ledger, progress: Progress,
+                  follow: Followups, stopped: list[str]) -> None:
+    """run_jobs with device slots (see its docstring); a stop ends it as run_jobs' pool (stopping.py)."""
+    free = list(slots)
+    print(f"[compare] {len(slots)} device slot(s) ({', '.join(slots)}): a pretraining run takes them all, a "
+          "fine-tuning run one; each run's log is in its folder", flush=True)
+    # Threads only wait for child processes, which a stop reaches through stopping.child_process.
+    with ThreadPoolExecutor(max_workers=len(slots) + workers) as pool, stop_on_signals(lambda: []):
+        futures: dict[Future[tuple[str, float, RunResult, str]], tuple[Job, list[str]]] = {}
+
+        def start_ready() -> None:
+            if stop_signal() is not None:
+                return
+            waiting, cpu_runs = False, sum(1 for job, held in futures.values() if not held)
+            for job in list(pending):
+                need = len(slots) if job.slots == EVERY_SLOT else min(job.slots, len(slots))
+                if need == 0:
+                    if cpu_runs >= workers:
+                        continue
+                elif waiting or need > len(free):
+                    waiting = True  # later runs needing slots queue behind this one
+                    continue
+                pending.remove(job)
+                held, free[:] = free[:need], free[need:]
+                cpu_runs += not need
+                if job.log_file is not None:
+                    job.log_file.parent.mkdir(parents=True, exist_ok=True)
+                args = (held, job.fn, *job.args) if held else job.args
+                futures[pool.submit(capture, on_slots if held else job.fn, args, None, None, False)] = (job, held)
+
+        start_ready()
+        while futures:
+            finished, _ = wait(futures, return_when=FIRST_COMPLETED)
+            for future in finished:
+                job, held = futures.pop(future)
+                free.extend(held)
+                free.sort(key=slots.index)  # the lowest slots first: the same device order every time
+                outcome = future.result()
+                if outcome[0] == STOPPED:
+                    stopped.append(job.run_id)
+                elif outcome[0] != NOT_STARTED:
+                    record = _record(ledger, progress, job, outcome)
+                    if stop_signal() is None:
+                        pending.extend(follow(job, record))
+            start_ready()
+        _raise_if_stopped(stopped)
 
 
 def _record(ledger: Ledger, progress: Progress, job: Job,

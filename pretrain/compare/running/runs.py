@@ -21,6 +21,7 @@ import torch
 from pretrain.arms import Attention, arm_record
 from pretrain.checkpoint import load_backbone
 from pretrain.compare.planning.plan import ResolvedPlan
+from pretrain.compare.running.slots import child_environment
 from pretrain.compare.running.stopping import child_process
 from pretrain.compare.schema import AttentionExample, ModelFacts
 from pretrain.family import family_record
@@ -262,13 +263,14 @@ def subprocess_cli(module: str) -> Cli:
 
     def run(args: list[str]) -> None:
         command = [sys.executable, "-m", module, *args]
+        env = child_environment()  # only the run's device slots visible, when it holds some
         if "--trainer.default_root_dir" not in args:
-            code, where = _child(command), ""
+            code, where = _child(command, env=env), ""
         else:
             layout = RunLayout(Path(args[args.index("--trainer.default_root_dir") + 1]))
             layout.root.mkdir(parents=True, exist_ok=True)
             with open(layout.run_log, "a") as log:
-                code = _child(command, stdout=log, stderr=subprocess.STDOUT)
+                code = _child(command, stdout=log, stderr=subprocess.STDOUT, env=env)
             where = f"; its output is in {layout.run_log}"
         if code:
             raise RuntimeError(f"python -m {module} {args[0]} ... exited with status {code}{where}")
