@@ -25,7 +25,7 @@ from transformers import PreTrainedTokenizerBase
 from pretrain.blocks.config import TransformerConfig
 from pretrain.checkpoint import Backbone, load_backbone, random_weights, stored_source
 from pretrain.data.sources import DataSource, DataSourceArg, load_hub_split
-from pretrain.lightning.optim import Optimisation
+from pretrain.lightning.optim import Optimisation, use_tensor_cores
 from pretrain.run_cli import init_options
 from tasks.encoding import SpecialTokens
 from tasks.files import Row, dataset_rows, read_table
@@ -325,6 +325,7 @@ class TaskModule(LightningModule):
         """Build what depends on the data (label heads, metrics); `connect` calls it once, before weights load."""
 
     def setup(self, stage: str) -> None:
+        use_tensor_cores(self.trainer.strategy.root_device)
         if not self._configured:
             raise RuntimeError(f"{type(self).__name__} has no label heads yet: call "
                                "tasks.base.connect(module, datamodule) before trainer.fit/test/predict")

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
-from jsonargparse import ArgumentParser
+from unittest import mock
 
+import pytest
+import torch
+from jsonargparse import ArgumentParser
+from lightning_fakes import tiny_config
+
+from pretrain.blocks.block import TransformerBlock
 from pretrain.lightning import BertPretraining, GptPretraining
 from tasks.classification.module import ClassificationModule
 from tasks.generation.module import GenerationModule
@@ -46,3 +51,20 @@ def test_option_defaults_hold_the_shared_and_the_task_options() -> None:
     assert defaults["random_init"] is False and defaults["family"] is None and defaults["lr"] == 5e-5
     assert defaults["bert_generation"] == "masked" and "options" not in defaults and "args" not in defaults
     assert NerModule.option_defaults()["classifier_dropout"] == 0.1 and "pooling" not in NerModule.option_defaults()
+
+
+@pytest.mark.parametrize("module_class", [BertPretraining, GptPretraining])
+def test_compile_covers_every_block_whatever_path_the_loss_takes(module_class: type) -> None:
+    """GPT trains through `lm_loss`, not `forward`: compiling the blocks (torchtitan's per-block compile) covers it;
+    on a CPU device the float32 matmul precision stays torch's "highest"."""
+    module = module_class(tiny_config(module_class.family, dropout=0.0), compile=True)
+    names = list(module.state_dict())
+    with mock.patch.object(module_class, "trainer", new_callable=mock.PropertyMock) as trainer:
+        trainer.return_value.strategy.root_device = torch.device("cpu")
+        module.configure_model()
+        module.configure_model()  # Lightning may call it again (a later fit): blocks are compiled once
+    blocks = [m for m in module.model.modules() if isinstance(m, TransformerBlock)]
+    assert blocks and all(block._compiled_call_impl is not None for block in blocks)
+    assert module.model._compiled_call_impl is None  # not the model's forward, which lm_loss bypasses
+    assert list(module.state_dict()) == names  # checkpoints keep the eager names
+    assert torch.get_float32_matmul_precision() == "highest"

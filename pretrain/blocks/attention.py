@@ -1,15 +1,19 @@
-"""Multi-head attention on torch's scaled_dot_product_attention.
+"""Multi-head attention on torch's scaled_dot_product_attention, or FlexAttention where a mask would rule out
+SDPA's fused kernels.
 
 Shape legend: B batch, T query length, S key length, H heads, Dh head dim, D model dim.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.nn.attention.flex_attention import BlockMask, create_block_mask, flex_attention
 
 from pretrain.blocks.config import TransformerConfig
 from pretrain.blocks.kv_cache import KVCache
@@ -45,14 +49,15 @@ class MultiHeadAttention(nn.Module):
         self,
         x: Tensor,
         *,
-        mask: Tensor | None = None,
+        mask: Tensor | BlockMask | None = None,
         is_causal: bool = False,
         context: Tensor | None = None,
         rope: tuple[Tensor, Tensor] | None = None,
         cache: KVCache | None = None,
         need_weights: bool = False,
     ) -> tuple[Tensor, Tensor | None]:
-        """x (B, T, D); mask bool (B or 1, 1, T, S), True where a query may attend a key.
+        """x (B, T, D); mask bool (B or 1, 1, T, S), True where a query may attend a key, or the same mask as a
+        FlexAttention BlockMask (`block_mask`; no dropout, no weights, no cache).
 
         Returns the output (B, T, D) and, if `need_weights`, the attention probabilities (B, H, T, S).
         """
@@ -66,7 +71,12 @@ class MultiHeadAttention(nn.Module):
                 k, v = cache.append(self, k, v)  # (B, H, S, Dh), S = cached + T
         dropout_p = self.dropout_p if self.training else 0.0
         weights = None
-        if need_weights:
+        if isinstance(mask, BlockMask):
+            if need_weights or dropout_p or cache is not None:
+                raise ValueError("a BlockMask (FlexAttention) takes no attention weights, dropout or KV cache; pass "
+                                 "the boolean mask instead")
+            out = _flex_attention(q.device.type)(q, k, v, block_mask=mask)
+        elif need_weights:
             out, weights = _attention_with_weights(q, k, v, mask, is_causal, dropout_p, self.training)
         else:
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p, is_causal=is_causal)
@@ -102,3 +112,24 @@ def _attention_with_weights(
         scores = scores.masked_fill(~mask, float("-inf"))
     probs = scores.softmax(dim=-1)
     return F.dropout(probs, p=dropout_p, training=training) @ v, probs
+
+
+@functools.cache
+def _flex_attention(device_type: str) -> Callable[..., Tensor]:
+    """flex_attention, compiled on CUDA (its fused Triton kernel; eager flex_attention is an unfused reference)."""
+    return torch.compile(flex_attention, dynamic=False) if device_type == "cuda" else flex_attention
+
+
+def block_mask(mask: Tensor) -> BlockMask:
+    """The boolean mask (B or 1, 1, T, S) as a FlexAttention BlockMask: the same True/False per (query, key), read
+    from the tensor itself, so the two paths cannot disagree on what a query sees. FlexAttention skips the 128 x 128
+    blocks with no True and applies no mask inside full ones (He et al. 2024, "FlexAttention", PyTorch blog), where
+    SDPA with any boolean mask falls back from FlashAttention to its memory-efficient or math kernel."""
+    rows, _, T, S = mask.shape
+    dense = mask[:, 0]  # (B or 1, T, S)
+
+    def mask_mod(b: Tensor, h: Tensor, q_idx: Tensor, kv_idx: Tensor) -> Tensor:
+        return dense[b if rows > 1 else 0, q_idx, kv_idx]
+
+    return create_block_mask(mask_mod, rows if rows > 1 else None, None, T, S, device=mask.device,
+                             _compile=mask.device.type == "cuda")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from torch import Tensor, nn
+from torch.nn.attention.flex_attention import BlockMask
 
 from pretrain.blocks.attention import MultiHeadAttention
 from pretrain.blocks.config import TransformerConfig
@@ -45,7 +46,7 @@ class TransformerBlock(nn.Module):
         self,
         x: Tensor,
         *,
-        mask: Tensor | None = None,
+        mask: Tensor | BlockMask | None = None,
         is_causal: bool = False,
         rope: tuple[Tensor, Tensor] | None = None,
         context: Tensor | None = None,

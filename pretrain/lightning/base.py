@@ -28,7 +28,7 @@ from pretrain.blocks.config import TransformerConfig
 from pretrain.checkpoint import CHECKPOINT_FORMAT
 from pretrain.family import family_record
 from pretrain.lightning.metrics import UnigramBaseline
-from pretrain.lightning.optim import Optimisation
+from pretrain.lightning.optim import Optimisation, use_tensor_cores
 from pretrain.lightning.schedule import Schedule
 from pretrain.models.copying import random_sequences
 from pretrain.models.counting import flops_per_token
@@ -90,7 +90,7 @@ class PretrainingModule(LightningModule):
             max_steps: steps of the schedule (null: the Trainer's whole run)
             schedule: decay after warmup, down to min_lr_ratio * lr
             min_lr_ratio: the final learning rate as a fraction of lr
-            compile: torch.compile the model in place (checkpoints keep the eager parameter names)
+            compile: torch.compile each transformer block in place (checkpoints keep the eager parameter names)
             activation_checkpointing: recompute each block's activations in backward (less memory, ~30% slower)
             peak_flops_per_device: peak FLOP/s for MFU (null: by GPU name; none on CPU)
         """
@@ -151,13 +151,21 @@ class PretrainingModule(LightningModule):
 
     # --- model setup ---------------------------------------------------------------------------
     def configure_model(self) -> None:
+        use_tensor_cores(self.trainer.strategy.root_device)
         if self.hparams["activation_checkpointing"] and not getattr(self, "_checkpointing_applied", False):
             # Recompute each block's activations in backward: memory O(layers) -> O(1) blocks
             # (Chen et al. 2016, arXiv:1604.06174). The wrapper keeps state_dict keys unchanged.
             apply_activation_checkpointing(self.model, check_fn=lambda m: isinstance(m, TransformerBlock))
             self._checkpointing_applied = True
-        if self.hparams["compile"]:
-            self.model.compile()  # in place: parameter names (and checkpoints) stay those of the eager model
+        if self.hparams["compile"] and not getattr(self, "_compiled", False):
+            # Per block, as torchtitan compiles its models: every path through the model (GPT's fused `lm_loss`,
+            # BERT's masked-position head, validation) runs the compiled blocks, where compiling `forward` left
+            # `lm_loss` eager; one block's graph serves every layer (one compilation, not n_layers). In place:
+            # parameter names (and checkpoints) stay those of the eager model.
+            for block in self.model.modules():
+                if isinstance(block, TransformerBlock):
+                    block.compile()
+            self._compiled = True
 
     def metrics(self, split: str) -> MetricCollection:
         return {"train": self.train_metrics, "val": self.val_metrics, "test": self.test_metrics}[split]

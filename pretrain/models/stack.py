@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
+from torch.nn.attention.flex_attention import BlockMask
 
+from pretrain.blocks.attention import block_mask
 from pretrain.blocks.block import TransformerBlock
 from pretrain.blocks.config import TransformerConfig
 from pretrain.blocks.embeddings import Embeddings
@@ -38,6 +40,10 @@ class TransformerStack(nn.Module):
             TransformerBlock(config, layer=layer, cross_attention=cross_attention) for layer in range(config.n_layers)
         )
         self.final_norm = build_norm(config) if config.final_norm else None
+        # Masks SDPA would take as boolean tensors go to FlexAttention as block masks instead: None = on CUDA only
+        # (SDPA stays the reference path on CPUs, where the default plan's numbers were measured); True / False
+        # force it (the CPU test of both paths).
+        self.flex_attention: bool | None = None
 
     def forward(
         self,
@@ -65,11 +71,18 @@ class TransformerStack(nn.Module):
         local_rope = self.local_rotary(position_ids) if self.local_rotary is not None else rope
         mask, is_causal = self._self_attention_mask(attention_mask, document_ids, T, offset, input_ids.device)
         local_mask, local_causal = self._sliding_window_mask(mask, is_causal, T, offset, input_ids.device)
+        global_attention: Tensor | BlockMask | None = mask
+        local_attention: Tensor | BlockMask | None = local_mask
+        if self._flex(input_ids.device, cache, need_weights):
+            global_attention = block_mask(mask) if mask is not None else None
+            local_attention = (global_attention if local_mask is mask else
+                               block_mask(local_mask) if local_mask is not None else None)
         cross_mask = None if context_mask is None else context_mask.bool()[:, None, None, :]  # (B, 1, 1, S_ctx)
         attentions: list[Tensor] | None = [] if need_weights else None
         for block in self.blocks:
             x, weights = block(
-                x, mask=local_mask if block.local else mask, is_causal=local_causal if block.local else is_causal,
+                x, mask=local_attention if block.local else global_attention,
+                is_causal=local_causal if block.local else is_causal,
                 rope=local_rope if block.local else rope, context=context, context_mask=cross_mask,
                 cache=cache, need_weights=need_weights,
             )
@@ -78,6 +91,14 @@ class TransformerStack(nn.Module):
         if self.final_norm is not None:
             x = self.final_norm(x)
         return StackOutput(hidden_states=x, attentions=attentions)
+
+    def _flex(self, device: torch.device, cache: KVCache | None, need_weights: bool) -> bool:
+        """Whether this call's masks go to FlexAttention: on CUDA unless forced either way, never with attention
+        weights or a KV cache (decoding steps are one query long), nor with attention dropout in training, which
+        FlexAttention does not have."""
+        wanted = device.type == "cuda" if self.flex_attention is None else self.flex_attention
+        dropout = self.training and self.config.attention_dropout > 0
+        return wanted and cache is None and not need_weights and not dropout
 
     def _check_inputs(
         self, input_ids: Tensor, token_type_ids: Tensor | None, document_ids: Tensor | None, offset: int,

@@ -231,7 +231,9 @@ def _protocol(results: ComparisonResults) -> list[str]:
         + (f"{plan['threads_per_run']} thread(s) each" if plan.get("threads_per_run") else "threads not recorded")
         + (f", on {results.environment.usable_cores} usable CPU cores" if results.environment.usable_cores else "")
         + " (a plan's null = derived from the cores: runs = min(cores, the plan's widest stage), threads = "
-        "cores // runs; pretrain.compare.planning.cores).",
+        "cores // runs; pretrain.compare.planning.cores)"
+        + (f"; device slots {plan['device_slots']}: each pretraining run on every device, fine-tuning and control "
+           "runs one per device (pretrain.compare.running.slots)." if plan.get("device_slots") is not None else "."),
         f"- **Statistics:** mean ± 95% Student-t interval over {len(p['seeds'])} pretraining x {len(f['seeds'])} "
         "fine-tuning seeds (covers "
         + ("pretraining and fine-tuning randomness" if len(p["seeds"]) > 1 else "fine-tuning randomness only: one "
