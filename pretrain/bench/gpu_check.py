@@ -1,31 +1,41 @@
-"""The one-GPU check (`make gpu-check`, `python scripts/gpu_check.py`): what a GPU owner runs on one GPU, in a few
-minutes, before renting many. It prints one JSON object:
+"""The one-GPU check (`make gpu-check`, `python scripts/gpu_check.py`): what a GPU owner runs on one GPU, in at most
+8 minutes, before renting many. It prints one JSON object:
 
 - cuda_tests: the tests marked `cuda` (bf16 autocast, flash SDPA, torch.compile, fused AdamW on CUDA), run by pytest;
-- throughput: training tokens/s, MFU and peak memory of gpt2-small (seq 1024) and bert-base (seq 512) under bf16
-  autocast and torch.compile (SDPA picks its flash kernel where the inputs allow), next to the same model from
-  Hugging Face (`pretrain.bench.training.bench_family`, MFU from Lightning's peak table); the goal on a Hopper
-  GPU is gpt2-small at 40% MFU or more (`mfu_goal`);
+- plan_throughput: the real plan's presets (configs/compare/real.yaml: bert-base-matched / gpt-base-matched at its
+  seq_len, batch and vocabulary size) trained through the `pretrain` command on configs/trainer/gpu.yaml with
+  compile on: the logged tokens/s and MFU of the steps after the first few (compilation); the goal on a Hopper GPU
+  is the GPT preset at 40% MFU or more (`mfu_goal`);
+- throughput: the classic layouts beside them, gpt2-small (seq 1024) and bert-base (seq 512), ours next to the same
+  model from Hugging Face (`pretrain.bench.training.bench_family`), bf16 autocast and torch.compile;
 - pretrain_resume: a 100-step GPT pretraining through the `pretrain` command with a checkpoint at step 50, and a
   second run resumed from that checkpoint: the training losses of steps 51-100 compared with the first run's;
 - ddp_nccl: a one-rank DDP launch (configs/trainer/ddp.yaml, NCCL) of 10 steps.
 
-Without CUDA it exits at once with status 1 and one line saying so. `ok` is true when every part ran and passed
-(the MFU goal is reported, not required). The check has not been run on a GPU where it was written.
+Every part runs in its own process, killed when the check's 8 minutes (`budget_s`) are spent: a part that has not
+finished by then is reported as timed out, one that could not start as skipped. MFU divides by the dense bf16 peak
+(pretrain.lightning.peaks) and counts BERT's vocabulary projection at its masked positions only. Without CUDA it
+exits at once with status 1 and one line saying so. `ok` is true when every part ran and passed (the MFU goal is
+reported, not required). The check has not been run on a GPU where it was written.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
 
 from pretrain.run_config import REPO
 from pretrain.run_layout import RunLayout
@@ -47,15 +57,27 @@ class CheckSettings:
     log_every: int = 10
     trainer: str = "configs/trainer/gpu.yaml"  # the pretraining and resume runs (a test runs them with cpu.yaml)
     ddp_trainer: str = "configs/trainer/ddp.yaml"
+    plan: str = "configs/compare/real.yaml"  # whose presets, seq_len, batch and vocabulary plan_throughput trains
+    plan_steps: int = 30  # per preset; the first `plan_warmup` (compilation, the data loader's start) are left out
+    plan_warmup: int = 10
+    plan_compile: bool = True  # torch.compile per block, as a GPU run would (a CPU test turns it off)
     part_timeout_s: int = 240  # any one subprocess at most
-    budget_s: float = 480.0  # the whole check; a subprocess gets what is left (the throughput part runs in process)
+    budget_s: float = 480.0  # the whole check: every part is a subprocess, given at most what is left of it
     deadline: float = float("inf")  # time.monotonic() by which everything should have ended; set by main
 
 
+PART_FLAG = "--part"  # `gpu_check.py --part NAME FILE`: run one in-process part, its JSON into FILE (how main runs it)
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = list(argv or [])
     if not torch.cuda.is_available():
         print(NO_CUDA, file=sys.stderr)
         return 1
+    if argv[:1] == [PART_FLAG]:
+        name, out = argv[1], Path(argv[2])
+        out.write_text(json.dumps(IN_PROCESS_PARTS[name](CheckSettings(out=out.parent))))
+        return 0
     settings = CheckSettings(**({"out": Path(argv[0])} if argv else {}))
     settings = replace(settings, deadline=time.monotonic() + settings.budget_s)
     settings.out.mkdir(parents=True, exist_ok=True)
@@ -64,15 +86,14 @@ def main(argv: list[str] | None = None) -> int:
         "device": torch.cuda.get_device_name(0), "torch": torch.__version__, "cuda": torch.version.cuda,
         "flash_sdp_enabled": torch.backends.cuda.flash_sdp_enabled(),
     }
-    report["cuda_tests"] = _timed(cuda_tests, settings)
-    report["throughput"] = _timed(throughput, settings)
-    report["pretrain_resume"] = _timed(pretrain_resume, settings)
-    report["ddp_nccl"] = _timed(ddp_one_rank, settings)
-    rows = report["throughput"].get("rows", [])
-    gpt = next((r for r in rows if r["family"] == "gpt" and r["implementation"] == "ours"), None)
-    report["mfu_goal"] = {"model": "gpt2-small", "goal": MFU_GOAL, "mfu": gpt and gpt["mfu"],
-                          "met": bool(gpt and gpt["mfu"] is not None and gpt["mfu"] >= MFU_GOAL)}
-    report["ok"] = all(report[k].get("ok", False) for k in ("cuda_tests", "throughput", "pretrain_resume", "ddp_nccl"))
+    parts = {"cuda_tests": cuda_tests, "plan_throughput": plan_throughput, "throughput": in_subprocess("throughput"),
+             "pretrain_resume": pretrain_resume, "ddp_nccl": ddp_one_rank}
+    for name, part in parts.items():
+        report[name] = _timed(part, settings)
+    gpt = report["plan_throughput"].get("gpt", {})
+    report["mfu_goal"] = {"model": gpt.get("preset"), "goal": MFU_GOAL, "mfu": gpt.get("mfu"),
+                          "met": gpt.get("mfu") is not None and gpt["mfu"] >= MFU_GOAL}
+    report["ok"] = all(report[k].get("ok", False) for k in parts)
     report["elapsed_s"] = round(time.perf_counter() - start, 1)
     print(json.dumps(report, indent=2))
     return 0 if report["ok"] else 1
@@ -101,6 +122,56 @@ def throughput(settings: CheckSettings) -> dict[str, Any]:
             rows.append({**asdict(row), "preset": preset})
         torch.cuda.empty_cache()
     return {"rows": rows, "ok": all(r["tokens_per_s"] > 0 for r in rows)}
+
+
+IN_PROCESS_PARTS = {"throughput": throughput}
+
+
+def in_subprocess(name: str) -> Callable[[CheckSettings], dict[str, Any]]:
+    """The in-process part `name` run as `gpu_check.py --part NAME FILE`, so the budget bounds it as the others."""
+    def part(settings: CheckSettings) -> dict[str, Any]:
+        out = settings.out / f"{name}.json"
+        out.unlink(missing_ok=True)
+        done = _run(["-m", "pretrain.bench.gpu_check", PART_FLAG, name, str(out)], settings)
+        if done["rc"] != 0 or not out.is_file():
+            return {**done, "ok": False}
+        return json.loads(out.read_text())
+    return part
+
+
+def plan_throughput(settings: CheckSettings) -> dict[str, Any]:
+    """The plan's presets at its seq_len, batch and vocabulary through the `pretrain` command (gpu.yaml, compile on):
+    the median logged tokens/s and MFU of the steps after the warm-up ones."""
+    from pretrain.compare.running.runs import read_metrics_csv
+
+    plan = yaml.safe_load((REPO / settings.plan).read_text())
+    p = plan["pretrain"]
+    result: dict[str, Any] = {"plan": settings.plan, "seq_len": p["seq_len"], "batch_size": p["batch_size"]}
+    for family in ("bert", "gpt"):
+        preset = plan[f"{family}_model"]
+        root = settings.out / f"plan-{family}"
+        done = _run(["-m", "pretrain.cli", "fit", "--config", f"configs/pretrain/{family}.yaml", "--config",
+                     settings.trainer, "--model.init_args.config", f"configs/model/{preset}.yaml",
+                     "--model.init_args.compile", str(settings.plan_compile).lower(),
+                     "--model.init_args.warmup_steps", "2",
+                     "--model.init_args.max_steps", str(settings.plan_steps),
+                     "--data.init_args.max_length", str(p["seq_len"]), "--data.init_args.batch_size",
+                     str(p["batch_size"]), "--data.init_args.vocab_size", str(p["vocab_size"]),
+                     "--trainer.max_steps", str(settings.plan_steps), "--trainer.log_every_n_steps", "1",
+                     "--trainer.limit_val_batches", "0", "--trainer.enable_progress_bar", "false",
+                     "--trainer.default_root_dir", str(root)], settings)
+        rows = [r for r in read_metrics_csv(root) if "train/tokens_per_sec" in r] if done["rc"] == 0 else []
+        later = [r for r in rows if r.get("step", 0) >= settings.plan_warmup]
+        rate = _median([r["train/tokens_per_sec"] for r in later])
+        mfu = _median([r["train/mfu"] for r in later if "train/mfu" in r])
+        result[family] = {"preset": preset, "rc": done["rc"], "wall_s": done["wall_s"], "steps_timed": len(later),
+                          "tokens_per_s": rate, "mfu": mfu, **({"tail": done["tail"]} if done["rc"] else {})}
+    result["ok"] = all(result[f]["rc"] == 0 and result[f]["tokens_per_s"] for f in ("bert", "gpt"))
+    return result
+
+
+def _median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
 
 
 def pretrain_resume(settings: CheckSettings) -> dict[str, Any]:
@@ -153,12 +224,20 @@ def _run(args: list[str], settings: CheckSettings) -> dict[str, Any]:
     """A subprocess from the repository root (python itself when args start with -m or a flag); its status,
     wall time and the last lines of its output."""
     command = [sys.executable, *args] if args[0].startswith("-") else args
-    timeout = max(1.0, min(settings.part_timeout_s, settings.deadline - time.monotonic()))
+    left = settings.deadline - time.monotonic()
+    if left < 1.0:
+        return {"rc": 125, "wall_s": 0.0, "tail": f"skipped: the check's budget of {settings.budget_s:.0f} s is spent"}
+    timeout = min(settings.part_timeout_s, left)
     start = time.perf_counter()
+    # Its own process group, so a timeout ends what it started too (DataLoader workers, DDP ranks, compile workers).
+    child = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             start_new_session=True)
     try:
-        done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=timeout)
-        rc, output = done.returncode, done.stdout + done.stderr
+        output, _ = child.communicate(timeout=timeout)
+        rc = child.returncode
     except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.communicate()
         rc, output = 124, f"timed out after {timeout:.0f} s (the check's budget is {settings.budget_s:.0f} s)"
     return {"rc": rc, "wall_s": round(time.perf_counter() - start, 1), "tail": "\n".join(output.splitlines()[-8:])}
 

@@ -11,7 +11,6 @@ import statistics
 from dataclasses import dataclass
 
 import torch
-from lightning.fabric.utilities.throughput import get_available_flops
 from torch import Tensor, nn
 
 from pretrain.bench.runner import LossFn, Runner
@@ -19,6 +18,7 @@ from pretrain.blocks.config import TransformerConfig
 from pretrain.family import family_record
 from pretrain.hf import to_hf
 from pretrain.lightning.bert import bert_losses
+from pretrain.lightning.peaks import device_peak_flops
 from pretrain.models import flops_per_token
 from pretrain.models.loss import IGNORE_INDEX
 
@@ -105,11 +105,8 @@ def device_name(device: torch.device) -> str:
 
 
 def peak_flops(device: torch.device, dtype: torch.dtype, override: float | None) -> float | None:
-    """The device's peak FLOP/s for MFU: the override, else Lightning's table (None on CPU: no honest peak)."""
-    if override:
-        return override
-    flops = get_available_flops(device, dtype)
-    return float(flops) if flops else None
+    """The device's peak FLOP/s for MFU: the override, else the dense peak (pretrain.lightning.peaks; None on CPU)."""
+    return override or device_peak_flops(device, dtype)
 
 
 def ours_runner(family: str, config: TransformerConfig, batch_size: int, seq_len: int, device: torch.device,
@@ -144,7 +141,8 @@ def bench_family(family: str, config: TransformerConfig, settings: BenchSettings
         for name in order:
             times[name].append(runners[name].steps(settings.steps))
     tokens = settings.batch_size * settings.seq_len * settings.steps
-    fpt = flops_per_token(ours, config, settings.seq_len)
+    # BERT's head projects only its masked positions (random_batch masks BERT's rate): count those, not every one.
+    fpt = flops_per_token(ours, config, settings.seq_len, family_record(family).predicted_fraction())
     peak = peak_flops(device, torch.bfloat16 if amp else torch.float32, settings.peak_flops)
     rows = []
     for name, runner in runners.items():

@@ -15,7 +15,6 @@ from typing import Any, ClassVar, Protocol
 
 import torch
 from lightning.fabric.utilities.seed import _collect_rng_states, _set_rng_states
-from lightning.fabric.utilities.throughput import get_available_flops
 from lightning.pytorch import LightningModule
 from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
 from torch import Tensor, nn
@@ -26,9 +25,10 @@ from transformers import PreTrainedTokenizerBase
 from pretrain.blocks.block import TransformerBlock
 from pretrain.blocks.config import TransformerConfig
 from pretrain.checkpoint import CHECKPOINT_FORMAT
-from pretrain.family import family_record
+from pretrain.family import MLM_PROBABILITY, family_record
 from pretrain.lightning.metrics import UnigramBaseline
 from pretrain.lightning.optim import Optimisation, use_tensor_cores
+from pretrain.lightning.peaks import device_peak_flops
 from pretrain.lightning.schedule import Schedule
 from pretrain.models.copying import random_sequences
 from pretrain.models.counting import flops_per_token
@@ -291,7 +291,8 @@ class PretrainingModule(LightningModule):
             peak = self._peak_flops()
             if peak:
                 seq_len = batch["input_ids"].shape[1]
-                achieved = flops_per_token(self.model, self.config, seq_len) * tokens_per_sec
+                fpt = flops_per_token(self.model, self.config, seq_len, self.predicted_fraction())
+                achieved = fpt * tokens_per_sec
                 self.log("train/mfu", achieved / (peak * self.trainer.world_size), reduce_fx="max")
         self._last_step_time = now
 
@@ -300,8 +301,14 @@ class PretrainingModule(LightningModule):
             return float(self.hparams["peak_flops_per_device"])
         precision = str(self.trainer.precision)
         dtype = torch.bfloat16 if "bf16" in precision else torch.float16 if "16" in precision else torch.float32
-        flops = get_available_flops(self.device, dtype)  # None on CPU: no honest peak to divide by
-        return float(flops) if flops else None
+        return device_peak_flops(self.device, dtype)  # dense; None on CPU: no honest peak to divide by
+
+    def predicted_fraction(self) -> float:
+        """Share of positions this objective sends through the vocabulary projection (the FLOP count's output
+        term): the masking rate of the attached data for a masked LM (BERT's 15% without data), every position
+        for a causal LM."""
+        rate = getattr(self._data, "mlm_probability", None)
+        return family_record(self.family).predicted_fraction(float(rate) if rate else MLM_PROBABILITY)
 
     # --- checkpoints ----------------------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -22,12 +22,13 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import torch.nn.functional as F
 from torch import Tensor
 from torchmetrics import MetricCollection
 
+from pretrain.arms import arm_record
 from pretrain.blocks.config import TransformerConfig
 from pretrain.lightning.gpt import GptPretraining
 from pretrain.lightning.metrics import UnigramBaseline, perplexity, token_metrics
@@ -39,6 +40,11 @@ class MixedObjectivePretraining(GptPretraining):
     trains which mode (`causal_at`) and where a masked token is predicted (`predict_before`)."""
 
     predict_before: bool  # True: a masked token's target sits at the position before it (masked next token)
+    arm: ClassVar[str]  # its record in pretrain.arms
+
+    def predicted_fraction(self) -> float:
+        rate = getattr(self._data, "mlm_probability", None)
+        return arm_record(self.arm).predicted_fraction(float(self.hparams["causal_share"]), rate)
 
     def causal_at(self, step: int) -> bool:
         """Whether optimizer step `step` (0-based) trains the causal mode."""
@@ -134,6 +140,7 @@ class ClmMlmPretraining(MixedObjectivePretraining):
     """Causal LM for the first `causal_share` of the steps, then masked LM with bidirectional attention."""
 
     predict_before = False
+    arm = "clm-mlm"
 
     def __init__(self, config: TransformerConfig, *, causal_share: float = 0.5, **options: Any) -> None:
         """Options of CLM-then-MLM pretraining, besides PretrainingModule's.
@@ -156,6 +163,7 @@ class GptBertPretraining(MixedObjectivePretraining):
     """Causal LM on `causal_share` of the steps, evenly spread; masked next-token prediction on the others."""
 
     predict_before = True
+    arm = "gpt-bert"
 
     def __init__(self, config: TransformerConfig, *, causal_share: float = 1 / 16, **options: Any) -> None:
         """Options of GPT-BERT pretraining, besides PretrainingModule's.

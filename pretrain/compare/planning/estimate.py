@@ -36,10 +36,6 @@ from pathlib import Path
 import torch
 import yaml
 
-# The table behind get_available_flops, which the benchmark's MFU uses; read by name here because
-# get_available_flops needs the device itself, and an estimate is made before renting it.
-from lightning.fabric.utilities.throughput import _CUDA_FLOPS
-
 from pretrain.arms import arm_record
 from pretrain.bench.training import ours_runner
 from pretrain.compare.planning.cores import side_by_side
@@ -48,6 +44,7 @@ from pretrain.compare.running.pipeline import baseline_runs, count_runs, preset_
 from pretrain.compare.running.slots import slot_count
 from pretrain.data.caching import atomic_write
 from pretrain.family import FAMILIES, family_record
+from pretrain.lightning.peaks import chip_peak_flops
 from tasks.registry import task_record
 
 GIB = 2**30
@@ -135,8 +132,9 @@ def accelerator(name: str, count: int, mfu: float, memory_gib: float | None = No
     if not 0 < mfu <= 1:
         raise ValueError(f"--mfu {mfu} must be in (0, 1]")
     chip, memory = ACCELERATORS[name]
-    return Accelerator(name=f"{name} ({chip})", count=count, peak_flops=float(_CUDA_FLOPS[chip][torch.bfloat16]),
-                       mfu=mfu, memory_gib=memory_gib or memory)
+    peak = chip_peak_flops(chip, torch.bfloat16)
+    assert peak is not None  # every ACCELERATORS chip has a bf16 entry
+    return Accelerator(name=f"{name} ({chip})", count=count, peak_flops=peak, mfu=mfu, memory_gib=memory_gib or memory)
 
 
 def measure_cpu(resolved: ResolvedPlan, root: Path, steps: int = 5, warmup: int = 2) -> Accelerator:
