@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +19,13 @@ from pretrain.compare.running.pool import Job, Progress, run_jobs
 from pretrain.compare.running.run_identity import RunIdentity
 from pretrain.compare.running.runs import subprocess_cli
 from pretrain.compare.running.slots import EVERY_SLOT, VISIBLE_DEVICES, slot_count, slot_names
+from pretrain.compare.running.stopping import PlanStopped
 from pretrain.compare.schema import RunRecord
+from pretrain.lightning.preemption import clear_stop
 
 # A child process standing in for a `pretrain` / `finetune` run: it sleeps, then writes what devices it saw and when.
 PROBE = """import json, os, sys, time
+open(sys.argv[1].replace(".json", "") + ".started", "w").close()
 start = time.monotonic()
 time.sleep(float(sys.argv[2]))
 json.dump({"visible": os.environ.get("CUDA_VISIBLE_DEVICES"), "start": start, "end": time.monotonic()},
@@ -98,3 +104,23 @@ def test_slot_names_come_from_the_visible_devices() -> None:
         slot_names(3, visible="0,1")
     with pytest.raises(ValueError, match=r"^device_slots=0: expected a number of devices >= 1"):
         slot_names(0)
+
+
+def test_a_stop_reaches_the_runs_on_their_slots_and_records_none(tmp_path: Path, probe_module: None) -> None:
+    jobs = [_job(tmp_path, f"finetune{i}", 1, 60.0) for i in range(3)]  # two start, one waits for a slot
+
+    def stop_when_started() -> None:
+        deadline = time.monotonic() + 60
+        while len(list(tmp_path.glob("*.started"))) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGTERM)  # to the plan's process only, as `timeout` or a scheduler sends it
+
+    threading.Thread(target=stop_when_started, daemon=True).start()
+    ledger = Ledger(tmp_path / "ledger.json")
+    start = time.monotonic()
+    with pytest.raises(PlanStopped) as stopped:
+        run_jobs(jobs, ledger, Progress(total=3), workers=1, threads=1, subprocess_runs=True, slots=["0", "1"])
+    clear_stop()
+    assert time.monotonic() - start < 30  # the children stopped, not slept out their 60 s
+    assert sorted(stopped.value.interrupted) == ["finetune0", "finetune1"] and not ledger.records
+    assert not (tmp_path / "finetune2.started").exists()  # the run waiting for a slot never started
