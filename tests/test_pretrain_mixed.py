@@ -87,6 +87,10 @@ class _MaskedBlocks(LightningDataModule):
     def bytes_per_token(self, split: str) -> float:
         return 3.0
 
+    def split_statistics(self, split: str) -> dict[str, int]:
+        size = 64 if split == "train" else 8
+        return {"documents": size, "words": 16 * size, "bytes": 48 * size, "tokens": 16 * size}
+
     def _loader(self, size: int, offset: int, rate: float) -> StatefulDataLoader:
         collator = MaskedBlockCollator(tokenizer=self.tokenizer, mlm_probability=rate)
         return StatefulDataLoader(TinyDataset("gpt", size, 16, VOCAB, offset), batch_size=4, collate_fn=collator)
