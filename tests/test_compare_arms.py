@@ -17,6 +17,7 @@ from pretrain.compare.analysis.bootstrap import PairedDifference, format_p, pair
 from pretrain.compare.analysis.stats import summarize
 from pretrain.compare.analysis.verdict import compare
 from pretrain.compare.planning.plan import parse_plan, validate
+from pretrain.compare.reporting.plots import COLORS
 from pretrain.compare.running.pipeline import execute, preset_facts
 from pretrain.compare.running.runs import finetune_attention
 from pretrain.compare.schema import ArmComparison, Counts, read_comparison
@@ -195,3 +196,7 @@ def test_bootstrap_p_values_are_never_printed_as_zero() -> None:
     assert format_p(0.012, 2000) == "p = 0.012" and format_p(0.012, name="Holm p", bound=True) == "Holm p <= 0.012"
     verdict = compare("acc", ("BERT", summarize([1.0])), ("GPT", summarize([0.0])), higher_is_better=True, paired=sure)
     assert "p < 0.0005" in verdict.text and "p = 0" not in verdict.text
+
+
+def test_every_arm_has_a_plot_colour() -> None:
+    assert set(ARMS) <= set(COLORS)

@@ -18,7 +18,8 @@ from pretrain.compare.planning.plan import FAMILIES  # noqa: E402
 from pretrain.compare.schema import ComparisonResults, TaskResults  # noqa: E402
 from pretrain.data.caching import atomic_write  # noqa: E402
 
-COLORS = {"bert": "tab:blue", "gpt": "tab:orange", "mlm": "tab:green", "clm-mlm": "tab:red", "gpt-bert": "tab:purple"}
+COLORS = {"bert": "tab:blue", "gpt": "tab:orange", "mlm": "tab:green", "clm-mlm": "tab:red", "gpt-bert": "tab:purple",
+          "gpt-bi": "tab:brown"}
 
 
 def render_all(results: ComparisonResults, out_dir: Path) -> list[Path]:
