@@ -148,3 +148,11 @@ def test_the_real_plan_fans_fine_tuning_out_over_every_gpu_within_three_hours() 
 def test_device_slots_need_subprocess_runs() -> None:
     with pytest.raises(ValueError, match=r"^device_slots='auto' needs subprocess_runs: true"):
         _resolved([*REAL, "--subprocess_runs", "false"])
+
+
+def test_an_arm_sharing_anothers_pretraining_costs_no_pretraining() -> None:
+    default = ["--config", str(REPO / "configs/compare/default.yaml")]
+    both = estimate(_resolved([*default, "--arms", '["bert", "gpt", "gpt-bi"]']), accelerator("h100", 1, 0.3), REPO)
+    alone = estimate(_resolved([*default, "--arms", '["bert", "gpt"]']), accelerator("h100", 1, 0.3), REPO)
+    pretraining = {r.stage: r for r in both.stages}["pretrain"], {r.stage: r for r in alone.stages}["pretrain"]
+    assert pretraining[0].runs == 3 and pretraining[0].train_flops == pretraining[1].train_flops  # gpt-bi: gpt's runs

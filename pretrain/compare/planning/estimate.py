@@ -175,6 +175,8 @@ def estimate(resolved: ResolvedPlan, device: Accelerator, root: Path = Path(".")
         fpt = pre_facts[arm]["flops_per_token"]
         validated = (steps[arm] // p.val_check_interval) * p.limit_val_batches * p.tokens_per_step * pre_devices
         seconds = (tokens + validated / 3) * fpt / device.rate(arm_record(arm).family, pre_devices)
+        if arm_record(arm).pretrained_with is not None:  # its record is another arm's run: nothing trained, no time
+            tokens, fpt, seconds = 0, 0.0, 0.0
         runs["pretrain"] += [(tokens, tokens * fpt, seconds, arm)] * len(p.seeds)
     if pre_devices > 1:
         # The plan's steps are pretrain.tokens // (batch_size * seq_len), one process's batch; every process trains
