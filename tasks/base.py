@@ -325,10 +325,11 @@ class TaskModule(LightningModule):
         """Build what depends on the data (label heads, metrics); `connect` calls it once, before weights load."""
 
     def setup(self, stage: str) -> None:
-        use_tensor_cores(self.trainer.strategy.root_device)
-        if not self._configured:
+        if not self._configured:  # checked first: a module set up without its data is the mistake to name
             raise RuntimeError(f"{type(self).__name__} has no label heads yet: call "
                                "tasks.base.connect(module, datamodule) before trainer.fit/test/predict")
+        if self._trainer is not None:  # set up by a Trainer (a test may call setup by hand)
+            use_tensor_cores(self.trainer.strategy.root_device)
 
     def on_test_epoch_start(self) -> None:
         self.per_example = []
