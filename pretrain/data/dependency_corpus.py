@@ -65,10 +65,11 @@ def package_root(name: str) -> Path | None:
 def installed_dependencies() -> dict[str, str]:
     """{package: version} of the installed DEPENDENCY_PACKAGES (the corpus's text depends on both)."""
     found = {}
+    owners = importlib.metadata.packages_distributions()  # one scan of every installed distribution
     for name in DEPENDENCY_PACKAGES:
         if package_root(name) is None:
             continue
-        distributions = importlib.metadata.packages_distributions().get(name, [name])
+        distributions = owners.get(name, [name])
         try:
             found[name] = importlib.metadata.version(distributions[0])
         except importlib.metadata.PackageNotFoundError:
