@@ -15,7 +15,7 @@ from pretrain.cli import run as pretrain_run
 from pretrain.compare.command import main as compare_main
 from pretrain.compare.planning.plan import parse_plan, validate
 from pretrain.compare.reporting.wandb_summary import summary_rows
-from pretrain.compare.running.pipeline import check_matched_parameters, execute
+from pretrain.compare.running.pipeline import _check_same_plan, check_matched_parameters, execute
 from pretrain.compare.schema import Counts, read_comparison
 from tasks.cli import run as finetune_run
 from tasks.outputs import FinetuneResults
@@ -117,3 +117,15 @@ def test_changed_plan_is_not_resumed(tmp_path: Path, capsys: pytest.CaptureFixtu
     err = capsys.readouterr().err
     assert "holds runs of a different plan (changed:" in err and "pretrain.tokens" in err
     assert not (tmp_path / "runs/mini/ledger.json").exists()
+
+
+def test_a_plan_with_more_seeds_resumes_the_runs_it_shares(tmp_path: Path) -> None:
+    """pretrain-seeds.yaml over a copy of the default's run folder: only the seeds and the name differ."""
+    stored = {"experiment": "default", "pretrain": {"tokens": 1, "seeds": [0]}, "finetune": {"seeds": [0, 1, 2]}}
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(stored))
+    more_seeds = {"experiment": "pretrain-seeds", "pretrain": {"tokens": 1, "seeds": [0, 1, 2]},
+                  "finetune": {"seeds": [0, 1, 2, 3]}}
+    _check_same_plan(path, more_seeds)  # accepted
+    with pytest.raises(ValueError, match=r"changed: pretrain\.tokens\)"):
+        _check_same_plan(path, {**more_seeds, "pretrain": {"tokens": 2, "seeds": [0, 1, 2]}})

@@ -83,6 +83,8 @@ def test_unknown_yaml_key_names_file_and_key(tmp_path: Path) -> None:
         (ComparePlan(finetune=FinetunePlan(task_steps={"ner": 0})), r"task_steps.ner"),
         (ComparePlan(finetune=FinetunePlan(max_steps=100, val_check_interval=50, task_steps={"generation": 120})),
          r"generation runs 120 steps, not a multiple of val_check_interval=50"),
+        (ComparePlan(finetune=FinetunePlan(pretraining_spread={"qa": 0.01})), r"pretraining_spread.qa=0.01"),
+        (ComparePlan(finetune=FinetunePlan(pretraining_spread={"ner": 0.0})), r"pretraining_spread.ner=0.0: .* > 0"),
         (ComparePlan(finetune=FinetunePlan(classification_pooling="cls")),
          r"finetune.classification_pooling='cls'; choose one of native, mean"),
     ],

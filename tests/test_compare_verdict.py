@@ -47,3 +47,14 @@ def test_one_run_per_family_is_judged_by_the_bootstrap_and_says_so() -> None:
     sure = paired_difference([[1] * 45 + [0] * 5], [[1] * 25 + [0] * 25])
     v = compare("acc", ("BERT", summarize([0.9])), ("GPT", summarize([0.5])), higher_is_better=True, paired=sure)
     assert v.significant and "the bootstrap interval covers test examples only" in v.text
+
+
+def test_a_gap_inside_the_measured_pretraining_spread_is_not_called() -> None:
+    """Fine-tuning seeds agree on a 0.2 gap, but pretraining runs were measured to move it by sd 0.15: 0.2 lies
+    inside 1.96 x 0.15, so no winner; the same gap against sd 0.05 is called."""
+    bert, gpt = summarize([0.90, 0.91, 0.92]), summarize([0.70, 0.71, 0.69])
+    wide = compare("accuracy", ("BERT", bert), ("GPT", gpt), higher_is_better=True, pretraining_spread=0.15)
+    assert not wide.significant and wide.winner is None
+    assert "inside the measured pretraining-seed spread (1.96 x sd 0.15 = 0.294)" in wide.text
+    narrow = compare("accuracy", ("BERT", bert), ("GPT", gpt), higher_is_better=True, pretraining_spread=0.05)
+    assert narrow.significant and narrow.winner == "BERT" and "outside the measured pretraining-seed" in narrow.text

@@ -24,6 +24,7 @@ from typing import Any
 
 from pretrain.arms import MISSION_ARMS
 from pretrain.compare.analysis.bootstrap import PairedDifference
+from pretrain.compare.analysis.pretraining_spread import PretrainingSpread
 from pretrain.compare.analysis.regime import data_regime
 from pretrain.compare.analysis.stats import Summary
 from pretrain.compare.analysis.verdict import Verdict
@@ -311,6 +312,8 @@ class TaskResults:
     references: dict[str, float] = field(default_factory=dict)
     # Plans with more arms than bert and gpt: each other arm against both (empty, and not written, otherwise).
     arm_comparisons: list[ArmComparison] = field(default_factory=list)
+    # Plans with several pretraining seeds: the headline metric per seed and the spread of the families' gap.
+    pretraining_spread: PretrainingSpread | None = None
 
     def final(self) -> dict[str, ProbeGroup] | None:
         """Each family's group at the last probe (the final checkpoints), or None when no run finished."""
@@ -324,7 +327,8 @@ class TaskResults:
             "lr": {f: asdict(c) for f, c in self.lr.items()}, "grid": [asdict(g) for g in self.grid],
             "pretraining_effect": {f: e.to_dict() for f, e in self.pretraining_effect.items()},
             "verdicts": [v.to_dict() for v in self.verdicts], "failed": self.failed,
-        } | ({"arm_comparisons": [c.to_dict() for c in self.arm_comparisons]} if self.arm_comparisons else {})
+        } | ({"arm_comparisons": [c.to_dict() for c in self.arm_comparisons]} if self.arm_comparisons else {}) | (
+            {"pretraining_spread": self.pretraining_spread.to_dict()} if self.pretraining_spread else {})
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> TaskResults:
@@ -335,6 +339,7 @@ class TaskResults:
             {f: PretrainingEffect.from_dict(e) for f, e in raw["pretraining_effect"].items()},
             [MetricVerdict.from_dict(v) for v in raw["verdicts"]], raw["failed"], raw.get("references", {}),
             [ArmComparison.from_dict(c) for c in raw.get("arm_comparisons", [])],
+            PretrainingSpread.from_dict(raw["pretraining_spread"]) if "pretraining_spread" in raw else None,
         )
 
 

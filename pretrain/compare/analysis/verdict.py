@@ -9,7 +9,10 @@ it survives both:
 - the paired hierarchical bootstrap (`bootstrap.paired_difference`, over pretraining seeds, fine-tuning
   seeds and test documents, as many of those levels as the runs have): its two-sided p-value is below
   alpha, i.e. its 95% interval of the difference excludes zero.
-Requiring both is conservative on purpose: a report that over-claims is worse than one that says
+With one pretraining run per family neither test sees pretraining variance; when a plan with several
+pretraining seeds measured it (pretrain.compare.analysis.pretraining_spread), the gap must also lie outside
+1.96 standard deviations of that measured spread (a normal 95% band around zero) to be called.
+Requiring all of them is conservative on purpose: a report that over-claims is worse than one that says
 "not significant". `judge` is the rule; the arms comparisons apply it with both p-values corrected for
 their number (`Adjusted`, pretrain.compare.analysis.arms).
 """
@@ -23,6 +26,7 @@ from pretrain.compare.analysis.bootstrap import PairedDifference, format_p
 from pretrain.compare.analysis.stats import Summary, welch_p_value
 
 ALPHA = 0.05
+SPREAD_Z = 1.96  # a two-sided 95% band of a normal with the measured spread
 
 
 @dataclass(frozen=True)
@@ -63,9 +67,11 @@ class Judgement:
 
 
 def judge(a: Summary, b: Summary, paired: PairedDifference | None, *, alpha: float = ALPHA,
-          adjusted: Adjusted | None = None) -> Judgement:
+          adjusted: Adjusted | None = None, pretraining_spread: float | None = None) -> Judgement:
     """The two-test rule (module docstring) on mean(a) - mean(b): runs, then the paired bootstrap; with
-    `adjusted`, each test compares its corrected p-value with alpha and both raw and corrected are shown."""
+    `adjusted`, each test compares its corrected p-value with alpha and both raw and corrected are shown.
+    `pretraining_spread`: the measured standard deviation of this gap between single pretraining runs, for a
+    plan with one run per family."""
     p = welch_p_value(a.values, b.values)
     diff = a.mean - b.mean
     overlap = a.ci_low <= b.ci_high and b.ci_low <= a.ci_high
@@ -87,17 +93,24 @@ def judge(a: Summary, b: Summary, paired: PairedDifference | None, *, alpha: flo
         interval = f"paired bootstrap over {paired.scope}: difference {paired.difference:+.3g}, " \
                    f"95% interval [{paired.ci_low:+.3g}, {paired.ci_high:+.3g}], {shown}"
         (supports if boot_p < alpha and diff != 0 else against).append(interval)
+    if pretraining_spread is not None:
+        bound = SPREAD_Z * pretraining_spread
+        inside = abs(diff) <= bound
+        (against if inside else supports).append(
+            f"gap {diff:+.3g} {'inside' if inside else 'outside'} the measured pretraining-seed spread "
+            f"(1.96 x sd {pretraining_spread:.3g} = {bound:.3g})")
     return Judgement(not against, p, supports, against)
 
 
 def compare(
     metric: str, first: tuple[str, Summary], second: tuple[str, Summary], *, higher_is_better: bool,
     baseline: float | None = None, alpha: float = ALPHA, paired: PairedDifference | None = None,
+    pretraining_spread: float | None = None,
 ) -> Verdict:
     """Compare two families' summaries of one metric (and, when given, the paired bootstrap of their
     difference) and say so in one or two sentences."""
     (name_a, a), (name_b, b) = first, second
-    judgement = judge(a, b, paired, alpha=alpha)
+    judgement = judge(a, b, paired, alpha=alpha, pretraining_spread=pretraining_spread)
     diff = a.mean - b.mean
     better = name_a if (diff > 0) == higher_is_better else name_b
     numbers = f"{name_a} {_fmt(a)} vs {name_b} {_fmt(b)}"

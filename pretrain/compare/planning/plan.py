@@ -172,6 +172,11 @@ class FinetunePlan:
         patience: stop a fine-tuning run after this many validations without improvement of its monitor (the
             best checkpoint is tested either way); null = run every step
         val_check_interval: validate every this many steps; the best checkpoint is the one tested
+        pretraining_spread: per task, the standard deviation of the BERT - GPT gap of its headline metric
+            between single pretraining runs, as a plan with several pretraining seeds measured it (its
+            results.json: tasks.<task>.pretraining_spread.gap_sd). A plan with one pretraining seed judges
+            each verdict against it as well (a gap inside 1.96 of it is not called); ignored with several
+            seeds, whose intervals cover pretraining themselves
         max_length: input tokens; generation sources are cut further so source + target fit GPT
         max_target_length: generation target tokens
         decoder_attention: the attention a decoder arm's classification and NER fine-tuning uses: causal, or
@@ -198,6 +203,7 @@ class FinetunePlan:
     controls: int = 1
     patience: int | None = None
     val_check_interval: int = 50
+    pretraining_spread: dict[str, float] = field(default_factory=dict)
     max_length: int = 128
     max_target_length: int = 32
     classification_pooling: Pooling | None = None
@@ -412,6 +418,10 @@ def validate(plan: ComparePlan, root: Path = Path("."), check_data: bool = True)
         raise ValueError(f"finetune.lrs {outside} lie outside finetune.lr_bounds={f.lr_bounds}")
     if f.patience is not None:
         _positive("finetune.patience", f.patience)
+    for task, spread in f.pretraining_spread.items():
+        if task not in f.tasks or not spread > 0:
+            raise ValueError(f"finetune.pretraining_spread.{task}={spread}: expected a task of finetune.tasks "
+                             f"({', '.join(f.tasks)}) and a standard deviation > 0")
     if not 0 <= f.controls <= len(f.seeds):
         raise ValueError(f"finetune.controls={f.controls} must be between 0 and the number of seeds ({len(f.seeds)})")
     if not p.seeds or len(set(p.seeds)) != len(p.seeds):

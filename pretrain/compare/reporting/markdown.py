@@ -11,6 +11,7 @@ from pretrain.compare.analysis.stats import Summary
 from pretrain.compare.planning.plan import FAMILIES
 from pretrain.compare.reporting.arms_section import arms_section
 from pretrain.compare.reporting.regime_section import regime_lines
+from pretrain.compare.reporting.spread_section import spread_lines
 from pretrain.compare.reporting.tuning_section import tuning_lines
 from pretrain.compare.schema import ComparisonResults, PretrainingEffect, TaskResults
 from tasks.copying_check import CANNOT_COPY_BELOW, COPY_ACC_KEY
@@ -293,6 +294,8 @@ def _task_section(task: str, entry: TaskResults, from_pretrained: dict[str, str]
         rows.append(f"Learning rate chosen on validation: {chosen}.")
     search = tuning_lines(entry)
     rows += ["", *search] if search else []
+    spread = spread_lines(entry)
+    rows += ["", *spread] if spread else []
     rows.append("")
     no_verdict = "- No verdict: no metric was measured for both families."
     rows += [f"- {v.verdict.text}" for v in entry.verdicts] or [no_verdict]

@@ -21,6 +21,7 @@ from pretrain.arms import MISSION_ARMS
 from pretrain.compare.analysis.arms import compare_arms
 from pretrain.compare.analysis.bootstrap import PairedDifference, SeededRun, paired_difference
 from pretrain.compare.analysis.metrics import TASK_METRICS, arm_pretrain_metrics
+from pretrain.compare.analysis.pretraining_spread import pretraining_spread
 from pretrain.compare.analysis.selection import settled_choice, validation_score
 from pretrain.compare.analysis.stats import summarize
 from pretrain.compare.analysis.verdict import compare
@@ -210,8 +211,13 @@ def _task(task: str, plan: dict[str, Any], records: list[RunRecord], baselines: 
             strongest = spec.strongest_baseline(baselines)
             baseline = strongest[1] if strongest else None
             paired = _paired(task, final["bert"], final["gpt"]) if spec is headline else None
+            # One pretraining run per family: the gap is also judged against the spread a plan with several
+            # pretraining seeds measured (the plan's pretraining_spread), which nothing here can see.
+            measured = plan["finetune"].get("pretraining_spread", {}).get(task)
+            one_run = len(plan["pretrain"]["seeds"]) == 1
             verdict = compare(spec.label, ("BERT", a), ("GPT", b), higher_is_better=spec.higher_is_better,
-                              baseline=baseline, paired=paired)
+                              baseline=baseline, paired=paired,
+                              pretraining_spread=measured if spec is headline and one_run else None)
             verdicts.append(MetricVerdict(spec.key, verdict, paired))
     for family in arms:
         control = selected(family, True)
@@ -222,10 +228,21 @@ def _task(task: str, plan: dict[str, Any], records: list[RunRecord], baselines: 
                  if (summary := group.metrics.get(headline.key)) is not None}
     comparisons = compare_arms(arms, headline.key, summaries,
                                lambda arm, against: _paired(task, final[arm], final[against]))
+    scores = {family: _scores_by_pretraining_seed(final[family], headline.key) for family in MISSION_ARMS}
     return TaskResults(baselines=baselines, probes=probes, controls=controls, lr=chosen, grid=grid,
                        pretraining_effect=effects, verdicts=verdicts,
                        failed=[r.run_id for r in runs if r.status != "done"], references=references,
-                       arm_comparisons=comparisons)
+                       arm_comparisons=comparisons, pretraining_spread=pretraining_spread(headline.key, scores))
+
+
+def _scores_by_pretraining_seed(runs: list[RunRecord], metric: str) -> dict[int, list[float]]:
+    """The finished runs' `metric`, by the pretraining seed they start from."""
+    scores: dict[int, list[float]] = {}
+    for record in runs:
+        result = _finetune_result(record)
+        if result is not None and metric in result.metrics and record.identity.pretrain_seed is not None:
+            scores.setdefault(record.identity.pretrain_seed, []).append(result.metrics[metric])
+    return scores
 
 
 def _group(runs: list[RunRecord]) -> Group:

@@ -292,17 +292,23 @@ def _finetune_job(resolved: ResolvedPlan, ledger: Ledger, cli: Cli, task: str, a
 
 
 def _check_same_plan(path: Path, plan: dict[str, Any]) -> None:
-    """Resuming is only sound for the same plan: finished runs of another budget must not be reused."""
+    """Resuming is only sound for the same plan: finished runs of another budget must not be reused.
+
+    Seeds may change: every run id names its seeds and the rate search runs on the first ones, so a plan with
+    more seeds (pretrain-seeds.yaml over a copy of the default's run folder) reuses exactly the runs it shares.
+    The experiment's name may change for the same reason (the folder is the experiment)."""
     if not path.is_file():
         return
     stored = json.loads(path.read_text())
-    # how runs are launched or logged: not their results
-    ignored = ("wandb", "parallel_runs", "threads_per_run", "device_slots")
+    # how runs are launched, logged or named: not their results
+    ignored = ("experiment", "wandb", "parallel_runs", "threads_per_run", "device_slots")
+    ignored_keys = {("pretrain", "seeds"), ("finetune", "seeds"), ("finetune", "pretraining_spread")}
     changed = sorted(
         f"{section}.{key}" if isinstance(value, dict) else section
         for section, value in plan.items() if section not in ignored and stored.get(section) != value
         for key in (value if isinstance(value, dict) else [None])
-        if not isinstance(value, dict) or stored.get(section, {}).get(key) != value[key]
+        if not isinstance(value, dict)
+        or ((section, key) not in ignored_keys and stored.get(section, {}).get(key) != value[key])
     )
     if changed:
         raise ValueError(
