@@ -59,7 +59,8 @@ def _records() -> list[RunRecord]:
 
 def test_report_folder_from_synthetic_runs(tmp_path: Path) -> None:
     plan = asdict(ComparePlan(experiment="synthetic"))
-    plan["finetune"].update(tasks=["classification"], classification_pooling="mean", task_steps={"generation": 500})
+    plan["finetune"].update(tasks=["classification"], classification_pooling="mean", task_steps={"generation": 500},
+                            seeds=[0, 1, 2, 9])  # seed 9's run failed
     results = aggregate(plan, _records(), environment())
     written = write_report(results, tmp_path)
     names = {p.name for p in written}
@@ -105,7 +106,7 @@ def test_report_folder_from_synthetic_runs(tmp_path: Path) -> None:
 def test_report_script_rebuilds_from_the_run_folder(tmp_path: Path) -> None:
     run_dir = tmp_path / "runs/synthetic"
     plan = asdict(ComparePlan(experiment="synthetic"))
-    plan["finetune"]["tasks"] = ["classification"]
+    plan["finetune"].update(tasks=["classification"], seeds=[0, 1, 2, 9])  # seed 9's run failed
     run_dir.mkdir(parents=True)
     (run_dir / "plan.json").write_text(json.dumps(plan))
     ledger = Ledger(run_dir / "ledger.json")
@@ -227,6 +228,13 @@ def test_every_interval_says_what_it_covers(tmp_path: Path) -> None:
     assert f"95% paired bootstrap interval over {everything}" in report
     assert "resamples pretraining seeds, then fine-tuning seeds within each, then test documents" in report
     assert written
+    spread = task.pretraining_spread  # seed 1's runs copy seed 0's scores: a zero spread, per seed in the report
+    assert spread is not None and spread.gaps == pytest.approx({0: -1 / 60, 1: -1 / 60}) and spread.gap_sd == 0
+    assert "| 1 | 0.6500 | 0.6667 | -0.0167 |" in report
+    # The same run folder read by a plan of one pretraining seed: seed 1's runs stay in the ledger, unread.
+    one_seed = aggregate(asdict(ComparePlan(experiment="synthetic")) | {"finetune": plan["finetune"]}, records,
+                         environment()).tasks["classification"]
+    assert one_seed.pretraining_spread is None and one_seed.final()["bert"].pretrain_seeds == [0]
     flat = aggregate(asdict(ComparePlan(experiment="synthetic")) | {"finetune": plan["finetune"]}, _records(),
                      environment()).tasks["classification"]
     paired = flat.verdicts[0].paired_bootstrap

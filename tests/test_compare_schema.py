@@ -16,7 +16,7 @@ from tasks.outputs import FinetuneResults
 
 def test_results_json_reads_back_typed_to_the_same_json(tmp_path: Path) -> None:
     plan = asdict(ComparePlan(experiment="synthetic"))
-    plan["finetune"]["tasks"] = ["classification"]
+    plan["finetune"].update(tasks=["classification"], seeds=[0, 1, 2, 9])  # seed 9's run failed
     path = tmp_path / "results.json"
     write_comparison(aggregate(plan, _records(), environment()), path)
     results = read_comparison(path)

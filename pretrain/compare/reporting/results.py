@@ -26,6 +26,7 @@ from pretrain.compare.analysis.selection import settled_choice, validation_score
 from pretrain.compare.analysis.stats import summarize
 from pretrain.compare.analysis.verdict import compare
 from pretrain.compare.planning.cores import usable_cores
+from pretrain.compare.running.run_identity import RunIdentity
 from pretrain.compare.schema import (
     ComparisonResults,
     Counts,
@@ -83,8 +84,10 @@ def aggregate(plan: dict[str, Any], records: list[RunRecord], env: Environment,
     Records carry their identity's stage: "pretrain" (per family and pretraining seed), "finetune" (per
     family, task, pretraining seed, probe step, learning rate, seed), "control" (random-init
     fine-tuning, per family, task, learning rate, seed), "baseline" or "reference" (per task; a reference is
-    kept apart from the baselines, and no verdict reads it).
+    kept apart from the baselines, and no verdict reads it). Runs of seeds the plan no longer has (a run folder
+    resumed with other seeds) stay in the ledger and are left out here.
     """
+    records = [r for r in records if _in_plan(r.identity, plan)]
     baselines, references = ({str(r.identity.task): r.result for r in records if r.identity.stage == stage
                               and r.status == "done"} for stage in ("baseline", "reference"))
     arms = list(plan.get("arms", MISSION_ARMS))
@@ -125,6 +128,16 @@ def aggregate(plan: dict[str, Any], records: list[RunRecord], env: Environment,
 # twice the standard error of an accuracy over 160 examples (10 validation batches of 16), the fewest a plan
 # validates on; the default plan validates on the whole built-in split (666 examples, standard error 0.02).
 NSP_CHANCE_MARGIN = 0.08
+
+
+def _in_plan(run: RunIdentity, plan: dict[str, Any]) -> bool:
+    """Whether `run` belongs to the plan's seeds (random-init controls start from no pretraining seed)."""
+    if run.stage == "pretrain":
+        return run.seed in plan["pretrain"]["seeds"]
+    if run.is_finetuning:
+        return run.seed in plan["finetune"]["seeds"] and (bool(run.random_init)
+                                                          or run.pretrain_seed in plan["pretrain"]["seeds"])
+    return True
 
 
 def nsp_note(accuracy: float) -> str:
