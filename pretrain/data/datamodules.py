@@ -144,17 +144,21 @@ class PretrainDataModule(L.LightningDataModule):
 
     # -- statistics --------------------------------------------------------------------------------------------
     def split_statistics(self, split: str) -> dict[str, int]:
-        """Documents, words, UTF-8 bytes and tokens of a split (streaming: of its first 1000 documents)."""
+        """Documents, rows, words, UTF-8 bytes and tokens of a split (streaming: of its first 1000 rows). Rows
+        that name their document (a ``document`` column) count once per document."""
         data = self.tokenized(split)
         if isinstance(data, datasets.IterableDataset):
             rows = list(data.take(_STREAMING_STATS_DOCS))
             totals = {k: sum(int(r[k]) for r in rows) for k in ("num_bytes", "num_words", "num_tokens")}
-            documents = len(rows)
+            count = len(rows)
+            documents = len({r["document"] for r in rows}) if rows and "document" in rows[0] else count
         else:
             totals = {k: int(pc.sum(data.data.column(k)).as_py() or 0) for k in ("num_bytes", "num_words",
                                                                                  "num_tokens")}
-            documents = len(data)
-        return {"documents": documents, "words": totals["num_words"], "bytes": totals["num_bytes"],
+            count = len(data)
+            documents = (int(pc.count_distinct(data.data.column("document")).as_py())
+                         if "document" in data.column_names else count)
+        return {"documents": documents, "rows": count, "words": totals["num_words"], "bytes": totals["num_bytes"],
                 "tokens": totals["num_tokens"]}
 
     def bytes_per_token(self, split: str) -> float:
@@ -202,8 +206,9 @@ class PretrainDataModule(L.LightningDataModule):
             stats = self.split_statistics(split)
             count = "streamed" if isinstance(examples, datasets.IterableDataset) else f"{len(examples)}"
             described = self._describe_examples(split)
-            rank_zero_info(f"[data] {self.source} {split}: {stats['documents']} documents, {stats['words']} words, "
-                           f"{stats['tokens']} tokens ({self.tokenizer_kind}), {count} {self.family} examples"
+            rows = f" ({stats['rows']} rows)" if stats["rows"] != stats["documents"] else ""
+            rank_zero_info(f"[data] {self.source} {split}: {stats['documents']} documents{rows}, "
+                           f"{stats['words']} words, {stats['tokens']} tokens ({self.tokenizer_kind}), {count} {self.family} examples"
                            + (f"; {described}" if described else ""))
 
     def examples(self, split: str) -> torch.utils.data.Dataset | datasets.Dataset | datasets.IterableDataset:

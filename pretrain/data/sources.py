@@ -38,6 +38,7 @@ import datasets
 
 from pretrain.data.caching import resolve_cache_dir
 from pretrain.data.dependency_corpus import BUILTIN_CORPORA, DEFAULT_BUILTIN_CORPUS, load_pretraining_corpus
+from pretrain.data.documents import check_grouping, group_documents
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,9 @@ class DataSource:
             split-named files, as load_dataset reads them); used instead of the hub when set
         revision: the hub repository's branch, tag or commit (None: main); "refs/convert/parquet" reads the
             hub's parquet conversion of a repository whose main branch only has a loading script
+        documents: how rows become documents (pretrain.data.documents): "wikitext" (articles at their
+            ' = Title = ' headings), "lines:N" (runs of N consecutive rows) or None (a ``document`` column,
+            else each row its own)
     """
 
     name: str = "builtin"
@@ -84,6 +88,7 @@ class DataSource:
     columns: dict[str, str] = field(default_factory=dict)
     local_copy: str | None = None
     revision: str | None = None
+    documents: str | None = None
 
     @classmethod
     def of(cls, value: DataSourceArg | dict) -> DataSource:
@@ -110,6 +115,7 @@ class DataSource:
         if self.name == "builtin" and self.config is not None and self.config not in BUILTIN_CORPORA:
             raise ValueError(f"data source 'builtin': config {self.config!r} is not a built-in corpus; expected one of "
                              f"{', '.join(BUILTIN_CORPORA)} (default {DEFAULT_BUILTIN_CORPUS})")
+        check_grouping(self.documents)
         bad = sorted(set(self.splits) - set(SPLITS))
         if bad:
             raise ValueError(f"data source {self.name!r}: splits has unknown split(s) {bad}; expected keys among "
@@ -305,17 +311,19 @@ _CARVED_BUCKETS = {"validation": range(0, _HOLDOUT_PERCENT), "test": range(_HOLD
 
 def _carve(train: datasets.Dataset | datasets.IterableDataset, split: str, carved: list[str],
            num_proc: int | None) -> datasets.Dataset | datasets.IterableDataset:
-    """Rows of ``train`` whose text hash falls in ``split``'s 5%; for ``train``, rows outside every carved split."""
+    """Rows of ``train`` whose text hash falls in ``split``'s 5%; for ``train``, rows outside every carved split.
+    Rows that name their document are carved by it, so a document never straddles two splits."""
+    by = "document" if "document" in (_column_names(train)) else "text"
 
-    def keep(text: str) -> bool:
-        bucket = _text_hash_bucket(text)
+    def keep(key: object) -> bool:
+        bucket = _text_hash_bucket(str(key))
         if split == "train":
             return not any(bucket in _CARVED_BUCKETS[c] for c in carved)
         return bucket in _CARVED_BUCKETS[split]
 
     if isinstance(train, datasets.IterableDataset):
-        return train.filter(keep, input_columns="text")
-    return train.filter(keep, input_columns="text", num_proc=num_proc, desc=f"carving {split} split")
+        return train.filter(keep, input_columns=by)
+    return train.filter(keep, input_columns=by, num_proc=num_proc, desc=f"carving {split} split")
 
 
 def _column_names(dataset: datasets.Dataset | datasets.IterableDataset) -> list[str]:
@@ -405,7 +413,8 @@ def load_corpus(source: DataSourceArg = "builtin", streaming: bool = False, cach
     else:
         raw, where = _hub_splits(source, streaming, None)
 
-    splits = {split: _select_text(source.rename(ds, where[split], ("text",)), where[split], num_proc)
+    splits = {split: _select_text(group_documents(source.rename(ds, where[split], ("text",)), source.documents,
+                                                  where[split]), where[split], num_proc)
               for split, ds in raw.items()}
     missing = [s for s in SPLITS if s not in splits]
     if missing:

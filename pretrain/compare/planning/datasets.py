@@ -33,13 +33,15 @@ REGISTRY: dict[str, dict[str, DataSource]] = {
         "builtin": _BUILTIN,  # the standard library's and the pinned dependencies' docstrings (about one epoch)
         # The standard library's alone: the former default, which a 3000-step plan reads 18 times over.
         "builtin-stdlib": DataSource("builtin", "stdlib"),
-        # Parquet in the repository: wikitext-2-raw-v1/{train,validation,test}-00000-of-00001.parquet; column text.
-        "wikitext-2": DataSource("Salesforce/wikitext", "wikitext-2-raw-v1"),
+        # Parquet in the repository: wikitext-2-raw-v1/{train,validation,test}-00000-of-00001.parquet; column text,
+        # one row per paragraph, heading or blank line: grouped into articles at their ' = Title = ' headings.
+        "wikitext-2": DataSource("Salesforce/wikitext", "wikitext-2-raw-v1", documents="wikitext"),
         # wikitext-103-raw-v1/train-0000{0,1}-of-00002.parquet, {validation,test}-00000-of-00001.parquet; column text.
-        "wikitext-103": DataSource("Salesforce/wikitext", "wikitext-103-raw-v1"),
+        "wikitext-103": DataSource("Salesforce/wikitext", "wikitext-103-raw-v1", documents="wikitext"),
         # Script repository (bookcorpus.py); its conversion: plain_text/train/0000..0009.parquet, column text, no
-        # validation or test split (carved from train).
-        "bookcorpus": DataSource("bookcorpus/bookcorpus", revision=PARQUET_CONVERSION),
+        # validation or test split (carved from train, by document). One sentence per row, books in order but their
+        # boundaries not marked: runs of 256 rows (about 4,000 tokens, several 512-token pairs) are the documents.
+        "bookcorpus": DataSource("bookcorpus/bookcorpus", revision=PARQUET_CONVERSION, documents="lines:256"),
     },
     # Each task's public sets are its record's (tasks/<task>/task.py).
     **{task: {"builtin": _BUILTIN, **task_record(task).datasets} for task in TASKS},
