@@ -208,7 +208,8 @@ class PretrainDataModule(L.LightningDataModule):
             described = self._describe_examples(split)
             rows = f" ({stats['rows']} rows)" if stats["rows"] != stats["documents"] else ""
             rank_zero_info(f"[data] {self.source} {split}: {stats['documents']} documents{rows}, "
-                           f"{stats['words']} words, {stats['tokens']} tokens ({self.tokenizer_kind}), {count} {self.family} examples"
+                           f"{stats['words']} words, {stats['tokens']} tokens ({self.tokenizer_kind}), "
+                           f"{count} {self.family} examples"
                            + (f"; {described}" if described else ""))
 
     def examples(self, split: str) -> torch.utils.data.Dataset | datasets.Dataset | datasets.IterableDataset:
