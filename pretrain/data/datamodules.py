@@ -41,6 +41,7 @@ from pretrain.data.global_batches import DrawnExamples, GlobalBatchSampler
 from pretrain.data.gpt_batches import CausalCollator, DocumentTokenizer, PackedBlocks, StreamPacker, flat_stream
 from pretrain.data.masking import MaskedBlockCollator
 from pretrain.data.sources import SPLITS, Corpus, DataSource, DataSourceArg, load_corpus
+from pretrain.data.token_files import open_stream, stream_ready, write_stream
 from pretrain.data.tokenizer import build_tokenizer, continuation_table, corpus_fingerprint
 from pretrain.family import MLM_PROBABILITY
 
@@ -183,9 +184,12 @@ class PretrainDataModule(L.LightningDataModule):
         return ""
 
     def prepare_data(self) -> None:
-        # Runs once per node before setup(): fills the disk caches so that every rank then only reads them.
+        """Runs once per node (local rank 0) before setup(): tokenizes every split and builds its examples into
+        the disk caches (BERT's pairs as Arrow files, GPT's stream as a token file), so that every rank's setup()
+        then only maps them read-only: one copy per node, shared through the page cache."""
         for split in SPLITS:
-            self.tokenized(split)
+            if not isinstance(self.tokenized(split), datasets.IterableDataset):  # a stream is read as it trains
+                self._build_examples(split)
 
     def setup(self, stage: str | None = None) -> None:
         wanted = {"fit": ("train", "validation"), "validate": ("validation",), "test": ("test",)}.get(stage or "",
@@ -396,7 +400,11 @@ class GptDataModule(PretrainDataModule):
                 tokenized = tokenized.shuffle(seed=self.seed, buffer_size=1000)
             columns = ["input_ids", "num_bytes", "num_words", "num_tokens"]
             return tokenized.map(StreamPacker(self.max_length), batched=True, remove_columns=columns)
-        tokens, starts = flat_stream(tokenized)
+        # The stream is written once (prepare_data, local rank 0) and every rank maps the same file read-only.
+        prefix = resolve_cache_dir(self.cache_dir) / "tokenized" / f"gpt-stream-{split}-{tokenized._fingerprint}"
+        if not stream_ready(prefix):
+            write_stream(prefix, *flat_stream(tokenized), vocab_size=len(self.tokenizer))
+        tokens, starts = open_stream(prefix)
         # Training blocks are re-cut every epoch (a seeded offset); evaluation keeps one fixed cut.
         blocks = PackedBlocks(tokens, starts, self.max_length, self.seed if split == "train" else None)
         if len(blocks) == 0:

@@ -99,7 +99,8 @@ class PackedBlocks(torch.utils.data.Dataset[dict[str, torch.Tensor]]):
         begin = self.offset(epoch) + index * self.block_size
         positions = np.arange(begin, begin + self.block_size)
         return {
-            "input_ids": torch.from_numpy(self.tokens[begin : begin + self.block_size].copy()),
+            # astype copies: the stream may be a read-only map of a narrow type (pretrain.data.token_files)
+            "input_ids": torch.from_numpy(self.tokens[begin : begin + self.block_size].astype(np.int64)),
             "document_ids": torch.from_numpy(document_ids_for(positions, self.starts)),
         }
 
