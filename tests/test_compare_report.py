@@ -255,3 +255,27 @@ def test_the_protocol_of_a_released_pair_says_what_the_runs_did(tmp_path: Path) 
     assert "Architecture: matched" not in report
     assert "With one run per family there is no test over seeds: a difference is called significant on the paired " \
            "bootstrap alone" in report and "only when both agree" not in report
+
+
+def test_the_report_says_which_fine_tuning_runs_the_step_cap_ended() -> None:
+    """A run whose best checkpoint is its last allowed step was still improving: named; one that validation
+    stopped, or whose best came earlier, converged."""
+    plan = asdict(ComparePlan(experiment="synthetic"))
+    plan["finetune"].update(tasks=["classification"], max_steps=100, seeds=[0, 1, 2, 9])
+    records = []
+    for index, record in enumerate(_records()):
+        if record.identity.is_finetuning and isinstance(record.result, FinetuneResults):
+            steps, best = ((100, 100), (75, 25), (100, 50))[index % 3]
+            record = replace(record, result=replace(record.result, steps=steps, best_step=best))
+        records.append(record)
+    task = aggregate(plan, records, environment()).tasks["classification"]
+    convergence = task.convergence
+    assert convergence is not None and convergence.runs == 16  # 7 per family + the two controls; not the failed run
+    capped = [r.run_id for i, r in enumerate(records) if i % 3 == 0 and r.identity.is_finetuning
+              and r.status == "done"]
+    assert convergence.at_cap == sorted(capped) and convergence.converged == 16 - len(capped)
+    assert convergence.stopped == sum(1 for i, r in enumerate(records) if i % 3 == 1 and r.identity.is_finetuning
+                                      and r.status == "done")
+    text = "\n".join(markdown._task_section("classification", task))
+    assert f"Fine-tuning length: {16 - len(capped)} of 16 runs converged ({convergence.stopped} stopped by" in text
+    assert "at the step cap, still improving: " + ", ".join(sorted(capped)) in text

@@ -230,6 +230,20 @@ class GridPoint:
 
 
 @dataclass
+class Convergence:
+    """Whether a task's fine-tuning runs ran long enough: a run converged when validation stopped it or its best
+    checkpoint came before the last step it was allowed; `at_cap` names the others (still improving at the end)."""
+
+    runs: int
+    stopped: int  # ended by early stopping before the step cap
+    at_cap: list[str]  # best checkpoint at the cap: the budget, not validation, ended them
+
+    @property
+    def converged(self) -> int:
+        return self.runs - len(self.at_cap)
+
+
+@dataclass
 class PretrainingEffect:
     """Pretrained minus random-init on the task's headline metric (the paired hierarchical bootstrap; its `covers`
     says over what)."""
@@ -314,6 +328,7 @@ class TaskResults:
     arm_comparisons: list[ArmComparison] = field(default_factory=list)
     # Plans with several pretraining seeds: the headline metric per seed and the spread of the families' gap.
     pretraining_spread: PretrainingSpread | None = None
+    convergence: Convergence | None = None  # results written before it was recorded read back with None
 
     def final(self) -> dict[str, ProbeGroup] | None:
         """Each family's group at the last probe (the final checkpoints), or None when no run finished."""
@@ -328,7 +343,8 @@ class TaskResults:
             "pretraining_effect": {f: e.to_dict() for f, e in self.pretraining_effect.items()},
             "verdicts": [v.to_dict() for v in self.verdicts], "failed": self.failed,
         } | ({"arm_comparisons": [c.to_dict() for c in self.arm_comparisons]} if self.arm_comparisons else {}) | (
-            {"pretraining_spread": self.pretraining_spread.to_dict()} if self.pretraining_spread else {})
+            {"pretraining_spread": self.pretraining_spread.to_dict()} if self.pretraining_spread else {}) | (
+            {"convergence": asdict(self.convergence)} if self.convergence else {})
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> TaskResults:
@@ -340,6 +356,7 @@ class TaskResults:
             [MetricVerdict.from_dict(v) for v in raw["verdicts"]], raw["failed"], raw.get("references", {}),
             [ArmComparison.from_dict(c) for c in raw.get("arm_comparisons", [])],
             PretrainingSpread.from_dict(raw["pretraining_spread"]) if "pretraining_spread" in raw else None,
+            Convergence(**raw["convergence"]) if "convergence" in raw else None,
         )
 
 

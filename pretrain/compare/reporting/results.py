@@ -29,6 +29,7 @@ from pretrain.compare.planning.cores import usable_cores
 from pretrain.compare.running.run_identity import RunIdentity
 from pretrain.compare.schema import (
     ComparisonResults,
+    Convergence,
     Counts,
     Environment,
     FamilyPretraining,
@@ -242,10 +243,22 @@ def _task(task: str, plan: dict[str, Any], records: list[RunRecord], baselines: 
     comparisons = compare_arms(arms, headline.key, summaries,
                                lambda arm, against: _paired(task, final[arm], final[against]))
     scores = {family: _scores_by_pretraining_seed(final[family], headline.key) for family in MISSION_ARMS}
+    cap = plan["finetune"].get("task_steps", {}).get(task, plan["finetune"]["max_steps"])
     return TaskResults(baselines=baselines, probes=probes, controls=controls, lr=chosen, grid=grid,
                        pretraining_effect=effects, verdicts=verdicts,
                        failed=[r.run_id for r in runs if r.status != "done"], references=references,
-                       arm_comparisons=comparisons, pretraining_spread=pretraining_spread(headline.key, scores))
+                       arm_comparisons=comparisons, pretraining_spread=pretraining_spread(headline.key, scores),
+                       convergence=_convergence(runs, cap))
+
+
+def _convergence(runs: list[RunRecord], cap: int) -> Convergence | None:
+    """Which finished runs validation ended (or whose best checkpoint came before `cap`), and which the cap did."""
+    finished = [(r.run_id, result) for r in runs if (result := _finetune_result(r)) is not None
+                and result.best_step is not None and result.steps is not None]
+    if not finished:
+        return None
+    return Convergence(len(finished), sum(result.steps < cap for _, result in finished),
+                       sorted(run_id for run_id, result in finished if result.best_step >= cap))
 
 
 def _scores_by_pretraining_seed(runs: list[RunRecord], metric: str) -> dict[int, list[float]]:

@@ -31,6 +31,11 @@ def tuning_lines(entry: TaskResults) -> list[str]:
         if on_edge:
             edges.append(name)
     lines += [""]
+    if entry.convergence is not None:
+        c = entry.convergence
+        lines.append(f"Fine-tuning length: {c.converged} of {c.runs} runs converged ({c.stopped} stopped by "
+                     "validation, the others' best checkpoint before their last step)"
+                     + (f"; at the step cap, still improving: {', '.join(c.at_cap)}." if c.at_cap else "."))
     if edges:
         lines.append(f"Still on an edge of the rates tried (the search reached finetune.lr_bounds, or ended before "
                      f"a rate past the edge ran): {', '.join(edges)}. Their optimum may lie further out.")
