@@ -44,6 +44,12 @@ def _documents_corpus(tmp_path: Path, n_docs: int = 40, rows_per_doc: int = 6) -
     return str(path)
 
 
+def _trainer(world_size: int, rank: int, device: str = "cpu") -> SimpleNamespace:
+    """What the data module reads of its trainer."""
+    return SimpleNamespace(world_size=world_size, global_rank=rank,
+                           strategy=SimpleNamespace(root_device=torch.device(device)))
+
+
 def _module(cls: type, tmp_path: Path, **options: object):
     return cls(**{"source": _corpus(tmp_path), "vocab_size": 300, "max_length": 32, "batch_size": 4,
                   "cache_dir": str(tmp_path / "cache"), **options})
@@ -107,7 +113,7 @@ def _draws(loader: StatefulDataLoader) -> list[list[int]]:
 def test_ranks_split_each_one_process_batch_and_lightning_keeps_the_sampler(cls: type, tmp_path: Path) -> None:
     def loader(batch_size: int, world_size: int, rank: int, epoch: int) -> StatefulDataLoader:
         module = _module(cls, tmp_path, batch_size=batch_size)
-        module.trainer = SimpleNamespace(world_size=world_size, global_rank=rank)  # what the data module reads
+        module.trainer = _trainer(world_size, rank)  # what the data module reads
         result = module.train_dataloader()
         result.sampler.set_epoch(epoch)
         return result
@@ -169,7 +175,7 @@ def test_mlm_masks_follow_the_draw_not_the_batch(tmp_path: Path) -> None:
 def test_streaming_ranks_read_disjoint_parts_and_warn_that_the_order_differs(tmp_path: Path) -> None:
     def streamed(world_size: int, rank: int) -> list[list[int]]:
         module = _module(GptDataModule, tmp_path, streaming=True)
-        module.trainer = SimpleNamespace(world_size=world_size, global_rank=rank)
+        module.trainer = _trainer(world_size, rank)
         module.setup("fit")
         return [b.tolist() for batch in module.train_dataloader() for b in batch["input_ids"]]
 
@@ -205,12 +211,13 @@ def test_streaming_mode_yields_full_batches(cls: type, tmp_path: Path) -> None:
 
 
 def test_bert_examples_fill_the_sequence_and_are_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    module = _module(BertDataModule, tmp_path, source=_documents_corpus(tmp_path))  # ~150 tokens per document
+    # ~150 tokens per document; held-out splits are carved by document: enough of them for the probes
+    module = _module(BertDataModule, tmp_path, source=_documents_corpus(tmp_path, n_docs=240))
     with caplog.at_level(logging.INFO):
         module.setup("fit")
     stats = module.example_statistics("train")
     assert stats.mean_tokens / 32 >= 0.95 and stats.positive_share == pytest.approx(0.5, abs=0.05)
-    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("[data]")]
+    lines = [r.getMessage() for r in caplog.records if re.match(r"\[data\] .* (train|validation): ", r.getMessage())]
     assert len(lines) == 2 and all("real tokens per example of max_length 32" in line and "NSP positives" in line
                                    for line in lines)
     # The validation line (train is built first when fitting) gives both NSP shortcut probes, fit on train.
@@ -292,3 +299,10 @@ def test_dupe_factor_draws_new_pairs_for_each_copy_of_the_training_split(tmp_pat
     assert three.examples("validation")["input_ids"] == one.examples("validation")["input_ids"]  # one fixed copy
     with pytest.raises(ValueError, match="dupe_factor=0"):
         _module(BertDataModule, tmp_path, dupe_factor=0)
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_batches_are_pinned_for_a_gpu_only(device: str, tmp_path: Path) -> None:
+    module = _module(GptDataModule, tmp_path)
+    module.trainer = _trainer(1, 0, device)
+    assert module.train_dataloader().pin_memory == (device == "cuda")

@@ -184,11 +184,13 @@ class PretrainDataModule(L.LightningDataModule):
         return ""
 
     def prepare_data(self) -> None:
-        """Runs once per node (local rank 0) before setup(): tokenizes every split and builds its examples into
-        the disk caches (BERT's pairs as Arrow files, GPT's stream as a token file), so that every rank's setup()
-        then only maps them read-only: one copy per node, shared through the page cache."""
+        """Runs once per node (local rank 0) before setup(): tokenizes every split and builds the examples
+        training reads (train and validation) into the disk caches (BERT's pairs as Arrow files, GPT's stream as a
+        token file), so that every rank's setup() then only maps them read-only: one copy per node, shared through
+        the page cache. The test split, small and read only by `test`, is built when it is asked for."""
         for split in SPLITS:
-            if not isinstance(self.tokenized(split), datasets.IterableDataset):  # a stream is read as it trains
+            tokenized = self.tokenized(split)
+            if split != "test" and not isinstance(tokenized, datasets.IterableDataset):  # a stream is read lazily
                 self._build_examples(split)
 
     def setup(self, stage: str | None = None) -> None:
@@ -230,9 +232,11 @@ class PretrainDataModule(L.LightningDataModule):
             world_size, rank = (self.trainer.world_size, self.trainer.global_rank) if self.trainer else (1, 0)
             sampler = GlobalBatchSampler(examples, self.batch_size, world_size, rank, shuffle=True, seed=self.seed)
             examples = DrawnExamples(examples, self.seed)
+        # On a GPU, batches go to page-locked memory so the copy to the device can overlap the step.
+        on_gpu = self.trainer is not None and self.trainer.strategy.root_device.type == "cuda"
         return StatefulDataLoader(
             examples, batch_size=self.batch_size, sampler=sampler, collate_fn=self._collator(split),
-            num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
+            num_workers=self.num_workers, persistent_workers=self.num_workers > 0, pin_memory=on_gpu,
         )
 
     def train_dataloader(self) -> StatefulDataLoader:
