@@ -51,14 +51,18 @@ def _sentence(rng: random.Random, words: int) -> str:
 
 
 def _wikitext(rng: random.Random, n: int) -> dict[str, list]:
-    """WikiText raw: headings ' = Title = ', ' = = Section = = ', blank lines and paragraph lines, each a row."""
+    """WikiText raw: headings ' = Title = ', ' = = Section = = ', blank lines and paragraph lines, each a row;
+    whole articles (the documents pretraining groups the rows into), at least three, so that a small split still
+    has NSP negatives."""
     lines: list[str] = []
-    while len(lines) < n:
+    articles = 0
+    while len(lines) < n or articles < 3:
         lines += ["", f" = {rng.choice(_WORDS).capitalize()} {rng.choice(_WORDS)} = ", ""]
         for _ in range(rng.randint(2, 4)):
             lines += [" " + " ".join(_sentence(rng, rng.randint(8, 16)) for _ in range(rng.randint(3, 6))), ""]
         lines += [f" = = {rng.choice(_WORDS).capitalize()} = = ", ""]
-    return {"text": lines[:n]}
+        articles += 1
+    return {"text": lines}
 
 
 def _bookcorpus(rng: random.Random, n: int) -> dict[str, list]:
