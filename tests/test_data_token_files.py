@@ -40,7 +40,7 @@ def test_ranks_share_the_stream_the_preparing_process_wrote(tmp_path: Path, monk
     rank0 = GptDataModule(**options)
     rank0.prepare_data()  # local rank 0, before any setup()
     written = sorted((tmp_path / "cache/tokenized").glob("gpt-stream-*-tokens.npy"))
-    assert len(written) == 3  # train, validation, test
+    assert len(written) == 2  # train and validation (the test split is built when a test asks for it)
 
     def no_second_copy(*args: object, **kwargs: object) -> None:
         raise AssertionError("a rank wrote the stream again")
@@ -92,5 +92,5 @@ def test_two_ddp_ranks_map_the_one_stream_rank_zero_wrote(tmp_path: Path, monkey
     trainer.fit(module, data)
     mapped = {(tmp_path / f"rank{rank}.txt").read_text() for rank in (0, 1)}
     assert len(mapped) == 1 and mapped.pop().startswith("memmap ")  # both ranks: one file, mapped
-    assert len(set(writers.read_text().split())) == 1  # written by one process (the 3 splits, once each)
-    assert len(writers.read_text().split()) == 3
+    assert len(set(writers.read_text().split())) == 1  # written by one process (train and validation, once each)
+    assert len(writers.read_text().split()) == 2
