@@ -301,7 +301,7 @@ def test_dupe_factor_draws_new_pairs_for_each_copy_of_the_training_split(tmp_pat
         _module(BertDataModule, tmp_path, dupe_factor=0)
 
 
-@pytest.mark.parametrize("device", ["cpu", "cuda"])
+@pytest.mark.parametrize("device", ["cpu", "cuda"], ids=["cpu-trainer", "gpu-trainer"])  # a "cuda" id means skip
 def test_batches_are_pinned_for_a_gpu_only(device: str, tmp_path: Path) -> None:
     module = _module(GptDataModule, tmp_path)
     module.trainer = _trainer(1, 0, device)
