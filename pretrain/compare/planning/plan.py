@@ -419,9 +419,9 @@ def validate(plan: ComparePlan, root: Path = Path("."), check_data: bool = True)
     if f.patience is not None:
         _positive("finetune.patience", f.patience)
     for task, spread in f.pretraining_spread.items():
-        if task not in f.tasks or not spread > 0:
-            raise ValueError(f"finetune.pretraining_spread.{task}={spread}: expected a task of finetune.tasks "
-                             f"({', '.join(f.tasks)}) and a standard deviation > 0")
+        if task not in TASKS or not spread > 0:
+            raise ValueError(f"finetune.pretraining_spread.{task}={spread}: expected a task ({', '.join(TASKS)}) "
+                             "and a standard deviation > 0")
     if not 0 <= f.controls <= len(f.seeds):
         raise ValueError(f"finetune.controls={f.controls} must be between 0 and the number of seeds ({len(f.seeds)})")
     if not p.seeds or len(set(p.seeds)) != len(p.seeds):
