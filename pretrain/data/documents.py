@@ -60,9 +60,13 @@ def document_ids(texts: pa.ChunkedArray | pa.Array, documents: str) -> np.ndarra
     lines = _LINES.match(documents)
     if lines:
         return np.arange(rows, dtype=np.int64) // int(lines.group(1))
+    return np.maximum(np.cumsum(_article_starts(texts)) - 1, 0)
+
+
+def _article_starts(texts: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """1 where a row is a WikiText article heading, else 0 (int64)."""
     heading = pc.match_substring_regex(pc.fill_null(texts, ""), WIKITEXT_ARTICLE_HEADING)
-    starts = np.asarray(heading.to_numpy(zero_copy_only=False), dtype=np.int64)
-    return np.maximum(np.cumsum(starts) - 1, 0)
+    return np.asarray(heading.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 class _StreamGrouping:
@@ -74,9 +78,7 @@ class _StreamGrouping:
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
         texts = pa.array(batch["text"], type=pa.string())
         if self.documents == WIKITEXT:
-            starts = np.asarray(pc.match_substring_regex(pc.fill_null(texts, ""), WIKITEXT_ARTICLE_HEADING)
-                                .to_numpy(zero_copy_only=False), dtype=np.int64)
-            ids = np.maximum(self.last + np.cumsum(starts), 0)
+            ids = np.maximum(self.last + np.cumsum(_article_starts(texts)), 0)
             self.last = int(ids[-1]) if len(ids) else self.last
         else:
             ids = (np.arange(len(texts), dtype=np.int64) + self.rows) // int(self.documents[len(LINES_PREFIX):])

@@ -98,7 +98,7 @@ def judge(a: Summary, b: Summary, paired: PairedDifference | None, *, alpha: flo
         inside = abs(diff) <= bound
         (against if inside else supports).append(
             f"gap {diff:+.3g} {'inside' if inside else 'outside'} the measured pretraining-seed spread "
-            f"(1.96 x sd {pretraining_spread:.3g} = {bound:.3g})")
+            f"({SPREAD_Z:g} x sd {pretraining_spread:.3g} = {bound:.3g})")
     return Judgement(not against, p, supports, against)
 
 
