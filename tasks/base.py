@@ -29,6 +29,7 @@ from pretrain.lightning.optim import Optimisation, use_tensor_cores
 from pretrain.run_cli import init_options
 from tasks.encoding import SpecialTokens
 from tasks.files import Row, dataset_rows, read_table
+from tasks.length_batches import LengthGroupedBatches
 
 _STAGE_SPLITS = {"fit": ("train", "validation"), "validate": ("validation",), "test": ("test",), "predict": ("predict",
                                                                                                              )}
@@ -42,7 +43,8 @@ class TaskDataModule(LightningDataModule):
     """Rows come from `source` (a pretrain.data.sources.DataSource, or its short form, a name or path):
     "builtin" (derived from the standard library, no download), local files (the train split's path;
     `splits` gives the validation/test files), or a hub data set with its configuration, split names and
-    `columns` (the task's column -> the data's). The predict split is `predict_file`, or the test split."""
+    `columns` (the task's column -> the data's). The predict split is `predict_file`, or the test split.
+    `group_by_length` draws training batches of similar lengths (tasks.length_batches), which pads less."""
 
     # The columns every labelled split must have, by the task's own names (source.columns maps them).
     required_columns: tuple[str, ...] = ()
@@ -54,6 +56,7 @@ class TaskDataModule(LightningDataModule):
         batch_size: int = 32,
         max_length: int = 128,
         num_workers: int = 0,
+        group_by_length: bool = False,
     ) -> None:
         super().__init__()
         if batch_size < 1:
@@ -65,6 +68,7 @@ class TaskDataModule(LightningDataModule):
         self.batch_size = batch_size
         self.max_length = max_length
         self.num_workers = num_workers
+        self.group_by_length = group_by_length
         self.tokenizer: PreTrainedTokenizerBase | None = None
         self.family: str | None = None
         self.examples: dict[str, list[dict[str, Any]]] = {}
@@ -188,11 +192,17 @@ class TaskDataModule(LightningDataModule):
         return [name if name is not None else f"row {i}" for i, name in enumerate(names)]
 
     # -- loaders --------------------------------------------------------------------------------
+    def example_length(self, example: dict[str, Any]) -> int:
+        """The positions an example fills in a padded batch: its input, and its decoder input where it has one."""
+        return len(example["input_ids"]) + len(example.get("decoder_input_ids", ()))
+
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        return DataLoader(
-            self.examples[split], batch_size=self.batch_size, shuffle=shuffle, collate_fn=self.collate,
-            num_workers=self.num_workers,
-        )
+        examples = self.examples[split]
+        if shuffle and self.group_by_length:
+            batches = LengthGroupedBatches([self.example_length(e) for e in examples], self.batch_size)
+            return DataLoader(examples, batch_sampler=batches, collate_fn=self.collate, num_workers=self.num_workers)
+        return DataLoader(examples, batch_size=self.batch_size, shuffle=shuffle, collate_fn=self.collate,
+                          num_workers=self.num_workers)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)

@@ -133,7 +133,7 @@ def test_classic_mode_accepts_different_layouts_and_matched_presets_agree(root: 
         assert differing == (set(FAMILY_ONLY_FIELDS) if size == "micro-preln" else set()), (size, differing)
 
 
-def test_per_task_steps_and_the_classification_readout_reach_the_runs(root: Path) -> None:
+def test_per_task_steps_the_classification_readout_and_length_grouping_reach_the_runs(root: Path) -> None:
     """task_steps gives one task more steps (both families alike); the matched mode reads classification by
     mean pooling in both families, the classic mode by each family's own readout, unless the plan says."""
     from pretrain.compare.running.runs import finetune_args
@@ -152,6 +152,9 @@ def test_per_task_steps_and_the_classification_readout_reach_the_runs(root: Path
     chosen = ComparePlan(finetune=FinetunePlan(classification_pooling="native"))
     assert option(chosen, "classification", "--model.init_args.pooling") == "native"
     assert validate(ComparePlan(), root).plan.finetune.classification_pooling == "mean"  # recorded as resolved
+    assert option(ComparePlan(), "ner", "--data.init_args.group_by_length") == "true"
+    ungrouped = ComparePlan(finetune=FinetunePlan(group_by_length=False))
+    assert option(ungrouped, "ner", "--data.init_args.group_by_length") == "false"
 
 
 def test_help_describes_every_option_and_lists_choices(capsys: pytest.CaptureFixture[str]) -> None:

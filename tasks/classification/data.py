@@ -38,8 +38,9 @@ class ClassificationDataModule(LabelledDataModule):
         batch_size: int = 32,
         max_length: int = 128,
         num_workers: int = 0,
+        group_by_length: bool = False,
     ) -> None:
-        super().__init__(source, predict_file, batch_size, max_length, num_workers)
+        super().__init__(source, predict_file, batch_size, max_length, num_workers, group_by_length)
         self.text_pair_column = self.text_pair_role if self.text_pair_role in self.source.columns else None
         self.required_columns = (self.text_column, self.label_column) + (
             (self.text_pair_role,) if self.text_pair_column else ())

@@ -42,9 +42,10 @@ class GenerationDataModule(TaskDataModule):
         batch_size: int = 32,
         max_length: int = 96,
         num_workers: int = 0,
+        group_by_length: bool = False,
     ) -> None:
         """`max_length` bounds the source (special tokens included), `max_target_length` the target."""
-        super().__init__(source, predict_file, batch_size, max_length, num_workers)
+        super().__init__(source, predict_file, batch_size, max_length, num_workers, group_by_length)
         if max_target_length < 1:
             raise ValueError(f"data.max_target_length={max_target_length} must be >= 1")
         self.max_target_length = max_target_length

@@ -43,8 +43,9 @@ class NerDataModule(LabelledDataModule):
         batch_size: int = 32,
         max_length: int = 128,
         num_workers: int = 0,
+        group_by_length: bool = False,
     ) -> None:
-        super().__init__(source, predict_file, batch_size, max_length, num_workers)
+        super().__init__(source, predict_file, batch_size, max_length, num_workers, group_by_length)
         if scheme not in SCHEMES:
             raise ValueError(f"data.scheme={scheme!r} is not supported; choose one of {', '.join(SCHEMES)}")
         self.token_column = token_column

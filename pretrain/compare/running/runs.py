@@ -97,6 +97,7 @@ def finetune_args(
         "--model.init_args.checkpoint", str(checkpoint), "--model.init_args.family", family,
         "--model.init_args.lr", str(lr), "--model.init_args.random_init", str(random_init).lower(),
         "--data.init_args.batch_size", str(f.batch_size),
+        "--data.init_args.group_by_length", str(f.group_by_length).lower(),
         "--data.init_args.max_length", str(_source_length(resolved, task)),
         "--data.init_args.source", data.cli_value(),  # the plan's DataSource, unchanged
     ]
