@@ -50,3 +50,23 @@ def test_our_loss_equals_hugging_faces_on_the_benchmark_batch(family: str) -> No
     batch = random_batch(family, config, 2, 16, torch.device("cpu"), torch.Generator().manual_seed(0))
     ours_loss = (_ours_bert_loss if family == "bert" else _ours_gpt_loss)(ours, batch)
     torch.testing.assert_close(ours_loss, _hf_loss(theirs, batch), rtol=1e-5, atol=1e-5)
+
+
+def test_preparation_bench_times_the_tokenizer_and_each_family_in_its_own_process(tmp_path: Path) -> None:
+    from pretrain.bench.preparation import preparation_cost, repeated_corpus
+
+    article = " = Title {} = \n" + " ".join(f"word{i} and more text here ." for i in range(60)) + "\n"
+    text = tmp_path / "wiki.raw"
+    text.write_text("".join(article.format(n) for n in range(40)))
+    corpus = repeated_corpus(text, 3, tmp_path)
+    assert corpus.suffix == ".raw" and corpus.read_text() == text.read_text() * 3
+    cost = preparation_cost(text, 2, ["bert", "gpt"], vocab_size=256, max_length=64, dupe_factor=2)
+    assert cost["corpus_mib"] == pytest.approx(2 * text.stat().st_size / 2**20)
+    for step in ("tokenizer", "bert", "gpt"):
+        assert cost[step]["seconds"] > 0 and cost[step]["peak_rss_mib"] > 50
+        assert cost[step]["cache_mib"] > 0  # each step wrote its own files: the tokenizer, the pairs, the stream
+
+
+def test_preparation_bench_names_a_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="--prepare .*missing.raw: no such file"):
+        main(["--prepare", str(tmp_path / "missing.raw")])

@@ -5,6 +5,7 @@
     python scripts/bench.py --json bench.json    # also write the rows
     python scripts/bench.py --bert-config configs/model/bert-base.yaml --gpt-config configs/model/gpt2-small.yaml \\
         --seq-len 1024 --batch-size 8 --device cuda --compile   # GPU: bf16 autocast, MFU
+    python scripts/bench.py --prepare wiki.test.raw --prepare-copies 420   # preparing a WikiText-103-sized corpus
 
 Each model trains (forward, backward, AdamW step) on random tokens. Rounds alternate ours/HF
 so that load from other processes hits both alike; the median round is reported. The HF
@@ -26,6 +27,7 @@ from typing import Any
 import torch
 
 from pretrain.bench.data import data_throughput
+from pretrain.bench.preparation import preparation_cost
 from pretrain.bench.training import BenchSettings, Row, bench_family
 from pretrain.blocks.config import TransformerConfig
 from pretrain.data.caching import atomic_write
@@ -56,8 +58,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data", action="store_true", help="also time tokenization and the data modules")
     p.add_argument("--cache-dir", default=".cache")
     p.add_argument("--json", type=Path, default=None, help="write the rows here")
+    p.add_argument("--prepare", type=Path, default=None, metavar="FILE",
+                   help="instead of training: time and peak memory of preparing FILE x --prepare-copies as a "
+                        "WikiText-format pretraining corpus (the real plan's 32,768-token vocabulary, 512 positions)")
+    p.add_argument("--prepare-copies", type=int, default=1, help="copies of --prepare's file in the corpus")
+    p.add_argument("--prepare-dupe-factor", type=int, default=10, help="BERT's copies of its NSP pairs")
+    p.add_argument("--num-proc", type=int, default=None, help="tokenization processes (default: none)")
     args = p.parse_args(argv)
-    for name in ("seq_len", "batch_size", "steps", "rounds"):
+    for name in ("seq_len", "batch_size", "steps", "rounds", "prepare_copies", "prepare_dupe_factor"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     families = [f.strip() for f in args.families.split(",") if f.strip()]
@@ -88,6 +96,16 @@ def print_rows(rows: list[Row]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    if args.prepare is not None:
+        if not args.prepare.is_file():
+            raise SystemExit(f"bench.py: --prepare {args.prepare}: no such file")
+        cost = preparation_cost(args.prepare, args.prepare_copies, args.families, dupe_factor=args.prepare_dupe_factor,
+                                num_proc=args.num_proc)
+        text = json.dumps(cost, indent=2)
+        print(text)
+        if args.json:
+            atomic_write(args.json, lambda tmp: tmp.write_text(text))
+        return
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
