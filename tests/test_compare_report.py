@@ -94,7 +94,8 @@ def test_report_folder_from_synthetic_runs(tmp_path: Path) -> None:
     assert "ft-gpt-4-9" in report and "out of memory" in report
     assert "NOT better" not in report  # both pretrained models beat their trivial baselines
     # generation is not among the plan's tasks: its steps are not the run's
-    assert "**Fine-tuning:** at most 100 steps, batch 32, validation every 50 steps" in report
+    assert ("**Fine-tuning:** at most 100 steps, batch 32 (training batches drawn from examples of similar length), "
+            "validation every 50 steps") in report
     assert "A difference is called significant only when both agree." in report
     # Every rate each group tried, the chosen one in bold, the edge flagged.
     assert "| BERT | 0.400 | **0.500** | 0.001 (edge) |" in report
@@ -249,7 +250,8 @@ def test_the_protocol_of_a_released_pair_says_what_the_runs_did(tmp_path: Path) 
     plan["finetune"].update(tasks=["classification"], max_steps=4, task_steps={"generation": 500},
                             val_check_interval=125, seeds=[0])
     report = markdown.render(aggregate(plan, _records(), environment()), [])
-    assert "**Fine-tuning:** at most 4 steps, batch 32, validation at the last step; the best" in report
+    assert "**Fine-tuning:** at most 4 steps, batch 32 (training batches drawn from examples of similar length), " \
+           "validation at the last step; the best" in report
     assert "generation 500" not in report and "every 125 steps" not in report
     assert "- **Architecture: as released.** The Hugging Face folders" in report
     assert "Architecture: matched" not in report

@@ -216,7 +216,9 @@ def _protocol(results: ComparisonResults) -> list[str]:
          f"(BERT {p['from_pretrained']['bert']}, GPT {p['from_pretrained']['gpt']}), each with its own tokenizer, so "
          "the plan's shared tokenizer, pretraining data and budget do not apply; their pretraining is the "
          "publishers'."),
-        f"- **Fine-tuning:** at most {_fine_tuning_steps(f)}, batch {f['batch_size']}, {_validation(f)}"
+        f"- **Fine-tuning:** at most {_fine_tuning_steps(f)}, batch {f['batch_size']}"
+        + (" (training batches drawn from examples of similar length)" if f.get("group_by_length") else "")
+        + f", {_validation(f)}"
         + (f", stopped after {f['patience']} validations without improvement" if f.get("patience") else "")
         + "; the best validation checkpoint is tested. Learning rate: each (task, family, pretrained | random-init) "
         f"group starts from the same grid {f['lrs']}"
