@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: compare arms dry-run gpu-check test lint bench report clean
+.PHONY: compare arms ladder dry-run gpu-check test lint bench report clean
 
 $(INSTALLED): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ compare: $(INSTALLED)
 # Every objective arm (bert, gpt, mlm, clm-mlm, gpt-bert) in one plan on the built-in corpus (configs/compare/arms.yaml).
 arms: $(INSTALLED)
 	$(PY) scripts/compare.py --config configs/compare/default.yaml --config configs/compare/arms.yaml
+
+# The size ladder (configs/compare/ladder.yaml): the default protocol at three matched sizes on the built-in corpus,
+# then the BERT - GPT gap per task against pretraining FLOPs (reports/ladder/ladder.md).
+ladder: $(INSTALLED)
+	$(PY) scripts/compare.py --config configs/compare/default.yaml --config configs/compare/ladder.yaml
 
 # The real plan (configs/compare/real.yaml) end to end on a CPU before renting GPUs: its data sources as small
 # synthetic copies in the hub's schemas, tiny models, a few steps, subprocess runs, 2-process DDP (gloo).

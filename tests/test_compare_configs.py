@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from pretrain.compare.planning.ladder import resolve_rungs
 from pretrain.compare.planning.plan import overlay_base, parse_plan, validate
 from pretrain.compare.running.pipeline import check_matched_parameters
 from pretrain.compare.sweeps.sweep import load_sweep, trials
@@ -25,6 +26,9 @@ def test_compare_plan_validates(path: Path, hub_copies: Path, monkeypatch: pytes
     resolved = validate(parse_plan([*configs, "--datasets_dir", str(hub_copies)]), REPO)
     counts = check_matched_parameters(resolved)  # raises if the presets are not matched in size
     assert counts["bert"] > 0 and counts["gpt"] > 0
+    rungs = resolve_rungs(resolved.plan, REPO)  # a ladder: every size's pair, matched
+    sizes = [rung.non_embedding_params["bert"] for rung in rungs]
+    assert sizes == sorted(sizes)  # listed smallest first
 
 
 def test_default_plan_is_the_builtin_corpus() -> None:

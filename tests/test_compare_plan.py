@@ -126,7 +126,7 @@ def test_classic_mode_accepts_different_layouts_and_matched_presets_agree(root: 
     from pretrain.compare.planning.plan import FAMILY_ONLY_FIELDS, block_settings
 
     validate(ComparePlan(architecture="classic", bert_model="bert-mini", gpt_model="gpt-mini"), root)
-    for size in ("micro", "tiny-matched", "mini-matched", "base-matched", "micro-preln"):
+    for size in ("micro", "micro-narrow", "tiny-matched", "mini-matched", "base-matched", "micro-preln"):
         bert, gpt = (block_settings(root / f"configs/model/{f}-{size}.yaml") for f in ("bert", "gpt"))
         differing = {k for k in bert if bert[k] != gpt[k]}
         # ModernBERT's layout: the two bodies are identical; the former layout gave BERT segment embeddings.

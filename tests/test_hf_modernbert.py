@@ -92,7 +92,7 @@ def test_round_trip_reproduces_hf_outputs(kwargs: dict, model_class: type, confi
     assert back.config.rope_parameters == hf.config.rope_parameters
 
 
-@pytest.mark.parametrize("preset", ["micro", "tiny-matched", "mini-matched"])
+@pytest.mark.parametrize("preset", ["micro", "micro-narrow", "tiny-matched", "mini-matched"])
 def test_matched_presets_convert_exactly_both_ways(preset: str) -> None:
     """What the default configs train leaves the suite as ModernBERT / ModernBERT-decoder and comes back."""
     for family, model_class, expected in (("bert", BertModel, ModernBertForMaskedLM),

@@ -17,7 +17,10 @@ import torch
 
 import pretrain.cli
 import tasks.cli
-from pretrain.compare.planning.plan import ResolvedPlan, parse_plan, validate
+from pretrain.compare.analysis.ladder import ladder_tasks
+from pretrain.compare.planning.ladder import ResolvedRung, resolve_rungs
+from pretrain.compare.planning.plan import ComparePlan, ResolvedPlan, parse_plan, validate
+from pretrain.compare.reporting.ladder_report import write_ladder_report
 from pretrain.compare.running.pipeline import check_matched_parameters, execute, pretrain_steps
 from pretrain.compare.running.runs import subprocess_cli
 from pretrain.compare.running.stopping import PlanStopped
@@ -74,14 +77,17 @@ def main(args: list[str] | None = None) -> int:
     args = plan_args
     try:
         plan = parse_plan(args)
-        resolved = validate(plan, Path.cwd())
-        counts = check_matched_parameters(resolved)
+        resolved = validate(plan, Path.cwd(), check_data=not plan.sizes)  # a ladder checks each size's data
+        rungs = resolve_rungs(plan, Path.cwd()) if plan.sizes else []
+        counts = {} if rungs else check_matched_parameters(resolved)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if plan.wandb.mode == "offline":
         os.environ.setdefault("WANDB_MODE", "offline")
     torch.set_num_threads(max(1, min(torch.get_num_threads(), os.cpu_count() or 1)))
+    if rungs:
+        return run_ladder(plan, rungs)
     steps = pretrain_steps(resolved)
     per_arm = " / ".join(f"{arm} {n}" for arm, n in steps.items()) + f" x {plan.pretrain.tokens_per_step} positions"
     pretraining = (f"no pretraining: fine-tuning {resolved.pretrained['bert']} / {resolved.pretrained['gpt']}"
@@ -120,6 +126,34 @@ def main(args: list[str] | None = None) -> int:
     return 1 if done.failed or done.skipped else 0
 
 
+def run_ladder(plan: ComparePlan, rungs: list[ResolvedRung]) -> int:
+    """Every size's plan in turn (smallest first, as the plan lists them), then the ladder's report. A size that
+    stops the ladder keeps its finished runs: the same command resumes it and skips the sizes already done."""
+    for rung in rungs:
+        params = " / ".join(f"{family} {n:,}" for family, n in rung.non_embedding_params.items())
+        print(f"[ladder] {rung.rung.name}: {rung.rung.bert_model} / {rung.rung.gpt_model}, non-embedding parameters "
+              f"{params}, {rung.resolved.plan.pretrain.tokens:,} pretraining tokens per family", flush=True)
+    results: dict[str, ComparisonResults] = {}
+    for i, rung in enumerate(rungs, 1):
+        print(f"[ladder] size {i}/{len(rungs)}: {rung.rung.name} (experiment {rung.resolved.plan.experiment})",
+              flush=True)
+        try:
+            results[rung.rung.name] = run(rung.resolved)
+        except ValueError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        except PlanStopped as stop:
+            print(f"[ladder] {stop}; the same command resumes the ladder", file=sys.stderr, flush=True)
+            return stop.exit_status
+    written = write_ladder_report(plan.experiment, rungs, results, plan.layout().reports)
+    print("\n== ladder ==")
+    for task, ladder in ladder_tasks([(name, result) for name, result in results.items()]).items():
+        print(f"{task}: {ladder.sentence()}")
+    print(f"report: {', '.join(str(w) for w in written)}")
+    incomplete = [name for name, result in results.items() if result.counts.failed or result.counts.skipped]
+    return 1 if incomplete else 0
+
+
 def run(resolved: ResolvedPlan) -> ComparisonResults:
     """Every run of the plan: in-process through the commands' `run` functions, or (`subprocess_runs`, for
     multi-GPU DDP) as `python -m pretrain.cli` / `python -m tasks.cli` child processes on the same argv."""
@@ -141,20 +175,35 @@ def estimate_main(flags: argparse.Namespace, args: list[str]) -> int:
 
     root = Path.cwd()
     try:
-        resolved = validate(parse_plan(args), root, check_data=False)
-        check_matched_parameters(resolved)
-        device = (measure_cpu(resolved, root) if flags.gpu == "cpu" else
-                  accelerator(flags.gpu, flags.gpus, flags.mfu, flags.gpu_memory_gib))
-        result = estimate(resolved, device, root)
+        plan = parse_plan(args)
+        resolved = validate(plan, root, check_data=False)
+        plans = [rung.resolved for rung in resolve_rungs(plan, root, check_data=False)] if plan.sizes else [resolved]
+        estimates = []
+        for each in plans:
+            check_matched_parameters(each)
+            device = (measure_cpu(each, root) if flags.gpu == "cpu" else
+                      accelerator(flags.gpu, flags.gpus, flags.mfu, flags.gpu_memory_gib))
+            estimates.append((each, estimate(each, device, root)))
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(format_estimate(result))
-    if flags.json:
-        write_json(result, flags.json)
-        print(f"wrote {flags.json}")
+    for each, result in estimates:
+        print(format_estimate(result))
+        if flags.json:
+            path = flags.json if len(estimates) == 1 else flags.json.with_name(
+                f"{flags.json.stem}-{each.plan.experiment}{flags.json.suffix}")
+            write_json(result, path)
+            print(f"wrote {path}")
+    if len(estimates) > 1:
+        wall = sum(result.total.wall_s for _, result in estimates)
+        hours = [result.total.gpu_hours for _, result in estimates]
+        print(f"[estimate] the ladder {plan.experiment}: {len(estimates)} sizes one after another, "
+              f"{wall / 3600:.1f} h wall"
+              + (f", {sum(h for h in hours if h is not None):.1f} GPU-hours" if all(h is not None for h in hours)
+                 else ""))
     try:
-        check_fits(result, resolved)
+        for each, result in estimates:
+            check_fits(result, each)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

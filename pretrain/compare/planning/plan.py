@@ -237,6 +237,21 @@ class WandbPlan:
 
 
 @dataclass
+class LadderRung:
+    """One size of a ladder (ComparePlan.sizes): a matched pair of presets under a name.
+
+    Args:
+        name: the size's name (a plain name): its runs and report go to <experiment>-<name>
+        bert_model: BERT's preset at this size (a preset in model_dir or a YAML path)
+        gpt_model: GPT's preset at this size
+    """
+
+    name: str
+    bert_model: str
+    gpt_model: str
+
+
+@dataclass
 class ComparePlan:
     """The comparison plan: models, pretraining, fine-tuning, logging and where results go.
 
@@ -266,6 +281,11 @@ class ComparePlan:
         parallel_runs: independent runs (the two pretrainings, fine-tunings) side by side in this many worker
             processes; null = derived from the cores (pretrain.compare.planning.cores: min(cores, the widest stage))
         threads_per_run: threads of each in-process run; null = cores // parallel_runs
+        sizes: a ladder (pretrain.compare.planning.ladder): the whole plan once per size, each with its own pair of
+            presets in place of bert_model and gpt_model, then the gap between the families against pretraining
+            compute; empty = one size, bert_model and gpt_model
+        tokens_per_parameter: with sizes, each size pretrains this many tokens per non-embedding parameter (of
+            the larger family, in whole steps) instead of pretrain.tokens; null = the same tokens at every size
         device_slots: the node's devices as slots runs take (pretrain.compare.running.slots; subprocess runs
             only): a number, or auto = every GPU this process sees; a pretraining run takes every slot (DDP), a
             fine-tuning run one, so fine-tuning fans out one run per GPU, each child seeing only its own
@@ -289,6 +309,8 @@ class ComparePlan:
     parallel_runs: int | None = None
     threads_per_run: int | None = None
     device_slots: DeviceSlots = None
+    sizes: list[LadderRung] = field(default_factory=list)
+    tokens_per_parameter: float | None = None
 
     def classification_pooling(self) -> str:
         """The classification readout both families use (finetune.classification_pooling, resolved)."""
@@ -383,6 +405,17 @@ def check_arms(plan: ComparePlan) -> None:
         raise ValueError(f"finetune.decoder_attention={attention!r}; choose causal, bidirectional or null")
 
 
+def check_sizes(plan: ComparePlan) -> None:
+    """A ladder's sizes: plain, distinct names, at least two of them; tokens_per_parameter only with sizes, > 0."""
+    names = [rung.name for rung in plan.sizes]
+    if plan.sizes and (len(names) < 2 or len(set(names)) != len(names) or not all(_NAME.match(n) for n in names)):
+        raise ValueError(f"sizes={names}: a ladder needs at least two sizes with distinct plain names (letters, "
+                         "digits, '_', '.', '-')")
+    if plan.tokens_per_parameter is not None and (not plan.sizes or not plan.tokens_per_parameter > 0):
+        raise ValueError(f"tokens_per_parameter={plan.tokens_per_parameter}: it sets a ladder's pretraining tokens "
+                         "per size; give sizes and a number > 0, or null")
+
+
 def model_presets(model_dir: Path) -> list[str]:
     return sorted(p.stem for p in model_dir.glob("*.yaml"))
 
@@ -408,6 +441,7 @@ def validate(plan: ComparePlan, root: Path = Path("."), check_data: bool = True)
         if getattr(plan, name) is not None:
             _positive(name, getattr(plan, name))
     check_device_slots(plan.device_slots)
+    check_sizes(plan)
     if plan.device_slots is not None and not plan.subprocess_runs:
         raise ValueError(f"device_slots={plan.device_slots!r} needs subprocess_runs: true (a run's devices are its "
                          "child process's CUDA_VISIBLE_DEVICES); set it, or device_slots: null")
