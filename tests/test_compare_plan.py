@@ -61,8 +61,10 @@ def test_unknown_yaml_key_names_file_and_key(tmp_path: Path) -> None:
         (ComparePlan(finetune=FinetunePlan(tasks=["ner", "qa"])),
          r"unknown task 'qa'.*classification, ner, generation"),
         (ComparePlan(bert_model="bert-huge"),
-         r"bert_model='bert-huge'.*bert-base, bert-base-matched, bert-micro, bert-micro-preln, bert-mini"),
-        (ComparePlan(gpt_model="gpt-huge"), r"gpt-micro, gpt-micro-preln, gpt-mini, gpt-mini-matched, gpt-small"),
+         r"bert_model='bert-huge'.*bert-base, bert-base-matched, bert-micro, bert-micro-narrow, bert-micro-preln, "
+         r"bert-mini"),
+        (ComparePlan(gpt_model="gpt-huge"),
+         r"gpt-micro, gpt-micro-narrow, gpt-micro-preln, gpt-mini, gpt-mini-matched, gpt-small"),
         (ComparePlan(bert_model="bert-mini", gpt_model="gpt-mini"),
          r"architecture='matched' but the presets differ in activation: bert='gelu' gpt='gelu_tanh'.*embedding_norm"),
         (ComparePlan(architecture="hybrid"), r"architecture='hybrid'; choose one of matched, classic"),
