@@ -127,5 +127,7 @@ def test_a_plan_with_more_seeds_resumes_the_runs_it_shares(tmp_path: Path) -> No
     more_seeds = {"experiment": "pretrain-seeds", "pretrain": {"tokens": 1, "seeds": [0, 1, 2]},
                   "finetune": {"seeds": [0, 1, 2, 3]}}
     _check_same_plan(path, more_seeds)  # accepted
+    # A folder written before plans had sizes: a one-size plan's empty ladder fields change none of its runs.
+    _check_same_plan(path, {**more_seeds, "sizes": [], "tokens_per_parameter": None})
     with pytest.raises(ValueError, match=r"changed: pretrain\.tokens\)"):
         _check_same_plan(path, {**more_seeds, "pretrain": {"tokens": 2, "seeds": [0, 1, 2]}})

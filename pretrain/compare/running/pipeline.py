@@ -300,8 +300,9 @@ def _check_same_plan(path: Path, plan: dict[str, Any]) -> None:
     if not path.is_file():
         return
     stored = json.loads(path.read_text())
-    # how runs are launched, logged or named: not their results
-    ignored = ("experiment", "wandb", "parallel_runs", "threads_per_run", "device_slots")
+    # how runs are launched, logged or named: not their results; a ladder's sizes are each their own plan and folder
+    ignored = ("experiment", "wandb", "parallel_runs", "threads_per_run", "device_slots", "sizes",
+               "tokens_per_parameter")
     ignored_keys = {("pretrain", "seeds"), ("finetune", "seeds"), ("finetune", "pretraining_spread")}
     changed = sorted(
         f"{section}.{key}" if isinstance(value, dict) else section
