@@ -145,9 +145,10 @@ def run_ladder(plan: ComparePlan, rungs: list[ResolvedRung]) -> int:
         except PlanStopped as stop:
             print(f"[ladder] {stop}; the same command resumes the ladder", file=sys.stderr, flush=True)
             return stop.exit_status
-    written = write_ladder_report(plan.experiment, rungs, results, plan.layout().reports)
+    ladders = ladder_tasks(list(results.items()))  # the sizes in the plan's order
+    written = write_ladder_report(plan.experiment, rungs, results, ladders, plan.layout().reports)
     print("\n== ladder ==")
-    for task, ladder in ladder_tasks([(name, result) for name, result in results.items()]).items():
+    for task, ladder in ladders.items():
         print(f"{task}: {ladder.sentence()}")
     print(f"report: {', '.join(str(w) for w in written)}")
     incomplete = [name for name, result in results.items() if result.counts.failed or result.counts.skipped]

@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from pretrain.compare.analysis.ladder import EXTRAPOLATION_DECADES, TaskLadder, ladder_tasks  # noqa: E402
+from pretrain.compare.analysis.ladder import EXTRAPOLATION_DECADES, TaskLadder  # noqa: E402
 from pretrain.compare.planning.ladder import ResolvedRung  # noqa: E402
 from pretrain.compare.reporting.plots import COLORS  # noqa: E402
 from pretrain.compare.running.experiment_layout import ExperimentLayout  # noqa: E402
@@ -26,11 +26,11 @@ LADDER_REPORT = "ladder.md"
 
 
 def write_ladder_report(experiment: str, rungs: list[ResolvedRung], results: dict[str, ComparisonResults],
-                        out_dir: Path) -> list[Path]:
-    """results.json, one plot per task and ladder.md, each written atomically; returns the paths."""
+                        ladders: dict[str, TaskLadder], out_dir: Path) -> list[Path]:
+    """results.json, one plot per task and ladder.md from the sizes' results and their ladders
+    (pretrain.compare.analysis.ladder.ladder_tasks), each written atomically; returns the paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     sizes = [(r.rung.name, results[r.rung.name]) for r in rungs if r.rung.name in results]
-    ladders = ladder_tasks(sizes)
     payload = {"experiment": experiment,
                "sizes": [{"name": r.rung.name, "bert_model": r.rung.bert_model, "gpt_model": r.rung.gpt_model,
                           "experiment": r.resolved.plan.experiment, "pretrain_tokens": r.resolved.plan.pretrain.tokens,
