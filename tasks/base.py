@@ -19,13 +19,14 @@ import torch
 from lightning import LightningDataModule, LightningModule
 from lightning.pytorch.utilities import rank_zero_warn
 from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
+from torch.optim import Optimizer
 from torch.utils.data import DataLoader
 from transformers import PreTrainedTokenizerBase
 
 from pretrain.blocks.config import TransformerConfig
 from pretrain.checkpoint import Backbone, load_backbone, random_weights, stored_source
 from pretrain.data.sources import DataSource, DataSourceArg, load_hub_split
-from pretrain.lightning.optim import Optimisation, use_tensor_cores
+from pretrain.lightning.optim import Optimisation, clip_gradients, fused_adamw, use_tensor_cores
 from pretrain.run_cli import init_options
 from tasks.encoding import SpecialTokens
 from tasks.files import Row, dataset_rows, read_table
@@ -44,10 +45,14 @@ class TaskDataModule(LightningDataModule):
     "builtin" (derived from the standard library, no download), local files (the train split's path;
     `splits` gives the validation/test files), or a hub data set with its configuration, split names and
     `columns` (the task's column -> the data's). The predict split is `predict_file`, or the test split.
-    `group_by_length` draws training batches of similar lengths (tasks.length_batches), which pads less."""
+    `group_by_length` draws training batches of similar lengths (tasks.length_batches), which pads less, and
+    validates in length order where the task's validation score does not depend on the order."""
 
     # The columns every labelled split must have, by the task's own names (source.columns maps them).
     required_columns: tuple[str, ...] = ()
+    # Whether the validation score is the same in any example order (a task that reads a fixed first subset of
+    # the split, such as generation's decoded examples, is not).
+    order_free_validation: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -200,6 +205,13 @@ class TaskDataModule(LightningDataModule):
         examples = self.examples[split]
         if shuffle and self.group_by_length:
             batches = LengthGroupedBatches([self.example_length(e) for e in examples], self.batch_size)
+            return DataLoader(examples, batch_sampler=batches, collate_fn=self.collate, num_workers=self.num_workers)
+        if split == "validation" and self.group_by_length and self.order_free_validation:
+            # Shortest first: a validation pays for its padding as training does (classification and NER: half
+            # of a random batch), and its metric is the same in any order. Test and predict keep the split's
+            # order, which per-example records and prediction files are written in.
+            order = sorted(range(len(examples)), key=lambda i: self.example_length(examples[i]))
+            batches = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
             return DataLoader(examples, batch_sampler=batches, collate_fn=self.collate, num_workers=self.num_workers)
         return DataLoader(examples, batch_size=self.batch_size, shuffle=shuffle, collate_fn=self.collate,
                           num_workers=self.num_workers)
@@ -355,7 +367,12 @@ class TaskModule(LightningModule):
                                            val=dict(checkpoint.get("validation_metrics", {})))
 
     def configure_optimizers(self) -> OptimizerLRSchedulerConfig:
-        return self.optimisation.configure(self, lambda: self.trainer.estimated_stepping_batches)
+        return self.optimisation.configure(self, lambda: self.trainer.estimated_stepping_batches,
+                                           fused=fused_adamw(self.trainer))
+
+    def configure_gradient_clipping(self, optimizer: Optimizer, gradient_clip_val: float | None = None,
+                                    gradient_clip_algorithm: str | None = None) -> None:
+        clip_gradients(self, optimizer, gradient_clip_val, gradient_clip_algorithm)
 
 
 def connect(module: TaskModule, data: TaskDataModule) -> None:

@@ -45,6 +45,7 @@ class FinetuneOptions:
 
     pooling: str  # the classification readout both families use
     max_target_length: int  # target tokens a generation run trains on and decodes
+    batch_size: int  # examples per training and validation batch
 
 
 # What a matched-layout fine-tuning must change to be exported exactly.

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from lightning.pytorch import Trainer
 from lightning_fakes import tiny_config
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
@@ -64,6 +65,7 @@ def test_torch_compile_gives_the_eager_loss(family: str) -> None:
 
 def test_pretraining_uses_fused_adamw_on_cuda_and_it_steps_like_the_foreach_kernel() -> None:
     module = GptPretraining(_config("gpt"), warmup_steps=2, max_steps=10).to(CUDA)
+    module.trainer = Trainer(accelerator="cuda", devices=1, precision="bf16-mixed", logger=False)
     optimizer = module.configure_optimizers()["optimizer"]
     assert optimizer.defaults["fused"] is True
     params = [torch.randn(64, 64, device=CUDA, requires_grad=True) for _ in range(2)]

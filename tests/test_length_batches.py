@@ -1,7 +1,9 @@
-"""Length-grouped training batches: every example once per epoch, less padding, random batch order, seeded."""
+"""Length-grouped training batches: every example once per epoch, less padding, random batch order, seeded; and
+validation in length order where its score does not depend on the order."""
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
@@ -10,6 +12,7 @@ from tasks_fixtures import tokenizer, write_lines
 
 from pretrain.data.sources import DataSource
 from tasks.classification.data import ClassificationDataModule
+from tasks.generation.data import GenerationDataModule
 from tasks.length_batches import LengthGroupedBatches
 
 
@@ -68,11 +71,32 @@ def test_a_task_loader_groups_its_training_batches_only(tmp_path: Path) -> None:
         data = ClassificationDataModule(source, batch_size=16, max_length=64, group_by_length=group)
         data.attach(tokenizer("wordpiece", tmp_path / "tok"), "bert", 128)
         data.setup("fit")
+        data.setup("test")
         torch.manual_seed(0)
         batches = list(data.train_dataloader())
         shares[group] = sum(int(b["attention_mask"].sum()) for b in batches) / sum(b["input_ids"].numel()
                                                                                    for b in batches)
         assert sum(len(b["labels"]) for b in batches) == 320
-        validation = [b["input_ids"] for b in data.val_dataloader()]
-        assert [len(ids) for ids in validation] == [16] * 20  # evaluation keeps the file's order, unbatched by length
+        validation = [b["attention_mask"].sum(1).tolist() for b in data.val_dataloader()]
+        test = [b["attention_mask"].sum(1).tolist() for b in data.test_dataloader()]
+        assert [len(lengths) for lengths in validation] == [16] * 20
+        in_order = [n for lengths in validation for n in lengths]
+        file_order = [n for lengths in test for n in lengths]  # test keeps the file's order: per-example records
+        assert sorted(in_order) == sorted(file_order) and file_order != sorted(file_order)
+        assert in_order == (sorted(file_order) if group else file_order)  # validation: shortest first when grouped
     assert shares[False] < 0.75 and shares[True] > 0.95
+
+
+def test_generation_validates_in_the_splits_order_since_it_decodes_the_first_examples(tmp_path: Path) -> None:
+    rng = random.Random(0)
+    rows = [{"source": " ".join(["the cat sat"] * rng.randint(1, 12)) + f" on mat {i}", "target": f"a cat {i}"}
+            for i in range(64)]
+    path = write_lines(tmp_path / "train.jsonl", [json.dumps(row) for row in rows])
+    source = DataSource(str(path), splits={"validation": str(path), "test": str(path)})
+    data = GenerationDataModule(source, batch_size=16, max_length=64, group_by_length=True)
+    data.attach(tokenizer("wordpiece", tmp_path / "tok"), "gpt", 128)
+    data.setup("fit")
+    seen = [ids for b in data.val_dataloader() for ids in b["references"]]
+    assert len(seen) == 64 and seen == [example["references"] for example in data.examples["validation"]]
+    lengths = [data.example_length(example) for example in data.examples["validation"]]
+    assert lengths != sorted(lengths)

@@ -60,11 +60,12 @@ def test_metrics_are_test_keys_and_the_reference_goes_with_reference_keys(name: 
 
 
 def test_each_task_adds_its_own_finetuning_arguments() -> None:
-    options = FinetuneOptions(pooling="mean", max_target_length=12)
+    options = FinetuneOptions(pooling="mean", max_target_length=12, batch_size=16)
     assert task_record("classification").finetune_args(options) == ["--model.init_args.pooling", "mean"]
     assert task_record("ner").finetune_args(options) == []
     assert task_record("generation").finetune_args(options) == [
-        "--data.init_args.max_target_length", "12", "--model.init_args.max_new_tokens", "12"]
+        "--data.init_args.max_target_length", "12", "--model.init_args.max_new_tokens", "12",
+        "--model.init_args.validation_decode_limit", "128", "--trainer.limit_val_batches", "8"]  # the decoded only
     assert [name for name in TASKS if task_record(name).generates] == ["generation"]
     assert [name for name in TASKS if task_record(name).copies_source] == ["generation"]
 

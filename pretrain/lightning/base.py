@@ -19,6 +19,7 @@ from lightning.pytorch import LightningModule
 from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
 from torch import Tensor, nn
 from torch.distributed.algorithms._checkpoint.checkpoint_wrapper import apply_activation_checkpointing
+from torch.optim import Optimizer
 from torchmetrics import MetricCollection
 from transformers import PreTrainedTokenizerBase
 
@@ -27,7 +28,7 @@ from pretrain.blocks.config import TransformerConfig
 from pretrain.checkpoint import CHECKPOINT_FORMAT
 from pretrain.family import MLM_PROBABILITY, family_record
 from pretrain.lightning.metrics import UnigramBaseline
-from pretrain.lightning.optim import Optimisation, use_tensor_cores
+from pretrain.lightning.optim import Optimisation, clip_gradients, fused_adamw, use_tensor_cores
 from pretrain.lightning.peaks import device_peak_flops
 from pretrain.lightning.schedule import Schedule
 from pretrain.models.copying import random_sequences
@@ -172,11 +173,12 @@ class PretrainingModule(LightningModule):
 
     # --- optimisation ----------------------------------------------------------------------------
     def configure_optimizers(self) -> OptimizerLRSchedulerConfig:
-        # On CUDA the fused kernel (one launch for every parameter; torch's AdamW docs); elsewhere torch's default,
-        # so CPU results stay as measured.
-        on_cuda = next(self.model.parameters()).is_cuda
         return self.optimisation.configure(self.model, lambda: self.trainer.estimated_stepping_batches,
-                                           fused=True if on_cuda else None)
+                                           fused=fused_adamw(self.trainer))
+
+    def configure_gradient_clipping(self, optimizer: Optimizer, gradient_clip_val: float | None = None,
+                                    gradient_clip_algorithm: str | None = None) -> None:
+        clip_gradients(self, optimizer, gradient_clip_val, gradient_clip_algorithm)
 
     # --- steps -------------------------------------------------------------------------------------
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:

@@ -32,6 +32,7 @@ class GenerationDataModule(TaskDataModule):
     source_column = "source"
     target_column = "target"
     required_columns = (source_column, target_column)
+    order_free_validation = False  # the decoded validation examples are the split's first ones
 
     # Spelled out, not **kwargs: `finetune --help`, the config keys and the --ckpt_path check read this signature.
     def __init__(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from pretrain.data.sources import PARQUET_CONVERSION, DataSource
 from tasks.generation.baseline import copy_and_constant_baseline
 from tasks.generation.data import GenerationDataModule
@@ -16,10 +18,19 @@ def _rouge_l(record: dict[str, float]) -> float:
     return record["rougeL"]
 
 
-def _target_length_args(options: FinetuneOptions) -> list[str]:
-    """Decode as many tokens as a training target holds."""
+# The validation examples a comparison's generation run decodes; its ROUGE-L on them picks the learning rate and
+# the checkpoint.
+VALIDATION_EXAMPLES = 128
+
+
+def _comparison_args(options: FinetuneOptions) -> list[str]:
+    """Decode as many tokens as a training target holds, and validate on the decoded examples only: the
+    teacher-forced loss over the rest of the split chooses nothing, and it was 70-80% of a validation (measured:
+    3.6 s of GPT's validations, 128 of 629 examples decoded, one thread)."""
     return ["--data.init_args.max_target_length", str(options.max_target_length),
-            "--model.init_args.max_new_tokens", str(options.max_target_length)]
+            "--model.init_args.max_new_tokens", str(options.max_target_length),
+            "--model.init_args.validation_decode_limit", str(VALIDATION_EXAMPLES),
+            "--trainer.limit_val_batches", str(math.ceil(VALIDATION_EXAMPLES / options.batch_size))]
 
 
 GENERATION = Task(
@@ -43,7 +54,7 @@ GENERATION = Task(
     ),
     per_example=PerExampleStatistic(_rouge_l, 1, "one number each"),
     predictions_suffix=".jsonl",
-    finetune_args=_target_length_args,
+    finetune_args=_comparison_args,
     generates=True,
     # Summaries repeat the names of their source: a backbone that cannot copy stays near the copy baseline.
     copies_source=True,

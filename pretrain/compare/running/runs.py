@@ -101,7 +101,8 @@ def finetune_args(
         "--data.init_args.max_length", str(_source_length(resolved, task)),
         "--data.init_args.source", data.cli_value(),  # the plan's DataSource, unchanged
     ]
-    args += record.finetune_args(FinetuneOptions(resolved.plan.classification_pooling(), f.max_target_length))
+    args += record.finetune_args(FinetuneOptions(resolved.plan.classification_pooling(), f.max_target_length,
+                                                 f.batch_size))
     if f.patience is not None:
         args += early_stopping_args(task, f.patience)
     if arm_record(arm).record.decoder_only and finetune_attention(resolved, arm, task) == "bidirectional":
