@@ -15,7 +15,13 @@ from pretrain.cli import run as pretrain_run
 from pretrain.compare.command import main as compare_main
 from pretrain.compare.planning.plan import parse_plan, validate
 from pretrain.compare.reporting.wandb_summary import summary_rows
-from pretrain.compare.running.pipeline import _check_same_plan, check_matched_parameters, execute
+from pretrain.compare.running.pipeline import (
+    _check_same_plan,
+    check_matched_parameters,
+    execute,
+    pretrain_steps,
+    real_token_fill,
+)
 from pretrain.compare.schema import Counts, read_comparison
 from tasks.cli import run as finetune_run
 from tasks.outputs import FinetuneResults
@@ -131,3 +137,18 @@ def test_a_plan_with_more_seeds_resumes_the_runs_it_shares(tmp_path: Path) -> No
     _check_same_plan(path, {**more_seeds, "sizes": [], "tokens_per_parameter": None})
     with pytest.raises(ValueError, match=r"changed: pretrain\.tokens\)"):
         _check_same_plan(path, {**more_seeds, "pretrain": {"tokens": 2, "seeds": [0, 1, 2]}})
+
+
+def test_matching_real_tokens_gives_bert_the_steps_its_padding_costs(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # data caches land in the temporary folder
+    plan = parse_plan(["--config", str(mini_plan_file(tmp_path, pretrain={"match": "real_tokens"}))])
+    resolved = validate(plan, REPO)
+    fill = real_token_fill(resolved)
+    assert fill["gpt"] == 1.0 and 0.5 < fill["bert"] < 1.0  # docstrings shorter than a sequence pad BERT's examples
+    steps, planned = pretrain_steps(resolved, fill), plan.pretrain.max_steps
+    assert steps["gpt"] == planned and pretrain_steps(resolved) == {"bert": planned, "gpt": planned}
+    # The fewest steps at which BERT reads at least GPT's real tokens.
+    assert steps["bert"] * fill["bert"] >= planned > (steps["bert"] - 1) * fill["bert"] and steps["bert"] > planned
+    tokens = validate(parse_plan(["--config", str(mini_plan_file(tmp_path))]), REPO)
+    assert pretrain_steps(tokens, fill) == {"bert": planned, "gpt": planned}  # match: tokens ignores the padding

@@ -90,6 +90,8 @@ def main(args: list[str] | None = None) -> int:
         return run_ladder(plan, rungs)
     steps = pretrain_steps(resolved)
     per_arm = " / ".join(f"{arm} {n}" for arm, n in steps.items()) + f" x {plan.pretrain.tokens_per_step} positions"
+    if plan.pretrain.match == "real_tokens":
+        per_arm += " (matching real tokens: a BERT-style arm's grow by its padding once its examples are built)"
     pretraining = (f"no pretraining: fine-tuning {resolved.pretrained['bert']} / {resolved.pretrained['gpt']}"
                    if resolved.pretrained else f"pretraining steps {per_arm}")
     # Released pairs bring their own architecture: the match check (check_matched_architecture) is not made.

@@ -35,7 +35,7 @@ from tasks.registry import TASKS, task_record
 # them again for plans built in Python (ComparePlan(architecture=...) is not parsed by jsonargparse).
 WandbMode = Literal["offline", "online", "disabled"]
 Architecture = Literal["matched", "classic"]
-MatchBy = Literal["tokens", "flops"]
+MatchBy = Literal["tokens", "real_tokens", "flops"]
 WANDB_MODES: tuple[str, ...] = get_args(WandbMode)
 ARCHITECTURES: tuple[str, ...] = get_args(Architecture)
 MATCH_BY: tuple[str, ...] = get_args(MatchBy)
@@ -66,8 +66,11 @@ class PretrainPlan:
         warmup_steps: linear warmup steps of the schedule
         vocab_size: size of the tokenizer trained on the pretraining data
         shared_tokenizer: one tokenizer for both families, which isolates the objective
-        match: tokens: both families train the same number of steps on full sequences (the same tokens
-            seen); flops: the family with fewer training FLOPs per token trains proportionally more steps
+        match: tokens: both families train the same number of steps (the same positions seen); real_tokens: the
+            same real tokens seen: GPT's packed blocks are full, BERT's examples end where their text does and
+            pad the rest, so a BERT-style arm trains the plan's steps divided by its measured fill (real tokens
+            per position of its first copy of training examples, built once before the runs); flops: the family
+            with fewer training FLOPs per token trains proportionally more steps
         nsp: BERT's next-sentence prediction; false = RoBERTa's full-sentence MLM (arXiv:1907.11692)
         dupe_factor: copies of BERT's training pairs, each with its own A/B cuts and negatives (BERT's
             create_pretraining_data.py --dupe_factor); enough that no pair repeats over the passes the plan

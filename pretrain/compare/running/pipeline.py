@@ -19,7 +19,9 @@ Every run goes through the ledger, so a re-run resumes: finished runs are skippe
 from __future__ import annotations
 
 import json
+import math
 import time
+from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -115,11 +117,16 @@ def arm_predicted_fraction(resolved: ResolvedPlan, arm: str) -> float:
     return arm_record(arm).predicted_fraction(resolved.plan.pretrain.arm_causal_share(arm))
 
 
-def pretrain_steps(resolved: ResolvedPlan) -> dict[str, int]:
-    """Steps per arm. `match: tokens`: the plan's steps for all. `match: flops`: the arm with the most FLOPs
-    per token gets the plan's steps, the others proportionally more, so all spend the same FLOPs."""
+def pretrain_steps(resolved: ResolvedPlan, fill: Mapping[str, float] | None = None) -> dict[str, int]:
+    """Steps per arm. `match: tokens`: the plan's steps for all. `match: real_tokens`: the plan's steps over each
+    arm's `fill` (real_token_fill: real tokens per position), rounded up, so every arm reads at least the real
+    tokens of a full-sequence arm; without `fill` (an estimate, before any data is prepared) the plan's steps.
+    `match: flops`: the arm with the most FLOPs per token gets the plan's steps, the others proportionally more,
+    so all spend the same FLOPs."""
     p = resolved.plan.pretrain
-    if p.match == "tokens":
+    if p.match == "real_tokens" and fill is not None:
+        return {arm: math.ceil(p.max_steps / fill[arm]) for arm in resolved.plan.arms}
+    if p.match in ("tokens", "real_tokens"):
         return {arm: p.max_steps for arm in resolved.plan.arms}
     flops = {arm: facts["flops_per_token"] for arm, facts in preset_facts(resolved).items()}
     most = max(flops.values())
@@ -141,7 +148,8 @@ def execute(resolved: ResolvedPlan, pretrain_cli: Cli, finetune_cli: Cli) -> Com
     atomic_write(layout.plan_file, lambda tmp: tmp.write_text(json.dumps(plan_dict, indent=2)))
     ledger = Ledger(layout.ledger_file)
     p, f = plan.pretrain, plan.finetune
-    steps = pretrain_steps(resolved)
+    fill = real_token_fill(resolved) if p.match == "real_tokens" and not resolved.pretrained else None
+    steps = pretrain_steps(resolved, fill)
     workers, threads = side_by_side(plan)  # validate() resolved them: the plan's numbers, typed
     progress = Progress(total=count_runs(resolved), workers=workers)
     start = time.perf_counter()
@@ -232,6 +240,29 @@ def execute(resolved: ResolvedPlan, pretrain_cli: Cli, finetune_cli: Cli) -> Com
                     [w for w in written if w.suffix == ".png"], layout.reports)
     print(f"report: {', '.join(str(w) for w in written)}", flush=True)
     return results
+
+
+def real_token_fill(resolved: ResolvedPlan) -> dict[str, float]:
+    """Real (non-padding) tokens per position of each arm's training examples, for `match: real_tokens`.
+
+    GPT-style data packs its blocks full (1.0). A BERT-style arm's examples end where their document's text does
+    and pad the rest; its fill is measured on the first pretraining seed's first copy of training examples, built
+    here with the run's own settings, so the run finds that copy in the cache rather than building it again.
+    """
+    p = resolved.plan.pretrain
+    fill: dict[str, float] = {}
+    for arm in resolved.plan.arms:
+        record = arm_record(arm)
+        if record.family != "bert":
+            fill[arm] = 1.0
+            continue
+        data = BertDataModule(resolved.pretrain_data, family_record("bert").tokenizer_kind, vocab_size=p.vocab_size,
+                              max_length=p.seq_len, seed=p.seeds[0], nsp=p.nsp and record.nsp, dupe_factor=1)
+        fill[arm] = data.example_statistics("train").mean_tokens / p.seq_len
+        print(f"[compare] {arm}: {fill[arm]:.1%} of its training positions are real tokens; matching real tokens, "
+              f"it trains {math.ceil(p.max_steps / fill[arm])} steps to the full-sequence arms' {p.max_steps}",
+              flush=True)
+    return fill
 
 
 def prepare_shared_data(resolved: ResolvedPlan) -> None:
