@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from pretrain.compare.analysis.bootstrap import PairedDifference
-from pretrain.compare.schema import ComparisonResults
+from pretrain.compare.schema import ComparisonResults, TaskResults
 from tasks.registry import task_record
 
 Z95 = 1.959963984540054  # the 95% interval's half-width in standard errors, to read a standard error back
@@ -107,13 +107,18 @@ class TaskLadder:
         return text
 
 
+def headline_metric(task: str, entry: TaskResults | None) -> str:
+    """The metric a size's verdicts are called on (its first verdict's), else the task's primary metric."""
+    return entry.verdicts[0].metric if entry is not None and entry.verdicts else task_record(task).primary.key
+
+
 def ladder_point(size: str, results: ComparisonResults, task: str) -> LadderPoint | None:
     """The task's point at one size from that size's results; None when the task has no result there."""
     entry = results.tasks.get(task)
     final = entry.final() if entry is not None else None
     if entry is None or final is None:
         return None
-    metric = entry.verdicts[0].metric if entry.verdicts else task_record(task).primary.key
+    metric = headline_metric(task, entry)
     scores = {family: FamilyScore(g.metrics[metric].mean, g.metrics[metric].ci_low, g.metrics[metric].ci_high,
                                   g.flops)
               for family, g in final.items() if metric in g.metrics}
@@ -130,7 +135,7 @@ def task_ladder(task: str, sizes: list[tuple[str, ComparisonResults]], seed: int
     """The task over every size (in the ladder's order, smallest first)."""
     points = [p for name, results in sizes if (p := ladder_point(name, results, task)) is not None]
     first = next((results.tasks[task] for _, results in sizes if task in results.tasks), None)
-    metric = first.verdicts[0].metric if first is not None and first.verdicts else task_record(task).primary.key
+    metric = headline_metric(task, first)
     ladder = TaskLadder(task, metric, points, dict(first.baselines) if first else {},
                         dict(first.references) if first else {},
                         higher_is_better=task_record(task).primary.higher_is_better)
