@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from pretrain.compare.planning import cores
-from pretrain.compare.planning.cores import side_by_side, usable_cores, widest_stage
+from pretrain.compare.planning.cores import preparation_processes, side_by_side, usable_cores, widest_stage
 from pretrain.compare.planning.plan import ComparePlan, FinetunePlan, parse_plan, validate
 from pretrain.compare.running.pool import capture
+from pretrain.compare.running.runs import pretrain_args
 
 REPO = Path(__file__).resolve().parents[1]
 # The default plan with its runs side by side left to the machine (what `parallel_runs: null` gives).
@@ -58,3 +59,17 @@ def test_a_run_gets_its_threads_and_the_plans_process_keeps_its_own() -> None:
     status, _, result, _ = capture(torch.get_num_threads, (), threads=before + 1)
     assert (status, result) == ("done", before + 1)
     assert torch.get_num_threads() == before  # one run at a time in the plan's process leaves it as it was
+
+
+def test_pretraining_prepares_its_data_with_every_core_it_has(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = validate(parse_plan(["--config", str(REPO / "configs/compare/real.yaml")]), REPO, check_data=False)
+    assert preparation_processes(real.plan, cores=32) == 32  # device slots: a pretraining run has the node
+    default = ComparePlan()
+    assert preparation_processes(default, cores=2) == 1  # two pretraining runs side by side share the cores
+    assert preparation_processes(ComparePlan(parallel_runs=1), cores=8) == 8
+    monkeypatch.setattr(cores, "usable_cores", lambda: 16)
+    args = pretrain_args(real, "bert", 0, 100, Path("run"))
+    assert args[args.index("--data.init_args.num_proc") + 1] == "16"
+    two = validate(parse_plan(DEFAULT), REPO, check_data=False)
+    monkeypatch.setattr(cores, "usable_cores", lambda: 2)
+    assert "--data.init_args.num_proc" not in pretrain_args(two, "bert", 0, 100, Path("run"))

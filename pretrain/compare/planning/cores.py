@@ -54,3 +54,12 @@ def side_by_side(plan: ComparePlan, cores: int | None = None) -> tuple[int, int]
         runs = max(1, min(fit, widest_stage(plan)))
     threads = plan.threads_per_run if plan.threads_per_run is not None else max(1, cores // runs)
     return runs, threads
+
+
+def preparation_processes(plan: ComparePlan, cores: int | None = None) -> int:
+    """Processes a pretraining run tokenizes and builds its examples with (the data module's num_proc): every
+    core where a pretraining run has the node to itself (device slots: it takes every device, one run at a time),
+    else its share of the cores (the runs' threads). The examples do not depend on it (pretrain.data)."""
+    cores = usable_cores() if cores is None else cores
+    return cores if plan.device_slots else side_by_side(plan, cores)[1]
+

@@ -34,7 +34,7 @@ from pretrain.checkpoint import HF_PREFIX, load_backbone
 from pretrain.compare.analysis.baselines import task_baseline
 from pretrain.compare.analysis.references import REFERENCE_TASKS, task_reference
 from pretrain.compare.analysis.selection import Bracket, bracket
-from pretrain.compare.planning.cores import side_by_side
+from pretrain.compare.planning.cores import preparation_processes, side_by_side
 from pretrain.compare.planning.plan import ResolvedPlan
 from pretrain.compare.reporting.report import write_report
 from pretrain.compare.reporting.results import aggregate, environment
@@ -257,7 +257,8 @@ def real_token_fill(resolved: ResolvedPlan) -> dict[str, float]:
             fill[arm] = 1.0
             continue
         data = BertDataModule(resolved.pretrain_data, family_record("bert").tokenizer_kind, vocab_size=p.vocab_size,
-                              max_length=p.seq_len, seed=p.seeds[0], nsp=p.nsp and record.nsp, dupe_factor=1)
+                              max_length=p.seq_len, seed=p.seeds[0], nsp=p.nsp and record.nsp, dupe_factor=1,
+                              num_proc=preparation_processes(resolved.plan))
         fill[arm] = data.example_statistics("train").mean_tokens / p.seq_len
         print(f"[compare] {arm}: {fill[arm]:.1%} of its training positions are real tokens; matching real tokens, "
               f"it trains {math.ceil(p.max_steps / fill[arm])} steps to the full-sequence arms' {p.max_steps}",

@@ -20,6 +20,7 @@ import torch
 
 from pretrain.arms import Attention, arm_record
 from pretrain.checkpoint import load_backbone
+from pretrain.compare.planning.cores import preparation_processes
 from pretrain.compare.planning.plan import ResolvedPlan
 from pretrain.compare.running.slots import child_environment
 from pretrain.compare.running.stopping import child_process
@@ -74,6 +75,8 @@ def pretrain_args(resolved: ResolvedPlan, arm: str, seed: int, max_steps: int, r
                  "--data.init_args.dupe_factor", str(p.dupe_factor)]
     if record.mlm_probability is not None:
         args += ["--data.init_args.mlm_probability", str(record.mlm_probability)]
+    if (processes := preparation_processes(resolved.plan)) > 1:
+        args += ["--data.init_args.num_proc", str(processes)]
     if record.share_option:
         args += ["--model.init_args.causal_share", str(p.arm_causal_share(arm))]
     return args + logger_args(resolved, [arm, "pretrain"], run_dir)
