@@ -61,14 +61,14 @@ def test_unknown_yaml_key_names_file_and_key(tmp_path: Path) -> None:
         (ComparePlan(finetune=FinetunePlan(tasks=["ner", "qa"])),
          r"unknown task 'qa'.*classification, ner, generation"),
         (ComparePlan(bert_model="bert-huge"),
-         r"bert_model='bert-huge'.*bert-base, bert-base-matched, bert-micro, bert-micro-narrow, bert-micro-preln, "
-         r"bert-mini"),
+         r"bert_model='bert-huge'.*bert-base, bert-base-matched, bert-ettin-150m, bert-ettin-17m, bert-ettin-1b, "
+         r"bert-ettin-32m, bert-ettin-400m, bert-ettin-68m, bert-micro, bert-micro-narrow, bert-micro-preln, bert-mini"),
         (ComparePlan(gpt_model="gpt-huge"),
          r"gpt-micro, gpt-micro-narrow, gpt-micro-preln, gpt-mini, gpt-mini-matched, gpt-small"),
         (ComparePlan(bert_model="bert-mini", gpt_model="gpt-mini"),
          r"architecture='matched' but the presets differ in activation: bert='gelu' gpt='gelu_tanh'.*embedding_norm"),
         (ComparePlan(architecture="hybrid"), r"architecture='hybrid'; choose one of matched, classic"),
-        (ComparePlan(pretrain=PretrainPlan(match="steps")), r"pretrain.match='steps'; choose one of tokens, flops"),
+        (ComparePlan(pretrain=PretrainPlan(match="steps")), r"pretrain.match='steps'; choose one of tokens, real_tokens, flops"),
         (ComparePlan(pretrain=PretrainPlan(tokens=32 * 128 * 5, warmup_steps=10)), r"warmup_steps=10 must be less"),
         (ComparePlan(pretrain=PretrainPlan(seeds=[])), r"pretrain.seeds"),
         (ComparePlan(finetune=FinetunePlan(lrs=[1e-3, 1e-3])), r"finetune.lrs"),
@@ -167,7 +167,7 @@ def test_help_describes_every_option_and_lists_choices(capsys: pytest.CaptureFix
     text = capsys.readouterr().out
     assert "ComparePlan(" not in text and "PretrainPlan(" not in text and "WandbPlan(" not in text
     flat = " ".join(text.split())  # argparse wraps lines
-    for choices in ("--architecture {matched,classic}", "--pretrain.match {tokens,flops}",
+    for choices in ("--architecture {matched,classic}", "--pretrain.match {tokens,real_tokens,flops}",
                     "--wandb.mode {offline,online,disabled}", "Optional[Literal['native', 'mean']], default: null"):
         assert choices in flat, choices
     undescribed = [action.dest for action in plan_parser()._actions if action.option_strings and not action.help]
@@ -179,7 +179,7 @@ def test_help_describes_every_option_and_lists_choices(capsys: pytest.CaptureFix
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--architecture", "hybrid"], r"^--architecture hybrid: expected one of matched, classic$"),
-    (["--pretrain.match", "steps"], r"^--pretrain.match steps: expected one of tokens, flops$"),
+    (["--pretrain.match", "steps"], r"^--pretrain.match steps: expected one of tokens, real_tokens, flops$"),
     (["--wandb.mode", "cloud"], r"^--wandb.mode cloud: expected one of offline, online, disabled$"),
 ])
 def test_a_value_outside_the_choices_is_one_line_naming_field_and_choices(args: list[str], message: str) -> None:
