@@ -62,13 +62,15 @@ def test_unknown_yaml_key_names_file_and_key(tmp_path: Path) -> None:
          r"unknown task 'qa'.*classification, ner, generation"),
         (ComparePlan(bert_model="bert-huge"),
          r"bert_model='bert-huge'.*bert-base, bert-base-matched, bert-ettin-150m, bert-ettin-17m, bert-ettin-1b, "
-         r"bert-ettin-32m, bert-ettin-400m, bert-ettin-68m, bert-micro, bert-micro-narrow, bert-micro-preln, bert-mini"),
+         r"bert-ettin-32m, bert-ettin-400m, bert-ettin-68m, bert-micro, bert-micro-narrow, bert-micro-preln, "
+         r"bert-mini"),
         (ComparePlan(gpt_model="gpt-huge"),
          r"gpt-micro, gpt-micro-narrow, gpt-micro-preln, gpt-mini, gpt-mini-matched, gpt-small"),
         (ComparePlan(bert_model="bert-mini", gpt_model="gpt-mini"),
          r"architecture='matched' but the presets differ in activation: bert='gelu' gpt='gelu_tanh'.*embedding_norm"),
         (ComparePlan(architecture="hybrid"), r"architecture='hybrid'; choose one of matched, classic"),
-        (ComparePlan(pretrain=PretrainPlan(match="steps")), r"pretrain.match='steps'; choose one of tokens, real_tokens, flops"),
+        (ComparePlan(pretrain=PretrainPlan(match="steps")),
+         r"pretrain.match='steps'; choose one of tokens, real_tokens, flops"),
         (ComparePlan(pretrain=PretrainPlan(tokens=32 * 128 * 5, warmup_steps=10)), r"warmup_steps=10 must be less"),
         (ComparePlan(pretrain=PretrainPlan(seeds=[])), r"pretrain.seeds"),
         (ComparePlan(finetune=FinetunePlan(lrs=[1e-3, 1e-3])), r"finetune.lrs"),
