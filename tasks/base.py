@@ -368,7 +368,7 @@ class TaskModule(LightningModule):
 
     def configure_optimizers(self) -> OptimizerLRSchedulerConfig:
         return self.optimisation.configure(self, lambda: self.trainer.estimated_stepping_batches,
-                                           fused=fused_adamw(self.trainer))
+                                           fused=fused_adamw(self._trainer))
 
     def configure_gradient_clipping(self, optimizer: Optimizer, gradient_clip_val: float | None = None,
                                     gradient_clip_algorithm: str | None = None) -> None:
