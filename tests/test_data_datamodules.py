@@ -55,6 +55,11 @@ def _module(cls: type, tmp_path: Path, **options: object):
                   "cache_dir": str(tmp_path / "cache"), **options})
 
 
+def _column(examples, name: str) -> list:
+    """One field of every example, in order."""
+    return [example[name] for example in examples.__getitems__(range(len(examples)))]
+
+
 def test_bert_batches_have_hf_keys_and_nsp_labels(tmp_path: Path) -> None:
     module = _module(BertDataModule, tmp_path)
     assert module.tokenizer_vocab_size == len(module.tokenizer) <= 300  # available right after __init__
@@ -246,10 +251,10 @@ def test_bert_examples_depend_on_seed_not_on_num_proc(tmp_path: Path, monkeypatc
     monkeypatch.setattr(datamodules_module, "STREAM_DOCUMENTS", 20)  # several streams, so num_proc=2 splits them
 
     def examples(num_proc: int | None, seed: int = 0) -> list[list[int]]:
-        for stale in (tmp_path / "cache" / "tokenized").glob("bert-examples-*"):
+        for stale in (tmp_path / "cache" / "tokenized").glob("bert-pairs-*"):
             stale.unlink()  # build again instead of reading the first run's file
         module = _module(BertDataModule, tmp_path, num_proc=num_proc, seed=seed)
-        return module.examples("train")["input_ids"][:]
+        return _column(module.examples("train"), "input_ids")
 
     reference = examples(None)
     assert examples(2) == reference
@@ -268,7 +273,7 @@ def test_split_too_small_for_nsp_negatives_is_reported(tmp_path: Path) -> None:
         BertDataModule(**options).setup("fit")
     single = BertDataModule(**options, nsp=False)  # single segments need no second document
     single.setup("fit")
-    assert [len(ids) for ids in single.examples("train")["input_ids"]] == [32]
+    assert [len(ids) for ids in _column(single.examples("train"), "input_ids")] == [32]
 
 
 def test_corpus_smaller_than_one_block_is_reported(tmp_path: Path) -> None:
@@ -293,10 +298,12 @@ def test_dupe_factor_draws_new_pairs_for_each_copy_of_the_training_split(tmp_pat
     one.setup("fit")
     three.setup("fit")
     single, copies = one.examples("train"), three.examples("train")
-    assert len(copies) >= 2 * len(single) and copies[: len(single)]["input_ids"] == single["input_ids"]
-    second = copies[len(single) : 2 * len(single)]
-    assert second["input_ids"] != single["input_ids"] and sum(second["next_sentence_label"]) > 0
-    assert three.examples("validation")["input_ids"] == one.examples("validation")["input_ids"]  # one fixed copy
+    first_ids = _column(single, "input_ids")
+    assert len(copies) >= 2 * len(single) and _column(copies, "input_ids")[: len(single)] == first_ids
+    second = copies.select(range(len(single), 2 * len(single)))
+    assert _column(second, "input_ids") != first_ids and sum(_column(second, "next_sentence_label")) > 0
+    validation_ids = _column(three.examples("validation"), "input_ids")
+    assert validation_ids == _column(one.examples("validation"), "input_ids")  # one fixed copy
     with pytest.raises(ValueError, match="dupe_factor=0"):
         _module(BertDataModule, tmp_path, dupe_factor=0)
 

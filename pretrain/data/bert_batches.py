@@ -41,9 +41,11 @@ import torch
 from transformers import PreTrainedTokenizerFast
 
 from pretrain.data.masking import SeededMasking
+from pretrain.data.nsp_pairs import B_ENDS_DOCUMENT, SPAN_COLUMNS, NspPairs, pair_ids
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)|\n\s*\n")
-Examples = dict[str, Sequence[object]] | datasets.Dataset  # columns of examples, in memory or in Arrow
+# Columns of examples: in memory, in Arrow, or as spans of the streams (the data module's NspPairs).
+Examples = dict[str, Sequence[object]] | datasets.Dataset | NspPairs
 # Rows read as one stream, whose other documents a negative's B is drawn from: the built-in train split
 # (4,982 rows, ~340k tokens) is one stream, so a negative's B comes from anywhere in the corpus, mostly
 # another package rather than a neighbouring module of the same one (as with the 1,000-row streams before).
@@ -51,12 +53,10 @@ STREAM_DOCUMENTS = 10_000
 MAX_REFILLS = 3  # times a document's last chunk may overlap the text before it to fill the sequence
 LABEL_BLOCK = 64  # NSP labels are drawn as shuffled blocks of this many, half negatives (_balanced_labels)
 NEGATIVE_DRAWS = 16  # tries to find another document with room for a negative's B before keeping the positive
-# Whether an NSP example's B ends where its document ends (1) or not (0): kept beside each example for the
-# end-of-document probe (`nsp_shortcut_probes`); the collator does not read it.
-B_ENDS_DOCUMENT = "b_ends_document"
 # Bump when the examples a builder makes change, so that cached examples are rebuilt (the data module's key).
 # 1: negatives' B ends at a document end exactly when the true B would; examples record B_ENDS_DOCUMENT.
-EXAMPLES_VERSION = 1
+# 2: the data module keeps the examples as spans of the streams (NspPairs): the same examples, other files.
+EXAMPLES_VERSION = 2
 PROBE_EXAMPLES = 50_000  # examples per split the shortcut probes read (evenly spaced)
 
 
@@ -159,36 +159,67 @@ class BertExampleBuilder:
             raise ValueError(f"max_length={self.max_length}: expected >= 5 ([CLS] A [SEP] B [SEP], one token each)")
 
     def __call__(self, batch: dict[str, list[object]], indices: list[int]) -> dict[str, list[object]]:
+        """The examples themselves: ``input_ids``, ``token_type_ids``, ``next_sentence_label`` (and, with NSP,
+        ``b_ends_document``), as the streaming path reads them."""
         out: dict[str, list[object]] = {"input_ids": [], "token_type_ids": [], "next_sentence_label": []}
         if self.nsp:
             out[B_ENDS_DOCUMENT] = []
+        for tokens, spans in self._rows(batch, indices):
+            for a_start, a_end, b_start, b_end, label, ends in zip(*(spans[name] for name in SPAN_COLUMNS[1:])):
+                ids, types = pair_ids(tokens[a_start:a_end], tokens[b_start:b_end], self.cls_id, self.sep_id)
+                out["input_ids"].append(ids)
+                out["token_type_ids"].append(types)
+                out["next_sentence_label"].append(label)
+                if self.nsp:
+                    out[B_ENDS_DOCUMENT].append(ends)
+        return out
+
+    def spans(self, batch: dict[str, list[object]], indices: list[int]) -> dict[str, list[int]]:
+        """The same examples as spans of their stream row (``nsp_pairs.SPAN_COLUMNS``), which ``NspPairs`` turns
+        into ids as training reads them."""
+        out: dict[str, list[int]] = {name: [] for name in SPAN_COLUMNS}
+        for index, (_, spans) in zip(indices, self._rows(batch, indices)):
+            out["stream_row"] += [index] * len(spans["a_start"])
+            for name in SPAN_COLUMNS[1:]:
+                out[name] += spans[name]
+        return out
+
+    def _rows(self, batch: dict[str, list[object]],
+              indices: list[int]) -> Iterator[tuple[list[int], dict[str, list[int]]]]:
+        """(tokens, span columns but the stream row) of each stream row of the batch."""
         documents = batch.get("sentence_documents") or [[0] * len(sentences) for sentences in batch["stream"]]
         for sentences, sentence_documents, index in zip(batch["stream"], documents, indices):
             tokens = list(chain.from_iterable(sentences))
+            spans: dict[str, list[int]] = {name: [] for name in SPAN_COLUMNS[1:]}
             if self.nsp:
                 rng = random.Random(self.seed * 1_000_003 + index)
                 stream = _Stream(tokens, _sentence_starts(sentences), _document_spans(sentences, sentence_documents))
                 labels = _balanced_labels(rng)
                 for document in range(len(stream.documents)):
-                    self._nsp_examples(stream, document, rng, labels, out)
+                    self._nsp_examples(stream, document, rng, labels, spans)
             else:
-                self._full_sentence_examples(tokens, out)
-        return out
+                self._full_sentence_examples(len(tokens), spans)
+            yield tokens, spans
 
-    def _full_sentence_examples(self, tokens: list[int], out: dict[str, list[object]]) -> None:
-        """RoBERTa's FULL-SENTENCES inputs: consecutive ``max_length - 2``-token windows of the stream."""
+    def _full_sentence_examples(self, n: int, out: dict[str, list[int]]) -> None:
+        """RoBERTa's FULL-SENTENCES inputs: consecutive ``max_length - 2``-token windows of an n-token stream (B
+        empty)."""
         length = self.max_length - 2
-        for begin in range(0, len(tokens), length):
-            ids = [self.cls_id, *tokens[begin : begin + length], self.sep_id]
-            out["input_ids"].append(ids)
-            out["token_type_ids"].append([0] * len(ids))
-            out["next_sentence_label"].append(0)
+        for begin in range(0, n, length):
+            end = min(begin + length, n)
+            self._add(out, begin, end, end, end, 0, 0)
+
+    @staticmethod
+    def _add(out: dict[str, list[int]], a_start: int, a_end: int, b_start: int, b_end: int, label: int,
+             ends: int) -> None:
+        for name, value in zip(SPAN_COLUMNS[1:], (a_start, a_end, b_start, b_end, label, ends)):
+            out[name].append(value)
 
     def _nsp_examples(self, stream: _Stream, document: int, rng: random.Random, labels: Iterator[int],
-                      out: dict[str, list[object]]) -> None:
+                      out: dict[str, list[int]]) -> None:
         """The examples of one document: A and B from it; a negative's B from another document."""
         chunk_length = self.max_length - 3  # room for [CLS] and two [SEP]
-        starts, tokens = stream.starts, stream.tokens
+        starts = stream.starts
         start, n = stream.documents[document]
         begin, refills = start, 0
         while n - begin >= 2:  # A and B need a token each; a last lone token is left out
@@ -209,11 +240,8 @@ class BertExampleBuilder:
                 elsewhere = stream.random_start(document, b_length, at_sentence, end == n, rng)
                 if elsewhere is not None:  # None: no other document of the stream has room for this B
                     b_start, label = elsewhere, 1
-            a, b = tokens[begin:a_end], tokens[b_start : b_start + b_length]
-            out["input_ids"].append([self.cls_id, *a, self.sep_id, *b, self.sep_id])
-            out["token_type_ids"].append([0] * (len(a) + 2) + [1] * (len(b) + 1))
-            out["next_sentence_label"].append(label)
-            out[B_ENDS_DOCUMENT].append(int(b_start + b_length in stream.document_ends))
+            self._add(out, begin, a_end, b_start, b_start + b_length, label,
+                      int(b_start + b_length in stream.document_ends))
             # The true continuation of a negative was not used: it starts the next example, as in BERT.
             begin = end if label == 0 else a_end
 
@@ -339,7 +367,16 @@ def segment_lengths(token_type_ids: Sequence[Sequence[int]] | pa.Array | pa.Chun
 
 def _column(examples: Examples, name: str) -> Sequence[object] | pa.Array | pa.ChunkedArray:
     """A column of examples: Arrow for a data set (no Python object per row), else as given."""
+    if isinstance(examples, NspPairs):
+        return examples.column(name)
     return examples.with_format("arrow")[name] if isinstance(examples, datasets.Dataset) else examples[name]
+
+
+def _segment_lengths(examples: Examples) -> np.ndarray:
+    """(len(A), len(B)) per example: from the spans, or read from the token types."""
+    if isinstance(examples, NspPairs):
+        return examples.segment_lengths()
+    return segment_lengths(_column(examples, "token_type_ids"))
 
 
 def _labels(examples: Examples) -> np.ndarray:
@@ -370,7 +407,7 @@ def length_only_nsp_accuracy(train: Examples, validation: Examples) -> float:
     Both arguments hold ``token_type_ids`` and ``next_sentence_label`` columns.
     """
     def features(examples: Examples) -> np.ndarray:
-        lengths = segment_lengths(_column(examples, "token_type_ids"))  # (N, 2)
+        lengths = _segment_lengths(examples)  # (N, 2)
         return np.column_stack([lengths, lengths.sum(axis=1)])
 
     return _threshold_rule_accuracy(features(train), _labels(train), features(validation), _labels(validation))
@@ -398,10 +435,11 @@ def describe_nsp_probes(train: object, validation: object) -> str:
     """The shortcut probes for the data module's "[data]" line of the validation split ("" where they cannot be
     computed: streamed examples, or no train examples yet). At most PROBE_EXAMPLES evenly spaced examples of
     each split are read, so that a large corpus costs no more than the built-in one."""
-    if not isinstance(train, datasets.Dataset) or not isinstance(validation, datasets.Dataset) or not len(train):
+    if not isinstance(train, (datasets.Dataset, NspPairs)) or not isinstance(validation, (datasets.Dataset, NspPairs)) \
+            or not len(train):
         return ""
 
-    def sample(examples: datasets.Dataset) -> datasets.Dataset:
+    def sample(examples: datasets.Dataset | NspPairs) -> datasets.Dataset | NspPairs:
         if len(examples) <= PROBE_EXAMPLES:
             return examples
         return examples.select(np.linspace(0, len(examples) - 1, PROBE_EXAMPLES).astype(np.int64))

@@ -1,8 +1,9 @@
 """LightningDataModules for both families: one base class holds every shared option and step.
 
 Flow: ``load_corpus`` -> ``build_tokenizer`` (train split) ->
-batched, cached ``.map`` tokenization (``num_proc``) -> family-specific examples
-(full-length NSP pairs or single segments | packed blocks) -> ``StatefulDataLoader`` with the family's collator.
+batched, cached ``.map`` tokenization (``num_proc``) -> family-specific examples (full-length NSP pairs
+or single segments, kept as spans of the joined documents | packed blocks) -> ``StatefulDataLoader`` with the
+family's collator.
 
 Tokenized data sets are written to ``cache_dir/tokenized/`` under a name derived from
 the corpus fingerprint and the tokenizer's hash, so a second run with the same corpus
@@ -40,6 +41,7 @@ from pretrain.data.caching import resolve_cache_dir, stable_hash
 from pretrain.data.global_batches import DrawnExamples, GlobalBatchSampler
 from pretrain.data.gpt_batches import CausalCollator, DocumentTokenizer, PackedBlocks, StreamPacker, flat_stream
 from pretrain.data.masking import MaskedBlockCollator
+from pretrain.data.nsp_pairs import SPAN_FEATURES, NspPairs
 from pretrain.data.sources import SPLITS, Corpus, DataSource, DataSourceArg, load_corpus
 from pretrain.data.token_files import open_stream, stream_ready, write_stream
 from pretrain.data.tokenizer import build_tokenizer, continuation_table, corpus_fingerprint
@@ -185,9 +187,10 @@ class PretrainDataModule(L.LightningDataModule):
 
     def prepare_data(self) -> None:
         """Runs once per node (local rank 0) before setup(): tokenizes every split and builds the examples
-        training reads (train and validation) into the disk caches (BERT's pairs as Arrow files, GPT's stream as a
-        token file), so that every rank's setup() then only maps them read-only: one copy per node, shared through
-        the page cache. The test split, small and read only by `test`, is built when it is asked for."""
+        training reads (train and validation) into the disk caches (BERT's joined documents and its pairs' spans as
+        Arrow files, GPT's stream as a token file), so that every rank's setup() then only maps them read-only: one
+        copy per node, shared through the page cache. The test split, small and read only by `test`, is built when
+        it is asked for."""
         for split in SPLITS:
             tokenized = self.tokenized(split)
             if split != "test" and not isinstance(tokenized, datasets.IterableDataset):  # a stream is read lazily
@@ -285,7 +288,7 @@ class BertDataModule(PretrainDataModule):
     def _tokenize_function(self) -> SentenceTokenizer:
         return SentenceTokenizer(self.tokenizer)
 
-    def _build_examples(self, split: str) -> datasets.Dataset | datasets.IterableDataset:
+    def _build_examples(self, split: str) -> NspPairs | datasets.IterableDataset:
         tokenized = self.tokenized(split)
         builder = BertExampleBuilder(self.max_length, self.seed, self.tokenizer.cls_token_id,
                                      self.tokenizer.sep_token_id, self.nsp)  # streaming: one copy
@@ -315,16 +318,17 @@ class BertDataModule(PretrainDataModule):
             builder = BertExampleBuilder(self.max_length, seed, self.tokenizer.cls_token_id,
                                          self.tokenizer.sep_token_id, self.nsp)
             copies.append(streams.map(
-                **(build | {"function": builder}), num_proc=num_proc, new_fingerprint=key,
-                cache_file_name=str(cache / f"bert-examples-{split}-{key}.arrow"),
+                **(build | {"function": builder.spans}), num_proc=num_proc, new_fingerprint=key, features=SPAN_FEATURES,
+                cache_file_name=str(cache / f"bert-pairs-{split}-{key}.arrow"),
                 desc=f"building BERT examples for {split} ({copy + 1} of {self._copies(split)})",
             ))
-        examples = copies[0] if len(copies) == 1 else datasets.concatenate_datasets(copies)
+        spans = copies[0] if len(copies) == 1 else datasets.concatenate_datasets(copies)
+        examples = NspPairs(streams, spans, self.tokenizer.cls_token_id, self.tokenizer.sep_token_id)
         tokens = self.split_statistics(split)["tokens"]
         if len(examples) == 0:
             raise ValueError(f"{self.source} {split}: {tokens} tokens, too few for one BERT example; expected at "
                              "least 2")
-        if self.nsp and 1 not in set(examples.unique("next_sentence_label")):
+        if self.nsp and not examples.column("next_sentence_label").any():
             raise ValueError(
                 f"{self.source} {split}: {tokens} tokens give no NSP negative (a negative's B comes from another "
                 "document than its A, with room for the true B's length); expected at least two documents of "
@@ -346,8 +350,7 @@ class BertDataModule(PretrainDataModule):
         if isinstance(examples, datasets.IterableDataset):
             rows = list(examples.take(_STREAMING_STATS_DOCS))
             return ExampleStatistics.of([len(r["input_ids"]) for r in rows], [r["next_sentence_label"] for r in rows])
-        lengths = pc.list_value_length(examples.data.column("input_ids")).to_numpy()
-        return ExampleStatistics.of(lengths, examples.data.column("next_sentence_label").to_numpy())
+        return ExampleStatistics.of(examples.lengths(), examples.column("next_sentence_label"))
 
     def _describe_examples(self, split: str) -> str:
         stats = self.example_statistics(split)
