@@ -15,6 +15,7 @@ from torchdata.stateful_dataloader import StatefulDataLoader
 from transformers import PreTrainedTokenizerFast
 
 from pretrain.blocks.config import TransformerConfig
+from pretrain.data.masking import MaskedBlockCollator
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "<|endoftext|>"]
 
@@ -102,6 +103,33 @@ class TinyDataModule(LightningDataModule):
 
     def test_dataloader(self) -> StatefulDataLoader:
         return self._loader(self.val_size, 20_000, False)
+
+
+class TinyMaskedBlocks(LightningDataModule):
+    """GPT blocks with their masked copies (the mixed objectives' data): 30% masked for training, 15% validation."""
+
+    def __init__(self, vocab_size: int = 64) -> None:
+        super().__init__()
+        self.vocab_size = vocab_size
+        self.tokenizer = tiny_tokenizer(vocab_size)
+
+    def bytes_per_token(self, split: str) -> float:
+        return 3.0
+
+    def split_statistics(self, split: str) -> dict[str, int]:
+        size = 64 if split == "train" else 8
+        return {"documents": size, "words": 16 * size, "bytes": 48 * size, "tokens": 16 * size}
+
+    def _loader(self, size: int, offset: int, rate: float) -> StatefulDataLoader:
+        collator = MaskedBlockCollator(tokenizer=self.tokenizer, mlm_probability=rate)
+        return StatefulDataLoader(TinyDataset("gpt", size, 16, self.vocab_size, offset), batch_size=4,
+                                  collate_fn=collator)
+
+    def train_dataloader(self) -> StatefulDataLoader:
+        return self._loader(64, 0, 0.3)
+
+    def val_dataloader(self) -> StatefulDataLoader:
+        return self._loader(8, 10_000, 0.15)
 
 
 def tiny_config(family: str, vocab_size: int = 64, dropout: float = 0.1) -> TransformerConfig:

@@ -8,10 +8,8 @@ import lightning as L
 import pytest
 import torch
 import torch.nn.functional as F
-from lightning.pytorch import LightningDataModule
-from lightning_fakes import TinyDataset, tiny_config, tiny_tokenizer
+from lightning_fakes import TinyMaskedBlocks, tiny_config, tiny_tokenizer
 from torch import Tensor
-from torchdata.stateful_dataloader import StatefulDataLoader
 
 from pretrain.data.masking import MaskedBlockCollator
 from pretrain.lightning.mixed import ClmMlmPretraining, GptBertPretraining, MixedObjectivePretraining
@@ -79,35 +77,12 @@ def test_masked_loss_is_the_bidirectional_cross_entropy_at_the_masked_targets(sh
     assert not torch.allclose(model.lm_loss(batch["masked_input_ids"], batch["masked_labels"], shift=shift), loss)
 
 
-class _MaskedBlocks(LightningDataModule):
-    def __init__(self) -> None:
-        super().__init__()
-        self.tokenizer = tiny_tokenizer(VOCAB)
-
-    def bytes_per_token(self, split: str) -> float:
-        return 3.0
-
-    def split_statistics(self, split: str) -> dict[str, int]:
-        size = 64 if split == "train" else 8
-        return {"documents": size, "words": 16 * size, "bytes": 48 * size, "tokens": 16 * size}
-
-    def _loader(self, size: int, offset: int, rate: float) -> StatefulDataLoader:
-        collator = MaskedBlockCollator(tokenizer=self.tokenizer, mlm_probability=rate)
-        return StatefulDataLoader(TinyDataset("gpt", size, 16, VOCAB, offset), batch_size=4, collate_fn=collator)
-
-    def train_dataloader(self) -> StatefulDataLoader:
-        return self._loader(64, 0, 0.3)
-
-    def val_dataloader(self) -> StatefulDataLoader:
-        return self._loader(8, 10_000, 0.15)
-
-
 def _fit(module: MixedObjectivePretraining, steps: int) -> list[bool]:
     """Train `steps` steps; the decoder's causal flag at each training forward."""
     seen: list[bool] = []
     module.model.decoder.register_forward_pre_hook(
         lambda stack, args: seen.append(stack.causal) if module.training else None)
-    module.attach(data := _MaskedBlocks())
+    module.attach(data := TinyMaskedBlocks())
     trainer = L.Trainer(max_steps=steps, accelerator="cpu", logger=False, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False, val_check_interval=steps,
                         num_sanity_val_steps=0)

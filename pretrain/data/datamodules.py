@@ -242,6 +242,15 @@ class PretrainDataModule(L.LightningDataModule):
             num_workers=self.num_workers, persistent_workers=self.num_workers > 0, pin_memory=on_gpu,
         )
 
+    def on_before_batch_transfer(self, batch: dict[str, torch.Tensor], dataloader_idx: int) -> dict[str, torch.Tensor]:
+        """On the host, before the batch moves to the device: an attention mask of ones (GPT's packed blocks, a
+        BERT batch without padding) hides nothing, and reading that here costs nothing, where the model on a GPU
+        would have to read it from the device (pretrain.models.host_sync) or keep it and leave SDPA's fused path."""
+        mask = batch.get("attention_mask")
+        if mask is not None and mask.device.type == "cpu" and bool(mask.all()):
+            batch = {key: value for key, value in batch.items() if key != "attention_mask"}
+        return batch
+
     def train_dataloader(self) -> StatefulDataLoader:
         return self._loader("train")
 

@@ -114,8 +114,11 @@ class PretrainingModule(LightningModule):
         self.test_metrics = self._build_metrics()
         self.val_baseline = UnigramBaseline(config.vocab_size)
         self.val_masked_baseline: UnigramBaseline | None = None  # set by objectives with a second, masked mode
-        self.tokens_seen = 0
-        self.supervised_tokens = 0  # positions the objective predicted (BERT: masked tokens; GPT: every target)
+        # Counted on the device where the counts arise (summed over ranks), float64 so exact below 2**53: a step
+        # reads no value on the host (pretrain.models.host_sync); `tokens_seen` and `supervised_tokens` read them.
+        self.register_buffer("_tokens_seen", torch.zeros((), dtype=torch.float64), persistent=False)
+        # Positions the objective predicted (BERT: masked tokens; GPT: every target).
+        self.register_buffer("_supervised_tokens", torch.zeros((), dtype=torch.float64), persistent=False)
         self._last_step_time: float | None = None
         self._data: PretrainingData | None = None
         self._bytes_per_token: dict[str, float | None] = {}
@@ -181,6 +184,24 @@ class PretrainingModule(LightningModule):
         clip_gradients(self, optimizer, gradient_clip_val, gradient_clip_algorithm)
 
     # --- steps -------------------------------------------------------------------------------------
+    @property
+    def tokens_seen(self) -> int:
+        """Tokens trained on so far, all ranks (padding left out)."""
+        return int(self._tokens_seen.item())
+
+    @tokens_seen.setter
+    def tokens_seen(self, value: int) -> None:
+        self._tokens_seen.fill_(value)
+
+    @property
+    def supervised_tokens(self) -> int:
+        """Positions the objective predicted so far, all ranks."""
+        return int(self._supervised_tokens.item())
+
+    @supervised_tokens.setter
+    def supervised_tokens(self, value: int) -> None:
+        self._supervised_tokens.fill_(value)
+
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         with self._step_rng():
             loss = self._step(batch, "train")
@@ -256,12 +277,13 @@ class PretrainingModule(LightningModule):
         """The attached data's tokenizer (None without attached data)."""
         return self._data.tokenizer if self._data is not None else None
 
-    def global_counts(self, *local: int) -> list[int]:
-        """This rank's counts summed over all ranks, in one all-reduce."""
-        counts = torch.tensor(local, dtype=torch.float64, device=self.device)  # exact below 2**53
-        return [int(c) for c in self.trainer.strategy.reduce(counts, reduce_op="sum").tolist()]
+    def global_counts(self, *local: int | Tensor) -> Tensor:
+        """This rank's counts summed over all ranks, in one all-reduce: (len(local),) float64 on the device,
+        exact below 2**53, never read on the host here (a count may itself be a device tensor)."""
+        counts = torch.stack([torch.as_tensor(c, device=self.device) for c in local]).to(torch.float64)
+        return self.trainer.strategy.reduce(counts, reduce_op="sum")
 
-    def share_of_global_mean(self, local_mean: Tensor, local: int, total: int) -> Tensor:
+    def share_of_global_mean(self, local_mean: Tensor, local: int | Tensor, total: Tensor) -> Tensor:
         """This rank's loss such that DDP's average of the ranks' gradients is the gradient of the global mean.
 
         local_mean * local / (total / world_size) is this rank's sum of per-item losses over the
@@ -270,22 +292,21 @@ class PretrainingModule(LightningModule):
         more, and N processes would not train like one process with the same global batch. With equal
         counts the factor is exactly 1.
         """
-        if total == 0:
-            return local_mean * 0.0
-        return local_mean * (local * self.trainer.world_size / total)
+        # No item anywhere (total 0 means every rank's local is 0: the loss then weighs nothing).
+        scale = torch.as_tensor(local, device=total.device) * self.trainer.world_size / total.clamp(min=1)
+        return local_mean * scale.to(local_mean.dtype)
 
-    def count_supervised(self, total: int) -> None:
+    def count_supervised(self, total: Tensor) -> None:
         """Add this step's predicted positions (already summed over ranks) to train/supervised_tokens."""
-        self.supervised_tokens += total
-        self.log("train/supervised_tokens", float(self.supervised_tokens), reduce_fx="max")
+        self._supervised_tokens += total
+        self.log("train/supervised_tokens", self._supervised_tokens, reduce_fx="max")
 
     def _log_throughput(self, batch: dict[str, Tensor]) -> None:
         """train/tokens_seen (all ranks), tokens_per_sec and, where the peak is known, MFU (PaLM, arXiv:2204.02311)."""
         mask = batch.get("attention_mask")
-        local = mask.sum() if mask is not None else torch.tensor(batch["input_ids"].numel(), device=self.device)
-        tokens = int(self.trainer.strategy.reduce(local.float(), reduce_op="sum"))
-        self.tokens_seen += tokens
-        self.log("train/tokens_seen", float(self.tokens_seen), reduce_fx="max")
+        (tokens,) = self.global_counts(mask.sum() if mask is not None else batch["input_ids"].numel())
+        self._tokens_seen += tokens
+        self.log("train/tokens_seen", self._tokens_seen, reduce_fx="max")
         now = time.perf_counter()
         if self._last_step_time is not None:  # the first step after (re)start includes set-up time
             tokens_per_sec = tokens / max(now - self._last_step_time, 1e-9)

@@ -91,7 +91,8 @@ class BertPretraining(PretrainingModule):
     def _build_metrics(self) -> MetricCollection:
         metrics = token_metrics(self.config.vocab_size, loss_name="mlm_loss", acc_name="mlm_acc")
         if self.nsp:
-            metrics.add_metrics({"nsp_loss": MeanMetric(), "nsp_acc": MulticlassAccuracy(2, average="micro")})
+            metrics.add_metrics({"nsp_loss": MeanMetric(nan_strategy="disable"),  # as token_metrics' loss
+                                 "nsp_acc": MulticlassAccuracy(2, average="micro")})
         return metrics
 
     def _step(self, batch: dict[str, Tensor], split: str) -> Tensor:

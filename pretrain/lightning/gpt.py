@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import torch
 from torch import Tensor
 from torchmetrics import MetricCollection
 
@@ -26,9 +27,9 @@ class GptPretraining(PretrainingModule):
         # The suite's one LM loss: the LM head fused into a chunked cross-entropy, no (B, T, V) logits kept.
         loss = self.model.lm_loss(input_ids, batch["labels"], mask, document_ids=batch.get("document_ids"))
         targets = next_token_targets(batch["labels"], mask)  # (B, T-1): the targets lm_loss scored
-        n = int((targets != IGNORE_INDEX).sum())
-        if n:
-            self.metrics(split)["loss"].update(loss.detach().float(), n)
+        n = (targets != IGNORE_INDEX).sum()  # on the device: no host read (host_sync)
+        # A batch with no target (its loss NaN) adds nothing, without asking the device whether there is one.
+        self.metrics(split)["loss"].update(torch.where(n > 0, loss.detach().float(), 0.0), n)
         if split == "train":
             (total,) = self.global_counts(n)
             loss = self.share_of_global_mean(loss, n, total)  # rows can hold unequal target counts

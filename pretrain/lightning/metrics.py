@@ -45,7 +45,9 @@ class UnigramBaseline(Metric):
 
 def token_metrics(vocab_size: int, *, loss_name: str, acc_name: str | None) -> MetricCollection:
     """Token-weighted mean loss (nats per predicted token) and, optionally, top-1 token accuracy."""
-    metrics: dict[str, Metric] = {loss_name: MeanMetric()}
+    # nan_strategy "disable": the default checks every update for NaN on the host (a GPU sync per step) and drops
+    # it silently; a NaN loss should show in the mean instead (and stops training: NonFiniteLossGuard).
+    metrics: dict[str, Metric] = {loss_name: MeanMetric(nan_strategy="disable")}
     if acc_name is not None:
         metrics[acc_name] = MulticlassAccuracy(vocab_size, average="micro", ignore_index=IGNORE_INDEX)
     return MetricCollection(metrics)

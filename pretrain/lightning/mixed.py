@@ -24,6 +24,7 @@ import math
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torchmetrics import MetricCollection
@@ -98,9 +99,8 @@ class MixedObjectivePretraining(GptPretraining):
         with self._bidirectional():
             loss = self.model.lm_loss(batch["masked_input_ids"], batch["masked_labels"], batch.get("attention_mask"),
                                       document_ids=batch.get("document_ids"), shift=self.predict_before)
-        n = int((self._masked_targets(batch) != IGNORE_INDEX).sum())
-        if n:
-            self.metrics("train")["mlm_loss"].update(loss.detach().float(), n)
+        n = (self._masked_targets(batch) != IGNORE_INDEX).sum()  # on the device: no host read (host_sync)
+        self.metrics("train")["mlm_loss"].update(torch.where(n > 0, loss.detach().float(), 0.0), n)
         (total,) = self.global_counts(n)  # ranks mask different numbers of tokens
         loss = self.share_of_global_mean(loss, n, total)
         self.count_supervised(total)

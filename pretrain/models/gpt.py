@@ -8,6 +8,7 @@ from torch import Tensor, nn
 
 from pretrain.blocks.config import TransformerConfig
 from pretrain.blocks.kv_cache import KVCache
+from pretrain.models import host_sync
 from pretrain.models.generation import GenerationConfig, generate
 from pretrain.models.heads import LMHead
 from pretrain.models.init import init_weights
@@ -93,9 +94,10 @@ class GptModel(nn.Module):
             targets = targets.reshape(-1)  # (B*T,)
         hidden = body.hidden_states.reshape(-1, body.hidden_states.shape[-1])  # (B*T, D)
         scored = targets != IGNORE_INDEX
-        if not torch.compiler.is_compiling() and not bool(scored.all()):
+        if host_sync.reads_values(scored) and not bool(scored.all()):
             # Only scored rows go through the vocabulary projection: fine-tuning on source -> target
-            # scores the target alone (~1/4 of the rows), padding never.
+            # scores the target alone (~1/4 of the rows), padding never. Choosing them reads the targets, so on a
+            # GPU (host_sync) every row is projected and the ignored ones weigh nothing in the loss.
             hidden, targets = hidden[scored], targets[scored]
         return F.linear_cross_entropy(
             self.lm_head.features(hidden), self.lm_head.decoder.weight, targets, linear_bias=self.lm_head.bias,

@@ -15,6 +15,7 @@ from pretrain.blocks.embeddings import Embeddings
 from pretrain.blocks.kv_cache import KVCache
 from pretrain.blocks.norms import build_norm
 from pretrain.blocks.positions import RotaryEmbedding
+from pretrain.models import host_sync
 
 
 @dataclass
@@ -109,16 +110,16 @@ class TransformerStack(nn.Module):
         if input_ids.dim() != 2:
             raise ValueError(f"input_ids must have shape (batch, seq_len), got {tuple(input_ids.shape)}")
         length = offset + input_ids.shape[1]
-        if position_ids is not None and not torch.compiler.is_compiling():
+        if position_ids is not None and host_sync.reads_values(position_ids):
             length = int(position_ids.max()) + 1  # explicit positions may repeat (the masked seq2seq layout)
         if length > config.max_positions:
             raise ValueError(
                 f"sequence length {length} exceeds max_positions={config.max_positions}; "
                 "truncate the input or use a config with more positions"
             )
-        # Value checks read the data (one host sync on GPU); under torch.compile they would break the
-        # graph, so compiled training relies on the data pipeline for id ranges.
-        check_values = not torch.compiler.is_compiling()
+        # Value checks read the data: on the CPU only (host_sync), so on a GPU and under torch.compile the ids'
+        # range is the data pipeline's (the tokenizer's ids), and a bad one stops the embedding's kernel instead.
+        check_values = host_sync.reads_values(input_ids)
         if input_ids.numel() and check_values:
             low, high = torch.stack(torch.aminmax(input_ids)).tolist()
             if low < 0 or high >= config.vocab_size:
@@ -176,7 +177,9 @@ class TransformerStack(nn.Module):
         """
         if attention_mask is not None and attention_mask.dim() == 4:
             return attention_mask.bool(), False  # a full (B, 1, T, S) layout, used as given
-        if attention_mask is not None and not torch.compiler.is_compiling() and (
+        # Dropping a mask that hides nothing reads it: on the CPU only (host_sync). On a GPU the training modules
+        # drop an all-ones mask on the host before the batch moves (PretrainingModule.on_before_batch_transfer).
+        if attention_mask is not None and host_sync.reads_values(attention_mask) and (
             bool(attention_mask.all()) or self._padding_is_invisible(attention_mask, document_ids, offset)
         ):
             attention_mask = None
