@@ -280,7 +280,9 @@ class PretrainingModule(LightningModule):
     def global_counts(self, *local: int | Tensor) -> Tensor:
         """This rank's counts summed over all ranks, in one all-reduce: (len(local),) float64 on the device,
         exact below 2**53, never read on the host here (a count may itself be a device tensor)."""
-        counts = torch.stack([torch.as_tensor(c, device=self.device) for c in local]).to(torch.float64)
+        # A Python count goes in through a fill kernel: copying it from the host would also wait for the device.
+        counts = torch.stack([c.to(torch.float64) if isinstance(c, Tensor)
+                              else torch.full((), c, dtype=torch.float64, device=self.device) for c in local])
         return self.trainer.strategy.reduce(counts, reduce_op="sum")
 
     def share_of_global_mean(self, local_mean: Tensor, local: int | Tensor, total: Tensor) -> Tensor:
@@ -293,7 +295,7 @@ class PretrainingModule(LightningModule):
         counts the factor is exactly 1.
         """
         # No item anywhere (total 0 means every rank's local is 0: the loss then weighs nothing).
-        scale = torch.as_tensor(local, device=total.device) * self.trainer.world_size / total.clamp(min=1)
+        scale = local * self.trainer.world_size / total.clamp(min=1)
         return local_mean * scale.to(local_mean.dtype)
 
     def count_supervised(self, total: Tensor) -> None:
