@@ -280,4 +280,5 @@ def test_the_report_says_which_fine_tuning_runs_the_step_cap_ended() -> None:
                                       and r.status == "done")
     text = "\n".join(markdown._task_section("classification", task))
     assert f"Fine-tuning length: {16 - len(capped)} of 16 runs converged ({convergence.stopped} stopped by" in text
-    assert "at the step cap, still improving: " + ", ".join(sorted(capped)) in text
+    named = "at the step cap, still improving: " + ", ".join(sorted(capped))
+    assert named + ". The rate decays to 0 at the cap" in text

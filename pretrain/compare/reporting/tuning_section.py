@@ -35,7 +35,9 @@ def tuning_lines(entry: TaskResults) -> list[str]:
         c = entry.convergence
         lines.append(f"Fine-tuning length: {c.converged} of {c.runs} runs converged ({c.stopped} stopped by "
                      "validation, the others' best checkpoint before their last step)"
-                     + (f"; at the step cap, still improving: {', '.join(c.at_cap)}." if c.at_cap else "."))
+                     + (f"; at the step cap, still improving: {', '.join(c.at_cap)}. The rate decays to 0 at the "
+                        "cap, so a run's last validations come after it has annealed: a best checkpoint there is not "
+                        "by itself evidence that more steps would help." if c.at_cap else "."))
     if edges:
         lines.append(f"Still on an edge of the rates tried (the search reached finetune.lr_bounds, or ended before "
                      f"a rate past the edge ran): {', '.join(edges)}. Their optimum may lie further out.")
